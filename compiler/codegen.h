@@ -1,0 +1,30 @@
+/* codegen: scheduled kernels -> an LLVM module, through the LLVM-C API.
+ * Contract: emits one internal function per kernel (nnk_<id>_<op>, a loop nest with its fused
+ * expression), the entry points nn_step and nn_predict (void (float *ws, int64_t n): call the
+ * kernels in schedule order), and the descriptor `nn_model` of runtime/nnrt.h with the
+ * workspace plan, parameter initialisers, training settings and data. With `with_main`, also
+ * `main`, which hands nn_model to the runtime. The same module serves the object file and the
+ * JIT. Returns NULL only on an internal failure (reported on stderr). */
+#ifndef NNC_CODEGEN_H
+#define NNC_CODEGEN_H
+#include <llvm-c/Core.h>
+
+#include "lower.h"
+#include "schedule.h"
+
+/* Everything the back end needs about one compiled model. */
+typedef struct {
+  Graph *g;
+  const Model *m;
+  const ParamInit *inits;
+  const char *source_name;
+  bool can_train;
+  Schedule step, predict;
+  MemPlan plan;
+} Program;
+
+/* Schedules and plans the workspace of a graph that has its loss, grads and updates. */
+void program_plan(Program *p, Graph *g, const Model *m, const ParamInit *inits, const char *src);
+LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_main);
+
+#endif

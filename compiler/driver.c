@@ -1,0 +1,185 @@
+#include "driver.h"
+
+#include <errno.h>
+#include <llvm-c/Core.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codegen.h"
+#include "explain.h"
+#include "grad.h"
+#include "link.h"
+#include "optim.h"
+#include "parse.h"
+#include "target.h"
+
+void compilation_init(Compilation *c, const char *name, const char *text, size_t len,
+                      FILE *diag_out) {
+  memset(c, 0, sizeof *c);
+  arena_init(&c->arena);
+  c->src = (Source){name, text, len};
+  diag_init(&c->diag, &c->src, diag_out);
+}
+
+void compilation_free(Compilation *c) { arena_free(&c->arena); }
+
+static bool verified(Compilation *c, const char *stage) {
+  if (graph_verify(&c->graph, stderr))
+    return true;
+  fprintf(stderr, "nnc: internal error: the graph is inconsistent after %s\n", stage);
+  return false;
+}
+
+bool compilation_front(Compilation *c) {
+  c->ast = parse_source(&c->arena, &c->diag, &c->src);
+  if (diag_count(&c->diag))
+    return false;
+  c->model = sema_check(&c->arena, &c->diag, c->ast);
+  if (!c->model)
+    return false;
+  graph_init(&c->graph, &c->arena, &c->diag);
+  if (!lower_model(&c->graph, c->model, &c->inits) || !verified(c, "lowering"))
+    return false;
+  if (!c->model->train.present)
+    return true;
+  if (!grad_build(&c->graph) || !verified(c, "differentiation"))
+    return false;
+  optim_sgd(&c->graph);
+  return diag_count(&c->diag) == 0 && verified(c, "the optimizer");
+}
+
+/* --- reading the source --- */
+
+enum { MAX_SOURCE = 16 << 20 };
+
+static char *read_source(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  struct stat st;
+  if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fprintf(stderr, "nnc: error: cannot read '%s': %s\n", path,
+            f ? "not a regular file" : strerror(errno));
+    if (f)
+      fclose(f);
+    return NULL;
+  }
+  if (st.st_size > MAX_SOURCE) {
+    fprintf(stderr, "nnc: error: '%s' is larger than the limit of %d MiB\n", path, MAX_SOURCE >> 20);
+    fclose(f);
+    return NULL;
+  }
+  char *text = malloc((size_t)st.st_size + 1);
+  *len = fread(text, 1, (size_t)st.st_size, f);
+  text[*len] = '\0';
+  fclose(f);
+  return text;
+}
+
+/* --- the back end --- */
+
+static int internal(const char *what, const char *msg) {
+  fprintf(stderr, "nnc: internal error: %s: %s\n", what, msg);
+  return EXIT_INTERNAL;
+}
+
+static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *out) {
+  char obj[] = "/tmp/nnc-XXXXXX.o", err[1024];
+  int fd = mkstemps(obj, 2);
+  if (fd < 0) {
+    fprintf(stderr, "nnc: error: cannot create a temporary file: %s\n", strerror(errno));
+    return EXIT_IO;
+  }
+  close(fd);
+  int rc = 0;
+  if (!target_emit_object(mod, tm, obj, err, sizeof err))
+    rc = internal("emitting the object file", err);
+  else if (!link_executable(obj, out, err, sizeof err)) {
+    fprintf(stderr, "nnc: error: %s\n", err);
+    rc = EXIT_IO;
+  }
+  unlink(obj);
+  return rc;
+}
+
+static int back_end(Compilation *c, const Options *o, FILE *out) {
+  Program p;
+  program_plan(&p, &c->graph, c->model, c->inits, c->src.name);
+  if (o->emit == EMIT_SCHED) {
+    if (p.can_train) {
+      fputs("# nn_step\n", out);
+      sched_print(out, &p.step, &c->graph);
+    }
+    fputs("# nn_predict\n", out);
+    sched_print(out, &p.predict, &c->graph);
+    return 0;
+  }
+  char err[4096];
+  LLVMTargetMachineRef tm = target_host_machine(o->opt_level, err, sizeof err);
+  if (!tm)
+    return internal("no target machine for this host", err);
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = codegen_module(&p, ctx, true);
+  int rc = 0;
+  if (!target_optimize(mod, tm, o->opt_level, err, sizeof err))
+    rc = internal("LLVM rejected the generated module", err);
+  else if (o->emit == EMIT_LLVM) {
+    char *ir = LLVMPrintModuleToString(mod);
+    fputs(ir, out);
+    LLVMDisposeMessage(ir);
+  } else
+    rc = emit_executable(mod, tm, o->output);
+  LLVMDisposeModule(mod);
+  LLVMContextDispose(ctx);
+  LLVMDisposeTargetMachine(tm);
+  return rc;
+}
+
+/* The stages that print an IR and stop. */
+static bool emit_front(Compilation *c, const Options *o, FILE *out) {
+  switch (o->emit) {
+  case EMIT_AST: ast_print(out, c->ast); return true;
+  case EMIT_GRAPH:
+  case EMIT_GRAD: graph_print(out, &c->graph); return true;
+  default: break;
+  }
+  if (o->explain) {
+    explain_print(out, &c->graph);
+    return true;
+  }
+  return o->check_only;
+}
+
+/* --emit=ast stops after parsing; --emit=graph after lowering (before the backward pass). */
+static bool front_until(Compilation *c, const Options *o) {
+  if (o->emit != EMIT_AST && o->emit != EMIT_GRAPH)
+    return compilation_front(c);
+  c->ast = parse_source(&c->arena, &c->diag, &c->src);
+  if (diag_count(&c->diag) || o->emit == EMIT_AST)
+    return !diag_count(&c->diag);
+  c->model = sema_check(&c->arena, &c->diag, c->ast);
+  graph_init(&c->graph, &c->arena, &c->diag);
+  return c->model && lower_model(&c->graph, c->model, &c->inits);
+}
+
+int driver_run(const Options *o, FILE *out) {
+  size_t len = 0;
+  char *text = read_source(o->input, &len);
+  if (!text)
+    return EXIT_IO;
+  Compilation c;
+  compilation_init(&c, o->input, text, len, stderr);
+  c.diag.format = o->diag_format;
+  int rc;
+  if (!front_until(&c, o))
+    rc = diag_count(&c.diag) ? EXIT_INPUT : EXIT_INTERNAL;
+  else if (o->explain && !c.model->train.present) {
+    fprintf(stderr, "nnc: error: model '%s' is not trained, so there is no backward pass to "
+            "explain\n", c.model->name);
+    rc = EXIT_INPUT;
+  } else
+    rc = emit_front(&c, o, out) ? 0 : back_end(&c, o, out);
+  compilation_free(&c);
+  free(text);
+  return rc;
+}

@@ -1,0 +1,43 @@
+/* driver: the whole pipeline in one readable place, and the options that steer it.
+ * Contract: compilation_front runs parse -> sema -> lower -> grad -> optimizer on a source held
+ * in memory, stopping at the first stage that reported errors; driver_run does the rest for the
+ * command line (emit, explain, codegen, object file, link) and returns the exit code:
+ * 0 ok, 1 errors in the input, 2 usage, 3 I/O (cannot read or write a file), 70 internal. */
+#ifndef NNC_DRIVER_H
+#define NNC_DRIVER_H
+#include <stdio.h>
+
+#include "graph.h"
+#include "lower.h"
+#include "sema.h"
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_INTERNAL = 70 };
+
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_GRAPH, EMIT_GRAD, EMIT_SCHED, EMIT_LLVM } EmitKind;
+
+typedef struct {
+  const char *input, *output;
+  int opt_level;
+  EmitKind emit;
+  bool check_only, explain;
+  DiagFormat diag_format;
+} Options;
+
+typedef struct {
+  Arena arena;
+  Diag diag;
+  Source src;
+  AstNode *ast;
+  Model *model;
+  Graph graph;
+  ParamInit *inits;
+} Compilation;
+
+/* text must stay alive until compilation_free; diagnostics go to diag_out. */
+void compilation_init(Compilation *c, const char *name, const char *text, size_t len,
+                      FILE *diag_out);
+bool compilation_front(Compilation *c);
+void compilation_free(Compilation *c);
+int driver_run(const Options *o, FILE *out);
+
+#endif

@@ -1,0 +1,118 @@
+/* The derivative rules, one per differentiable primitive. Each builds graph nodes from the
+ * node n, its sources and its adjoint dy. Rules of binary ops skip the adjoints of sources that
+ * do not depend on a parameter (need[i] false), so no dead nodes are built; adjoints that cost
+ * nothing may be set anyway (the driver ignores them). The driver handles broadcasting. Rules
+ * reuse forward values where the math allows (σ′ and tanh′ from the forward output). */
+#include "grad.h"
+
+/* d(−a) = −dy */
+static void grad_neg(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)n, (void)need;
+  dx[0] = g_neg(g, dy);
+}
+
+/* d(1/a) = −dy · (1/a)² */
+static void grad_recip(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_neg(g, g_mul(g, dy, g_mul(g, n, n)));
+}
+
+/* d exp(a) = dy · exp(a): the forward value itself */
+static void grad_exp(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_mul(g, dy, n);
+}
+
+/* d log(a) = dy / a */
+static void grad_log(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_div(g, dy, n->src[0]);
+}
+
+/* d σ(a) = dy · σ(a)(1 − σ(a)), with σ(a) reused from the forward pass */
+static void grad_sigmoid(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_mul(g, dy, g_mul(g, n, g_sub(g, g_const(g, 1), n)));
+}
+
+/* d tanh(a) = dy · (1 − tanh²(a)) */
+static void grad_tanh(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_mul(g, dy, g_sub(g, g_const(g, 1), g_mul(g, n, n)));
+}
+
+/* d a^k = dy · k a^(k−1) */
+static void grad_powc(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  double k = n->arg.k;
+  dx[0] = g_mul(g, g_const(g, k), g_mul(g, dy, g_powc(g, n->src[0], k - 1)));
+}
+
+static void grad_add(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)g, (void)n, (void)need;
+  dx[0] = dy;
+  dx[1] = dy;
+}
+
+static void grad_sub(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)n;
+  dx[0] = dy;
+  if (need[1])
+    dx[1] = g_neg(g, dy);
+}
+
+static void grad_mul(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  if (need[0])
+    dx[0] = g_mul(g, dy, n->src[1]);
+  if (need[1])
+    dx[1] = g_mul(g, dy, n->src[0]);
+}
+
+/* d(a/b) = dy/b, −dy · (a/b) / b */
+static void grad_div(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  if (need[0])
+    dx[0] = g_div(g, dy, n->src[1]);
+  if (need[1])
+    dx[1] = g_neg(g, g_div(g, g_mul(g, dy, n), n->src[1]));
+}
+
+/* d max(a, b) = dy · [a > b], dy · [b ≥ a]: ties go to b, so relu′(0) = 0 */
+static void grad_max(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  Node *a_wins = g_cmpgt(g, n->src[0], n->src[1]);
+  if (need[0])
+    dx[0] = g_mul(g, dy, a_wins);
+  if (need[1])
+    dx[1] = g_mul(g, dy, g_sub(g, g_const(g, 1), a_wins));
+}
+
+/* expand copies a along axes, so its adjoint sums dy back over them */
+static void grad_expand(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_sum(g, dy, n->arg.bits);
+}
+
+/* Σ a copies dy to every summed element */
+static void grad_sum(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_expand(g, dy, n->arg.bits, n->src[0]->shape);
+}
+
+/* C = op(A) op(B) with op = identity or transpose (bits 1, 2):
+ * d op(A) = dC op(B)ᵀ and d op(B) = op(A)ᵀ dC, transposed back where op transposed. */
+static void grad_matmul(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  Node *a = n->src[0], *b = n->src[1];
+  uint32_t ta = n->arg.bits & 1, tb = (n->arg.bits >> 1) & 1;
+  if (need[0])
+    dx[0] = ta ? g_matmul(g, b, dy, tb | 2) : g_matmul(g, dy, b, (tb ^ 1) << 1);
+  if (need[1])
+    if (need[1])
+    dx[1] = tb ? g_matmul(g, dy, a, 1 | (ta << 1)) : g_matmul(g, a, dy, ta ^ 1);
+}
+
+GradRule *const grad_rule[OP_COUNT] = {
+#define NONE 0
+#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) [OP_##id] = grad,
+#include "ops.def"
+#undef OP
+#undef NONE
+};

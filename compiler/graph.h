@@ -1,0 +1,93 @@
+/* graph: the tensor graph IR — compact nodes of primitive ops (ops.def), as in ggml and kann.
+ * Contract: nodes are only appended, after their sources, so creation order (Node.id) is a
+ * topological order. Builders g_* check the shape rule of the op (reporting a user error at
+ * g->loc and returning NULL on failure; a NULL source gives NULL, so errors propagate without
+ * cascades), apply the algebraic rewrites of simplify.c, and hash-cons equal (op, src, arg) so
+ * an expression built twice is one node. graph_verify checks these invariants. */
+#ifndef NNC_GRAPH_H
+#define NNC_GRAPH_H
+#include <stdio.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "ops.h"
+#include "shape.h"
+
+enum {
+  NODE_INPUT = 1 << 0,  /* fed by the runtime each step: input and target rows */
+  NODE_PARAM = 1 << 1,  /* trained parameter */
+  NODE_HYPER = 1 << 2,  /* scalar set by the runtime, not trained (the learning rate) */
+  NODE_BACKWARD = 1 << 3, /* built by the gradient pass */
+  NODE_UPDATE = 1 << 4,  /* built by the optimizer */
+};
+
+typedef struct Node Node;
+struct Node {
+  Op op;
+  uint32_t id; /* position in Graph.node */
+  uint16_t flags;
+  uint8_t nsrc;
+  Shape shape;
+  Node *src[NNC_MAX_SRC];
+  struct {
+    double k;      /* CONST value, POWC exponent */
+    uint32_t bits; /* SUM/EXPAND axes (| AXES_KEEP), MATMUL transposes (1: left, 2: right) */
+  } arg;
+  Loc loc;          /* the user's source that this node computes (backward nodes: the forward's) */
+  const char *name; /* "W1", "A2", "∂L/∂W1"; NULL for anonymous temporaries */
+};
+
+/* One trained parameter, its derived gradient and its updated value. */
+typedef struct {
+  Node *param, *grad, *update;
+} ParamSlot;
+
+typedef struct {
+  Arena *arena;
+  Diag *diag;
+  Loc loc; /* where new nodes come from: set by the stage building them */
+  Node **node;
+  uint32_t n, cap;
+  Node **cse;
+  uint32_t cse_cap;
+  Node *input, *target, *lr;
+  Node *loss, *output;
+  ParamSlot *params;
+  int nparams, params_cap;
+  int rewrites; /* how many simplifications the builders applied */
+} Graph;
+
+void graph_init(Graph *g, Arena *arena, Diag *diag);
+/* Leaves. */
+Node *g_const(Graph *g, double k);
+Node *g_batch(Graph *g);
+Node *g_leaf(Graph *g, Op op, const char *name, Shape shape, uint16_t flags);
+Node *g_param(Graph *g, const char *name, Shape shape);
+/* Any non-leaf op through the table; the named builders below are shorthands. */
+Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Shape *want);
+Node *g_neg(Graph *g, Node *a);
+Node *g_recip(Graph *g, Node *a);
+Node *g_exp(Graph *g, Node *a);
+Node *g_log(Graph *g, Node *a);
+Node *g_sigmoid(Graph *g, Node *a);
+Node *g_tanh(Graph *g, Node *a);
+Node *g_powc(Graph *g, Node *a, double k);
+Node *g_add(Graph *g, Node *a, Node *b);
+Node *g_sub(Graph *g, Node *a, Node *b);
+Node *g_mul(Graph *g, Node *a, Node *b);
+Node *g_div(Graph *g, Node *a, Node *b);
+Node *g_max(Graph *g, Node *a, Node *b);
+Node *g_cmpgt(Graph *g, Node *a, Node *b);
+Node *g_sum(Graph *g, Node *a, uint32_t axes);
+Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to);
+Node *g_matmul(Graph *g, Node *a, Node *b, uint32_t transposes);
+
+bool node_is_const(const Node *n, double k);
+/* "add", "matmul": for messages. */
+const char *node_op_name(const Node *n);
+/* One line per node: `%7 = add %5 %6 : [N, 2]  # A1` — the --emit=graph format. */
+void graph_print(FILE *out, const Graph *g);
+/* Checks the IR invariants; on failure prints what broke and returns false. */
+bool graph_verify(const Graph *g, FILE *err);
+
+#endif

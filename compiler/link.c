@@ -1,0 +1,79 @@
+#include "link.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static bool is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *link_runtime_path(char *buf, size_t n, char *err, size_t errlen) {
+  const char *env = getenv("NNC_RUNTIME");
+  if (env && is_file(env))
+    return snprintf(buf, n, "%s", env), buf;
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len <= 0) {
+    snprintf(err, errlen, "cannot find the nnc executable: %s", strerror(errno));
+    return NULL;
+  }
+  exe[len] = '\0';
+  const char *dir = dirname(exe);
+  static const char *const places[] = {"%s/libnnrt.a", "%s/../lib/nnc/libnnrt.a"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(buf, n, places[i], dir);
+    if (is_file(buf))
+      return buf;
+  }
+  snprintf(err, errlen, "cannot find the runtime library libnnrt.a in %s or %s/../lib/nnc "
+           "(set NNC_RUNTIME to its path)", dir, dir);
+  return NULL;
+}
+
+static bool run(char *const argv[], char *err, size_t errlen) {
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot run the C compiler '%s': %s", argv[0], strerror(rc));
+    return false;
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      snprintf(err, errlen, "waiting for '%s': %s", argv[0], strerror(errno));
+      return false;
+    }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return true;
+  snprintf(err, errlen, "the linker command '%s' failed", argv[0]);
+  return false;
+}
+
+bool link_executable(const char *object, const char *out, char *err, size_t errlen) {
+  char rt[4096], tmp[4096];
+  if (!link_runtime_path(rt, sizeof rt, err, errlen))
+    return false;
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+  const char *cc = getenv("CC");
+  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt, "-lm", NULL};
+  if (!run(argv, err, errlen)) {
+    unlink(tmp);
+    return false;
+  }
+  if (rename(tmp, out) != 0) {
+    snprintf(err, errlen, "cannot write '%s': %s", out, strerror(errno));
+    unlink(tmp);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,30 @@
+/* ops: the Op enum and the per-op data of ops.def that every stage may read. */
+#ifndef NNC_OPS_H
+#define NNC_OPS_H
+#include <stdbool.h>
+
+typedef enum {
+#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) OP_##id,
+#include "ops.def"
+#undef OP
+  OP_COUNT
+} Op;
+
+typedef enum { KIND_LEAF, KIND_ELEM, KIND_REDUCE, KIND_MATMUL } OpKind;
+
+typedef struct {
+  const char *name;
+  int arity;
+  OpKind kind;
+  bool differentiable;
+  const char *notation;
+} OpInfo;
+
+extern const OpInfo op_info[OP_COUNT];
+
+
+
+/* The value of an elementwise op on scalars (the eval column), in double: used to fold
+ * constants and by the reference interpreter. */
+double op_eval(Op op, double a, double b, double k);
+#endif

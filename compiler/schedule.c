@@ -1,0 +1,114 @@
+#include "schedule.h"
+
+#include <string.h>
+
+static bool *mark_needed(Graph *g, Node *const *roots, int nroots) {
+  bool *need = ARENA_ARRAY(g->arena, bool, g->n);
+  for (int r = 0; r < nroots; r++)
+    if (roots[r])
+      need[roots[r]->id] = true;
+  for (uint32_t i = g->n; i-- > 0;)
+    if (need[i])
+      for (int s = 0; s < g->node[i]->nsrc; s++)
+        need[g->node[i]->src[s]->id] = true;
+  return need;
+}
+
+/* The index space a consumer iterates over while reading its sources. */
+static const Shape *space_of(const Node *consumer) {
+  return op_info[consumer->op].kind == KIND_REDUCE ? &consumer->src[0]->shape : &consumer->shape;
+}
+
+static bool is_immediate(const Node *n) { return n->op == OP_CONST || n->op == OP_BATCH; }
+
+static bool must_materialize(const Node *n, int uses, const Node *consumer, bool is_root) {
+  if (is_immediate(n))
+    return false;
+  if (is_root || op_info[n->op].kind != KIND_ELEM || uses != 1)
+    return true;
+  if (op_info[consumer->op].kind == KIND_MATMUL)
+    return true;
+  return !shape_eq(&n->shape, space_of(consumer));
+}
+
+void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
+  bool *need = mark_needed(g, roots, nroots);
+  int *uses = ARENA_ARRAY(g->arena, int, g->n);
+  Node **consumer = ARENA_ARRAY(g->arena, Node *, g->n);
+  bool *is_root = ARENA_ARRAY(g->arena, bool, g->n);
+  for (int r = 0; r < nroots; r++)
+    if (roots[r])
+      is_root[roots[r]->id] = true;
+  for (uint32_t i = 0; i < g->n; i++)
+    for (int k = 0; need[i] && k < g->node[i]->nsrc; k++) {
+      uses[g->node[i]->src[k]->id]++;
+      consumer[g->node[i]->src[k]->id] = g->node[i];
+    }
+  s->materialized = ARENA_ARRAY(g->arena, bool, g->n);
+  s->kernel = ARENA_ARRAY(g->arena, Kernel, g->n);
+  s->n = 0;
+  for (uint32_t i = 0; i < g->n; i++) {
+    Node *n = g->node[i];
+    if (!need[i] || !(s->materialized[i] = must_materialize(n, uses[i], consumer[i], is_root[i])))
+      continue;
+    if (op_info[n->op].kind != KIND_LEAF)
+      s->kernel[s->n++] = (Kernel){n, -1};
+  }
+}
+
+void memplan_init(MemPlan *p, Graph *g, int64_t max_batch) {
+  p->offset = ARENA_ARRAY(g->arena, int64_t, g->n);
+  for (uint32_t i = 0; i < g->n; i++)
+    p->offset[i] = -1;
+  p->total = 0;
+  p->max_batch = max_batch;
+}
+
+/* Regions start on 16-float (64-byte) boundaries, so vector loads of a row stay aligned. */
+static void place(MemPlan *p, const Node *n) {
+  if (p->offset[n->id] >= 0)
+    return;
+  p->offset[n->id] = p->total;
+  int64_t size = shape_numel(&n->shape, p->max_batch);
+  p->total += (size + 15) & ~(int64_t)15;
+}
+
+void memplan_add(MemPlan *p, Graph *g, const Schedule *s) {
+  for (int i = 0; i < g->nparams; i++) {
+    place(p, g->params[i].param);
+    if (g->params[i].update && s->materialized[g->params[i].update->id])
+      p->offset[g->params[i].update->id] = p->offset[g->params[i].param->id];
+  }
+  for (uint32_t i = 0; i < g->n; i++)
+    if (s->materialized[i])
+      place(p, g->node[i]);
+}
+
+void sched_assign(Schedule *s, const MemPlan *p) {
+  for (int k = 0; k < s->n; k++)
+    s->kernel[k].out = p->offset[s->kernel[k].root->id];
+}
+
+static void print_fused(FILE *out, const Schedule *s, const Node *n, bool top) {
+  if (!top && (s->materialized[n->id] || is_immediate(n)))
+    return;
+  for (int i = 0; i < n->nsrc; i++)
+    print_fused(out, s, n->src[i], false);
+  if (!top)
+    fprintf(out, " %s", node_op_name(n));
+}
+
+void sched_print(FILE *out, const Schedule *s, const Graph *g) {
+  (void)g;
+  for (int k = 0; k < s->n; k++) {
+    const Node *n = s->kernel[k].root;
+    char sh[64];
+    fprintf(out, "k%d %s %%%u -> ws[%lld] : %s", k, node_op_name(n), n->id,
+            (long long)s->kernel[k].out, shape_str(&n->shape, sh, sizeof sh));
+    if (n->name)
+      fprintf(out, "  # %s", n->name);
+    fputs("\n   fused:", out);
+    print_fused(out, s, n, true);
+    fputc('\n', out);
+  }
+}

@@ -1,0 +1,42 @@
+/* schedule (sched_*): fusion of the graph into kernels, and the workspace plan.
+ * Contract: for a list of roots (what a function must produce), picks the nodes that must be
+ * materialized in memory — leaves the runtime fills, reductions and matrix products, roots,
+ * values used more than once, and values whose consumer iterates over another shape — and
+ * makes one kernel per materialized non-leaf node, in id (topological) order. Every other
+ * elementwise node is fused into the expression of the kernel that consumes it, so a chain
+ * like σ(x W + b) is one loop. Constants and N are immediates. The plan gives every node
+ * materialized by any schedule its own region of the workspace (sized for max_batch rows);
+ * an update's kernel writes over its parameter, and runs after every kernel that reads it. */
+#ifndef NNC_SCHED_H
+#define NNC_SCHED_H
+#include <stdio.h>
+
+#include "graph.h"
+
+typedef struct {
+  Node *root;      /* computed by this kernel */
+  int64_t out;     /* workspace offset it writes */
+} Kernel;
+
+typedef struct {
+  Kernel *kernel;
+  int n;
+  bool *materialized; /* by node id */
+} Schedule;
+
+typedef struct {
+  int64_t *offset; /* by node id; -1 when the node never lives in memory */
+  int64_t total;   /* floats */
+  int64_t max_batch;
+} MemPlan;
+
+void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots);
+void memplan_init(MemPlan *p, Graph *g, int64_t max_batch);
+/* Gives a region to every node s materializes that has none yet; updates alias their param. */
+void memplan_add(MemPlan *p, Graph *g, const Schedule *s);
+/* Sets kernel output offsets from the plan. */
+void sched_assign(Schedule *s, const MemPlan *p);
+/* One line per kernel: `k3 matmul %12 -> ws[40] : [N, 2]  fused: add sigmoid`. */
+void sched_print(FILE *out, const Schedule *s, const Graph *g);
+
+#endif

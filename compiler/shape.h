@@ -1,0 +1,43 @@
+/* shape: tensor shapes, broadcasting, and the shape rule of every op (named in ops.def).
+ * Contract: a shape has rank <= NNC_MAX_RANK; dim[0] may be DIM_BATCH (the symbolic number of
+ * rows N), and no other dim may be. Broadcasting is numpy's: align trailing axes; a dim of 1
+ * stretches; DIM_BATCH matches only DIM_BATCH or 1. A rule returns false and writes a one-line
+ * reason (for the user's diagnostic) when the shapes do not fit. */
+#ifndef NNC_SHAPE_H
+#define NNC_SHAPE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { NNC_MAX_RANK = 4, NNC_MAX_SRC = 2 };
+#define DIM_BATCH ((int64_t)-1)
+
+typedef struct {
+  uint8_t rank;
+  int64_t dim[NNC_MAX_RANK];
+} Shape;
+
+/* A reduction or expansion names its axes in the low bits and keeps them as size 1 when
+ * AXES_KEEP is set (otherwise they are removed / inserted). */
+#define AXES_KEEP 0x100u
+#define AXES_MASK 0xffu
+
+typedef bool ShapeRule(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n);
+ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul;
+
+Shape shape_scalar(void);
+bool shape_eq(const Shape *a, const Shape *b);
+bool shape_has_batch(const Shape *s);
+/* Number of elements, counting DIM_BATCH as `batch`. */
+int64_t shape_numel(const Shape *s, int64_t batch);
+/* "[N, 2]", "[]": into buf, returns buf. */
+char *shape_str(const Shape *s, char *buf, size_t n);
+/* Row-major strides of a buffer of shape s (DIM_BATCH only ever at axis 0, so all constant). */
+void shape_strides(const Shape *s, int64_t stride[NNC_MAX_RANK]);
+/* How to read a buffer of shape `src` while iterating over index space `space`:
+ * strides over the axes of `space` (0 for axes the source does not vary along).
+ * `bits` == 0: numpy broadcasting; otherwise the source lacks (or has size 1 on, with AXES_KEEP)
+ * the axes of `space` named in bits, as for EXPAND sources and SUM results. */
+void shape_view(const Shape *src, const Shape *space, uint32_t bits, int64_t stride[NNC_MAX_RANK]);
+
+#endif

@@ -1,0 +1,74 @@
+#include "simplify.h"
+
+/* Each rule: when it applies, the value it returns equals op(a, b) and has `shape`. */
+
+static bool same_shape(const Node *n, const Shape *shape) { return n && shape_eq(&n->shape, shape); }
+
+/* op(c1, c2) of scalar constants = the constant it evaluates to. */
+static Node *fold_constants(Graph *g, Op op, Node *a, Node *b, double k) {
+  if (op_info[op].kind != KIND_ELEM || op == OP_EXPAND || a->op != OP_CONST)
+    return NULL;
+  if (b && b->op != OP_CONST)
+    return NULL;
+  return g_const(g, op_eval(op, a->arg.k, b ? b->arg.k : 0, k));
+}
+
+/* x + 0 = x, 0 + x = x, x − 0 = x, 0 − x = −x */
+static Node *drop_zero(Graph *g, Op op, Node *a, Node *b, const Shape *shape) {
+  if ((op == OP_ADD || op == OP_SUB) && node_is_const(b, 0) && same_shape(a, shape))
+    return a;
+  if (op == OP_ADD && node_is_const(a, 0) && same_shape(b, shape))
+    return b;
+  if (op == OP_SUB && node_is_const(a, 0) && same_shape(b, shape))
+    return g_neg(g, b);
+  return NULL;
+}
+
+/* x · 1 = x, 1 · x = x, x / 1 = x, x · −1 = −x */
+static Node *drop_one(Graph *g, Op op, Node *a, Node *b, const Shape *shape) {
+  if ((op == OP_MUL || op == OP_DIV) && node_is_const(b, 1) && same_shape(a, shape))
+    return a;
+  if (op == OP_MUL && node_is_const(a, 1) && same_shape(b, shape))
+    return b;
+  if (op == OP_MUL && node_is_const(a, -1) && same_shape(b, shape))
+    return g_neg(g, b);
+  if (op == OP_MUL && node_is_const(b, -1) && same_shape(a, shape))
+    return g_neg(g, a);
+  return NULL;
+}
+
+/* c1 · (c2 · x) = (c1 c2) · x, so chains of constant factors from the chain rule fold. */
+static Node *merge_factors(Graph *g, Op op, Node *a, Node *b) {
+  if (op != OP_MUL || a->op != OP_CONST || b->op != OP_MUL)
+    return NULL;
+  Node *inner_c = b->src[0]->op == OP_CONST ? b->src[0] : b->src[1];
+  Node *x = inner_c == b->src[0] ? b->src[1] : b->src[0];
+  if (inner_c->op != OP_CONST)
+    return NULL;
+  return g_mul(g, g_const(g, a->arg.k * inner_c->arg.k), x);
+}
+
+/* −(−x) = x; x^1 = x; Σ over no axes and expand over no axes are x. */
+static Node *drop_identity(Op op, Node *a, double k, uint32_t bits, const Shape *shape) {
+  if (op == OP_NEG && a->op == OP_NEG)
+    return a->src[0];
+  if (op == OP_POWC && k == 1)
+    return a;
+  if ((op == OP_SUM || op == OP_EXPAND) && (bits & AXES_MASK) == 0 && same_shape(a, shape))
+    return a;
+  return NULL;
+}
+
+Node *simplify_rewrite(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits,
+                       const Shape *shape) {
+  Node *r = fold_constants(g, op, a, b, k);
+  if (!r)
+    r = drop_zero(g, op, a, b, shape);
+  if (!r)
+    r = drop_one(g, op, a, b, shape);
+  if (!r)
+    r = merge_factors(g, op, a, b);
+  if (!r)
+    r = drop_identity(op, a, k, bits, shape);
+  return r;
+}

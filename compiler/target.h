@@ -1,0 +1,19 @@
+/* target: finishing an LLVM module for the host CPU.
+ * Contract: target_optimize verifies the module (a failure is an internal error: nnc emitted
+ * bad IR) and runs the `default<On>` pipeline for the host's CPU and features; target_emit_object
+ * writes a relocatable object file. Errors are written to `err` (LLVM's message) and return
+ * false. Both work on any module built by codegen, for the AOT path and the JIT alike. */
+#ifndef NNC_TARGET_H
+#define NNC_TARGET_H
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen);
+bool target_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char *err,
+                     size_t errlen);
+bool target_emit_object(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *path, char *err,
+                        size_t errlen);
+
+#endif
