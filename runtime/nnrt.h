@@ -79,4 +79,41 @@ enum {
 /* The whole command line of a generated program: train | predict | --help. */
 int nnrt_main(const NnrtModel *m, int argc, char **argv);
 
+/* ---- Runtime library API: what nnrt_main is built from, for the JIT host to reuse. ----
+ * Functions that can fail return 0 / -1 (or NAN) and write a one-line message, without the
+ * program name, into err[errlen]; they never exit and never print except to the FILE given. */
+#include <stddef.h>
+#include <stdio.h>
+
+/* A training run's settings; nnrt_train_options fills them from the model's train block. */
+typedef struct {
+  int64_t epochs;    /* >= 1 */
+  int64_t batch;     /* >= 1; clipped to max_batch */
+  int64_t log_every; /* log every this many epochs; <= 0 logs only the first and last */
+  uint64_t seed;     /* the data-shuffling stream is derived from it (see rng.h) */
+  int32_t shuffle;   /* nonzero: a fresh Fisher-Yates order of the rows every epoch */
+  double lr;
+} NnrtTrainOptions;
+
+/* 0 when m is usable (ABI version, offsets inside the workspace, train fields if has_train). */
+int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen);
+/* The descriptor's train-block settings. */
+NnrtTrainOptions nnrt_train_options(const NnrtModel *m);
+/* m->workspace_floats zeroed floats, 64-byte aligned; NULL when out of memory. */
+float *nnrt_workspace_new(const NnrtModel *m);
+void nnrt_workspace_free(float *ws);
+/* Writes every parameter's initialiser into ws, drawing from one stream seeded with seed. */
+void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed);
+/* Trains on m's data table, logging to log (may be NULL); returns the last epoch's mean loss,
+ * or NAN with err set (non-finite loss, naming the epoch; bad options; out of memory). */
+double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *opt, FILE *log,
+                  char *err, size_t errlen);
+/* y[r * output.width ...] = the model's outputs for x[r * input.width ...], r < rows. */
+void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y);
+/* Atomically replaces path with a safetensors file of m's parameters in ws. */
+int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen);
+/* Validates the safetensors file at path against m completely, then copies its parameters into
+ * ws; on failure ws is untouched. */
+int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
+
 #endif
