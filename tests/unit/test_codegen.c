@@ -1,0 +1,198 @@
+/* Compiled kernels against the reference interpreter: the code LLVM runs must compute what
+ * the graph says. Each op of the table is compiled alone, then the whole XOR training step. */
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/nnrt.h"
+#include "codegen.h"
+#include "driver.h"
+#include "interp.h"
+#include "jit.h"
+
+typedef void EntryFn(float *ws, int64_t n);
+
+static uint64_t rng_state = 0x2545f4914f6cdd1du;
+static double uniform(double lo, double hi) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static bool close_enough(double want, float got) {
+  return fabs(want - (double)got) <= 1e-5 * fabs(want) + 1e-6;
+}
+
+/* Random values for a leaf, written to both the workspace and the interpreter. */
+static void set_leaf(Interp *it, float *ws, const MemPlan *plan, const Node *n, int64_t batch,
+                     double lo, double hi) {
+  int64_t size = shape_numel(&n->shape, batch);
+  for (int64_t k = 0; k < size; k++) {
+    float v = (float)uniform(lo, hi);
+    interp_value(it, n)[k] = v;
+    ws[plan->offset[n->id] + k] = v;
+  }
+}
+
+static void assert_node_matches(Interp *it, const float *ws, int64_t offset, const Node *n,
+                                int64_t batch) {
+  int64_t size = shape_numel(&n->shape, batch);
+  for (int64_t k = 0; k < size; k++) {
+    double want = interp_value(it, n)[k];
+    if (!close_enough(want, ws[offset + k]))
+      fail_msg("%s (%%%u) element %lld: interpreter %.9g, compiled %.9g", node_op_name(n), n->id,
+               (long long)k, want, (double)ws[offset + k]);
+  }
+}
+
+static Jit *jit_program(const Program *p, bool *ok) {
+  char err[1024];
+  Jit *j = jit_new(err, sizeof err);
+  assert_non_null(j);
+  LLVMModuleRef mod = codegen_module(p, jit_context(j), false);
+  *ok = jit_add(j, mod, 2, err, sizeof err);
+  if (!*ok)
+    fprintf(stderr, "jit: %s\n", err);
+  return j;
+}
+
+/* y = op(a, b) with the shapes each kind needs; output of a predict-only program. */
+static Node *build_op(Graph *g, Op op) {
+  Shape s34 = {2, {3, 4}}, s4 = {1, {4}};
+  switch (op_info[op].kind) {
+  case KIND_ELEM:
+    if (op == OP_EXPAND)
+      return g_expand(g, g_param(g, "v", s4), 1, s34);
+    if (op_info[op].arity == 1)
+      return g_op(g, op, g_param(g, "a", s34), NULL, 3, 0, NULL);
+    return g_op(g, op, g_param(g, "a", s34), g_param(g, "b", s4), 0, 0, NULL);
+  case KIND_REDUCE:
+    return g_sum(g, g_param(g, "a", s34), 1);
+  case KIND_MATMUL:
+    return g_matmul(g, g_param(g, "A", (Shape){2, {4, 3}}), g_param(g, "B", (Shape){2, {5, 4}}), 3);
+  case KIND_LEAF: break;
+  }
+  return NULL;
+}
+
+static void check_op(Op op) {
+  Arena arena;
+  arena_init(&arena);
+  Diag diag;
+  diag_init(&diag, NULL, stderr);
+  Graph g;
+  graph_init(&g, &arena, &diag);
+  Model m = {.name = "op"};
+  g.output = build_op(&g, op);
+  assert_non_null(g.output);
+  ParamInit inits[2] = {{INIT_ZEROS, 0, 0, NULL}, {INIT_ZEROS, 0, 0, NULL}};
+  Program p;
+  program_plan(&p, &g, &m, inits, "op.nn");
+  Interp it;
+  interp_init(&it, &arena, &g, 1);
+  float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
+  for (int i = 0; i < g.nparams; i++)
+    set_leaf(&it, ws, &p.plan, g.params[i].param, 1, 0.25, 2.0);
+  interp_run(&it);
+  bool ok;
+  Jit *j = jit_program(&p, &ok);
+  assert_true(ok);
+  EntryFn *predict = (EntryFn *)jit_lookup(j, "nn_predict");
+  assert_non_null(predict);
+  predict(ws, 1);
+  assert_node_matches(&it, ws, p.plan.offset[g.output->id], g.output, 1);
+  jit_free(j);
+  free(ws);
+  arena_free(&arena);
+}
+
+static void every_op_compiles_to_what_the_interpreter_computes(void **state) {
+  (void)state;
+  int checked = 0;
+  for (int op = 0; op < OP_COUNT; op++)
+    if (op_info[op].kind != KIND_LEAF) {
+      check_op((Op)op);
+      checked++;
+    }
+  assert_int_equal(checked, OP_COUNT - 4);
+}
+
+static char *read_example(const char *rel, size_t *len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", NNC_SOURCE_DIR, rel);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  rewind(f);
+  char *text = malloc(*len + 1);
+  assert_int_equal(fread(text, 1, *len, f), *len);
+  text[*len] = '\0';
+  fclose(f);
+  return text;
+}
+
+/* One compiled training step (forward, backward, update) equals the interpreted graph, for a
+ * full batch and a partial one (N is a run-time value). */
+static void check_xor_step(int64_t rows) {
+  size_t len;
+  char *text = read_example("examples/xor.nn", &len);
+  Compilation c;
+  compilation_init(&c, "xor.nn", text, len, stderr);
+  assert_true(compilation_front(&c));
+  Graph *g = &c.graph;
+  Program p;
+  program_plan(&p, g, c.model, c.inits, "xor.nn");
+  assert_true(p.can_train);
+  Interp it;
+  interp_init(&it, &c.arena, g, rows);
+  float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
+  for (int i = 0; i < g->nparams; i++)
+    set_leaf(&it, ws, &p.plan, g->params[i].param, rows, -1.5, 1.5);
+  set_leaf(&it, ws, &p.plan, g->input, rows, 0, 1);
+  set_leaf(&it, ws, &p.plan, g->target, rows, 0, 1);
+  set_leaf(&it, ws, &p.plan, g->lr, rows, 0.1, 1);
+  interp_run(&it);
+  bool ok;
+  Jit *j = jit_program(&p, &ok);
+  assert_true(ok);
+  const NnrtModel *model = jit_lookup(j, "nn_model");
+  assert_non_null(model);
+  assert_int_equal(model->abi_version, NNRT_ABI_VERSION);
+  assert_int_equal(model->workspace_floats, p.plan.total);
+  assert_int_equal(model->n_params, 4);
+  assert_string_equal(model->params[2].name, "W2");
+  assert_int_equal(model->data_rows, 4);
+  model->step(ws, rows);
+  assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
+  for (int i = 0; i < g->nparams; i++)
+    assert_node_matches(&it, ws, p.plan.offset[g->params[i].param->id], g->params[i].update, rows);
+  model->predict(ws, rows);
+  jit_free(j);
+  free(ws);
+  compilation_free(&c);
+  free(text);
+}
+
+static void xor_step_matches_interpreter_full_batch(void **state) {
+  (void)state;
+  check_xor_step(4);
+}
+
+static void xor_step_matches_interpreter_partial_batch(void **state) {
+  (void)state;
+  check_xor_step(3);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(every_op_compiles_to_what_the_interpreter_computes),
+    cmocka_unit_test(xor_step_matches_interpreter_full_batch),
+    cmocka_unit_test(xor_step_matches_interpreter_partial_batch),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,252 @@
+/* Derived gradients against central finite differences, evaluated by the reference
+ * interpreter in double. Every differentiable op of the op table is checked, so an op added
+ * without a correct rule fails here. */
+#include "test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "grad.h"
+#include "interp.h"
+
+/* A small deterministic generator, so failures reproduce. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static double uniform(double lo, double hi) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+typedef struct {
+  Arena arena;
+  Diag diag;
+  Graph g;
+  char *diag_text;
+  size_t diag_len;
+  FILE *diag_out;
+} Fixture;
+
+static void fixture_init(Fixture *f) {
+  arena_init(&f->arena);
+  f->diag_out = open_memstream(&f->diag_text, &f->diag_len);
+  diag_init(&f->diag, NULL, f->diag_out);
+  f->diag.format = DIAG_TEST;
+  graph_init(&f->g, &f->arena, &f->diag);
+}
+
+static void fixture_free(Fixture *f) {
+  fclose(f->diag_out);
+  free(f->diag_text);
+  arena_free(&f->arena);
+}
+
+/* Fills every INPUT and PARAM leaf with values in [lo, hi]. */
+static void fill_leaves(Interp *it, const Graph *g, double lo, double hi) {
+  for (uint32_t i = 0; i < g->n; i++) {
+    const Node *n = g->node[i];
+    if (n->op != OP_INPUT && n->op != OP_PARAM)
+      continue;
+    int64_t size = shape_numel(&n->shape, it->batch);
+    for (int64_t k = 0; k < size; k++)
+      interp_value(it, n)[k] = uniform(lo, hi);
+  }
+}
+
+/* Largest relative error between each derived ∂L/∂p and (L(p+h) − L(p−h)) / 2h. */
+static double worst_grad_error(const Graph *g, Interp *it) {
+  const double h = 1e-6;
+  double worst = 0;
+  interp_run(it);
+  for (int p = 0; p < g->nparams; p++) {
+    const Node *param = g->params[p].param, *grad = g->params[p].grad;
+    assert_non_null(grad);
+    double *v = interp_value(it, param);
+    int64_t size = shape_numel(&param->shape, it->batch);
+    for (int64_t k = 0; k < size; k++) {
+      interp_run(it);
+      double derived = interp_value(it, grad)[k];
+      double keep = v[k];
+      v[k] = keep + h;
+      interp_run(it);
+      double up = interp_value(it, g->loss)[0];
+      v[k] = keep - h;
+      interp_run(it);
+      double down = interp_value(it, g->loss)[0];
+      v[k] = keep;
+      double numeric = (up - down) / (2 * h);
+      double err = fabs(derived - numeric) / fmax(1e-3, fabs(numeric) + fabs(derived));
+      if (err > worst)
+        worst = err;
+    }
+  }
+  return worst;
+}
+
+/* loss = Σ (y ⊙ R) with a random R, so every element of y matters differently. */
+static void make_loss(Graph *g, Node *y) {
+  Node *r = g_leaf(g, OP_INPUT, "R", y->shape, NODE_INPUT);
+  g->loss = g_sum(g, g_mul(g, y, r), (1u << y->shape.rank) - 1);
+}
+
+static const Shape S34 = {2, {3, 4}}, S4 = {1, {4}}, S31 = {2, {3, 1}};
+
+/* The graph y = op(a, b) for one op of the table, with operands of the shapes it needs. */
+static Node *build_op(Graph *g, Op op, int variant) {
+  if (op == OP_EXPAND)
+    return variant == 0 ? g_expand(g, g_param(g, "v", S4), 1, S34)
+                        : g_expand(g, g_param(g, "c", S31), 2 | AXES_KEEP, S34);
+  Node *a = op_info[op].kind == KIND_MATMUL ? NULL : g_param(g, "a", variant == 2 ? S31 : S34);
+  switch (op_info[op].kind) {
+  case KIND_ELEM:
+    if (op_info[op].arity == 1)
+      return g_op(g, op, a, NULL, variant ? 3 : 2, 0, NULL);
+    /* variant 0: same shapes; 1: b broadcast along rows; 2: a broadcast along columns */
+    return g_op(g, op, a, g_param(g, "b", variant == 1 ? S4 : S34), 0, 0, NULL);
+  case KIND_REDUCE:
+    return g_sum(g, a, variant == 0 ? 1 : variant == 1 ? 2 | AXES_KEEP : 3);
+  case KIND_MATMUL: {
+    Shape sb = {2, {variant & 2 ? 5 : 4, variant & 2 ? 4 : 5}};
+    Shape sa = {2, {variant & 1 ? 4 : 3, variant & 1 ? 3 : 4}};
+    return g_matmul(g, g_param(g, "A", sa), g_param(g, "B", sb), (uint32_t)variant);
+  }
+  case KIND_LEAF: break;
+  }
+  return NULL;
+}
+
+static int variants(Op op) { return op_info[op].kind == KIND_MATMUL ? 4 : 3; }
+
+static void every_differentiable_op_matches_finite_differences(void **state) {
+  (void)state;
+  int checked = 0;
+  for (int op = 0; op < OP_COUNT; op++) {
+    if (!op_info[op].differentiable)
+      continue;
+    for (int v = 0; v < variants((Op)op); v++) {
+      Fixture f;
+      fixture_init(&f);
+      Node *y = build_op(&f.g, (Op)op, v);
+      assert_non_null(y);
+      make_loss(&f.g, y);
+      assert_true(grad_build(&f.g));
+      assert_true(graph_verify(&f.g, stderr));
+      Interp it;
+      interp_init(&it, &f.arena, &f.g, 1);
+      /* Positive operands keep log, division and fractional powers in their domains. */
+      fill_leaves(&it, &f.g, 0.5, 1.5);
+      double err = worst_grad_error(&f.g, &it);
+      if (err > 1e-6)
+        fprintf(stderr, "op %s variant %d: relative error %g\n", op_info[op].name, v, err);
+      assert_true(err <= 1e-6);
+      checked++;
+      fixture_free(&f);
+    }
+  }
+  assert_true(checked >= 3 * 14);
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  rewind(f);
+  char *text = malloc(*len + 1);
+  assert_int_equal(fread(text, 1, *len, f), *len);
+  text[*len] = '\0';
+  fclose(f);
+  return text;
+}
+
+static void check_source_file(const char *rel, double lo, double hi) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", NNC_SOURCE_DIR, rel);
+  size_t len;
+  char *text = read_file(path, &len);
+  Compilation c;
+  compilation_init(&c, path, text, len, stderr);
+  assert_true(compilation_front(&c));
+  Interp it;
+  interp_init(&it, &c.arena, &c.graph, 4);
+  fill_leaves(&it, &c.graph, lo, hi);
+  double err = worst_grad_error(&c.graph, &it);
+  fprintf(stderr, "%s: worst relative error %g\n", rel, err);
+  assert_true(err < 1e-6);
+  compilation_free(&c);
+  free(text);
+}
+
+static void xor_gradients_match_finite_differences(void **state) {
+  (void)state;
+  for (int round = 0; round < 5; round++)
+    check_source_file("examples/xor.nn", -2, 2);
+}
+
+/* Sugar (dense, relu, tanh, mean, dot) differentiates through the primitives it expands to. */
+static void sugar_gradients_match_finite_differences(void **state) {
+  (void)state;
+  static const char src[] =
+    "model m {\n input X[3]\n target Y[2]\n param w[3] = normal(0, 1)\n"
+    " h = dense(X, 4, tanh)\n r = dense(h, 3, relu)\n s = dense(r, 2, sigmoid)\n"
+    " e = exp(dot(X, w))\n"
+    " loss = mean((s - Y)^2) + mean(e) / 10 + sum(log(s)) / 100\n output s\n}\n"
+    "train m { data = table { 1 2 3 -> 0 1 } }\n";
+  Compilation c;
+  compilation_init(&c, "sugar.nn", src, sizeof src - 1, stderr);
+  assert_true(compilation_front(&c));
+  Interp it;
+  interp_init(&it, &c.arena, &c.graph, 5);
+  fill_leaves(&it, &c.graph, -1, 1);
+  double err = worst_grad_error(&c.graph, &it);
+  fprintf(stderr, "sugar: worst relative error %g\n", err);
+  assert_true(err < 1e-5);
+  compilation_free(&c);
+}
+
+/* A comparison has no derivative: on a path to the loss it is a diagnostic, not a crash. */
+static void non_differentiable_op_on_path_is_an_error(void **state) {
+  (void)state;
+  Fixture f;
+  fixture_init(&f);
+  f.g.loc = (Loc){0, 1, 3, 7};
+  Node *p = g_param(&f.g, "p", S4);
+  make_loss(&f.g, g_cmpgt(&f.g, p, g_const(&f.g, 0)));
+  assert_false(grad_build(&f.g));
+  fflush(f.diag_out);
+  assert_non_null(strstr(f.diag_text, "error|nnc|3|7|'cmpgt' is not differentiable"));
+  fixture_free(&f);
+}
+
+/* σ′ reuses the forward σ node instead of recomputing the exponential. */
+static void sigmoid_derivative_reuses_forward_value(void **state) {
+  (void)state;
+  Fixture f;
+  fixture_init(&f);
+  Node *s = g_sigmoid(&f.g, g_param(&f.g, "a", S4));
+  make_loss(&f.g, s);
+  uint32_t before = f.g.n;
+  assert_true(grad_build(&f.g));
+  for (uint32_t i = before; i < f.g.n; i++)
+    assert_int_not_equal(f.g.node[i]->op, OP_EXP);
+  bool reads_sigma = false;
+  for (uint32_t i = before; i < f.g.n; i++)
+    for (int k = 0; k < f.g.node[i]->nsrc; k++)
+      reads_sigma |= f.g.node[i]->src[k] == s;
+  assert_true(reads_sigma);
+  fixture_free(&f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(every_differentiable_op_matches_finite_differences),
+    cmocka_unit_test(xor_gradients_match_finite_differences),
+    cmocka_unit_test(sugar_gradients_match_finite_differences),
+    cmocka_unit_test(non_differentiable_op_on_path_is_an_error),
+    cmocka_unit_test(sigmoid_derivative_reuses_forward_value),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
