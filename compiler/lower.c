@@ -56,8 +56,10 @@ static void unknown_name(Lower *L, const AstNode *e) {
 /* mean(x) = Σx / (number of elements), the batch axis counted at run time as N */
 static Node *mean_all(Graph *g, Node *x) {
   Shape s = x->shape;
-  uint32_t axes = (1u << s.rank) - 1;
-  Node *m = g_mul(g, g_const(g, 1.0 / (double)shape_numel(&s, 1)), g_sum(g, x, axes));
+  int64_t count = shape_numel(&s, 1);
+  Node *m = g_sum(g, x, (1u << s.rank) - 1);
+  if (count != 1)
+    m = g_mul(g, g_const(g, 1.0 / (double)count), m);
   return shape_has_batch(&s) ? g_div(g, m, g_batch(g)) : m;
 }
 
@@ -262,6 +264,7 @@ static Node *lower_binary(Lower *L, const AstNode *e) {
   return NULL;
 }
 
+/* A name whose definition had an error is bound to NULL, so its uses stay quiet. */
 static Node *lower_name(Lower *L, const AstNode *e) {
   Binding *b = lookup(L, e->u.name.name);
   if (!b) {
@@ -391,12 +394,12 @@ static void lower_decl(Lower *L, const AstNode *it) {
   default:
     return;
   }
+  if (name)
+    bind(L, name, n);
   if (!n)
     return;
   if (name && !n->name)
     n->name = name;
-  if (name)
-    bind(L, name, n);
   if (it->kind == AST_OUTPUT)
     g->output = n;
   if (it->kind == AST_LOSS)
