@@ -105,7 +105,6 @@ static void grad_matmul(Graph *g, Node *n, Node *dy, Node *dx[], const bool need
   if (need[0])
     dx[0] = ta ? g_matmul(g, b, dy, tb | 2) : g_matmul(g, dy, b, (tb ^ 1) << 1);
   if (need[1])
-    if (need[1])
     dx[1] = tb ? g_matmul(g, dy, a, 1 | (ta << 1)) : g_matmul(g, a, dy, ta ^ 1);
 }
 
