@@ -385,6 +385,8 @@ static void lower_decl(Lower *L, const AstNode *it) {
   case AST_PARAM:
     if (param_init(L, it, sema_decl_shape(it), &init))
       declare_param(L, name, sema_decl_shape(it), init);
+    else
+      bind(L, name, NULL);
     return;
   case AST_LET:
   case AST_OUTPUT:

@@ -159,12 +159,12 @@ static void check_rows(Diag *d, const Model *m, const AstNode *table) {
   int64_t nin = decl_width(m->input), nout = m->target ? decl_width(m->target) : 0;
   for (const AstNode *r = table->u.table.rows; r; r = r->next) {
     if (r->u.row.n_in != nin)
-      diag_error(d, r->loc, "this row has %d input values; input '%s' has %lld", r->u.row.n_in,
-                 m->input->u.decl.name, (long long)nin);
-    if (r->u.row.n_out != nout)
-      diag_error(d, r->loc, "this row has %d target values; %s%s%s has %lld", r->u.row.n_out,
-                 m->target ? "target '" : "the model has no target", m->target ? m->target->u.decl.name : "",
-                 m->target ? "'" : "", (long long)nout);
+      diag_error(d, r->loc, "this row has %d input value%s; input '%s' has %lld", r->u.row.n_in,
+                 r->u.row.n_in == 1 ? "" : "s", m->input->u.decl.name, (long long)nin);
+    if (r->u.row.n_out != nout && m->target)
+      diag_error(d, r->loc, "this row has %d target value%s; target '%s' has %lld",
+                 r->u.row.n_out, r->u.row.n_out == 1 ? "" : "s", m->target->u.decl.name,
+                 (long long)nout);
   }
 }
 

@@ -119,12 +119,21 @@ static int edit_distance(const char *a, const char *b) {
   return row[lb];
 }
 
+/* Closest candidate within two edits. A candidate that shares nothing with the name (as any
+ * other one-letter name does with a one-letter name) is no suggestion; on a tie, one that
+ * starts like the name wins: 'W' suggests 'W1' rather than 'X'. */
 const char *diag_suggest(const char *name, const char *const *candidates, int n) {
   const char *best = NULL;
   int best_d = 3;
+  size_t len = strlen(name);
   for (int i = 0; i < n; i++) {
+    size_t clen = strlen(candidates[i]);
     int dist = edit_distance(name, candidates[i]);
-    if (dist < best_d) {
+    if ((size_t)dist >= (len > clen ? len : clen))
+      continue;
+    bool better = dist < best_d ||
+                  (dist == best_d && best && best[0] != name[0] && candidates[i][0] == name[0]);
+    if (better) {
       best_d = dist;
       best = candidates[i];
     }
