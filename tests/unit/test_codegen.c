@@ -16,12 +16,7 @@
 typedef void EntryFn(float *ws, int64_t n);
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
-static double uniform(double lo, double hi) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
-}
+static double uniform(double lo, double hi) { return test_uniform(&rng_state, lo, hi); }
 
 static bool close_enough(double want, float got) {
   return fabs(want - (double)got) <= 1e-5 * fabs(want) + 1e-6;
@@ -121,26 +116,12 @@ static void every_op_compiles_to_what_the_interpreter_computes(void **state) {
   assert_int_equal(checked, OP_COUNT - 4);
 }
 
-static char *read_example(const char *rel, size_t *len) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", NNC_SOURCE_DIR, rel);
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  rewind(f);
-  char *text = malloc(*len + 1);
-  assert_int_equal(fread(text, 1, *len, f), *len);
-  text[*len] = '\0';
-  fclose(f);
-  return text;
-}
 
 /* One compiled training step (forward, backward, update) equals the interpreted graph, for a
  * full batch and a partial one (N is a run-time value). */
 static void check_xor_step(int64_t rows) {
   size_t len;
-  char *text = read_example("examples/xor.nn", &len);
+  char *text = test_read_source("examples/xor.nn", &len);
   Compilation c;
   compilation_init(&c, "xor.nn", text, len, stderr);
   assert_true(compilation_front(&c));

@@ -11,20 +11,6 @@
 
 #define GOLDEN_DIR NNC_SOURCE_DIR "/tests/golden/explain/"
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  char *text = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&text, &len);
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;)
-    fwrite(buf, 1, n, m);
-  fclose(m);
-  fclose(f);
-  return text;
-}
 
 /* Compiles source text through grad and SGD and returns what --explain prints (malloc'ed). */
 static char *explain_text(const char *name, const char *source) {
@@ -43,24 +29,12 @@ static char *explain_text(const char *name, const char *source) {
 static char *explain_golden(const char *stem) {
   char path[512];
   snprintf(path, sizeof path, GOLDEN_DIR "%s.nn", stem);
-  char *source = read_file(path);
+  char *source = test_read_file(path, NULL);
   assert_non_null(source);
   char *got = explain_text(path, source);
   free(source);
   snprintf(path, sizeof path, GOLDEN_DIR "%s.explain", stem);
-  const char *update = getenv("NNC_UPDATE_GOLDEN");
-  if (update && *update && strcmp(update, "0")) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(got, f);
-    fclose(f);
-  }
-  char *want = read_file(path);
-  if (!want)
-    fail_msg("missing %s; run with NNC_UPDATE_GOLDEN=1 to create it", path);
-  if (strcmp(got, want))
-    fail_msg("%s differs; got:\n%s", path, got);
-  free(want);
+  assert_true(test_golden_matches(path, got));
   return got;
 }
 

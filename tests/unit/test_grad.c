@@ -12,14 +12,8 @@
 #include "grad.h"
 #include "interp.h"
 
-/* A small deterministic generator, so failures reproduce. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-static double uniform(double lo, double hi) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return lo + (hi - lo) * (double)(rng_state >> 11) / 9007199254740992.0;
-}
+static double uniform(double lo, double hi) { return test_uniform(&rng_state, lo, hi); }
 
 typedef struct {
   Arena arena;
@@ -149,26 +143,12 @@ static void every_differentiable_op_matches_finite_differences(void **state) {
   assert_true(checked >= 3 * 14);
 }
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  rewind(f);
-  char *text = malloc(*len + 1);
-  assert_int_equal(fread(text, 1, *len, f), *len);
-  text[*len] = '\0';
-  fclose(f);
-  return text;
-}
 
 static void check_source_file(const char *rel, double lo, double hi) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", NNC_SOURCE_DIR, rel);
   size_t len;
-  char *text = read_file(path, &len);
+  char *text = test_read_source(rel, &len);
   Compilation c;
-  compilation_init(&c, path, text, len, stderr);
+  compilation_init(&c, rel, text, len, stderr);
   assert_true(compilation_front(&c));
   Interp it;
   interp_init(&it, &c.arena, &c.graph, 4);

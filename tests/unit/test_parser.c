@@ -44,20 +44,6 @@ static void parse_bytes(const char *bytes, size_t len) {
 
 static void parse_text(const char *text) { parse_bytes(text, strlen(text)); }
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  char *text = NULL;
-  size_t size = 0;
-  FILE *mem = open_memstream(&text, &size);
-  int c;
-  while ((c = fgetc(f)) != EOF)
-    fputc(c, mem);
-  fclose(mem);
-  fclose(f);
-  return text;
-}
 
 static char *print_tree(const AstNode *tree) {
   char *text = NULL;
@@ -68,38 +54,20 @@ static char *print_tree(const AstNode *tree) {
   return text;
 }
 
-/* The 1-based line on which a and b first differ. */
-static int first_difference(const char *a, const char *b) {
-  int line = 1;
-  for (; *a && *a == *b; a++, b++)
-    line += *a == '\n';
-  return line;
-}
 
 /* Compares (or with NNC_UPDATE_GOLDEN set, rewrites) DIR/name.ast. */
 static void check_golden(const char *name) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s.nn", NNC_PARSE_GOLDEN_DIR, name);
-  char *source = read_file(path);
+  char *source = test_read_file(path, NULL);
   assert_non_null(source);
   parse_text(source);
   if (P.errors)
     fail_msg("%s.nn: %s", name, P.diags);
   char *got = print_tree(P.tree);
   snprintf(path, sizeof path, "%s/%s.ast", NNC_PARSE_GOLDEN_DIR, name);
-  if (getenv("NNC_UPDATE_GOLDEN")) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(got, f);
-    fclose(f);
-  }
-  char *want = read_file(path);
-  if (!want)
-    fail_msg("%s missing; run with NNC_UPDATE_GOLDEN=1 to create it", path);
-  if (strcmp(got, want) != 0)
-    fail_msg("%s.nn: tree differs from %s.ast at line %d\n--- got:\n%s--- want:\n%s", name, name,
-             first_difference(got, want), got, want);
-  free(want);
+  if (!test_golden_matches(path, got))
+    fail_msg("%s.nn: the tree differs from %s.ast", name, name);
   free(got);
   free(source);
   teardown(NULL);

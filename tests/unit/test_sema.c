@@ -41,18 +41,6 @@ static void expect_diags(const char *src, const char *want) {
   }
 }
 
-static char *read_example(const char *name) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/examples/%s", NNC_SOURCE_DIR, name);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    fail_msg("cannot open %s", path);
-  char *text = calloc(1, 1 << 16);
-  size_t n = fread(text, 1, (1 << 16) - 1, f);
-  fclose(f);
-  text[n] = '\0';
-  return text;
-}
 
 /* --- shapes --- */
 
@@ -325,14 +313,14 @@ static void several_errors_lowering(void **state) {
 
 static void xor_compiles(void **state) {
   (void)state;
-  char *src = read_example("xor.nn");
+  char *src = test_read_source("examples/xor.nn", NULL);
   expect_diags(src, "");
   free(src);
 }
 
 static void neuron_compiles(void **state) {
   (void)state;
-  char *src = read_example("neuron.nn");
+  char *src = test_read_source("examples/neuron.nn", NULL);
   expect_diags(src, "");
   free(src);
 }
