@@ -329,52 +329,96 @@ static LLVMValueRef slot_value(CgCtx *c, const Node *n) {
 
 static LLVMTypeRef param_type(CgCtx *c) {
   LLVMTypeRef f[] = {c->ptr, c->i64, c->i64, c->i32, LLVMArrayType2(c->i64, 4),
-                     c->i32, c->f64, c->f64, c->ptr};
-  return LLVMStructTypeInContext(c->ctx, f, 9, 0);
+                     c->i32, c->f64, c->f64, c->ptr, c->i32};
+  return LLVMStructTypeInContext(c->ctx, f, 10, 0);
 }
 
-static LLVMValueRef param_value(CgCtx *c, int i) {
-  const Node *n = c->p->g->params[i].param;
-  const ParamInit *in = &c->p->inits[i];
+static LLVMValueRef i32c(CgCtx *c, int64_t v) { return LLVMConstInt(c->i32, (unsigned long long)v, 1); }
+static LLVMValueRef f64c(CgCtx *c, double v) { return LLVMConstReal(c->f64, v); }
+
+static LLVMValueRef param_value(CgCtx *c, const ParamSlot *slot) {
+  const Node *n = slot->param;
+  const ParamInit *in = &slot->init;
   LLVMValueRef dims[4];
   for (int d = 0; d < 4; d++)
     dims[d] = i64c(c, d < n->shape.rank ? n->shape.dim[d] : 0);
   int64_t size = shape_numel(&n->shape, 1);
   LLVMValueRef f[] = {global_string(c, n->name), i64c(c, c->p->plan.offset[n->id]), i64c(c, size),
-                      LLVMConstInt(c->i32, n->shape.rank, 0), LLVMConstArray2(c->i64, dims, 4),
-                      LLVMConstInt(c->i32, (unsigned)in->kind, 0), LLVMConstReal(c->f64, in->a),
-                      LLVMConstReal(c->f64, in->b),
-                      global_floats(c, in->kind == INIT_VALUES ? in->values : NULL, size, "init")};
-  return LLVMConstNamedStruct(param_type(c), f, 9);
+                      i32c(c, n->shape.rank), LLVMConstArray2(c->i64, dims, 4),
+                      i32c(c, in->kind), f64c(c, in->a), f64c(c, in->b),
+                      global_floats(c, in->kind == INIT_VALUES ? in->values : NULL, size, "init"),
+                      i32c(c, slot->role)};
+  return LLVMConstNamedStruct(param_type(c), f, 10);
 }
 
-static LLVMValueRef params_array(CgCtx *c) {
-  int np = c->p->g->nparams;
-  if (np == 0)
+static LLVMValueRef private_array(CgCtx *c, LLVMTypeRef elem, LLVMValueRef *v, int n,
+                                  const char *name) {
+  if (n == 0)
     return LLVMConstNull(c->ptr);
-  LLVMValueRef *v = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, np);
-  for (int i = 0; i < np; i++)
-    v[i] = param_value(c, i);
-  LLVMValueRef init = LLVMConstArray2(param_type(c), v, (uint64_t)np);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "nn_params");
+  LLVMValueRef init = LLVMConstArray2(elem, v, (uint64_t)n);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(g, init);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetLinkage(g, LLVMPrivateLinkage);
   return g;
 }
 
-/* The rows of the data table as two float arrays: inputs and targets. */
-static void table_arrays(CgCtx *c, LLVMValueRef *x, LLVMValueRef *y, int64_t *rows) {
-  const AstNode *t = c->p->m->train.data;
-  *rows = t ? t->u.table.n : 0;
-  if (!t || !c->p->can_train) {
-    *x = *y = LLVMConstNull(c->ptr);
-    *rows = 0;
-    return;
+/* Parameters, then optimizer state, then constants: the order nnrt.h promises. */
+static LLVMValueRef params_array(CgCtx *c) {
+  const Graph *g = c->p->g;
+  LLVMValueRef *v = ARENA_ARRAY(g->arena, LLVMValueRef, g->nparams + 1);
+  int n = 0;
+  for (int role = ROLE_PARAM; role <= ROLE_CONST; role++)
+    for (int i = 0; i < g->nparams; i++)
+      if ((int)g->params[i].role == role && c->p->plan.offset[g->params[i].param->id] >= 0)
+        v[n++] = param_value(c, &g->params[i]);
+  return private_array(c, param_type(c), v, n, "nn_params");
+}
+
+static int count_params(const Program *p) {
+  int n = 0;
+  for (int i = 0; i < p->g->nparams; i++)
+    n += p->plan.offset[p->g->params[i].param->id] >= 0;
+  return n;
+}
+
+static LLVMTypeRef noise_type(CgCtx *c) {
+  LLVMTypeRef f[] = {c->i64, c->i64, c->f64};
+  return LLVMStructTypeInContext(c->ctx, f, 3, 0);
+}
+
+static LLVMValueRef noise_array(CgCtx *c) {
+  const Graph *g = c->p->g;
+  LLVMValueRef *v = ARENA_ARRAY(g->arena, LLVMValueRef, g->nnoise + 1);
+  for (int i = 0; i < g->nnoise; i++) {
+    const Node *n = g->noise[i];
+    LLVMValueRef f[] = {i64c(c, c->p->plan.offset[n->id]), i64c(c, shape_numel(&n->shape, 1)),
+                        f64c(c, n->arg.k)};
+    v[i] = LLVMConstNamedStruct(noise_type(c), f, 3);
   }
+  return private_array(c, noise_type(c), v, g->nnoise, "nn_noise");
+}
+
+static LLVMValueRef int_array(CgCtx *c, const int *v, int n, const char *name) {
+  LLVMValueRef *e = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, n + 1);
+  for (int i = 0; i < n; i++)
+    e[i] = i32c(c, v[i]);
+  return private_array(c, c->i32, e, n, name);
+}
+
+static LLVMValueRef string_array(CgCtx *c, const char **v, int n) {
+  LLVMValueRef *e = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, n + 1);
+  for (int i = 0; i < n; i++)
+    e[i] = global_string(c, v[i]);
+  return private_array(c, c->ptr, e, n, "class_names");
+}
+
+/* The rows of a data table as two float arrays: inputs, and targets (or class labels). */
+static void table_arrays(CgCtx *c, const AstNode *t, LLVMValueRef *x, LLVMValueRef *y) {
+  int64_t rows = t->u.table.n;
   int64_t nin = t->u.table.rows->u.row.n_in, nout = t->u.table.rows->u.row.n_out;
-  float *xs = ARENA_ARRAY(c->p->g->arena, float, *rows * nin + 1);
-  float *ys = ARENA_ARRAY(c->p->g->arena, float, *rows * nout + 1);
+  float *xs = ARENA_ARRAY(c->p->g->arena, float, rows * nin + 1);
+  float *ys = ARENA_ARRAY(c->p->g->arena, float, rows * nout + 1);
   int64_t i = 0, j = 0;
   for (const AstNode *r = t->u.table.rows; r; r = r->next) {
     for (const AstNode *v = r->u.row.in; v; v = v->next)
@@ -386,24 +430,49 @@ static void table_arrays(CgCtx *c, LLVMValueRef *x, LLVMValueRef *y, int64_t *ro
   *y = global_floats(c, ys, j, "data_y");
 }
 
+/* An NnrtData, field by field. */
+static LLVMValueRef data_value(CgCtx *c, const DataSettings *d) {
+  LLVMValueRef x = LLVMConstNull(c->ptr), y = LLVMConstNull(c->ptr);
+  int64_t rows = 0;
+  if (d->kind == DATA_TABLE && c->p->can_train) {
+    table_arrays(c, d->table, &x, &y);
+    rows = d->table->u.table.n;
+  }
+  LLVMValueRef f[] = {
+    i32c(c, d->kind), i64c(c, rows), x, y,
+    d->path ? global_string(c, d->path) : LLVMConstNull(c->ptr),
+    d->labels_path ? global_string(c, d->labels_path) : LLVMConstNull(c->ptr),
+    i32c(c, d->header), i32c(c, d->delimiter ? d->delimiter : ','),
+    i32c(c, d->n_x_cols), int_array(c, d->x_cols, d->n_x_cols, "x_cols"),
+    i32c(c, d->n_y_cols), int_array(c, d->y_cols, d->n_y_cols, "y_cols"),
+    i32c(c, d->n_class_names), string_array(c, d->class_names, d->n_class_names),
+    i32c(c, d->scaling), f64c(c, d->scale),
+  };
+  return LLVMConstStructInContext(c->ctx, f, sizeof f / sizeof *f, 0);
+}
+
+static int64_t offset_of(const Program *p, const Node *n) {
+  return n ? p->plan.offset[n->id] : -1;
+}
+
 static void emit_descriptor(CgCtx *c, LLVMValueRef step, LLVMValueRef predict) {
   const Program *p = c->p;
   const Graph *g = p->g;
   const TrainSettings *t = &p->m->train;
-  LLVMValueRef x, y;
-  int64_t rows;
-  table_arrays(c, &x, &y, &rows);
+  bool train = p->can_train;
   LLVMValueRef f[] = {
-    LLVMConstInt(c->i32, NNRT_ABI_VERSION, 0), global_string(c, p->m->name),
-    global_string(c, p->source_name), i64c(c, p->plan.total), i64c(c, p->plan.max_batch),
-    slot_value(c, g->input), slot_value(c, p->can_train ? g->target : NULL),
-    slot_value(c, g->output),
-    i64c(c, p->can_train ? p->plan.offset[g->loss->id] : -1),
-    i64c(c, p->can_train ? p->plan.offset[g->lr->id] : -1),
-    LLVMConstInt(c->i32, (unsigned)g->nparams, 0), params_array(c),
-    LLVMConstInt(c->i32, p->can_train, 0), i64c(c, t->epochs), i64c(c, t->batch),
-    i64c(c, t->log_every), i64c(c, (int64_t)t->seed), LLVMConstInt(c->i32, t->shuffle, 0),
-    LLVMConstReal(c->f64, t->lr), i64c(c, rows), x, y,
+    i32c(c, NNRT_ABI_VERSION), global_string(c, p->m->name), global_string(c, p->source_name),
+    i64c(c, p->plan.total), i64c(c, p->plan.max_batch),
+    slot_value(c, g->input), slot_value(c, train ? g->target : NULL), slot_value(c, g->output),
+    i64c(c, train ? offset_of(p, g->loss) : -1), i64c(c, train ? offset_of(p, g->lr) : -1),
+    i64c(c, train ? offset_of(p, g->step) : -1),
+    i32c(c, count_params(p)), params_array(c), i32c(c, g->nnoise), noise_array(c),
+    i32c(c, p->m->n_classes), i32c(c, g->metric),
+    i32c(c, train), i64c(c, t->epochs), i64c(c, t->batch), i64c(c, t->log_every),
+    i64c(c, (int64_t)t->seed), i32c(c, t->shuffle), f64c(c, t->opt.lr),
+    i32c(c, t->sched.kind), f64c(c, t->sched.a), f64c(c, t->sched.b), f64c(c, t->sched.warmup_epochs),
+    data_value(c, &t->data), data_value(c, &t->validate), f64c(c, t->validation_split),
+    i32c(c, t->early_stopping), i64c(c, t->checkpoint_every),
     step ? step : LLVMConstNull(c->ptr), predict,
   };
   unsigned nf = sizeof f / sizeof *f;
@@ -462,11 +531,10 @@ LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_mai
   return c.mod;
 }
 
-void program_plan(Program *p, Graph *g, const Model *m, const ParamInit *inits, const char *src) {
+void program_plan(Program *p, Graph *g, const Model *m, const char *src) {
   memset(p, 0, sizeof *p);
   p->g = g;
   p->m = m;
-  p->inits = inits;
   p->source_name = src;
   p->can_train = m->train.present && g->loss;
   int nroots = 0;
@@ -474,8 +542,10 @@ void program_plan(Program *p, Graph *g, const Model *m, const ParamInit *inits, 
   if (p->can_train) {
     roots[nroots++] = g->loss;
     for (int i = 0; i < g->nparams; i++) {
-      roots[nroots++] = g->params[i].grad;
-      roots[nroots++] = g->params[i].update;
+      if (g->params[i].update) {
+        roots[nroots++] = g->params[i].grad;
+        roots[nroots++] = g->params[i].update;
+      }
     }
     sched_build(&p->step, g, roots, nroots);
   }

@@ -16,7 +16,6 @@
 typedef struct {
   Graph *g;
   const Model *m;
-  const ParamInit *inits;
   const char *source_name;
   bool can_train;
   Schedule step, predict;
@@ -24,7 +23,7 @@ typedef struct {
 } Program;
 
 /* Schedules and plans the workspace of a graph that has its loss, grads and updates. */
-void program_plan(Program *p, Graph *g, const Model *m, const ParamInit *inits, const char *src);
+void program_plan(Program *p, Graph *g, const Model *m, const char *src);
 LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_main);
 
 #endif

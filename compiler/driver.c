@@ -36,11 +36,11 @@ bool compilation_front(Compilation *c) {
   c->ast = parse_source(&c->arena, &c->diag, &c->src);
   if (diag_count(&c->diag))
     return false;
-  c->model = sema_check(&c->arena, &c->diag, c->ast);
+  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
   if (!c->model)
     return false;
   graph_init(&c->graph, &c->arena, &c->diag);
-  if (!lower_model(&c->graph, c->model, &c->inits) || !verified(c, "lowering"))
+  if (!lower_model(&c->graph, c->model) || !verified(c, "lowering"))
     return false;
   if (!c->model->train.present)
     return true;
@@ -104,7 +104,7 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
 
 static int back_end(Compilation *c, const Options *o, FILE *out) {
   Program p;
-  program_plan(&p, &c->graph, c->model, c->inits, c->src.name);
+  program_plan(&p, &c->graph, c->model, c->src.name);
   if (o->emit == EMIT_SCHED) {
     if (p.can_train) {
       fputs("# nn_step\n", out);
@@ -157,9 +157,9 @@ static bool front_until(Compilation *c, const Options *o) {
   c->ast = parse_source(&c->arena, &c->diag, &c->src);
   if (diag_count(&c->diag) || o->emit == EMIT_AST)
     return !diag_count(&c->diag);
-  c->model = sema_check(&c->arena, &c->diag, c->ast);
+  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
   graph_init(&c->graph, &c->arena, &c->diag);
-  return c->model && lower_model(&c->graph, c->model, &c->inits);
+  return c->model && lower_model(&c->graph, c->model);
 }
 
 int driver_run(const Options *o, FILE *out) {

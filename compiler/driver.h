@@ -30,7 +30,6 @@ typedef struct {
   AstNode *ast;
   Model *model;
   Graph graph;
-  ParamInit *inits;
 } Compilation;
 
 /* text must stay alive until compilation_free; diagnostics go to diag_out. */

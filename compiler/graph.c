@@ -122,13 +122,47 @@ Node *g_leaf(Graph *g, Op op, const char *name, Shape shape, uint16_t flags) {
   return n;
 }
 
-Node *g_param(Graph *g, const char *name, Shape shape) {
-  Node *n = g_leaf(g, OP_PARAM, name, shape, NODE_PARAM);
+static Node *add_slot(Graph *g, const char *name, Shape shape, uint16_t flags, ParamInit init,
+                      LeafRole role) {
+  Node *n = g_leaf(g, OP_PARAM, name, shape, flags);
   uint32_t cap = (uint32_t)g->params_cap;
   g->params = grow(g->arena, g->params, sizeof(ParamSlot), (uint32_t)g->nparams, &cap);
   g->params_cap = (int)cap;
-  g->params[g->nparams++] = (ParamSlot){n, NULL, NULL};
+  g->params[g->nparams++] = (ParamSlot){n, NULL, NULL, init, role};
   return n;
+}
+
+Node *g_param_init(Graph *g, const char *name, Shape shape, ParamInit init) {
+  return add_slot(g, name, shape, NODE_PARAM, init, ROLE_PARAM);
+}
+
+Node *g_param(Graph *g, const char *name, Shape shape) {
+  return g_param_init(g, name, shape, (ParamInit){INIT_ZEROS, 0, 0, NULL});
+}
+
+Node *g_state(Graph *g, const char *name, Shape shape) {
+  return add_slot(g, name, shape, NODE_STATE, (ParamInit){INIT_ZEROS, 0, 0, NULL}, ROLE_STATE);
+}
+
+Node *g_tensor(Graph *g, const char *name, Shape shape, const float *values) {
+  return add_slot(g, name, shape, 0, (ParamInit){INIT_VALUES, 0, 0, values}, ROLE_CONST);
+}
+
+Node *g_noise(Graph *g, Shape shape, double p) {
+  Node *n = g_leaf(g, OP_INPUT, "mask", shape, NODE_NOISE);
+  n->arg.k = p;
+  uint32_t cap = (uint32_t)g->noise_cap;
+  g->noise = grow(g->arena, g->noise, sizeof(Node *), (uint32_t)g->nnoise, &cap);
+  g->noise_cap = (int)cap;
+  g->noise[g->nnoise++] = n;
+  return n;
+}
+
+ParamSlot *graph_slot(const Graph *g, const Node *leaf) {
+  for (int i = 0; i < g->nparams; i++)
+    if (g->params[i].param == leaf)
+      return &g->params[i];
+  return NULL;
 }
 
 Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Shape *want) {

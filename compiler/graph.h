@@ -19,6 +19,8 @@ enum {
   NODE_HYPER = 1 << 2,  /* scalar set by the runtime, not trained (the learning rate) */
   NODE_BACKWARD = 1 << 3, /* built by the gradient pass */
   NODE_UPDATE = 1 << 4,  /* built by the optimizer */
+  NODE_STATE = 1 << 5,   /* optimizer state: kept across steps, not trained */
+  NODE_NOISE = 1 << 6,   /* dropout mask, filled by the runtime before each step */
 };
 
 typedef struct Node Node;
@@ -37,9 +39,24 @@ struct Node {
   const char *name; /* "W1", "A2", "∂L/∂W1"; NULL for anonymous temporaries */
 };
 
-/* One trained parameter, its derived gradient and its updated value. */
+/* How the runtime fills a tensor that lives across steps (mirrors NnrtInitKind). */
+typedef enum { INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_VALUES } InitKind;
+
+typedef struct {
+  InitKind kind;
+  double a, b;
+  const float *values; /* INIT_VALUES */
+} ParamInit;
+
+/* Mirrors NnrtRole: trained parameter, optimizer state, constant tensor. */
+typedef enum { ROLE_PARAM, ROLE_STATE, ROLE_CONST } LeafRole;
+
+/* A tensor that lives in the workspace across steps: a trained parameter (with its derived
+ * gradient), a piece of optimizer state, or a constant; `update` is its value after a step. */
 typedef struct {
   Node *param, *grad, *update;
+  ParamInit init;
+  LeafRole role;
 } ParamSlot;
 
 typedef struct {
@@ -50,11 +67,15 @@ typedef struct {
   uint32_t n, cap;
   Node **cse;
   uint32_t cse_cap;
-  Node *input, *target, *lr;
+  Node *input, *target;
+  Node *lr, *step; /* hyper-parameters the runtime writes: η (scheduled) and the step number t */
+  Node **noise;    /* dropout masks (NODE_NOISE leaves) */
+  int nnoise, noise_cap;
   Node *loss, *output;
   ParamSlot *params;
   int nparams, params_cap;
   int rewrites; /* how many simplifications the builders applied */
+  int metric;   /* NnrtMetric: how the runtime scores predictions (lower sets it) */
 } Graph;
 
 void graph_init(Graph *g, Arena *arena, Diag *diag);
@@ -62,7 +83,17 @@ void graph_init(Graph *g, Arena *arena, Diag *diag);
 Node *g_const(Graph *g, double k);
 Node *g_batch(Graph *g);
 Node *g_leaf(Graph *g, Op op, const char *name, Shape shape, uint16_t flags);
+/* A trained parameter, initialised to zeros unless g_param_init says otherwise. */
 Node *g_param(Graph *g, const char *name, Shape shape);
+Node *g_param_init(Graph *g, const char *name, Shape shape, ParamInit init);
+/* Optimizer state, zero at the start. */
+Node *g_state(Graph *g, const char *name, Shape shape);
+/* A constant tensor: stored in the workspace, never trained. */
+Node *g_tensor(Graph *g, const char *name, Shape shape, const float *values);
+/* A dropout mask of the given shape; its slot records the drop probability p. */
+Node *g_noise(Graph *g, Shape shape, double p);
+/* The slot of a parameter, state or constant leaf; NULL for other nodes. */
+ParamSlot *graph_slot(const Graph *g, const Node *leaf);
 /* Any non-leaf op through the table; the named builders below are shorthands. */
 Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Shape *want);
 Node *g_neg(Graph *g, Node *a);

@@ -14,8 +14,6 @@ typedef struct {
   const Model *m;
   Binding *scope;
   int nscope, cap;
-  ParamInit *inits;
-  int ninit;
 } Lower;
 
 static Node *lower_expr(Lower *L, const AstNode *e);
@@ -150,17 +148,9 @@ static bool check_arity(Lower *L, const AstNode *call, int lo, int hi) {
 
 /* --- parameters and their initialisers --- */
 
-static ParamInit *add_init(Lower *L) {
-  ParamInit *p = ARENA_ARRAY(L->g->arena, ParamInit, L->ninit + 1);
-  if (L->inits)
-    memcpy(p, L->inits, sizeof(ParamInit) * (size_t)L->ninit);
-  L->inits = p;
-  return &L->inits[L->ninit++];
-}
 
 static Node *declare_param(Lower *L, const char *name, Shape s, ParamInit init) {
-  Node *p = g_param(L->g, name, s);
-  *add_init(L) = init;
+  Node *p = g_param_init(L->g, name, s, init);
   bind(L, name, p);
   return p;
 }
@@ -442,13 +432,12 @@ static void check_results(Lower *L) {
   }
 }
 
-bool lower_model(Graph *g, const Model *m, ParamInit **inits) {
+bool lower_model(Graph *g, const Model *m) {
   Lower L = {.g = g, .diag = g->diag, .m = m};
   int before = diag_count(g->diag);
   for (const AstNode *it = m->ast->u.block.items; it; it = it->next)
     lower_decl(&L, it);
   if (diag_count(g->diag) == before)
     check_results(&L);
-  *inits = L.inits;
   return diag_count(g->diag) == before;
 }

@@ -9,16 +9,6 @@
 #include "graph.h"
 #include "sema.h"
 
-/* How the runtime fills a parameter before training (mirrors NnrtInitKind). */
-typedef enum { INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_VALUES } InitKind;
-
-typedef struct {
-  InitKind kind;
-  double a, b;
-  const float *values; /* INIT_VALUES */
-} ParamInit;
-
-/* inits[i] is the initialiser of g->params[i]. */
-bool lower_model(Graph *g, const Model *m, ParamInit **inits);
+bool lower_model(Graph *g, const Model *m);
 
 #endif

@@ -151,7 +151,7 @@ static void optimizer_setting(Diag *d, const AstNode *s, TrainSettings *t) {
     else if (!number_value(a->u.kwarg.value, &lr) || !(lr > 0) || !isfinite(lr))
       diag_error(d, a->u.kwarg.value->loc, "the learning rate must be a positive number");
     else
-      t->lr = lr;
+      t->opt.lr = lr;
   }
 }
 
@@ -178,7 +178,7 @@ static void data_setting(Diag *d, const Model *m, const AstNode *s, TrainSetting
     diag_error(d, v->loc, "the data table is empty");
   if (m->input)
     check_rows(d, m, v);
-  t->data = v;
+  t->data = (DataSettings){.kind = DATA_TABLE, .ast = v, .table = v};
 }
 
 static void unknown_setting(Diag *d, const AstNode *s) {
@@ -223,10 +223,11 @@ static void check_train(Diag *d, Model *m, const AstNode *block) {
     return;
   }
   *t = (TrainSettings){.present = true, .block = block, .epochs = 10, .batch = 32,
-                       .log_every = 1, .shuffle = true, .lr = 0.01};
+                       .log_every = 1, .shuffle = true,
+                       .opt = {.kind = OPT_SGD, .lr = 0.01}};
   for (const AstNode *s = block->u.block.items; s; s = s->next)
     check_setting(d, m, s, t);
-  if (!t->data)
+  if (t->data.kind == DATA_NONE)
     diag_error(d, block->loc, "train block for '%s' has no data; add 'data = table { ... }'",
                m->name);
   if (!m->loss) {
@@ -244,7 +245,8 @@ static const AstNode *find_model(const AstNode *items, const char *name) {
   return NULL;
 }
 
-Model *sema_check(Arena *arena, Diag *d, const AstNode *items) {
+Model *sema_check(Arena *arena, Diag *d, const AstNode *items, const char *want) {
+  (void)want;
   int before = diag_count(d);
   Model *first = NULL;
   for (const AstNode *it = items; it; it = it->next) {

@@ -180,14 +180,14 @@ static void print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
 
 static int print_training_predictions(const Cli *c, float *ws) {
   const NnrtModel *m = c->m;
-  float *y = malloc((size_t)(m->data_rows * m->output.width) * sizeof *y);
+  float *y = malloc((size_t)(m->train.rows * m->output.width) * sizeof *y);
   if (!y) {
     say(c, "out of memory for the predictions");
     return NNRT_EXIT_DATA;
   }
-  nnrt_predict_rows(m, ws, m->data_x, m->data_rows, y);
-  for (int64_t r = 0; r < m->data_rows; r++) {
-    print_row(c->out, m->data_x + r * m->input.width, m->input.width, "%g");
+  nnrt_predict_rows(m, ws, m->train.x, m->train.rows, y);
+  for (int64_t r = 0; r < m->train.rows; r++) {
+    print_row(c->out, m->train.x + r * m->input.width, m->input.width, "%g");
     fputs(" -> ", c->out);
     print_row(c->out, y + r * m->output.width, m->output.width, "%.4f");
     fputc('\n', c->out);

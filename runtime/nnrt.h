@@ -10,7 +10,7 @@
 #define NNRT_H
 #include <stdint.h>
 
-#define NNRT_ABI_VERSION 1
+#define NNRT_ABI_VERSION 2
 
 typedef enum {
   NNRT_INIT_ZEROS,   /* all 0 */
@@ -21,15 +21,69 @@ typedef enum {
   NNRT_INIT_VALUES,  /* copy `values` (size floats) */
 } NnrtInitKind;
 
+/* What a tensor that lives across steps is for. */
+typedef enum {
+  NNRT_ROLE_PARAM, /* trained; saved in checkpoints */
+  NNRT_ROLE_STATE, /* optimizer state (momentum, Adam's moments): zero at start */
+  NNRT_ROLE_CONST, /* a constant tensor of the model (an array literal in an expression) */
+} NnrtRole;
+
 typedef struct {
-  const char *name;     /* as in the source: "W1", or "h1.W" for layer parameters */
+  const char *name;     /* as in the source: "W1", "h1.W" for layer parameters, "W1.m" for state */
   int64_t offset, size; /* floats */
   int32_t rank;
   int64_t dim[4];
   int32_t init; /* NnrtInitKind */
   double a, b;
   const float *values; /* NNRT_INIT_VALUES only, else NULL */
+  int32_t role;        /* NnrtRole */
 } NnrtParam;
+
+/* A dropout mask: before each training step the runtime fills max_batch rows of `width` floats
+ * with independent draws of Bernoulli(1 − p) / (1 − p); before predicting, with 1. */
+typedef struct {
+  int64_t offset, width;
+  double p;
+} NnrtNoise;
+
+typedef enum { NNRT_DATA_NONE, NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX } NnrtDataKind;
+typedef enum { NNRT_SCALE_NONE, NNRT_SCALE_FACTOR, NNRT_SCALE_STANDARDIZE } NnrtScaling;
+
+/* A data source as the train block names it. Targets are real values (target.width per row),
+ * or, when the model has classes, one integer label per row that the loader turns into a
+ * one-hot row of n_classes floats. */
+typedef struct {
+  int32_t kind; /* NnrtDataKind */
+  /* NNRT_DATA_TABLE: rows of input.width floats in x; targets in y (target.width floats per
+   * row, or one label per row for classes). */
+  int64_t rows;
+  const float *x, *y;
+  /* NNRT_DATA_CSV: path; NNRT_DATA_IDX: path holds the inputs, labels_path the labels. */
+  const char *path, *labels_path;
+  int32_t header;    /* CSV: the first line names the columns */
+  int32_t delimiter; /* CSV: the separator character */
+  int32_t n_x_cols;  /* CSV: feature columns, 0-based; 0 means every column not a target */
+  const int32_t *x_cols;
+  int32_t n_y_cols; /* CSV: target columns (one label column for classes) */
+  const int32_t *y_cols;
+  int32_t n_class_names; /* CSV with classes: labels written as these names, 0.. in order; */
+  const char *const *class_names; /* 0 means labels are integers */
+  int32_t scaling; /* NnrtScaling of the inputs */
+  double scale;    /* NNRT_SCALE_FACTOR: inputs are multiplied by it (1/255 for pixels) */
+} NnrtData;
+
+typedef enum {
+  NNRT_SCHED_CONSTANT,    /* η */
+  NNRT_SCHED_STEP,        /* η · a^floor(epoch / b) */
+  NNRT_SCHED_EXPONENTIAL, /* η · a^epoch, epoch counted fractionally step by step */
+  NNRT_SCHED_COSINE,      /* η · (a + (1 − a)(1 + cos(π · step / total steps)) / 2) */
+} NnrtSchedule;
+
+typedef enum {
+  NNRT_METRIC_NONE,   /* regression: loss only */
+  NNRT_METRIC_ARGMAX, /* accuracy: the largest output against the label */
+  NNRT_METRIC_BINARY, /* accuracy: output > 0.5 against target > 0.5 */
+} NnrtMetric;
 
 /* A batch buffer: max_batch rows of `width` floats each (width = product of non-batch dims). */
 typedef struct {
@@ -46,8 +100,13 @@ typedef struct {
   NnrtSlot input, target, output; /* target.width == 0 when the model cannot train */
   int64_t loss_offset;            /* scalar written by step; -1 when the model cannot train */
   int64_t lr_offset;              /* scalar read by step: the learning rate; -1 likewise */
-  int32_t n_params;
+  int64_t step_offset; /* scalar read by step: the step number t = 1, 2, ...; -1 if unused */
+  int32_t n_params;    /* parameters, optimizer state and constants, in that order */
   const NnrtParam *params;
+  int32_t n_noise;
+  const NnrtNoise *noise;
+  int32_t n_classes; /* > 0: targets are class labels, one-hot in the target slot */
+  int32_t metric;    /* NnrtMetric */
 
   /* Settings of the train block; has_train == 0 for a predict-only model. */
   int32_t has_train;
@@ -55,11 +114,14 @@ typedef struct {
   uint64_t seed;
   int32_t shuffle;
   double lr;
-
-  /* Training data from an inline table: data_rows rows; row r of inputs is
-   * data_x[r * input.width ...], its target data_y[r * target.width ...]. */
-  int64_t data_rows;
-  const float *data_x, *data_y;
+  int32_t schedule; /* NnrtSchedule, with its arguments */
+  double sched_a, sched_b;
+  double warmup_epochs; /* η grows linearly from 0 over this many epochs (0: none) */
+  NnrtData train, validate;
+  double validation_split; /* fraction of train rows held out when validate.kind is NONE */
+  int32_t early_stopping;  /* patience in epochs on the validation loss (0: off); the best
+                              weights are restored at the end */
+  int64_t checkpoint_every; /* epochs between checkpoints (0: only at the end) */
 
   /* Forward, backward and optimizer update on the first n rows of input/target;
    * writes the mean loss of those rows at loss_offset. */

@@ -53,7 +53,7 @@ static int check_train_fields(const NnrtModel *m, char *err, size_t errlen) {
     nnrt_errf(err, errlen, "the train block's step, target, loss or lr is inconsistent");
     return -1;
   }
-  if (m->data_rows < 1 || !m->data_x || !m->data_y) {
+  if (m->train.rows < 1 || !m->train.x || !m->train.y) {
     nnrt_errf(err, errlen, "model '%s' has no training data", m->name);
     return -1;
   }
@@ -129,7 +129,7 @@ static int check_options(const NnrtModel *m, const NnrtTrainOptions *o, char *er
     nnrt_errf(err, errlen, "model '%s' has no train block", m->name);
     return -1;
   }
-  if (m->data_rows < 1) {
+  if (m->train.rows < 1) {
     nnrt_errf(err, errlen, "model '%s' has no training data", m->name);
     return -1;
   }
@@ -150,11 +150,11 @@ static void load_row(const NnrtSlot *s, float *ws, int64_t slot_row, const float
  * produces one. */
 static double run_epoch(const NnrtModel *m, float *ws, const int64_t *order, int64_t batch) {
   double sum = 0.0;
-  for (int64_t start = 0; start < m->data_rows; start += batch) {
-    int64_t n = m->data_rows - start < batch ? m->data_rows - start : batch;
+  for (int64_t start = 0; start < m->train.rows; start += batch) {
+    int64_t n = m->train.rows - start < batch ? m->train.rows - start : batch;
     for (int64_t r = 0; r < n; r++) {
-      load_row(&m->input, ws, r, m->data_x, order[start + r]);
-      load_row(&m->target, ws, r, m->data_y, order[start + r]);
+      load_row(&m->input, ws, r, m->train.x, order[start + r]);
+      load_row(&m->target, ws, r, m->train.y, order[start + r]);
     }
     m->step(ws, n);
     double loss = ws[m->loss_offset];
@@ -162,7 +162,7 @@ static double run_epoch(const NnrtModel *m, float *ws, const int64_t *order, int
       return loss;
     sum += loss * (double)n;
   }
-  return sum / (double)m->data_rows;
+  return sum / (double)m->train.rows;
 }
 
 static int digits(int64_t v) {
@@ -185,12 +185,12 @@ double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *o, FILE
                   char *err, size_t errlen) {
   if (check_options(m, o, err, errlen) != 0)
     return NAN;
-  int64_t *order = malloc((size_t)m->data_rows * sizeof *order);
+  int64_t *order = malloc((size_t)m->train.rows * sizeof *order);
   if (!order) {
-    nnrt_errf(err, errlen, "out of memory for %lld training rows", (long long)m->data_rows);
+    nnrt_errf(err, errlen, "out of memory for %lld training rows", (long long)m->train.rows);
     return NAN;
   }
-  for (int64_t i = 0; i < m->data_rows; i++)
+  for (int64_t i = 0; i < m->train.rows; i++)
     order[i] = i;
   NnrtRng shuffle;
   nnrt_rng_seed(&shuffle, o->seed ^ NNRT_SHUFFLE_SEED_XOR);
@@ -199,7 +199,7 @@ double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *o, FILE
   double loss = NAN;
   for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
     if (o->shuffle)
-      nnrt_rng_shuffle(&shuffle, order, m->data_rows);
+      nnrt_rng_shuffle(&shuffle, order, m->train.rows);
     loss = run_epoch(m, ws, order, batch);
     if (!isfinite(loss)) {
       nnrt_errf(err, errlen, "loss became non-finite at epoch %lld", (long long)epoch);

@@ -84,9 +84,8 @@ static void check_op(Op op) {
   Model m = {.name = "op"};
   g.output = build_op(&g, op);
   assert_non_null(g.output);
-  ParamInit inits[2] = {{INIT_ZEROS, 0, 0, NULL}, {INIT_ZEROS, 0, 0, NULL}};
   Program p;
-  program_plan(&p, &g, &m, inits, "op.nn");
+  program_plan(&p, &g, &m, "op.nn");
   Interp it;
   interp_init(&it, &arena, &g, 1);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
@@ -127,7 +126,7 @@ static void check_xor_step(int64_t rows) {
   assert_true(compilation_front(&c));
   Graph *g = &c.graph;
   Program p;
-  program_plan(&p, g, c.model, c.inits, "xor.nn");
+  program_plan(&p, g, c.model, "xor.nn");
   assert_true(p.can_train);
   Interp it;
   interp_init(&it, &c.arena, g, rows);
@@ -147,7 +146,9 @@ static void check_xor_step(int64_t rows) {
   assert_int_equal(model->workspace_floats, p.plan.total);
   assert_int_equal(model->n_params, 4);
   assert_string_equal(model->params[2].name, "W2");
-  assert_int_equal(model->data_rows, 4);
+  assert_int_equal(model->train.rows, 4);
+  assert_int_equal(model->train.kind, NNRT_DATA_TABLE);
+  assert_int_equal(model->params[3].role, NNRT_ROLE_PARAM);
   model->step(ws, rows);
   assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
   for (int i = 0; i < g->nparams; i++)

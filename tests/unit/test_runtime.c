@@ -74,7 +74,7 @@ static const NnrtModel linreg = {
   .input = {"x", X_OFF, 2}, .target = {"y", Y_OFF, 1}, .output = {"y", OUT_OFF, 1},
   .loss_offset = LOSS_OFF, .lr_offset = LR_OFF, .n_params = 2, .params = lin_params,
   .has_train = 1, .epochs = 300, .batch = 3, .log_every = 100, .seed = 7, .shuffle = 1,
-  .lr = 0.1, .data_rows = ROWS, .data_x = data_x, .data_y = data_y,
+  .lr = 0.1, .train = {.kind = NNRT_DATA_TABLE, .rows = ROWS, .x = data_x, .y = data_y},
   .step = lin_step, .predict = lin_predict,
 };
 
@@ -356,7 +356,7 @@ static void test_check_model_rejects_inconsistent_descriptors(void **state) {
   assert_int_equal(nnrt_check_model(&m, err, sizeof err), 0);
   m.abi_version = NNRT_ABI_VERSION + 1;
   assert_int_equal(nnrt_check_model(&m, err, sizeof err), -1);
-  assert_string_equal(err, "model ABI version 2, runtime ABI version 1");
+  assert_string_equal(err, "model ABI version 3, runtime ABI version 2");
   m = linreg;
   m.output.offset = WS_FLOATS - 1; /* 4 rows no longer fit */
   assert_int_equal(nnrt_check_model(&m, err, sizeof err), -1);
