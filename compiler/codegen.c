@@ -39,10 +39,17 @@ static LLVMValueRef cg_recip(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k)
 static LLVMValueRef cg_exp(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.exp.f32", &a, 1);
 }
+static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k);
 static LLVMValueRef cg_log(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.log.f32", &a, 1);
 }
 /* σ(a) = 1 / (1 + exp(−a)) */
+static LLVMValueRef cg_sqrt(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
+  return (void)b, (void)k, call_f32(c, "llvm.sqrt.f32", &a, 1);
+}
+static LLVMValueRef cg_abs(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
+  return (void)b, (void)k, call_f32(c, "llvm.fabs.f32", &a, 1);
+}
 static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, a, ""), b, k);
   return LLVMBuildFDiv(c->b, f32c(c, 1), LLVMBuildFAdd(c->b, f32c(c, 1), e, ""), "sigmoid");
@@ -86,7 +93,7 @@ static LLVMValueRef cg_copy(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) 
 
 static CgScalar *const cg_scalar[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) [OP_##id] = lower,
+#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = lower,
 #include "ops.def"
 #undef OP
 #undef NONE
@@ -156,13 +163,11 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
     return f32c(c, src->arg.k);
   if (src->op == OP_BATCH)
     return LLVMBuildSIToFP(c->b, c->n, c->f32, "N");
-  bool reduce = op_info[consumer->op].kind == KIND_REDUCE;
-  const Shape *space = reduce ? &src->shape : &consumer->shape;
   if (!c->s->materialized[src->id])
     return emit_elem(c, src, idx);
   int64_t stride[NNC_MAX_RANK];
-  shape_view(&src->shape, space, consumer->op == OP_EXPAND ? consumer->arg.bits : 0, stride);
-  return load_node(c, src, idx, stride, space->rank);
+  node_src_view(consumer, s, stride);
+  return load_node(c, src, idx, stride, node_space(consumer)->rank);
 }
 
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) {
@@ -197,8 +202,8 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   close_nest(c, loops, idx, n->shape.rank);
 }
 
-/* out = 0; for i over the source: out[project(i)] += expr(i) */
-static void emit_sum_kernel(CgCtx *c, const Kernel *k) {
+/* out = identity; for i over the source: out[project(i)] = combine(out[...], expr(i)) */
+static void emit_reduce_kernel(CgCtx *c, const Kernel *k) {
   Loop loops[NNC_MAX_RANK], zl;
   LLVMValueRef idx[NNC_MAX_RANK];
   int64_t stride[NNC_MAX_RANK], one = 1;
@@ -207,13 +212,13 @@ static void emit_sum_kernel(CgCtx *c, const Kernel *k) {
   LLVMValueRef count = shape_has_batch(&n->shape) ? LLVMBuildMul(c->b, c->n, i64c(c, flat.dim[0]), "")
                                                   : i64c(c, flat.dim[0]);
   LLVMValueRef z = loop_open(c, &zl, count, "z");
-  LLVMBuildStore(c->b, f32c(c, 0), address(c, k->out, &z, &one, 1));
+  LLVMBuildStore(c->b, f32c(c, op_info[n->op].identity), address(c, k->out, &z, &one, 1));
   loop_close(c, &zl, z);
   shape_view(&n->shape, &src->shape, n->arg.bits, stride);
   open_nest(c, loops, idx, &src->shape);
   LLVMValueRef v = emit_operand(c, n, 0, idx);
   LLVMValueRef addr = address(c, k->out, idx, stride, src->shape.rank);
-  LLVMValueRef acc = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, addr, ""), v, "acc");
+  LLVMValueRef acc = cg_scalar[n->op](c, LLVMBuildLoad2(c->b, c->f32, addr, ""), v, 0);
   LLVMBuildStore(c->b, acc, addr);
   close_nest(c, loops, idx, src->shape.rank);
 }
@@ -271,7 +276,7 @@ static LLVMValueRef emit_kernel(CgCtx *c, const Kernel *k, const char *entry) {
   begin_function(c, fn);
   switch (op_info[k->root->op].kind) {
   case KIND_ELEM: emit_elem_kernel(c, k); break;
-  case KIND_REDUCE: emit_sum_kernel(c, k); break;
+  case KIND_REDUCE: emit_reduce_kernel(c, k); break;
   case KIND_MATMUL: emit_matmul_kernel(c, k); break;
   case KIND_LEAF: break;
   }

@@ -29,6 +29,19 @@ static void grad_log(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[])
   dx[0] = g_div(g, dy, n->src[0]);
 }
 
+/* d √a = dy / (2 √a), reusing the forward √a */
+static void grad_sqrt(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_div(g, dy, g_mul(g, g_const(g, 2), n));
+}
+
+/* d |a| = dy · sign(a) = dy · ([a > 0] − [0 > a]) */
+static void grad_abs(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  Node *a = n->src[0], *zero = g_const(g, 0);
+  dx[0] = g_mul(g, dy, g_sub(g, g_cmpgt(g, a, zero), g_cmpgt(g, zero, a)));
+}
+
 /* d σ(a) = dy · σ(a)(1 − σ(a)), with σ(a) reused from the forward pass */
 static void grad_sigmoid(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
@@ -91,6 +104,23 @@ static void grad_expand(Graph *g, Node *n, Node *dy, Node *dx[], const bool need
   dx[0] = g_sum(g, dy, n->arg.bits);
 }
 
+/* a permutation's adjoint is dy permuted back: axis PERM(i) of dx is axis i of dy */
+static void grad_permute(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  int inverse[NNC_MAX_RANK];
+  for (int i = 0; i < n->shape.rank; i++)
+    inverse[PERM_AXIS(n->arg.bits, i)] = i;
+  dx[0] = g_permute(g, dy, shape_perm_bits(inverse, n->shape.rank));
+}
+
+/* d max(a) = dy where a equals its maximum (a ≤ max everywhere, so that is ¬[max > a]) */
+static void grad_maxr(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  const Shape *s = &n->src[0]->shape;
+  Node *at_max = g_sub(g, g_const(g, 1), g_cmpgt(g, g_expand(g, n, n->arg.bits, *s), n->src[0]));
+  dx[0] = g_mul(g, g_expand(g, dy, n->arg.bits, *s), at_max);
+}
+
 /* Σ a copies dy to every summed element */
 static void grad_sum(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
@@ -110,7 +140,7 @@ static void grad_matmul(Graph *g, Node *n, Node *dy, Node *dx[], const bool need
 
 GradRule *const grad_rule[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) [OP_##id] = grad,
+#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = grad,
 #include "ops.def"
 #undef OP
 #undef NONE

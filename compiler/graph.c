@@ -5,7 +5,7 @@
 #include "simplify.h"
 
 static ShapeRule *const shape_rule[OP_COUNT] = {
-#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) [OP_##id] = shape,
+#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = shape,
 #include "ops.def"
 #undef OP
 };
@@ -201,6 +201,12 @@ Node *g_div(Graph *g, Node *a, Node *b) { return g_op(g, OP_DIV, a, b, 0, 0, NUL
 Node *g_max(Graph *g, Node *a, Node *b) { return g_op(g, OP_MAX, a, b, 0, 0, NULL); }
 Node *g_cmpgt(Graph *g, Node *a, Node *b) { return g_op(g, OP_CMPGT, a, b, 0, 0, NULL); }
 Node *g_sum(Graph *g, Node *a, uint32_t axes) { return g_op(g, OP_SUM, a, NULL, 0, axes, NULL); }
+Node *g_maxr(Graph *g, Node *a, uint32_t axes) { return g_op(g, OP_MAXR, a, NULL, 0, axes, NULL); }
+Node *g_permute(Graph *g, Node *a, uint32_t perm_bits) {
+  return g_op(g, OP_PERMUTE, a, NULL, 0, perm_bits, NULL);
+}
+Node *g_sqrt(Graph *g, Node *a) { return g_op(g, OP_SQRT, a, NULL, 0, 0, NULL); }
+Node *g_abs(Graph *g, Node *a) { return g_op(g, OP_ABS, a, NULL, 0, 0, NULL); }
 Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to) {
   return g_op(g, OP_EXPAND, a, NULL, 0, axes, &to);
 }
@@ -212,12 +218,32 @@ bool node_is_const(const Node *n, double k) { return n && n->op == OP_CONST && n
 
 const char *node_op_name(const Node *n) { return op_info[n->op].name; }
 
+const Shape *node_space(const Node *n) {
+  return op_info[n->op].kind == KIND_REDUCE ? &n->src[0]->shape : &n->shape;
+}
+
+void node_src_view(const Node *n, int s, int64_t stride[NNC_MAX_RANK]) {
+  const Shape *src = &n->src[s]->shape, *space = node_space(n);
+  if (n->op != OP_PERMUTE) {
+    shape_view(src, space, n->op == OP_EXPAND ? n->arg.bits : 0, stride);
+    return;
+  }
+  int64_t own[NNC_MAX_RANK];
+  shape_strides(src, own);
+  for (int i = 0; i < NNC_MAX_RANK; i++)
+    stride[i] = i < space->rank ? own[PERM_AXIS(n->arg.bits, i)] : 0;
+}
+
 /* --- printing and verification --- */
 
 static void print_arg(FILE *out, const Node *n) {
   if (n->op == OP_CONST || n->op == OP_POWC)
     fprintf(out, " %g", n->arg.k);
-  else if (n->op == OP_SUM || n->op == OP_EXPAND) {
+  else if (n->op == OP_PERMUTE) {
+    fputs(" perm=", out);
+    for (int i = 0; i < n->shape.rank; i++)
+      fprintf(out, "%u", PERM_AXIS(n->arg.bits, i));
+  } else if (op_info[n->op].kind == KIND_REDUCE || n->op == OP_EXPAND) {
     fputs(" axes=", out);
     for (int i = 0; i < NNC_MAX_RANK; i++)
       if (n->arg.bits & (1u << i))

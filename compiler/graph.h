@@ -110,10 +110,19 @@ Node *g_div(Graph *g, Node *a, Node *b);
 Node *g_max(Graph *g, Node *a, Node *b);
 Node *g_cmpgt(Graph *g, Node *a, Node *b);
 Node *g_sum(Graph *g, Node *a, uint32_t axes);
+Node *g_maxr(Graph *g, Node *a, uint32_t axes);
+Node *g_permute(Graph *g, Node *a, uint32_t perm_bits);
+Node *g_sqrt(Graph *g, Node *a);
+Node *g_abs(Graph *g, Node *a);
 Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to);
 Node *g_matmul(Graph *g, Node *a, Node *b, uint32_t transposes);
 
 bool node_is_const(const Node *n, double k);
+/* The index space a node's kernel iterates over: its source's for a reduction, else its own. */
+const Shape *node_space(const Node *n);
+/* Strides that read source s of n at each index of node_space(n): broadcasting for
+ * elementwise ops, the inserted axes of EXPAND, the permuted axes of PERMUTE. */
+void node_src_view(const Node *n, int s, int64_t stride[NNC_MAX_RANK]);
 /* "add", "matmul": for messages. */
 const char *node_op_name(const Node *n);
 /* One line per node: `%7 = add %5 %6 : [N, 2]  # A1` — the --emit=graph format. */

@@ -44,10 +44,9 @@ static void eval_elem(Interp *it, const Node *n) {
   int64_t ext[NNC_MAX_RANK], sa[NNC_MAX_RANK] = {0}, sb[NNC_MAX_RANK] = {0};
   int64_t idx[NNC_MAX_RANK] = {0};
   extents(it, &n->shape, ext);
-  uint32_t view_bits = n->op == OP_EXPAND ? n->arg.bits : 0;
-  shape_view(&n->src[0]->shape, &n->shape, view_bits, sa);
+  node_src_view(n, 0, sa);
   if (n->nsrc > 1)
-    shape_view(&n->src[1]->shape, &n->shape, 0, sb);
+    node_src_view(n, 1, sb);
   const double *a = it->val[n->src[0]->id];
   const double *b = n->nsrc > 1 ? it->val[n->src[1]->id] : NULL;
   double *out = it->val[n->id];
@@ -61,20 +60,22 @@ static void eval_elem(Interp *it, const Node *n) {
   } while (next_index(idx, ext, n->shape.rank));
 }
 
-/* Σ: iterate over the source, adding into the output element it projects to. */
-static void eval_sum(Interp *it, const Node *n) {
+/* Σ, max: iterate over the source, combining into the output element it projects to. */
+static void eval_reduce(Interp *it, const Node *n) {
   const Node *src = n->src[0];
   int64_t ext[NNC_MAX_RANK], so[NNC_MAX_RANK], ss[NNC_MAX_RANK], idx[NNC_MAX_RANK] = {0};
   extents(it, &src->shape, ext);
   shape_view(&n->shape, &src->shape, n->arg.bits, so);
   shape_strides(&src->shape, ss);
   double *out = it->val[n->id];
-  memset(out, 0, sizeof(double) * (size_t)shape_numel(&n->shape, it->batch));
+  for (int64_t i = 0; i < shape_numel(&n->shape, it->batch); i++)
+    out[i] = op_info[n->op].identity;
   if (shape_numel(&src->shape, it->batch) == 0)
     return;
-  do
-    out[offset(idx, so, src->shape.rank)] += it->val[src->id][offset(idx, ss, src->shape.rank)];
-  while (next_index(idx, ext, src->shape.rank));
+  do {
+    double *o = &out[offset(idx, so, src->shape.rank)];
+    *o = op_eval(n->op, *o, it->val[src->id][offset(idx, ss, src->shape.rank)], 0);
+  } while (next_index(idx, ext, src->shape.rank));
 }
 
 /* C[i, j] = Σ_k op(A)[i, k] op(B)[k, j], op transposing where the bits say. */
@@ -107,7 +108,7 @@ void interp_run(Interp *it) {
         it->val[i][0] = (double)it->batch;
       break;
     case KIND_ELEM: eval_elem(it, n); break;
-    case KIND_REDUCE: eval_sum(it, n); break;
+    case KIND_REDUCE: eval_reduce(it, n); break;
     case KIND_MATMUL: eval_matmul(it, n); break;
     }
   }

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include <math.h>
+
 #define LEAF KIND_LEAF
 #define ELEM KIND_ELEM
 #define REDUCE KIND_REDUCE
@@ -7,18 +9,18 @@
 
 /* An op is differentiable when its grad column names a rule (not NONE). */
 const OpInfo op_info[OP_COUNT] = {
-#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) \
-  [OP_##id] = {name, arity, kind, #grad[0] != 'N', notation},
+#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) \
+  [OP_##id] = {name, arity, kind, #grad[0] != 'N', ident, notation},
 #include "ops.def"
 #undef OP
 };
-
-#include <math.h>
 
 static double ev_neg(double a, double b, double k) { return (void)b, (void)k, -a; }
 static double ev_recip(double a, double b, double k) { return (void)b, (void)k, 1.0 / a; }
 static double ev_exp(double a, double b, double k) { return (void)b, (void)k, exp(a); }
 static double ev_log(double a, double b, double k) { return (void)b, (void)k, log(a); }
+static double ev_sqrt(double a, double b, double k) { return (void)b, (void)k, sqrt(a); }
+static double ev_abs(double a, double b, double k) { return (void)b, (void)k, fabs(a); }
 static double ev_sigmoid(double a, double b, double k) {
   return (void)b, (void)k, 1.0 / (1.0 + exp(-a));
 }
@@ -35,7 +37,7 @@ static double ev_copy(double a, double b, double k) { return (void)b, (void)k, a
 typedef double EvalFn(double a, double b, double k);
 static EvalFn *const eval_fn[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) [OP_##id] = eval,
+#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = eval,
 #include "ops.def"
 #undef OP
 #undef NONE

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 typedef enum {
-#define OP(id, name, arity, kind, shape, grad, eval, lower, notation) OP_##id,
+#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) OP_##id,
 #include "ops.def"
 #undef OP
   OP_COUNT
@@ -17,6 +17,7 @@ typedef struct {
   int arity;
   OpKind kind;
   bool differentiable;
+  double identity; /* REDUCE: where a reduction starts */
   const char *notation;
 } OpInfo;
 

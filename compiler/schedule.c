@@ -14,11 +14,6 @@ static bool *mark_needed(Graph *g, Node *const *roots, int nroots) {
   return need;
 }
 
-/* The index space a consumer iterates over while reading its sources. */
-static const Shape *space_of(const Node *consumer) {
-  return op_info[consumer->op].kind == KIND_REDUCE ? &consumer->src[0]->shape : &consumer->shape;
-}
-
 static bool is_immediate(const Node *n) { return n->op == OP_CONST || n->op == OP_BATCH; }
 
 static bool must_materialize(const Node *n, int uses, const Node *consumer, bool is_root) {
@@ -28,7 +23,7 @@ static bool must_materialize(const Node *n, int uses, const Node *consumer, bool
     return true;
   if (op_info[consumer->op].kind == KIND_MATMUL)
     return true;
-  return !shape_eq(&n->shape, space_of(consumer));
+  return !shape_eq(&n->shape, node_space(consumer));
 }
 
 void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {

@@ -164,3 +164,39 @@ bool shape_matmul(const Shape *const src[], uint32_t bits, Shape *out, char *why
   *out = (Shape){.rank = 2, .dim = {m, nn}};
   return true;
 }
+
+uint32_t shape_perm_bits(const int *perm, int rank) {
+  uint32_t bits = 0;
+  for (int i = 0; i < rank; i++)
+    bits |= (uint32_t)perm[i] << (2 * i);
+  return bits;
+}
+
+uint32_t shape_transpose_bits(int rank) {
+  int perm[NNC_MAX_RANK] = {0, 1, 2, 3};
+  if (rank >= 2) {
+    perm[rank - 2] = rank - 1;
+    perm[rank - 1] = rank - 2;
+  }
+  return shape_perm_bits(perm, rank);
+}
+
+bool shape_permute(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
+  const Shape *s = src[0];
+  unsigned seen = 0;
+  *out = (Shape){.rank = s->rank};
+  for (int i = 0; i < s->rank; i++) {
+    unsigned a = PERM_AXIS(bits, i);
+    if (a >= s->rank || (seen & (1u << a))) {
+      snprintf(why, n, "not a permutation of %d axes", s->rank);
+      return false;
+    }
+    seen |= 1u << a;
+    out->dim[i] = s->dim[a];
+  }
+  if (out->rank > 1 && out->dim[0] != DIM_BATCH && s->dim[0] == DIM_BATCH) {
+    snprintf(why, n, "the batch dimension N cannot be transposed away from the first axis");
+    return false;
+  }
+  return true;
+}

@@ -23,7 +23,14 @@ typedef struct {
 #define AXES_MASK 0xffu
 
 typedef bool ShapeRule(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n);
-ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul;
+ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul, shape_permute;
+
+/* A permutation of up to 4 axes in the bits of an op's arg: axis i of the result is axis
+ * PERM_AXIS(bits, i) of the source (2 bits per axis). */
+#define PERM_AXIS(bits, i) (((bits) >> (2 * (i))) & 3u)
+uint32_t shape_perm_bits(const int *perm, int rank);
+/* The transpose of the last two axes, for a tensor of the given rank. */
+uint32_t shape_transpose_bits(int rank);
 
 Shape shape_scalar(void);
 bool shape_eq(const Shape *a, const Shape *b);

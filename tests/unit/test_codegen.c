@@ -62,11 +62,15 @@ static Node *build_op(Graph *g, Op op) {
   case KIND_ELEM:
     if (op == OP_EXPAND)
       return g_expand(g, g_param(g, "v", s4), 1, s34);
+    if (op == OP_PERMUTE) {
+      int perm[3] = {2, 0, 1};
+      return g_permute(g, g_param(g, "t", (Shape){3, {2, 3, 4}}), shape_perm_bits(perm, 3));
+    }
     if (op_info[op].arity == 1)
       return g_op(g, op, g_param(g, "a", s34), NULL, 3, 0, NULL);
     return g_op(g, op, g_param(g, "a", s34), g_param(g, "b", s4), 0, 0, NULL);
   case KIND_REDUCE:
-    return g_sum(g, g_param(g, "a", s34), 1);
+    return g_op(g, op, g_param(g, "a", s34), NULL, 0, 2 | AXES_KEEP, NULL);
   case KIND_MATMUL:
     return g_matmul(g, g_param(g, "A", (Shape){2, {4, 3}}), g_param(g, "B", (Shape){2, {5, 4}}), 3);
   case KIND_LEAF: break;
