@@ -460,7 +460,10 @@ static int64_t offset_of(const Program *p, const Node *n) {
   return n ? p->plan.offset[n->id] : -1;
 }
 
-static void emit_descriptor(CgCtx *c, LLVMValueRef step, LLVMValueRef predict) {
+static LLVMValueRef or_null(CgCtx *c, LLVMValueRef fn) { return fn ? fn : LLVMConstNull(c->ptr); }
+
+static void emit_descriptor(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate,
+                            LLVMValueRef predict) {
   const Program *p = c->p;
   const Graph *g = p->g;
   const TrainSettings *t = &p->m->train;
@@ -478,7 +481,7 @@ static void emit_descriptor(CgCtx *c, LLVMValueRef step, LLVMValueRef predict) {
     i32c(c, t->sched.kind), f64c(c, t->sched.a), f64c(c, t->sched.b), f64c(c, t->sched.warmup_epochs),
     data_value(c, &t->data), data_value(c, &t->validate), f64c(c, t->validation_split),
     i32c(c, t->early_stopping), i64c(c, t->checkpoint_every),
-    step ? step : LLVMConstNull(c->ptr), predict,
+    or_null(c, step), or_null(c, evaluate), predict,
   };
   unsigned nf = sizeof f / sizeof *f;
   LLVMTypeRef *types = ARENA_ARRAY(p->g->arena, LLVMTypeRef, nf);
@@ -523,12 +526,13 @@ LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_mai
   CgCtx c;
   ctx_init(&c, p, ctx);
   LLVMValueRef step = p->can_train ? emit_entry(&c, "nn_step", &p->step) : NULL;
+  LLVMValueRef evaluate = p->can_train ? emit_entry(&c, "nn_evaluate", &p->evaluate) : NULL;
   LLVMValueRef predict = emit_entry(&c, "nn_predict", &p->predict);
   /* Global strings need an insertion point; the descriptor is built in a throwaway function. */
   LLVMTypeRef void_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0);
   LLVMValueRef scratch = LLVMAddFunction(c.mod, "nnc.scratch", void_fn);
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, scratch, "entry"));
-  emit_descriptor(&c, step, predict);
+  emit_descriptor(&c, step, evaluate, predict);
   LLVMDeleteFunction(scratch);
   if (with_main)
     emit_main(&c);
@@ -543,9 +547,10 @@ void program_plan(Program *p, Graph *g, const Model *m, const char *src) {
   p->source_name = src;
   p->can_train = m->train.present && g->loss;
   int nroots = 0;
-  Node **roots = ARENA_ARRAY(g->arena, Node *, 2 * g->nparams + 1);
+  Node **roots = ARENA_ARRAY(g->arena, Node *, 2 * g->nparams + 2);
   if (p->can_train) {
     roots[nroots++] = g->loss;
+    roots[nroots++] = g->output;
     for (int i = 0; i < g->nparams; i++) {
       if (g->params[i].update) {
         roots[nroots++] = g->params[i].grad;
@@ -553,14 +558,19 @@ void program_plan(Program *p, Graph *g, const Model *m, const char *src) {
       }
     }
     sched_build(&p->step, g, roots, nroots);
+    sched_build(&p->evaluate, g, roots, 2);
   }
   sched_build(&p->predict, g, &g->output, 1);
   int64_t max_batch = p->can_train ? m->train.batch : 1;
   memplan_init(&p->plan, g, max_batch < 1 ? 1 : max_batch);
-  if (p->can_train)
+  if (p->can_train) {
     memplan_add(&p->plan, g, &p->step);
+    memplan_add(&p->plan, g, &p->evaluate);
+  }
   memplan_add(&p->plan, g, &p->predict);
-  if (p->can_train)
+  if (p->can_train) {
     sched_assign(&p->step, &p->plan);
+    sched_assign(&p->evaluate, &p->plan);
+  }
   sched_assign(&p->predict, &p->plan);
 }

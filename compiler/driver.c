@@ -109,6 +109,8 @@ static int back_end(Compilation *c, const Options *o, FILE *out) {
     if (p.can_train) {
       fputs("# nn_step\n", out);
       sched_print(out, &p.step, &c->graph);
+      fputs("# nn_evaluate\n", out);
+      sched_print(out, &p.evaluate, &c->graph);
     }
     fputs("# nn_predict\n", out);
     sched_print(out, &p.predict, &c->graph);

@@ -124,8 +124,11 @@ typedef struct {
   int64_t checkpoint_every; /* epochs between checkpoints (0: only at the end) */
 
   /* Forward, backward and optimizer update on the first n rows of input/target;
-   * writes the mean loss of those rows at loss_offset. */
+   * writes the mean loss of those rows at loss_offset and their outputs in the output slot. */
   void (*step)(float *ws, int64_t n);
+  /* Forward only, with the loss: fills output and loss_offset for the first n rows of input
+   * and target, changing nothing else (for validation; NULL when the model cannot train). */
+  void (*evaluate)(float *ws, int64_t n);
   /* Forward only: fills the first n rows of output from the first n rows of input. */
   void (*predict)(float *ws, int64_t n);
 } NnrtModel;

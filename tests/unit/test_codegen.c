@@ -153,6 +153,11 @@ static void check_xor_step(int64_t rows) {
   assert_int_equal(model->train.rows, 4);
   assert_int_equal(model->train.kind, NNRT_DATA_TABLE);
   assert_int_equal(model->params[3].role, NNRT_ROLE_PARAM);
+  model->evaluate(ws, rows);
+  assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
+  assert_node_matches(&it, ws, model->output.offset, g->output, rows);
+  for (int i = 0; i < g->nparams; i++) /* evaluate changes no parameter */
+    assert_node_matches(&it, ws, p.plan.offset[g->params[i].param->id], g->params[i].param, rows);
   model->step(ws, rows);
   assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
   for (int i = 0; i < g->nparams; i++)
