@@ -46,7 +46,7 @@ bool compilation_front(Compilation *c) {
     return true;
   if (!grad_build(&c->graph) || !verified(c, "differentiation"))
     return false;
-  optim_sgd(&c->graph);
+  optim_build(&c->graph, &c->model->train.opt);
   return diag_count(&c->diag) == 0 && verified(c, "the optimizer");
 }
 

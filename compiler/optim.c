@@ -1,14 +1,107 @@
 #include "optim.h"
 
-void optim_sgd(Graph *g) {
+#include <math.h>
+
+typedef struct {
+  Graph *g;
+  const OptimizerSettings *o;
+  Node *p, *grad; /* the parameter and its gradient */
+} Rule;
+
+static Node *k(Graph *g, double v) { return g_const(g, v); }
+
+/* a·x + b·y, the blend every moving average is */
+static Node *blend(Graph *g, double a, Node *x, double b, Node *y) {
+  return g_add(g, g_mul(g, k(g, a), x), g_mul(g, k(g, b), y));
+}
+
+/* New state named after its parameter ("W1.m"), updated to `value` after the step. */
+static Node *new_state(Rule *r, const char *suffix) {
+  Graph *g = r->g;
+  return g_state(g, arena_printf(g->arena, "%s.%s", r->p->name, suffix), r->p->shape);
+}
+
+static void set_update(Graph *g, Node *leaf, Node *value) {
+  ParamSlot *s = graph_slot(g, leaf);
+  s->update = value;
+  if (value)
+    value->flags |= NODE_UPDATE;
+}
+
+/* p − η·step */
+static Node *descend(Rule *r, Node *step) {
+  return g_sub(r->g, r->p, g_mul(r->g, r->g->lr, step));
+}
+
+/* SGD: g ← ∂L/∂p + λp; with momentum μ: v ← μv + g, step = v (Nesterov: g + μv) */
+static Node *sgd(Rule *r) {
+  Graph *g = r->g;
+  Node *grad = r->grad;
+  if (r->o->weight_decay > 0)
+    grad = g_add(g, grad, g_mul(g, k(g, r->o->weight_decay), r->p));
+  if (r->o->momentum <= 0)
+    return descend(r, grad);
+  Node *v = new_state(r, "momentum");
+  Node *v2 = g_add(g, g_mul(g, k(g, r->o->momentum), v), grad);
+  set_update(g, v, v2);
+  return descend(r, r->o->nesterov ? g_add(g, grad, g_mul(g, k(g, r->o->momentum), v2)) : v2);
+}
+
+/* 1 − β^t, with β^t = exp(t ln β) since t is a run-time scalar */
+static Node *bias_correction(Graph *g, double beta) {
+  return g_sub(g, k(g, 1), g_exp(g, g_mul(g, g->step, k(g, log(beta)))));
+}
+
+/* Adam: m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g², step = m̂ / (√v̂ + ε) with the bias
+ * corrections m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t); AdamW adds λp to the step. */
+static Node *adam(Rule *r) {
+  Graph *g = r->g;
+  const OptimizerSettings *o = r->o;
+  Node *m = new_state(r, "m"), *v = new_state(r, "v");
+  Node *m2 = blend(g, o->beta1, m, 1 - o->beta1, r->grad);
+  Node *v2 = blend(g, o->beta2, v, 1 - o->beta2, g_mul(g, r->grad, r->grad));
+  set_update(g, m, m2);
+  set_update(g, v, v2);
+  Node *m_hat = g_div(g, m2, bias_correction(g, o->beta1));
+  Node *v_hat = g_div(g, v2, bias_correction(g, o->beta2));
+  Node *step = g_div(g, m_hat, g_add(g, g_sqrt(g, v_hat), k(g, o->eps)));
+  if (o->kind == OPT_ADAMW && o->weight_decay > 0)
+    step = g_add(g, step, g_mul(g, k(g, o->weight_decay), r->p));
+  return descend(r, step);
+}
+
+/* RMSprop: s ← ρs + (1−ρ) g², step = g / (√s + ε); with momentum μ: b ← μb + step, step = b */
+static Node *rmsprop(Rule *r) {
+  Graph *g = r->g;
+  const OptimizerSettings *o = r->o;
+  Node *s = new_state(r, "square_avg");
+  Node *s2 = blend(g, o->rho, s, 1 - o->rho, g_mul(g, r->grad, r->grad));
+  set_update(g, s, s2);
+  Node *step = g_div(g, r->grad, g_add(g, g_sqrt(g, s2), k(g, o->eps)));
+  if (o->momentum <= 0)
+    return descend(r, step);
+  Node *b = new_state(r, "momentum");
+  Node *b2 = g_add(g, g_mul(g, k(g, o->momentum), b), step);
+  set_update(g, b, b2);
+  return descend(r, b2);
+}
+
+typedef Node *OptimizerRule(Rule *r);
+static OptimizerRule *const rules[] = {
+  [OPT_SGD] = sgd, [OPT_ADAM] = adam, [OPT_ADAMW] = adam, [OPT_RMSPROP] = rmsprop,
+};
+
+void optim_build(Graph *g, const OptimizerSettings *o) {
   g->lr = g_leaf(g, OP_INPUT, "η", shape_scalar(), NODE_HYPER);
-  for (int p = 0; p < g->nparams; p++) {
-    ParamSlot *ps = &g->params[p];
-    if (!ps->grad)
+  if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
+    g->step = g_leaf(g, OP_INPUT, "t", shape_scalar(), NODE_HYPER);
+  int nparams = g->nparams; /* state slots are appended behind the parameters */
+  for (int i = 0; i < nparams; i++) {
+    if (g->params[i].role != ROLE_PARAM || !g->params[i].grad)
       continue;
-    g->loc = ps->param->loc;
-    ps->update = g_sub(g, ps->param, g_mul(g, g->lr, ps->grad));
-    if (ps->update)
-      ps->update->flags |= NODE_UPDATE;
+    Rule r = {g, o, g->params[i].param, g->params[i].grad};
+    g->loc = r.p->loc;
+    Node *update = rules[o->kind](&r);
+    set_update(g, r.p, update);
   }
 }

@@ -1,12 +1,14 @@
 /* optim: the optimizer's update, appended to the graph as nodes (flag NODE_UPDATE).
- * Contract: after grad_build, sets g->params[i].update to the parameter's new value for every
- * parameter with a gradient; the learning rate is the scalar leaf g->lr, which the runtime
- * writes, so a program can change it without recompiling. Only plain SGD exists so far:
- * p ← p − η ∂L/∂p. */
+ * Contract: after grad_build, gives every trained parameter an update — its value after one
+ * step — and adds the optimizer's state (momentum, Adam's moments) as ROLE_STATE slots with
+ * their own updates. The learning rate η and the step number t are scalar leaves (g->lr,
+ * g->step) that the runtime writes before each step, so schedules need no recompilation.
+ * Conventions are PyTorch's (documented per rule below and in lang/reference.md). */
 #ifndef NNC_OPTIM_H
 #define NNC_OPTIM_H
 #include "graph.h"
+#include "sema.h"
 
-void optim_sgd(Graph *g);
+void optim_build(Graph *g, const OptimizerSettings *o);
 
 #endif

@@ -11,7 +11,10 @@
 #include "codegen.h"
 #include "driver.h"
 #include "interp.h"
+#include "grad.h"
 #include "jit.h"
+#include "optim.h"
+#include "parse.h"
 
 typedef void EntryFn(float *ws, int64_t n);
 
@@ -122,12 +125,45 @@ static void every_op_compiles_to_what_the_interpreter_computes(void **state) {
 
 /* One compiled training step (forward, backward, update) equals the interpreted graph, for a
  * full batch and a partial one (N is a run-time value). */
-static void check_xor_step(int64_t rows) {
+/* compilation_front, with the optimizer replaced by *o when o is given. */
+static void front_with(Compilation *c, const OptimizerSettings *o) {
+  if (!o) {
+    assert_true(compilation_front(c));
+    return;
+  }
+  c->ast = parse_source(&c->arena, &c->diag, &c->src);
+  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
+  assert_non_null(c->model);
+  c->model->train.opt = *o;
+  graph_init(&c->graph, &c->arena, &c->diag);
+  assert_true(lower_model(&c->graph, c->model));
+  assert_true(grad_build(&c->graph));
+  optim_build(&c->graph, o);
+}
+
+/* Every leaf the step reads gets a random value in both the workspace and the interpreter;
+ * optimizer state is kept positive (Adam's v and RMSprop's average are sums of squares). */
+static void set_random_leaves(Interp *it, float *ws, const Program *p, int64_t rows) {
+  const Graph *g = p->g;
+  for (int i = 0; i < g->nparams; i++) {
+    bool state = g->params[i].role == ROLE_STATE;
+    set_leaf(it, ws, &p->plan, g->params[i].param, rows, state ? 0.1 : -1.5, 1.5);
+  }
+  set_leaf(it, ws, &p->plan, g->input, rows, 0, 1);
+  set_leaf(it, ws, &p->plan, g->target, rows, 0, 1);
+  set_leaf(it, ws, &p->plan, g->lr, rows, 0.1, 1);
+  if (g->step) {
+    interp_value(it, g->step)[0] = 3;
+    ws[p->plan.offset[g->step->id]] = 3;
+  }
+}
+
+static void check_xor_step(int64_t rows, const OptimizerSettings *o) {
   size_t len;
   char *text = test_read_source("examples/xor.nn", &len);
   Compilation c;
   compilation_init(&c, "xor.nn", text, len, stderr);
-  assert_true(compilation_front(&c));
+  front_with(&c, o);
   Graph *g = &c.graph;
   Program p;
   program_plan(&p, g, c.model, "xor.nn");
@@ -135,11 +171,7 @@ static void check_xor_step(int64_t rows) {
   Interp it;
   interp_init(&it, &c.arena, g, rows);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
-  for (int i = 0; i < g->nparams; i++)
-    set_leaf(&it, ws, &p.plan, g->params[i].param, rows, -1.5, 1.5);
-  set_leaf(&it, ws, &p.plan, g->input, rows, 0, 1);
-  set_leaf(&it, ws, &p.plan, g->target, rows, 0, 1);
-  set_leaf(&it, ws, &p.plan, g->lr, rows, 0.1, 1);
+  set_random_leaves(&it, ws, &p, rows);
   interp_run(&it);
   bool ok;
   Jit *j = jit_program(&p, &ok);
@@ -148,7 +180,7 @@ static void check_xor_step(int64_t rows) {
   assert_non_null(model);
   assert_int_equal(model->abi_version, NNRT_ABI_VERSION);
   assert_int_equal(model->workspace_floats, p.plan.total);
-  assert_int_equal(model->n_params, 4);
+  assert_int_equal(model->n_params, g->nparams);
   assert_string_equal(model->params[2].name, "W2");
   assert_int_equal(model->train.rows, 4);
   assert_int_equal(model->train.kind, NNRT_DATA_TABLE);
@@ -160,7 +192,7 @@ static void check_xor_step(int64_t rows) {
     assert_node_matches(&it, ws, p.plan.offset[g->params[i].param->id], g->params[i].param, rows);
   model->step(ws, rows);
   assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
-  for (int i = 0; i < g->nparams; i++)
+  for (int i = 0; i < g->nparams; i++) /* parameters and optimizer state, updated in place */
     assert_node_matches(&it, ws, p.plan.offset[g->params[i].param->id], g->params[i].update, rows);
   model->predict(ws, rows);
   jit_free(j);
@@ -171,12 +203,25 @@ static void check_xor_step(int64_t rows) {
 
 static void xor_step_matches_interpreter_full_batch(void **state) {
   (void)state;
-  check_xor_step(4);
+  check_xor_step(4, NULL);
 }
 
 static void xor_step_matches_interpreter_partial_batch(void **state) {
   (void)state;
-  check_xor_step(3);
+  check_xor_step(3, NULL);
+}
+
+/* Each optimizer's compiled update, state included, equals the interpreted graph. */
+static void every_optimizer_compiles_to_what_the_interpreter_computes(void **state) {
+  (void)state;
+  const OptimizerSettings opts[] = {
+    {.kind = OPT_SGD, .lr = 0.1, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01},
+    {.kind = OPT_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-7},
+    {.kind = OPT_ADAMW, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-7, .weight_decay = 0.1},
+    {.kind = OPT_RMSPROP, .lr = 0.01, .rho = 0.9, .eps = 1e-7, .momentum = 0.5},
+  };
+  for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+    check_xor_step(4, &opts[i]);
 }
 
 int main(void) {
@@ -184,6 +229,7 @@ int main(void) {
     cmocka_unit_test(every_op_compiles_to_what_the_interpreter_computes),
     cmocka_unit_test(xor_step_matches_interpreter_full_batch),
     cmocka_unit_test(xor_step_matches_interpreter_partial_batch),
+    cmocka_unit_test(every_optimizer_compiles_to_what_the_interpreter_computes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
