@@ -223,30 +223,90 @@ static void emit_reduce_kernel(CgCtx *c, const Kernel *k) {
   close_nest(c, loops, idx, src->shape.rank);
 }
 
-/* C[i, j] = Σ_k op(A)[i, k] op(B)[k, j], transposes as strides */
-static void emit_matmul_kernel(CgCtx *c, const Kernel *k) {
-  const Node *n = k->root, *A = n->src[0], *B = n->src[1];
+/* Strides of op(A)[i, k], op(B)[k, j] and C[i, j] for a matrix product, transposes folded in. */
+typedef struct {
+  int64_t a_ik[2], b_kj[2], c_ij[2];
+  int64_t kdim;
+} MatmulView;
+
+static MatmulView matmul_view(const Node *n) {
+  const Node *A = n->src[0], *B = n->src[1];
   bool ta = n->arg.bits & 1, tb = n->arg.bits & 2;
   int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
   shape_strides(&A->shape, sa);
   shape_strides(&B->shape, sb);
   shape_strides(&n->shape, sc);
-  int64_t a_ik[2] = {ta ? sa[1] : sa[0], ta ? sa[0] : sa[1]};
-  int64_t b_kj[2] = {tb ? sb[1] : sb[0], tb ? sb[0] : sb[1]};
-  int64_t kdim = ta ? A->shape.dim[0] : A->shape.dim[1];
+  return (MatmulView){{ta ? sa[1] : sa[0], ta ? sa[0] : sa[1]},
+                      {tb ? sb[1] : sb[0], tb ? sb[0] : sb[1]},
+                      {sc[0], sc[1]},
+                      ta ? A->shape.dim[0] : A->shape.dim[1]};
+}
+
+/* A reduction may be reassociated, so LLVM can vectorise it: the sum's order differs from a
+ * sequential one only by rounding, and is the same on every run of the program. */
+static LLVMValueRef fma_reassoc(CgCtx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef prod = LLVMBuildFMul(c->b, a, b, "");
+  LLVMValueRef sum = LLVMBuildFAdd(c->b, acc, prod, "acc");
+  LLVMSetFastMathFlags(prod, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
+  return sum;
+}
+
+/* C[i, :] = Σ_k op(A)[i, k] B[k, :]: order i, k, j, so the inner loop runs along rows of B
+ * and C and vectorises without reassociating anything. */
+static void emit_matmul_rows(CgCtx *c, const Kernel *k, const MatmulView *v) {
+  const Node *n = k->root;
+  Loop li, lj, lk, lz;
+  LLVMValueRef i = loop_open(c, &li, extent(c, n->shape.dim[0]), "i");
+  LLVMValueRef z = loop_open(c, &lz, extent(c, n->shape.dim[1]), "jz");
+  LLVMValueRef iz[2] = {i, z};
+  LLVMBuildStore(c->b, f32c(c, 0), address(c, k->out, iz, v->c_ij, 2));
+  loop_close(c, &lz, z);
+  LLVMValueRef kk = loop_open(c, &lk, extent(c, v->kdim), "k");
+  LLVMValueRef ik[2] = {i, kk};
+  LLVMValueRef a = load_node(c, n->src[0], ik, v->a_ik, 2);
+  LLVMValueRef j = loop_open(c, &lj, extent(c, n->shape.dim[1]), "j");
+  LLVMValueRef kj[2] = {kk, j}, ij[2] = {i, j};
+  LLVMValueRef out = address(c, k->out, ij, v->c_ij, 2);
+  LLVMValueRef prod = LLVMBuildFMul(c->b, a, load_node(c, n->src[1], kj, v->b_kj, 2), "");
+  LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, out, ""), prod, "acc"),
+                 out);
+  loop_close(c, &lj, j);
+  loop_close(c, &lk, kk);
+  loop_close(c, &li, i);
+}
+
+/* C[i, j] = op(A)[i, :] · Bᵀ[:, j]: with B transposed both operands run along k, so each
+ * element is a dot product held in a register. */
+static void emit_matmul_dots(CgCtx *c, const Kernel *k, const MatmulView *v) {
+  const Node *n = k->root;
   Loop li, lj, lk;
   LLVMValueRef i = loop_open(c, &li, extent(c, n->shape.dim[0]), "i");
   LLVMValueRef j = loop_open(c, &lj, extent(c, n->shape.dim[1]), "j");
-  LLVMValueRef ij[2] = {i, j};
-  LLVMValueRef out = address(c, k->out, ij, sc, 2);
-  LLVMBuildStore(c->b, f32c(c, 0), out);
-  LLVMValueRef kk = loop_open(c, &lk, extent(c, kdim), "k");
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+  LLVMPositionBuilderBefore(c->b, LLVMGetFirstInstruction(c->entry));
+  LLVMValueRef acc = LLVMBuildAlloca(c->b, c->f32, "dot");
+  LLVMPositionBuilderAtEnd(c->b, here);
+  LLVMBuildStore(c->b, f32c(c, 0), acc);
+  LLVMValueRef kk = loop_open(c, &lk, extent(c, v->kdim), "k");
   LLVMValueRef ik[2] = {i, kk}, kj[2] = {kk, j};
-  LLVMValueRef prod = LLVMBuildFMul(c->b, load_node(c, A, ik, a_ik, 2), load_node(c, B, kj, b_kj, 2), "");
-  LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, out, ""), prod, "acc"), out);
+  LLVMValueRef sum = fma_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""),
+                                 load_node(c, n->src[0], ik, v->a_ik, 2),
+                                 load_node(c, n->src[1], kj, v->b_kj, 2));
+  LLVMBuildStore(c->b, sum, acc);
   loop_close(c, &lk, kk);
+  LLVMValueRef ij[2] = {i, j};
+  LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, c->f32, acc, ""), address(c, k->out, ij, v->c_ij, 2));
   loop_close(c, &lj, j);
   loop_close(c, &li, i);
+}
+
+static void emit_matmul_kernel(CgCtx *c, const Kernel *k) {
+  MatmulView v = matmul_view(k->root);
+  if (k->root->arg.bits & 2)
+    emit_matmul_dots(c, k, &v);
+  else
+    emit_matmul_rows(c, k, &v);
 }
 
 static void begin_function(CgCtx *c, LLVMValueRef fn) {
