@@ -143,6 +143,7 @@ static bool emit_front(Compilation *c, const Options *o, FILE *out) {
   case EMIT_AST: ast_print(out, c->ast); return true;
   case EMIT_GRAPH:
   case EMIT_GRAD: graph_print(out, &c->graph); return true;
+  case EMIT_DOT: graph_print_dot(out, &c->graph); return true;
   default: break;
   }
   if (o->explain) {

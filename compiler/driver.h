@@ -13,7 +13,7 @@
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_INTERNAL = 70 };
 
-typedef enum { EMIT_NONE, EMIT_AST, EMIT_GRAPH, EMIT_GRAD, EMIT_SCHED, EMIT_LLVM } EmitKind;
+typedef enum { EMIT_NONE, EMIT_AST, EMIT_GRAPH, EMIT_GRAD, EMIT_DOT, EMIT_SCHED, EMIT_LLVM } EmitKind;
 
 typedef struct {
   const char *input, *output;

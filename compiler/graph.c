@@ -280,6 +280,49 @@ void graph_print(FILE *out, const Graph *g) {
   }
 }
 
+static const char *dot_colour(const Node *n) {
+  if (n->flags & NODE_UPDATE)
+    return "palegreen";
+  if (n->flags & NODE_BACKWARD)
+    return "lightblue";
+  if (n->flags & (NODE_PARAM | NODE_STATE))
+    return "khaki";
+  if (op_info[n->op].kind == KIND_LEAF)
+    return "lightgrey";
+  return "white";
+}
+
+/* Names may hold quotes or backslashes only in theory; escape them anyway. */
+static void dot_text(FILE *out, const char *s) {
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      fputc('\\', out);
+    fputc(*s, out);
+  }
+}
+
+void graph_print_dot(FILE *out, const Graph *g) {
+  fputs("digraph nnc {\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"Helvetica\"];\n",
+        out);
+  for (uint32_t i = 0; i < g->n; i++) {
+    const Node *n = g->node[i];
+    char sh[64];
+    fprintf(out, "  n%u [fillcolor=%s, label=\"", n->id, dot_colour(n));
+    if (n->name) {
+      dot_text(out, n->name);
+      fputs("\\n", out);
+    }
+    fprintf(out, "%s", node_op_name(n));
+    print_arg(out, n);
+    fprintf(out, " %s\"];\n", shape_str(&n->shape, sh, sizeof sh));
+    for (int s = 0; s < n->nsrc; s++)
+      fprintf(out, "  n%u -> n%u;\n", n->src[s]->id, n->id);
+  }
+  if (g->loss)
+    fprintf(out, "  n%u [penwidth=3];\n", g->loss->id);
+  fputs("}\n", out);
+}
+
 static bool verify_node(const Graph *g, const Node *n, uint32_t i, FILE *err) {
   if (n->id != i) {
     fprintf(err, "graph_verify: node at %u has id %u\n", i, n->id);

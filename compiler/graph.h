@@ -127,6 +127,9 @@ void node_src_view(const Node *n, int s, int64_t stride[NNC_MAX_RANK]);
 const char *node_op_name(const Node *n);
 /* One line per node: `%7 = add %5 %6 : [N, 2]  # A1` — the --emit=graph format. */
 void graph_print(FILE *out, const Graph *g);
+/* The graph for Graphviz (`--emit=dot`): leaves, forward, backward and update nodes in their
+ * own colours, edges from sources to users. */
+void graph_print_dot(FILE *out, const Graph *g);
 /* Checks the IR invariants; on failure prints what broke and returns false. */
 bool graph_verify(const Graph *g, FILE *err);
 

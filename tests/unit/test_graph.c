@@ -161,6 +161,23 @@ static void printed_graph_and_verifier(void **state) {
   fclose(devnull);
 }
 
+static void dot_output_has_every_node_and_edge(void **state) {
+  Fixture *f = *state;
+  Node *x = input(&f->g, "x", 2, 3);
+  Node *b = g_param(&f->g, "b\"q", (Shape){1, {3}});
+  g_sigmoid(&f->g, g_add(&f->g, x, b));
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  graph_print_dot(out, &f->g);
+  fclose(out);
+  assert_non_null(strstr(text, "digraph nnc {"));
+  assert_non_null(strstr(text, "n1 [fillcolor=khaki, label=\"b\\\"q\\nparam [3]\"];"));
+  assert_non_null(strstr(text, "n0 -> n2;\n  n1 -> n2;"));
+  assert_non_null(strstr(text, "n2 -> n3;"));
+  free(text);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -169,7 +186,7 @@ int main(void) {
     T(transposed_matmul_contracts_over_the_batch), T(identities_are_simplified_away),
     T(constants_fold),                       T(a_rewrite_never_drops_a_broadcast),
     T(equal_expressions_are_one_node),       T(sum_and_expand_shapes),
-    T(printed_graph_and_verifier),
+    T(printed_graph_and_verifier),           T(dot_output_has_every_node_and_edge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
