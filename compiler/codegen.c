@@ -618,6 +618,7 @@ void program_plan(Program *p, Graph *g, const Model *m, const char *src) {
       }
     }
     sched_build(&p->step, g, roots, nroots);
+    NNC_ASSERT(sched_updates_in_place_safely(&p->step, g));
     sched_build(&p->evaluate, g, roots, 2);
   }
   sched_build(&p->predict, g, &g->output, 1);

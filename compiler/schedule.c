@@ -84,6 +84,34 @@ void sched_assign(Schedule *s, const MemPlan *p) {
     s->kernel[k].out = p->offset[s->kernel[k].root->id];
 }
 
+/* Whether kernel k's fused expression (rooted at n) loads `leaf`. */
+static bool reads_leaf(const Schedule *s, const Node *n, const Node *leaf, bool top) {
+  if (n == leaf)
+    return true;
+  if (!top && s->materialized[n->id])
+    return false;
+  for (int i = 0; i < n->nsrc; i++)
+    if (reads_leaf(s, n->src[i], leaf, false))
+      return true;
+  return false;
+}
+
+bool sched_updates_in_place_safely(const Schedule *s, const Graph *g) {
+  for (int k = 0; k < s->n; k++) {
+    const Node *root = s->kernel[k].root;
+    if (!(root->flags & NODE_UPDATE))
+      continue;
+    for (int p = 0; p < g->nparams; p++) {
+      if (g->params[p].update != root)
+        continue;
+      for (int later = k + 1; later < s->n; later++)
+        if (reads_leaf(s, s->kernel[later].root, g->params[p].param, true))
+          return false;
+    }
+  }
+  return true;
+}
+
 static void print_fused(FILE *out, const Schedule *s, const Node *n, bool top) {
   if (!top && (s->materialized[n->id] || is_immediate(n)))
     return;

@@ -36,6 +36,9 @@ void memplan_init(MemPlan *p, Graph *g, int64_t max_batch);
 void memplan_add(MemPlan *p, Graph *g, const Schedule *s);
 /* Sets kernel output offsets from the plan. */
 void sched_assign(Schedule *s, const MemPlan *p);
+/* Whether every in-place update is safe: no kernel after the one that overwrites a parameter
+ * or state reads that leaf's old value. */
+bool sched_updates_in_place_safely(const Schedule *s, const Graph *g);
 /* One line per kernel: `k3 matmul %12 -> ws[40] : [N, 2]  fused: add sigmoid`. */
 void sched_print(FILE *out, const Schedule *s, const Graph *g);
 

@@ -1,6 +1,7 @@
 #include "diag.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void diag_init(Diag *d, const Source *src, FILE *out) {
@@ -139,4 +140,10 @@ const char *diag_suggest(const char *name, const char *const *candidates, int n)
     }
   }
   return best;
+}
+
+void diag_internal_error(const char *file, int line, const char *what) {
+  fprintf(stderr, "nnc: internal error at %s:%d: %s\nThis is a bug in nnc; please report it.\n",
+          file, line, what);
+  exit(70);
 }

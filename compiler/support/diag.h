@@ -38,6 +38,11 @@ void diag_error(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(pr
 void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_hint(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_count(const Diag *d);
+/* A broken invariant of nnc itself, never a user error: prints where and exits 70. */
+#define NNC_ASSERT(cond) \
+  ((cond) ? (void)0 : diag_internal_error(__FILE__, __LINE__, #cond))
+_Noreturn void diag_internal_error(const char *file, int line, const char *what);
+
 /* The loc spanning a and b (b after a). */
 Loc loc_span(Loc a, Loc b);
 /* The name among candidates closest to name (edit distance <= 2), or NULL: for "did you mean". */

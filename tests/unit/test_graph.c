@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "schedule.h"
 
 typedef struct {
   Arena arena;
@@ -178,6 +179,24 @@ static void dot_output_has_every_node_and_edge(void **state) {
   free(text);
 }
 
+/* An update overwrites its parameter in place, so a later kernel may not read the old value. */
+static void in_place_update_read_later_is_detected(void **state) {
+  Fixture *f = *state;
+  Graph *g = &f->g;
+  Node *p = g_param(g, "p", (Shape){1, {3}});
+  Node *update = g_sub(g, p, g_const(g, 1));
+  update->flags |= NODE_UPDATE;
+  g->params[0].update = update;
+  Node *safe[] = {update};
+  Schedule s;
+  sched_build(&s, g, safe, 1);
+  assert_true(sched_updates_in_place_safely(&s, g));
+  Node *later = g_mul(g, p, g_const(g, 2));
+  Node *unsafe[] = {update, later};
+  sched_build(&s, g, unsafe, 2);
+  assert_false(sched_updates_in_place_safely(&s, g));
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -187,6 +206,7 @@ int main(void) {
     T(constants_fold),                       T(a_rewrite_never_drops_a_broadcast),
     T(equal_expressions_are_one_node),       T(sum_and_expand_shapes),
     T(printed_graph_and_verifier),           T(dot_output_has_every_node_and_edge),
+    T(in_place_update_read_later_is_detected),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
