@@ -65,7 +65,7 @@ bool link_executable(const char *object, const char *out, char *err, size_t errl
     return false;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
   const char *cc = getenv("CC");
-  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt, "-lm", NULL};
+  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt, "-lz", "-lm", NULL};
   if (!run(argv, err, errlen)) {
     unlink(tmp);
     return false;

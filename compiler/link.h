@@ -1,6 +1,6 @@
 /* link: object file + runtime library -> executable, by the system's C compiler driver.
  * Contract: finds libnnrt.a beside the running nnc (build tree) or in ../lib/nnc (installed),
- * runs `$CC` (default cc) to link into a temporary file and renames it to `out` only on
+ * runs `$CC` (default cc) with zlib and libm to link into a temporary file and renames it to `out` only on
  * success, so a failed link never leaves a partial executable. Errors go to `err`. */
 #ifndef NNC_LINK_H
 #define NNC_LINK_H
