@@ -1,8 +1,12 @@
 /* checkpoint: parameters to and from safetensors files.
  * Format: 8-byte little-endian header length N, N bytes of JSON header padded with spaces to a
- * multiple of 8, then the raw little-endian F32 data of every parameter in descriptor order:
+ * multiple of 8, then the raw little-endian F32 data of every ROLE_PARAM tensor in descriptor
+ * order, then, for a model that standardises its inputs, "__standardize.mean" and
+ * "__standardize.std" (shape [input.width]):
  *   {"__metadata__":{"format":"nnc","model":NAME},"W1":{"dtype":"F32","shape":[2,2],
  *    "data_offsets":[0,16]},...}
+ * Optimizer state and constants are never written, and never expected when loading: state
+ * starts at zero and constants come from their initialisers on every run.
  * Contract: nnrt_save replaces the file atomically (temp file, fsync, rename), so a crash or an
  * error leaves the previous checkpoint whole and no temp file behind. nnrt_load validates the
  * header and every tensor's dtype, shape and byte range against the model and reads the data
@@ -22,6 +26,39 @@
 #define NNRT_MAX_HEADER UINT64_C(100000000)
 enum { NNRT_IO_CHUNK = 1024 }; /* floats converted per fwrite/fread */
 
+/* One tensor of a checkpoint: a ROLE_PARAM tensor of the workspace or an input statistic. */
+typedef struct {
+  const char *name;
+  int32_t rank;
+  int64_t dim[4];
+  int64_t size;
+  float *data; /* saving reads it, loading writes it */
+} Tensor;
+
+static const char STATS_MEAN[] = "__standardize.mean", STATS_STD[] = "__standardize.std";
+
+/* The tensors a checkpoint of m holds, in file order; NULL when out of memory. */
+static Tensor *checkpoint_tensors(const NnrtModel *m, float *ws, const NnrtInputStats *st,
+                                  int32_t *count) {
+  Tensor *t = malloc((size_t)(m->n_params + 2) * sizeof *t);
+  int32_t n = 0;
+  if (!t)
+    return NULL;
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (p->role != NNRT_ROLE_PARAM)
+      continue;
+    t[n] = (Tensor){.name = p->name, .rank = p->rank, .size = p->size, .data = ws + p->offset};
+    memcpy(t[n++].dim, p->dim, sizeof p->dim);
+  }
+  if (st && st->width > 0) {
+    t[n++] = (Tensor){STATS_MEAN, 1, {st->width}, st->width, st->mean};
+    t[n++] = (Tensor){STATS_STD, 1, {st->width}, st->width, st->std};
+  }
+  *count = n;
+  return t;
+}
+
 /* ---- Saving ---- */
 
 static void put_json_string(FILE *f, const char *s) {
@@ -38,7 +75,7 @@ static void put_json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void put_tensor_entry(FILE *f, const NnrtParam *p, uint64_t begin) {
+static void put_tensor_entry(FILE *f, const Tensor *p, uint64_t begin) {
   fputc(',', f);
   put_json_string(f, p->name);
   fputs(":{\"dtype\":\"F32\",\"shape\":[", f);
@@ -49,7 +86,7 @@ static void put_tensor_entry(FILE *f, const NnrtParam *p, uint64_t begin) {
 }
 
 /* The padded JSON header in a malloc'd buffer; NULL when out of memory. */
-static char *build_header(const NnrtModel *m, size_t *len) {
+static char *build_header(const NnrtModel *m, const Tensor *t, int32_t nt, size_t *len) {
   char *buf = NULL;
   size_t n = 0;
   FILE *f = open_memstream(&buf, &n);
@@ -59,9 +96,9 @@ static char *build_header(const NnrtModel *m, size_t *len) {
   put_json_string(f, m->name);
   fputc('}', f);
   uint64_t offset = 0;
-  for (int32_t i = 0; i < m->n_params; i++) {
-    put_tensor_entry(f, &m->params[i], offset);
-    offset += 4 * (uint64_t)m->params[i].size;
+  for (int32_t i = 0; i < nt; i++) {
+    put_tensor_entry(f, &t[i], offset);
+    offset += 4 * (uint64_t)t[i].size;
   }
   fputc('}', f);
   fflush(f);
@@ -96,15 +133,15 @@ static int write_floats(FILE *f, const float *v, int64_t count) {
   return 0;
 }
 
-static int write_checkpoint(FILE *f, const NnrtModel *m, const float *ws, const char *header,
+static int write_checkpoint(FILE *f, const Tensor *t, int32_t nt, const char *header,
                             size_t hlen) {
   unsigned char len[8];
   for (int k = 0; k < 8; k++)
     len[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
   if (fwrite(len, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen)
     return -1;
-  for (int32_t i = 0; i < m->n_params; i++)
-    if (write_floats(f, ws + m->params[i].offset, m->params[i].size) != 0)
+  for (int32_t i = 0; i < nt; i++)
+    if (write_floats(f, t[i].data, t[i].size) != 0)
       return -1;
   return fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 }
@@ -125,7 +162,7 @@ static void sync_parent_dir(const char *path) {
 }
 
 /* Writes tmp and renames it over path; on failure removes tmp and explains why in err. */
-static int replace_file(const NnrtModel *m, const float *ws, const char *path, const char *tmp,
+static int replace_file(const Tensor *t, int32_t nt, const char *path, const char *tmp,
                         const char *header, size_t hlen, char *err, size_t errlen) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) {
@@ -139,7 +176,7 @@ static int replace_file(const NnrtModel *m, const float *ws, const char *path, c
     close(fd);
   } else {
     errno = 0;
-    ok = write_checkpoint(f, m, ws, header, hlen) == 0;
+    ok = write_checkpoint(f, t, nt, header, hlen) == 0;
     e = errno ? errno : EIO; /* a short fwrite need not set errno */
     if (fclose(f) != 0 && ok) {
       ok = 0;
@@ -157,15 +194,19 @@ static int replace_file(const NnrtModel *m, const float *ws, const char *path, c
   return -1;
 }
 
-int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen) {
+int nnrt_save_stats(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
+                    const char *path, char *err, size_t errlen) {
   size_t hlen = 0;
-  char *header = build_header(m, &hlen);
+  int32_t nt = 0;
+  /* Saving only reads through the tensors' data pointers. */
+  Tensor *t = checkpoint_tensors(m, (float *)ws, st, &nt);
+  char *header = t ? build_header(m, t, nt, &hlen) : NULL;
   size_t tmp_size = strlen(path) + 32;
   char *tmp = malloc(tmp_size);
   int rc = -1;
   if (header && tmp) {
     snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-    rc = replace_file(m, ws, path, tmp, header, hlen, err, errlen);
+    rc = replace_file(t, nt, path, tmp, header, hlen, err, errlen);
   } else {
     nnrt_errf(err, errlen, "cannot save '%s': out of memory", path);
   }
@@ -173,7 +214,12 @@ int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, 
     sync_parent_dir(path);
   free(tmp);
   free(header);
+  free(t);
   return rc;
+}
+
+int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen) {
+  return nnrt_save_stats(m, ws, NULL, path, err, errlen);
 }
 
 /* ---- Loading ---- */
@@ -191,7 +237,9 @@ typedef struct {
   FILE *f;
   uint64_t file_size, hlen, data_size;
   char *header;
-  Entry *entries; /* one per model parameter */
+  Tensor *tensors; /* what the file must hold */
+  int32_t n_tensors;
+  Entry *entries; /* one per tensor */
 } Loader;
 
 __attribute__((format(printf, 2, 3))) static int load_fail(Loader *l, const char *fmt, ...) {
@@ -244,9 +292,9 @@ static int read_header(Loader *l) {
   return 0;
 }
 
-static int find_param(const NnrtModel *m, const char *name) {
-  for (int32_t i = 0; i < m->n_params; i++)
-    if (strcmp(m->params[i].name, name) == 0)
+static int find_tensor(const Loader *l, const char *name) {
+  for (int32_t i = 0; i < l->n_tensors; i++)
+    if (strcmp(l->tensors[i].name, name) == 0)
       return i;
   return -1;
 }
@@ -296,7 +344,7 @@ static void format_shape(char *buf, size_t size, const uint64_t *dim, int rank) 
     snprintf(buf + used, size - used, "]");
 }
 
-static int check_shape(Loader *l, const char *name, const TensorInfo *t, const NnrtParam *p) {
+static int check_shape(Loader *l, const char *name, const TensorInfo *t, const Tensor *p) {
   int same = t->rank == p->rank;
   for (int d = 0; same && d < p->rank; d++)
     same = t->dim[d] == (uint64_t)p->dim[d];
@@ -311,7 +359,7 @@ static int check_shape(Loader *l, const char *name, const TensorInfo *t, const N
   return load_fail(l, "tensor '%s' has shape %s, the model has %s", name, have, want);
 }
 
-static int check_tensor(Loader *l, const char *name, const TensorInfo *t, const NnrtParam *p) {
+static int check_tensor(Loader *l, const char *name, const TensorInfo *t, const Tensor *p) {
   if (!t->dtype || t->rank < 0 || t->n_offsets < 0)
     return load_fail(l, "tensor '%s' lacks %s", name,
                      !t->dtype ? "a dtype" : t->rank < 0 ? "a shape" : "data_offsets");
@@ -325,7 +373,7 @@ static int check_tensor(Loader *l, const char *name, const TensorInfo *t, const 
 }
 
 static int parse_tensor(Loader *l, JsonCursor *c, const char *name) {
-  int idx = find_param(l->m, name);
+  int idx = find_tensor(l, name);
   if (idx < 0)
     return load_fail(l, "unknown tensor '%s'", name);
   if (l->entries[idx].seen)
@@ -340,7 +388,7 @@ static int parse_tensor(Loader *l, JsonCursor *c, const char *name) {
       return -1;
   if (r != 0)
     return json_fail(l, c);
-  if (check_tensor(l, name, &t, &l->m->params[idx]) != 0)
+  if (check_tensor(l, name, &t, &l->tensors[idx]) != 0)
     return -1;
   l->entries[idx] = (Entry){.seen = 1, .begin = t.offsets[0], .end = t.offsets[1]};
   return 0;
@@ -371,7 +419,7 @@ static int parse_header(Loader *l) {
 }
 
 static int check_range(Loader *l, int32_t i) {
-  const NnrtParam *p = &l->m->params[i];
+  const Tensor *p = &l->tensors[i];
   const Entry *e = &l->entries[i];
   if (!e->seen)
     return load_fail(l, "tensor '%s' is missing", p->name);
@@ -389,18 +437,18 @@ static int check_range(Loader *l, int32_t i) {
 
 static int check_overlaps(Loader *l) {
   /* Parameter counts are small (tens to hundreds), so the pairwise check is cheap. */
-  for (int32_t i = 0; i < l->m->n_params; i++)
-    for (int32_t j = i + 1; j < l->m->n_params; j++) {
+  for (int32_t i = 0; i < l->n_tensors; i++)
+    for (int32_t j = i + 1; j < l->n_tensors; j++) {
       const Entry *a = &l->entries[i], *b = &l->entries[j];
       if (a->begin < b->end && b->begin < a->end)
         return load_fail(l, "tensors '%s' and '%s' overlap in the data section",
-                         l->m->params[i].name, l->m->params[j].name);
+                         l->tensors[i].name, l->tensors[j].name);
     }
   return 0;
 }
 
 static int check_entries(Loader *l) {
-  for (int32_t i = 0; i < l->m->n_params; i++)
+  for (int32_t i = 0; i < l->n_tensors; i++)
     if (check_range(l, i) != 0)
       return -1;
   return check_overlaps(l);
@@ -414,7 +462,7 @@ static float get_le32(const unsigned char *b) {
 }
 
 static int read_tensor(Loader *l, int32_t i, float *dst) {
-  const NnrtParam *p = &l->m->params[i];
+  const Tensor *p = &l->tensors[i];
   unsigned char buf[4 * NNRT_IO_CHUNK];
   if (fseeko(l->f, (off_t)(8 + l->hlen + l->entries[i].begin), SEEK_SET) != 0)
     return load_fail(l, "cannot seek to tensor '%s': %s", p->name, strerror(errno));
@@ -429,34 +477,36 @@ static int read_tensor(Loader *l, int32_t i, float *dst) {
   return 0;
 }
 
-/* Reads every tensor into one scratch buffer, then copies it into ws. */
-static int read_data(Loader *l, float *ws) {
+/* Reads every tensor into one scratch buffer, then copies each to its place. */
+static int read_data(Loader *l) {
   int64_t total = 0;
-  for (int32_t i = 0; i < l->m->n_params; i++)
-    total += l->m->params[i].size;
+  for (int32_t i = 0; i < l->n_tensors; i++)
+    total += l->tensors[i].size;
   float *scratch = malloc((size_t)(total > 0 ? total : 1) * sizeof(float));
   if (!scratch)
     return load_fail(l, "out of memory for %lld parameters", (long long)total);
   int rc = 0;
   int64_t at = 0;
-  for (int32_t i = 0; i < l->m->n_params && rc == 0; i++) {
+  for (int32_t i = 0; i < l->n_tensors && rc == 0; i++) {
     rc = read_tensor(l, i, scratch + at);
-    at += l->m->params[i].size;
+    at += l->tensors[i].size;
   }
   at = 0;
-  for (int32_t i = 0; i < l->m->n_params && rc == 0; i++) {
-    const NnrtParam *p = &l->m->params[i];
-    memcpy(ws + p->offset, scratch + at, (size_t)p->size * sizeof(float));
+  for (int32_t i = 0; i < l->n_tensors && rc == 0; i++) {
+    const Tensor *p = &l->tensors[i];
+    memcpy(p->data, scratch + at, (size_t)p->size * sizeof(float));
     at += p->size;
   }
   free(scratch);
   return rc;
 }
 
-int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen) {
+int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const char *path,
+                    char *err, size_t errlen) {
   Loader l = {.m = m, .path = path, .err = err, .errlen = errlen};
-  l.entries = calloc((size_t)(m->n_params > 0 ? m->n_params : 1), sizeof *l.entries);
-  int rc = !l.entries ? load_fail(&l, "out of memory") : open_file(&l);
+  l.tensors = checkpoint_tensors(m, ws, st, &l.n_tensors);
+  l.entries = calloc((size_t)(m->n_params + 2), sizeof *l.entries);
+  int rc = !l.entries || !l.tensors ? load_fail(&l, "out of memory") : open_file(&l);
   if (rc == 0)
     rc = read_header(&l);
   if (rc == 0)
@@ -464,10 +514,15 @@ int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t
   if (rc == 0)
     rc = check_entries(&l);
   if (rc == 0)
-    rc = read_data(&l, ws);
+    rc = read_data(&l);
   if (l.f)
     fclose(l.f);
   free(l.header);
   free(l.entries);
+  free(l.tensors);
   return rc;
+}
+
+int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen) {
+  return nnrt_load_stats(m, ws, NULL, path, err, errlen);
 }

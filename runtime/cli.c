@@ -2,7 +2,13 @@
  * Contract: results go to stdout; messages go to stderr as "prog: message" (prog = the last
  * component of argv[0]); the exit code is one of NNRT_EXIT_*. It is the only place in the
  * runtime that chooses exit codes; everything it does is built from the public functions of
- * nnrt.h so the JIT host can do the same without it. */
+ * nnrt.h so the JIT host can do the same without it.
+ * Exit codes: 0 ok; 1 bad data (a data file the loader rejects, a bad descriptor, out of
+ * memory) or a non-finite loss; 2 usage (bad command line, a train block whose options cannot
+ * work together such as early stopping without validation data); 3 I/O (a data or weights file
+ * that cannot be opened, a checkpoint that cannot be written or read).
+ * Inputs to predict are raw values as in the training data; the train block's scaling is
+ * applied to them (standardisation with the statistics stored in the checkpoint). */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -75,10 +81,11 @@ static void print_model(const Cli *c) {
 static void print_train_help(const Cli *c) {
   const NnrtModel *m = c->m;
   fprintf(c->out,
-          "  train             train on the model's data table, print the loss, the predictions\n"
-          "                    for the training rows, and save the weights (the default)\n"
+          "  train             train on the model's data, print the loss (and accuracy and\n"
+          "                    validation results when the model has them), the predictions\n"
+          "                    for the rows of a data table, and save the weights (the default)\n"
           "    --epochs N      number of epochs (default %lld)\n"
-          "    --seed S        seed of initialisation and data shuffling (default %llu)\n"
+          "    --seed S        seed of initialisation, shuffling and dropout (default %llu)\n"
           "    --save PATH     where to write the weights (default %s.safetensors)\n",
           (long long)m->epochs, (unsigned long long)m->seed, c->argv0);
 }
@@ -97,10 +104,14 @@ static void print_help(const Cli *c) {
   if (m->has_train)
     print_train_help(c);
   fprintf(c->out,
-          "  predict           print the outputs for one input row of %lld number%s\n"
+          "  predict           print the outputs for one input row of %lld number%s, given as\n"
+          "                    in the model's data (its scaling is applied), and the class\n"
+          "                    (the largest output) for a classifier\n"
           "    --weights PATH  weights to use (default %s.safetensors%s)\n"
           "  help              print this help (also -h, --help)\n\n"
-          "Exit codes: 0 ok, 1 bad data or non-finite loss, 2 usage error, 3 file I/O error\n",
+          "Exit codes: 0 ok, 1 bad data or non-finite loss, 2 usage error (also settings\n"
+          "            that cannot work together), 3 file I/O error (a data or weights file\n"
+          "            that cannot be opened, read or written)\n",
           w, plural(m->input.width), c->argv0,
           m->has_train ? "" : " if it exists, else the model's initial values");
 }
@@ -178,42 +189,102 @@ static void print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
   }
 }
 
-static int print_training_predictions(const Cli *c, float *ws) {
+static int64_t argmax(const float *v, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < n; j++)
+    if (v[j] > v[best])
+      best = j;
+  return best;
+}
+
+/* The outputs of one row, then "  class K" for a classifier. */
+static void print_outputs(const Cli *c, const float *y, const char *fmt) {
+  print_row(c->out, y, c->m->output.width, fmt);
+  if (c->m->n_classes > 0)
+    fprintf(c->out, "  class %lld", (long long)argmax(y, c->m->output.width));
+  fputc('\n', c->out);
+}
+
+/* "x -> y" for every row of a training table (the raw x as written in the source), after the
+ * training rows come the held-out validation rows, which are the table's last rows. */
+static int print_training_predictions(const Cli *c, float *ws, const NnrtTrainData *td) {
   const NnrtModel *m = c->m;
-  float *y = malloc((size_t)(m->train.rows * m->output.width) * sizeof *y);
+  int split = m->validate.kind == NNRT_DATA_NONE && td->val.rows > 0;
+  int64_t rows = td->train.rows + (split ? td->val.rows : 0);
+  if (rows > m->train.rows)
+    rows = m->train.rows;
+  float *y = malloc((size_t)((rows > 0 ? rows : 1) * m->output.width) * sizeof *y);
   if (!y) {
     say(c, "out of memory for the predictions");
     return NNRT_EXIT_DATA;
   }
-  nnrt_predict_rows(m, ws, m->train.x, m->train.rows, y);
-  for (int64_t r = 0; r < m->train.rows; r++) {
+  int64_t first = td->train.rows < rows ? td->train.rows : rows;
+  nnrt_predict_rows(m, ws, td->train.x, first, y);
+  if (rows > first)
+    nnrt_predict_rows(m, ws, td->val.x, rows - first, y + first * m->output.width);
+  for (int64_t r = 0; r < rows; r++) {
     print_row(c->out, m->train.x + r * m->input.width, m->input.width, "%g");
     fputs(" -> ", c->out);
-    print_row(c->out, y + r * m->output.width, m->output.width, "%.4f");
-    fputc('\n', c->out);
+    print_outputs(c, y + r * m->output.width, "%.4f");
   }
   free(y);
   return NNRT_EXIT_OK;
 }
 
-static int train_and_save(const Cli *c, float *ws, const Args *a, const char *path) {
-  char msg[512];
+static void print_final(const Cli *c, const NnrtTrainResult *res) {
+  fprintf(c->out, "final loss %.6f\n", res->loss);
+  if (!res->has_val)
+    return;
+  fprintf(c->out, "final val_loss %.6f", res->val_loss);
+  if (c->m->metric != NNRT_METRIC_NONE)
+    fprintf(c->out, "  val_accuracy %.4f", res->val_accuracy);
+  fputc('\n', c->out);
+}
+
+static int train_and_save(const Cli *c, float *ws, Args *a, const NnrtTrainData *td,
+                          const char *path) {
+  char msg[1024];
+  NnrtTrainResult res;
   nnrt_init_params(c->m, ws, a->opt.seed);
-  double loss = nnrt_train(c->m, ws, &a->opt, c->out, msg, sizeof msg);
-  if (isnan(loss)) {
+  if (a->opt.checkpoint_every > 0)
+    a->opt.checkpoint_path = path;
+  nnrt_train_on(c->m, ws, &a->opt, td, c->out, &res, msg, sizeof msg);
+  if (res.status != NNRT_EXIT_OK) {
     say(c, "%s", msg);
-    return NNRT_EXIT_DATA;
+    return res.status;
   }
-  fprintf(c->out, "final loss %.6f\n", loss);
-  int rc = print_training_predictions(c, ws);
-  if (rc)
-    return rc;
-  if (nnrt_save(c->m, ws, path, msg, sizeof msg) != 0) {
+  print_final(c, &res);
+  if (c->m->train.kind == NNRT_DATA_TABLE) {
+    int rc = print_training_predictions(c, ws, td);
+    if (rc)
+      return rc;
+  }
+  if (nnrt_save_stats(c->m, ws, nnrt_train_data_stats(td), path, msg, sizeof msg) != 0) {
     say(c, "%s", msg);
     return NNRT_EXIT_IO;
   }
   fprintf(c->out, "saved weights to %s\n", path);
   return NNRT_EXIT_OK;
+}
+
+static int load_data_and_train(const Cli *c, Args *a, const char *path) {
+  char msg[1024];
+  NnrtTrainData *td = NULL;
+  int rc = nnrt_train_data_load(c->m, &td, msg, sizeof msg);
+  if (rc) {
+    say(c, "%s", msg);
+    return rc;
+  }
+  float *ws = nnrt_workspace_new(c->m);
+  if (!ws) {
+    say(c, "out of memory for the workspace");
+    rc = NNRT_EXIT_DATA;
+  } else {
+    rc = train_and_save(c, ws, a, td, path);
+  }
+  nnrt_workspace_free(ws);
+  nnrt_train_data_free(td);
+  return rc;
 }
 
 static int cmd_train(const Cli *c, int argc, char **argv) {
@@ -228,15 +299,18 @@ static int cmd_train(const Cli *c, int argc, char **argv) {
       print_help(c);
     return rc;
   }
+  char msg[512];
+  if (nnrt_check_train_options(c->m, &a.opt, msg, sizeof msg) != 0) {
+    say(c, "%s", msg);
+    return NNRT_EXIT_USAGE;
+  }
   char *default_path = a.path ? NULL : default_weights_path(c);
-  float *ws = nnrt_workspace_new(c->m);
-  if (!ws || (!a.path && !default_path)) {
-    say(c, "out of memory for the workspace");
+  if (!a.path && !default_path) {
+    say(c, "out of memory");
     rc = NNRT_EXIT_DATA;
   } else {
-    rc = train_and_save(c, ws, &a, a.path ? a.path : default_path);
+    rc = load_data_and_train(c, &a, a.path ? a.path : default_path);
   }
-  nnrt_workspace_free(ws);
   free(default_path);
   return rc;
 }
@@ -262,27 +336,29 @@ static int parse_inputs(const Cli *c, const Args *a, float *x) {
   return NNRT_EXIT_OK;
 }
 
-static int load_or_fail(const Cli *c, float *ws, const char *path) {
+static int load_or_fail(const Cli *c, float *ws, NnrtInputStats *st, const char *path) {
   char msg[1024];
-  if (nnrt_load(c->m, ws, path, msg, sizeof msg) == 0)
+  if (nnrt_load_stats(c->m, ws, st, path, msg, sizeof msg) == 0)
     return NNRT_EXIT_OK;
   say(c, "%s", msg);
   return NNRT_EXIT_IO;
 }
 
-/* --weights, else the default checkpoint, else the initialisers of a model that never trains. */
-static int load_weights(const Cli *c, float *ws, const char *weights) {
+/* --weights, else the default checkpoint, else the initialisers of a model that never trains.
+ * Constants and optimizer state are not in checkpoints: they come from the initialisers first. */
+static int load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights) {
+  nnrt_init_params(c->m, ws, c->m->seed);
   if (weights)
-    return load_or_fail(c, ws, weights);
+    return load_or_fail(c, ws, st, weights);
   char *path = default_weights_path(c);
   int rc = NNRT_EXIT_OK;
   if (!path) {
     say(c, "out of memory");
     rc = NNRT_EXIT_DATA;
   } else if (access(path, F_OK) == 0) {
-    rc = load_or_fail(c, ws, path);
+    rc = load_or_fail(c, ws, st, path);
   } else if (!c->m->has_train) {
-    nnrt_init_params(c->m, ws, c->m->seed);
+    /* the initialisers are already in ws */
   } else {
     say(c, "no trained weights at '%s'; run '%s train' first", path, c->argv0);
     rc = NNRT_EXIT_IO;
@@ -291,22 +367,30 @@ static int load_weights(const Cli *c, float *ws, const char *weights) {
   return rc;
 }
 
-static int predict_and_print(const Cli *c, const Args *a, float *x, float *y, float *ws) {
+static int predict_and_print(const Cli *c, const Args *a, float *x, float *y, float *ws,
+                             NnrtInputStats *st) {
   int rc = parse_inputs(c, a, x);
   if (!rc)
-    rc = load_weights(c, ws, a->path);
+    rc = load_weights(c, ws, st, a->path);
   if (rc)
     return rc;
+  nnrt_scale_inputs(c->m, st, x, 1);
   nnrt_predict_rows(c->m, ws, x, 1, y);
-  print_row(c->out, y, c->m->output.width, "%.6g");
-  fputc('\n', c->out);
+  print_outputs(c, y, "%.6g");
   return NNRT_EXIT_OK;
 }
 
 static int cmd_predict(const Cli *c, int argc, char **argv) {
   const NnrtModel *m = c->m;
   Args a = {.values = malloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *))};
-  float *x = malloc((size_t)(m->input.width + m->output.width) * sizeof *x);
+  /* x, y, and the input statistics when the model standardises its inputs. */
+  int64_t w = m->input.width;
+  NnrtInputStats st = {0};
+  if (m->has_train && m->train.scaling == NNRT_SCALE_STANDARDIZE)
+    st.width = w;
+  float *x = malloc((size_t)(w + m->output.width + 2 * st.width) * sizeof *x);
+  st.mean = x ? x + w + m->output.width : NULL;
+  st.std = st.mean ? st.mean + st.width : NULL;
   float *ws = nnrt_workspace_new(m);
   int rc;
   if (!a.values || !x || !ws) {
@@ -316,7 +400,7 @@ static int cmd_predict(const Cli *c, int argc, char **argv) {
     if (a.help)
       print_help(c);
     else
-      rc = predict_and_print(c, &a, x, x + m->input.width, ws);
+      rc = predict_and_print(c, &a, x, x + m->input.width, ws, &st);
   }
   nnrt_workspace_free(ws);
   free(x);

@@ -70,6 +70,8 @@ typedef struct {
   const char *const *class_names; /* 0 means labels are integers */
   int32_t scaling; /* NnrtScaling of the inputs */
   double scale;    /* NNRT_SCALE_FACTOR: inputs are multiplied by it (1/255 for pixels) */
+  int32_t one_vs_rest; /* a model without classes: target 1 where the label equals */
+  int32_t positive;    /* `positive`, 0 elsewhere (one class against the rest) */
 } NnrtData;
 
 typedef enum {
@@ -155,30 +157,114 @@ typedef struct {
   int64_t epochs;    /* >= 1 */
   int64_t batch;     /* >= 1; clipped to max_batch */
   int64_t log_every; /* log every this many epochs; <= 0 logs only the first and last */
-  uint64_t seed;     /* the data-shuffling stream is derived from it (see rng.h) */
+  uint64_t seed;     /* the shuffling and dropout streams are derived from it (see rng.h) */
   int32_t shuffle;   /* nonzero: a fresh Fisher-Yates order of the rows every epoch */
   double lr;
+  int32_t schedule;        /* NnrtSchedule of the learning rate, with its arguments */
+  double sched_a, sched_b; /* NNRT_SCHED_STEP needs sched_b > 0 */
+  double warmup_epochs;    /* >= 0 */
+  int32_t early_stopping;  /* patience in epochs (0: off); needs validation rows */
+  int64_t checkpoint_every;    /* > 0: save every this many epochs to checkpoint_path */
+  const char *checkpoint_path; /* NULL: no saving during training */
 } NnrtTrainOptions;
 
 /* 0 when m is usable (ABI version, offsets inside the workspace, train fields if has_train). */
 int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen);
 /* The descriptor's train-block settings. */
 NnrtTrainOptions nnrt_train_options(const NnrtModel *m);
+/* 0 when o can train m: a train block, epochs/batch >= 1, a valid schedule, and validation data
+ * (validate or validation_split) whenever early stopping is on. */
+int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char *err,
+                             size_t errlen);
 /* m->workspace_floats zeroed floats, 64-byte aligned; NULL when out of memory. */
 float *nnrt_workspace_new(const NnrtModel *m);
 void nnrt_workspace_free(float *ws);
-/* Writes every parameter's initialiser into ws, drawing from one stream seeded with seed. */
+/* Writes every ROLE_PARAM and ROLE_CONST tensor's initialiser into ws, drawing from one stream
+ * seeded with seed (parameters come first, so constants never shift their draws), and zeroes
+ * every ROLE_STATE tensor. */
 void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed);
-/* Trains on m's data table, logging to log (may be NULL); returns the last epoch's mean loss,
- * or NAN with err set (non-finite loss, naming the epoch; bad options; out of memory). */
+/* Loads the train block's data (nnrt_train_data_load), trains on it (nnrt_train_on) and frees it,
+ * logging to log (may be NULL); returns the last epoch's mean training loss, or NAN with err set
+ * (data that cannot be loaded; non-finite loss, naming the epoch; bad options; out of memory). */
 double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *opt, FILE *log,
                   char *err, size_t errlen);
-/* y[r * output.width ...] = the model's outputs for x[r * input.width ...], r < rows. */
+/* y[r * output.width ...] = the model's outputs for x[r * input.width ...], r < rows: x as the
+ * model sees it (already scaled, see nnrt_scale_inputs). Sets every dropout mask to 1 first. */
 void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y);
-/* Atomically replaces path with a safetensors file of m's parameters in ws. */
+/* Atomically replaces path with a safetensors file of m's ROLE_PARAM tensors in ws (optimizer
+ * state and constants are not weights and are never saved). */
 int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen);
-/* Validates the safetensors file at path against m completely, then copies its parameters into
- * ws; on failure ws is untouched. */
+/* Validates the safetensors file at path against m's ROLE_PARAM tensors completely, then copies
+ * them into ws; on failure ws is untouched. Constants and state are not in the file: call
+ * nnrt_init_params first. */
 int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
+
+/* ---- ABI v2 additions: data, input scaling, schedules, metrics, a training run's results ---- */
+
+/* Per-feature statistics of standardised inputs (train data with NNRT_SCALE_STANDARDIZE): a
+ * model input v becomes (v - mean) / std as nnrt_data_standardize defines it. They are computed
+ * on the training rows once and stored in every checkpoint as the F32 tensors
+ * "__standardize.mean" and "__standardize.std" of shape [input.width], so predict applies
+ * exactly what training applied without the data. width == 0: the model does not standardise. */
+typedef struct {
+  int64_t width;
+  float *mean, *std;
+} NnrtInputStats;
+
+/* As nnrt_save and nnrt_load, plus the input statistics when st && st->width > 0: then the file
+ * must hold them (loading fills st->mean/std, which the caller allocated with st->width
+ * floats each); otherwise the file must not. */
+int nnrt_save_stats(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
+                    const char *path, char *err, size_t errlen);
+int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const char *path,
+                    char *err, size_t errlen);
+
+/* Turns rows of raw inputs (as in the data source: pixels 0..255, unscaled features) in place
+ * into what the model saw in training: times train.scale for NNRT_SCALE_FACTOR, standardised
+ * with st for NNRT_SCALE_STANDARDIZE (st must then have width input.width), else unchanged. */
+void nnrt_scale_inputs(const NnrtModel *m, const NnrtInputStats *st, float *x, int64_t rows);
+
+/* The learning rate of 0-based step s of a run (schedule, then warm-up; see NnrtSchedule):
+ * epoch e = s / steps_per_epoch, i = s % steps_per_epoch, total = epochs * steps_per_epoch. */
+double nnrt_lr_at(const NnrtTrainOptions *o, int64_t steps_per_epoch, int64_t s);
+
+/* How many of the first n rows of the output slot agree with the target slot under m->metric:
+ * ARGMAX counts rows whose largest output (first on ties) is at the largest target; BINARY
+ * counts elements (n * output.width of them) where output > 0.5 equals target > 0.5. */
+int64_t nnrt_count_correct(const NnrtModel *m, const float *ws, int64_t n);
+/* The denominator that goes with it: n rows for ARGMAX, n * output.width elements for BINARY. */
+int64_t nnrt_metric_count(const NnrtModel *m, int64_t n);
+
+/* The data of a training run: training rows, validation rows (from m->validate, or the last
+ * validation_split of the training rows), and the input statistics; opaque here, defined in
+ * internal.h. */
+typedef struct NnrtTrainData NnrtTrainData;
+/* Loads it once; returns NNRT_EXIT_OK, or NNRT_EXIT_IO when a data file cannot be opened, or
+ * NNRT_EXIT_DATA when the data is bad (err: "cannot load 'PATH': why"). */
+int nnrt_train_data_load(const NnrtModel *m, NnrtTrainData **out, char *err, size_t errlen);
+void nnrt_train_data_free(NnrtTrainData *td);
+/* Its input statistics (width 0 when the model does not standardise). */
+const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td);
+
+/* What a training run measured. Accuracies are NAN without a metric, val_* without validation. */
+typedef struct {
+  int status;          /* NNRT_EXIT_* */
+  int64_t last_epoch;  /* the last epoch trained (early stopping can end before opt->epochs) */
+  double loss, accuracy;         /* training, of the last epoch */
+  int has_val;                   /* the run had validation rows */
+  double val_loss, val_accuracy; /* of the weights ws holds at the end */
+  int64_t best_epoch;  /* early stopping: the epoch whose weights ws holds; else last_epoch */
+  int stopped_early;   /* patience ran out before opt->epochs */
+} NnrtTrainResult;
+
+/* The training loop: per step the learning rate (ws[lr_offset]), the step number t = 1, 2, ...
+ * (ws[step_offset]) and fresh dropout masks; per epoch the mean loss, the metric, validation
+ * through m->evaluate, early stopping and periodic checkpoints. Allocates only before the
+ * first epoch (and inside nnrt_save between epochs). Returns res->loss, or NAN with err set and
+ * res->status saying why (DATA: non-finite loss or out of memory; USAGE: bad options such as
+ * early stopping without validation; IO: a checkpoint could not be written). */
+double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
+                     const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
+                     size_t errlen);
 
 #endif

@@ -1,14 +1,19 @@
-/* train: the model check, the workspace, parameter initialisation, the training loop and batched
- * prediction. Contract: after nnrt_workspace_new the only heap allocation of a training run is
- * the row-order array, made before the first epoch; nothing here prints except to `log`. */
+/* train: the model check, the workspace, parameter initialisation, loading a run's data, the
+ * training loop and batched prediction.
+ * Contract: after nnrt_workspace_new and nnrt_train_data_load the only heap allocations of a
+ * training run are the row-order array and the best-weights buffer (early stopping), both made
+ * before the first epoch, plus nnrt_save's between epochs when checkpointing; nothing inside
+ * the step loop allocates. Nothing here prints except to `log`. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-#include "rng.h"
 
 enum { NNRT_WS_ALIGN = 64 };
+
+/* ---- The descriptor check ---- */
 
 static int range_ok(const NnrtModel *m, int64_t offset, int64_t count) {
   return offset >= 0 && count >= 0 && count <= m->workspace_floats - offset;
@@ -44,18 +49,64 @@ static int check_param(const NnrtModel *m, const NnrtParam *p, char *err, size_t
     nnrt_errf(err, errlen, "parameter '%s' has a bad initialiser", p->name);
     return -1;
   }
+  if (p->role < NNRT_ROLE_PARAM || p->role > NNRT_ROLE_CONST) {
+    nnrt_errf(err, errlen, "parameter '%s' has a bad role %d", p->name, p->role);
+    return -1;
+  }
   return 0;
+}
+
+static int data_ok(const NnrtData *d, int allow_none) {
+  switch ((NnrtDataKind)d->kind) {
+  case NNRT_DATA_NONE: return allow_none;
+  case NNRT_DATA_TABLE: return d->rows >= 1 && d->x && d->y;
+  case NNRT_DATA_CSV: return d->path != NULL;
+  case NNRT_DATA_IDX: return d->path && d->labels_path;
+  }
+  return 0;
+}
+
+static int has_validation(const NnrtModel *m) {
+  return m->validate.kind != NNRT_DATA_NONE || m->validation_split > 0;
 }
 
 static int check_train_fields(const NnrtModel *m, char *err, size_t errlen) {
   if (!m->step || !slot_ok(m, &m->target) || m->target.width < 1 ||
-      !range_ok(m, m->loss_offset, 1) || !range_ok(m, m->lr_offset, 1)) {
-    nnrt_errf(err, errlen, "the train block's step, target, loss or lr is inconsistent");
+      !range_ok(m, m->loss_offset, 1) || !range_ok(m, m->lr_offset, 1) ||
+      (m->step_offset != -1 && !range_ok(m, m->step_offset, 1))) {
+    nnrt_errf(err, errlen, "the train block's step, target, loss, lr or step is inconsistent");
     return -1;
   }
-  if (m->train.rows < 1 || !m->train.x || !m->train.y) {
+  if (!data_ok(&m->train, 0)) {
     nnrt_errf(err, errlen, "model '%s' has no training data", m->name);
     return -1;
+  }
+  if (!data_ok(&m->validate, 1) || !(m->validation_split >= 0 && m->validation_split < 1) ||
+      (has_validation(m) && !m->evaluate)) {
+    nnrt_errf(err, errlen, "the train block's validation data is inconsistent");
+    return -1;
+  }
+  if (m->metric < NNRT_METRIC_NONE || m->metric > NNRT_METRIC_BINARY ||
+      (m->metric != NNRT_METRIC_NONE && m->output.width != m->target.width) ||
+      m->n_classes < 0 || (m->n_classes > 0 && m->target.width != m->n_classes)) {
+    nnrt_errf(err, errlen, "the model's metric, classes, output and target disagree");
+    return -1;
+  }
+  return 0;
+}
+
+static int check_noise(const NnrtModel *m, char *err, size_t errlen) {
+  if (m->n_noise < 0 || (m->n_noise > 0 && !m->noise)) {
+    nnrt_errf(err, errlen, "the model's dropout masks are inconsistent");
+    return -1;
+  }
+  for (int32_t i = 0; i < m->n_noise; i++) {
+    const NnrtNoise *z = &m->noise[i];
+    if (z->width < 1 || z->width > m->workspace_floats / m->max_batch ||
+        !range_ok(m, z->offset, z->width * m->max_batch) || !(z->p >= 0 && z->p < 1)) {
+      nnrt_errf(err, errlen, "dropout mask %d has a bad offset, width or probability", (int)i);
+      return -1;
+    }
   }
   return 0;
 }
@@ -75,13 +126,51 @@ int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
   for (int32_t i = 0; i < m->n_params; i++)
     if (check_param(m, &m->params[i], err, errlen) != 0)
       return -1;
+  if (check_noise(m, err, errlen) != 0)
+    return -1;
   return m->has_train ? check_train_fields(m, err, errlen) : 0;
 }
 
 NnrtTrainOptions nnrt_train_options(const NnrtModel *m) {
-  return (NnrtTrainOptions){.epochs = m->epochs, .batch = m->batch, .log_every = m->log_every,
-                            .seed = m->seed, .shuffle = m->shuffle, .lr = m->lr};
+  return (NnrtTrainOptions){
+    .epochs = m->epochs, .batch = m->batch, .log_every = m->log_every, .seed = m->seed,
+    .shuffle = m->shuffle, .lr = m->lr, .schedule = m->schedule, .sched_a = m->sched_a,
+    .sched_b = m->sched_b, .warmup_epochs = m->warmup_epochs,
+    .early_stopping = m->early_stopping, .checkpoint_every = m->checkpoint_every,
+  };
 }
+
+int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char *err,
+                             size_t errlen) {
+  if (!m->has_train) {
+    nnrt_errf(err, errlen, "model '%s' has no train block", m->name);
+    return -1;
+  }
+  if (o->epochs < 1 || o->batch < 1 || !isfinite(o->lr)) {
+    nnrt_errf(err, errlen, "epochs and batch must be at least 1 and lr finite");
+    return -1;
+  }
+  if (o->schedule < NNRT_SCHED_CONSTANT || o->schedule > NNRT_SCHED_COSINE ||
+      !isfinite(o->sched_a) || !isfinite(o->sched_b) ||
+      (o->schedule == NNRT_SCHED_STEP && !(o->sched_b > 0)) ||
+      !(o->warmup_epochs >= 0 && isfinite(o->warmup_epochs))) {
+    nnrt_errf(err, errlen, "the learning-rate schedule or its warm-up is invalid");
+    return -1;
+  }
+  if (o->early_stopping < 0 || o->checkpoint_every < 0) {
+    nnrt_errf(err, errlen, "early_stopping and checkpoint_every must not be negative");
+    return -1;
+  }
+  if (o->early_stopping > 0 && !has_validation(m)) {
+    nnrt_errf(err, errlen,
+              "early_stopping needs validation data: give the train block 'validate' or "
+              "'validation_split'");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- Workspace and initialisation ---- */
 
 float *nnrt_workspace_new(const NnrtModel *m) {
   if (m->workspace_floats < 1 || (uint64_t)m->workspace_floats > (SIZE_MAX - 64) / sizeof(float))
@@ -119,50 +208,221 @@ static void init_param(const NnrtParam *p, float *dst, NnrtRng *r) {
 void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed) {
   NnrtRng r;
   nnrt_rng_seed(&r, seed);
-  for (int32_t i = 0; i < m->n_params; i++)
-    init_param(&m->params[i], ws + m->params[i].offset, &r);
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (p->role == NNRT_ROLE_STATE)
+      memset(ws + p->offset, 0, (size_t)p->size * sizeof(float));
+    else
+      init_param(p, ws + p->offset, &r);
+  }
 }
 
-static int check_options(const NnrtModel *m, const NnrtTrainOptions *o, char *err,
-                         size_t errlen) {
+/* ---- A run's data ---- */
+
+static int open_check(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    nnrt_errf(err, errlen, "cannot load '%s': %s", path, strerror(errno));
+    return NNRT_EXIT_IO;
+  }
+  fclose(f);
+  return NNRT_EXIT_OK;
+}
+
+/* Loads one source. A file that cannot be opened is an I/O error (exit 3), found before the
+ * loader runs; everything the loader rejects is bad data (exit 1) unless it says
+ * NNRT_EXIT_IO itself. Messages read "cannot load 'PATH': why". */
+static int load_source(const NnrtModel *m, const NnrtData *d, const char *what, NnrtDataset *ds,
+                       char *err, size_t errlen) {
+  int rc = NNRT_EXIT_OK;
+  if (d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX)
+    rc = open_check(d->path, err, errlen);
+  if (rc == NNRT_EXIT_OK && d->kind == NNRT_DATA_IDX)
+    rc = open_check(d->labels_path, err, errlen);
+  if (rc != NNRT_EXIT_OK)
+    return rc;
+  char msg[768] = "";
+  memset(ds, 0, sizeof *ds);
+  rc = nnrt_data_load(m, d, ds, msg, sizeof msg);
+  if (rc != 0) {
+    if (strncmp(msg, "cannot load", 11) == 0)
+      nnrt_errf(err, errlen, "%s", msg);
+    else if (d->path)
+      nnrt_errf(err, errlen, "cannot load '%s': %s", d->path, msg);
+    else
+      nnrt_errf(err, errlen, "cannot load the %s table: %s", what, msg);
+    return rc == NNRT_EXIT_IO ? NNRT_EXIT_IO : NNRT_EXIT_DATA;
+  }
+  if (ds->in_width != m->input.width || ds->target_width != m->target.width || ds->rows < 1) {
+    nnrt_errf(err, errlen,
+              "cannot load the %s data: %lld rows of %lld inputs and %lld targets, the model "
+              "needs rows of %lld and %lld", what, (long long)ds->rows, (long long)ds->in_width,
+              (long long)ds->target_width, (long long)m->input.width,
+              (long long)m->target.width);
+    return NNRT_EXIT_DATA;
+  }
+  return NNRT_EXIT_OK;
+}
+
+static int load_all(const NnrtModel *m, NnrtTrainData *td, char *err, size_t errlen) {
+  int rc = load_source(m, &m->train, "training", &td->train, err, errlen);
+  if (rc)
+    return rc;
+  if (m->validate.kind != NNRT_DATA_NONE) {
+    rc = load_source(m, &m->validate, "validation", &td->val, err, errlen);
+    if (rc)
+      return rc;
+  } else if (m->validation_split > 0) {
+    char msg[512] = "";
+    if (nnrt_data_split(&td->train, m->validation_split, &td->val, msg, sizeof msg) != 0) {
+      nnrt_errf(err, errlen, "cannot hold out validation_split %g of the training data: %s",
+                m->validation_split, msg);
+      return NNRT_EXIT_DATA;
+    }
+  }
+  if (m->train.scaling == NNRT_SCALE_STANDARDIZE) {
+    int64_t w = m->input.width;
+    td->stats.mean = malloc((size_t)(2 * w) * sizeof(float));
+    if (!td->stats.mean) {
+      nnrt_errf(err, errlen, "out of memory for the input statistics");
+      return NNRT_EXIT_DATA;
+    }
+    td->stats.std = td->stats.mean + w;
+    td->stats.width = w;
+    nnrt_data_stats(&td->train, td->stats.mean, td->stats.std);
+    nnrt_data_standardize(&td->train, td->stats.mean, td->stats.std);
+    if (td->val.rows > 0)
+      nnrt_data_standardize(&td->val, td->stats.mean, td->stats.std);
+  }
+  return NNRT_EXIT_OK;
+}
+
+int nnrt_train_data_load(const NnrtModel *m, NnrtTrainData **out, char *err, size_t errlen) {
+  *out = NULL;
   if (!m->has_train) {
     nnrt_errf(err, errlen, "model '%s' has no train block", m->name);
-    return -1;
+    return NNRT_EXIT_USAGE;
   }
-  if (m->train.rows < 1) {
-    nnrt_errf(err, errlen, "model '%s' has no training data", m->name);
-    return -1;
+  NnrtTrainData *td = calloc(1, sizeof *td);
+  if (!td) {
+    nnrt_errf(err, errlen, "out of memory");
+    return NNRT_EXIT_DATA;
   }
-  if (o->epochs < 1 || o->batch < 1 || !isfinite(o->lr)) {
-    nnrt_errf(err, errlen, "epochs and batch must be at least 1 and lr finite");
-    return -1;
+  int rc = load_all(m, td, err, errlen);
+  if (rc) {
+    nnrt_train_data_free(td);
+    return rc;
   }
+  *out = td;
+  return NNRT_EXIT_OK;
+}
+
+void nnrt_train_data_free(NnrtTrainData *td) {
+  if (!td)
+    return;
+  if (td->train.x || td->train.y)
+    nnrt_dataset_free(&td->train);
+  if (td->val.x || td->val.y)
+    nnrt_dataset_free(&td->val);
+  free(td->stats.mean);
+  free(td);
+}
+
+const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td) { return &td->stats; }
+
+/* ---- The training loop ---- */
+
+typedef struct {
+  const NnrtModel *m;
+  float *ws;
+  const NnrtTrainOptions *o;
+  const NnrtTrainData *td;
+  int64_t batch, steps_per_epoch, step; /* step: 0-based count of steps taken */
+  int64_t *order;
+  float *best; /* early stopping: the ROLE_PARAM tensors of the best epoch, back to back */
+  NnrtRng shuffle, dropout;
+} Run;
+
+static void load_rows(const NnrtSlot *s, float *ws, const float *data, const int64_t *order,
+                      int64_t start, int64_t n) {
+  size_t bytes = (size_t)s->width * sizeof(float);
+  for (int64_t r = 0; r < n; r++) {
+    int64_t row = order ? order[start + r] : start + r;
+    memcpy(ws + s->offset + r * s->width, data + row * s->width, bytes);
+  }
+}
+
+static double metric_of(const NnrtModel *m, int64_t correct, int64_t rows) {
+  return m->metric == NNRT_METRIC_NONE ? NAN
+                                       : (double)correct / (double)nnrt_metric_count(m, rows);
+}
+
+/* One epoch over r->order: 0, or -1 as soon as a batch's loss is not finite. */
+static int run_epoch(Run *r, double *loss, double *acc) {
+  const NnrtModel *m = r->m;
+  const NnrtDataset *ds = &r->td->train;
+  float *ws = r->ws;
+  double sum = 0.0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < ds->rows; start += r->batch) {
+    int64_t n = ds->rows - start < r->batch ? ds->rows - start : r->batch;
+    load_rows(&m->input, ws, ds->x, r->order, start, n);
+    load_rows(&m->target, ws, ds->y, r->order, start, n);
+    ws[m->lr_offset] = (float)nnrt_lr_at(r->o, r->steps_per_epoch, r->step);
+    if (m->step_offset >= 0)
+      ws[m->step_offset] = (float)(r->step + 1);
+    nnrt_fill_noise(m, ws, &r->dropout);
+    m->step(ws, n);
+    r->step++;
+    double l = ws[m->loss_offset];
+    if (!isfinite(l))
+      return -1;
+    sum += l * (double)n;
+    correct += nnrt_count_correct(m, ws, n);
+  }
+  *loss = sum / (double)ds->rows;
+  *acc = metric_of(m, correct, ds->rows);
   return 0;
 }
 
-static void load_row(const NnrtSlot *s, float *ws, int64_t slot_row, const float *table,
-                     int64_t table_row) {
-  memcpy(ws + s->offset + slot_row * s->width, table + table_row * s->width,
-         (size_t)s->width * sizeof(float));
+/* Loss and metric of the weights in ws on ds, through m->evaluate with every mask at 1. */
+static void evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
+                         double *acc) {
+  nnrt_fill_noise(m, ws, NULL);
+  double sum = 0.0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < ds->rows; start += m->max_batch) {
+    int64_t n = ds->rows - start < m->max_batch ? ds->rows - start : m->max_batch;
+    load_rows(&m->input, ws, ds->x, NULL, start, n);
+    load_rows(&m->target, ws, ds->y, NULL, start, n);
+    m->evaluate(ws, n);
+    sum += (double)ws[m->loss_offset] * (double)n;
+    correct += nnrt_count_correct(m, ws, n);
+  }
+  *loss = sum / (double)ds->rows;
+  *acc = metric_of(m, correct, ds->rows);
 }
 
-/* Runs one epoch over order[]; returns the mean loss, or a non-finite value as soon as a batch
- * produces one. */
-static double run_epoch(const NnrtModel *m, float *ws, const int64_t *order, int64_t batch) {
-  double sum = 0.0;
-  for (int64_t start = 0; start < m->train.rows; start += batch) {
-    int64_t n = m->train.rows - start < batch ? m->train.rows - start : batch;
-    for (int64_t r = 0; r < n; r++) {
-      load_row(&m->input, ws, r, m->train.x, order[start + r]);
-      load_row(&m->target, ws, r, m->train.y, order[start + r]);
-    }
-    m->step(ws, n);
-    double loss = ws[m->loss_offset];
-    if (!isfinite(loss))
-      return loss;
-    sum += loss * (double)n;
+/* Copies the ROLE_PARAM tensors between ws and buf (to_buf: ws -> buf). */
+static void copy_params(const NnrtModel *m, float *ws, float *buf, int to_buf) {
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (p->role != NNRT_ROLE_PARAM)
+      continue;
+    size_t bytes = (size_t)p->size * sizeof(float);
+    if (to_buf)
+      memcpy(buf, ws + p->offset, bytes);
+    else
+      memcpy(ws + p->offset, buf, bytes);
+    buf += p->size;
   }
-  return sum / (double)m->train.rows;
+}
+
+static int64_t param_floats(const NnrtModel *m) {
+  int64_t total = 0;
+  for (int32_t i = 0; i < m->n_params; i++)
+    total += m->params[i].role == NNRT_ROLE_PARAM ? m->params[i].size : 0;
+  return total;
 }
 
 static int digits(int64_t v) {
@@ -172,48 +432,165 @@ static int digits(int64_t v) {
   return d;
 }
 
-static void log_epoch(FILE *log, int64_t epoch, const NnrtTrainOptions *o, double loss) {
-  int last = epoch == o->epochs;
-  if (!log || !(epoch == 1 || last || (o->log_every > 0 && epoch % o->log_every == 0)))
+static int logged_epoch(const NnrtTrainOptions *o, int64_t epoch, int last) {
+  return epoch == 1 || last || (o->log_every > 0 && epoch % o->log_every == 0);
+}
+
+static void log_epoch(const Run *r, FILE *log, int64_t epoch, int last,
+                      const NnrtTrainResult *res) {
+  const NnrtTrainOptions *o = r->o;
+  if (!log || !logged_epoch(o, epoch, last))
     return;
-  fprintf(log, "epoch %*lld/%lld  loss %.6f\n", digits(o->epochs), (long long)epoch,
-          (long long)o->epochs, loss);
+  fprintf(log, "epoch %*lld/%lld  loss %.6f", digits(o->epochs), (long long)epoch,
+          (long long)o->epochs, res->loss);
+  int metric = r->m->metric != NNRT_METRIC_NONE;
+  if (metric)
+    fprintf(log, "  accuracy %.4f", res->accuracy);
+  if (res->has_val) {
+    fprintf(log, "  val_loss %.6f", res->val_loss);
+    if (metric)
+      fprintf(log, "  val_accuracy %.4f", res->val_accuracy);
+  }
+  fputc('\n', log);
   fflush(log);
+}
+
+static double fail(NnrtTrainResult *res, int status) {
+  res->status = status;
+  res->loss = NAN;
+  return NAN;
+}
+
+static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
+  const NnrtModel *m = r->m;
+  int64_t rows = r->td->train.rows;
+  r->batch = r->o->batch < m->max_batch ? r->o->batch : m->max_batch;
+  r->steps_per_epoch = (rows + r->batch - 1) / r->batch;
+  nnrt_rng_seed(&r->shuffle, r->o->seed ^ NNRT_SHUFFLE_SEED_XOR);
+  nnrt_rng_seed(&r->dropout, r->o->seed ^ NNRT_DROPOUT_SEED_XOR);
+  r->order = malloc((size_t)rows * sizeof *r->order);
+  if (r->order && r->o->early_stopping > 0) {
+    int64_t n = param_floats(m);
+    r->best = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  }
+  if (!r->order || (r->o->early_stopping > 0 && !r->best)) {
+    nnrt_errf(err, errlen, "out of memory for %lld training rows", (long long)rows);
+    fail(res, NNRT_EXIT_DATA);
+    return -1;
+  }
+  for (int64_t i = 0; i < rows; i++)
+    r->order[i] = i;
+  res->has_val = r->td->val.rows > 0;
+  res->accuracy = res->val_loss = res->val_accuracy = NAN;
+  return 0;
+}
+
+/* After the epoch's numbers are in res: 1 when patience ran out. */
+static int early_stop_update(Run *r, int64_t epoch, NnrtTrainResult *res, double *best_loss,
+                             double *best_acc) {
+  if (r->o->early_stopping <= 0)
+    return 0;
+  if (res->val_loss < *best_loss) {
+    *best_loss = res->val_loss;
+    *best_acc = res->val_accuracy;
+    res->best_epoch = epoch;
+    copy_params(r->m, r->ws, r->best, 1);
+    return 0;
+  }
+  return epoch - res->best_epoch >= r->o->early_stopping;
+}
+
+static void restore_best(Run *r, FILE *log, NnrtTrainResult *res, double best_loss,
+                         double best_acc) {
+  if (r->o->early_stopping <= 0 || res->best_epoch == res->last_epoch)
+    return;
+  copy_params(r->m, r->ws, r->best, 0);
+  res->val_loss = best_loss;
+  res->val_accuracy = best_acc;
+  if (!log)
+    return;
+  if (res->stopped_early)
+    fprintf(log, "early stopping at epoch %lld; ", (long long)res->last_epoch);
+  fprintf(log, "restored the weights of epoch %lld (val_loss %.6f)\n", (long long)res->best_epoch,
+          best_loss);
+  fflush(log);
+}
+
+static double train_epochs(Run *r, FILE *log, NnrtTrainResult *res, char *err, size_t errlen) {
+  const NnrtModel *m = r->m;
+  const NnrtTrainOptions *o = r->o;
+  double best_loss = INFINITY, best_acc = NAN;
+  for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
+    if (o->shuffle)
+      nnrt_rng_shuffle(&r->shuffle, r->order, r->td->train.rows);
+    if (run_epoch(r, &res->loss, &res->accuracy) != 0) {
+      nnrt_errf(err, errlen, "loss became non-finite at epoch %lld", (long long)epoch);
+      return fail(res, NNRT_EXIT_DATA);
+    }
+    /* Validation costs a forward pass over its rows: only for epochs that use it. */
+    if (res->has_val &&
+        (o->early_stopping > 0 || logged_epoch(o, epoch, epoch == o->epochs))) {
+      evaluate_set(m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
+      if (!isfinite(res->val_loss)) {
+        nnrt_errf(err, errlen, "validation loss became non-finite at epoch %lld",
+                  (long long)epoch);
+        return fail(res, NNRT_EXIT_DATA);
+      }
+    }
+    res->last_epoch = epoch;
+    res->stopped_early = early_stop_update(r, epoch, res, &best_loss, &best_acc);
+    log_epoch(r, log, epoch, res->stopped_early || epoch == o->epochs, res);
+    if (o->checkpoint_every > 0 && o->checkpoint_path && epoch % o->checkpoint_every == 0 &&
+        nnrt_save_stats(m, r->ws, &r->td->stats, o->checkpoint_path, err, errlen) != 0)
+      return fail(res, NNRT_EXIT_IO);
+    if (res->stopped_early)
+      break;
+  }
+  if (o->early_stopping <= 0)
+    res->best_epoch = res->last_epoch;
+  restore_best(r, log, res, best_loss, best_acc);
+  return res->loss;
+}
+
+double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
+                     const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
+                     size_t errlen) {
+  NnrtTrainResult local;
+  if (!res)
+    res = &local;
+  *res = (NnrtTrainResult){.status = NNRT_EXIT_OK, .loss = NAN};
+  if (nnrt_check_train_options(m, o, err, errlen) != 0)
+    return fail(res, NNRT_EXIT_USAGE);
+  if (o->early_stopping > 0 && td->val.rows < 1) {
+    nnrt_errf(err, errlen, "early_stopping needs validation rows, and there are none");
+    return fail(res, NNRT_EXIT_USAGE);
+  }
+  Run r = {.m = m, .ws = ws, .o = o, .td = td};
+  double loss = run_prepare(&r, res, err, errlen) == 0
+                  ? train_epochs(&r, log, res, err, errlen)
+                  : NAN;
+  free(r.order);
+  free(r.best);
+  /* Whatever runs next (predict, evaluate) must not see training masks. */
+  nnrt_fill_noise(m, ws, NULL);
+  return loss;
 }
 
 double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *o, FILE *log,
                   char *err, size_t errlen) {
-  if (check_options(m, o, err, errlen) != 0)
+  if (nnrt_check_train_options(m, o, err, errlen) != 0)
     return NAN;
-  int64_t *order = malloc((size_t)m->train.rows * sizeof *order);
-  if (!order) {
-    nnrt_errf(err, errlen, "out of memory for %lld training rows", (long long)m->train.rows);
+  NnrtTrainData *td;
+  if (nnrt_train_data_load(m, &td, err, errlen) != NNRT_EXIT_OK)
     return NAN;
-  }
-  for (int64_t i = 0; i < m->train.rows; i++)
-    order[i] = i;
-  NnrtRng shuffle;
-  nnrt_rng_seed(&shuffle, o->seed ^ NNRT_SHUFFLE_SEED_XOR);
-  int64_t batch = o->batch < m->max_batch ? o->batch : m->max_batch;
-  ws[m->lr_offset] = (float)o->lr;
-  double loss = NAN;
-  for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
-    if (o->shuffle)
-      nnrt_rng_shuffle(&shuffle, order, m->train.rows);
-    loss = run_epoch(m, ws, order, batch);
-    if (!isfinite(loss)) {
-      nnrt_errf(err, errlen, "loss became non-finite at epoch %lld", (long long)epoch);
-      loss = NAN;
-      break;
-    }
-    log_epoch(log, epoch, o, loss);
-  }
-  free(order);
+  double loss = nnrt_train_on(m, ws, o, td, log, NULL, err, errlen);
+  nnrt_train_data_free(td);
   return loss;
 }
 
 void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y) {
   const NnrtSlot *in = &m->input, *out = &m->output;
+  nnrt_fill_noise(m, ws, NULL);
   for (int64_t start = 0; start < rows; start += m->max_batch) {
     int64_t n = rows - start < m->max_batch ? rows - start : m->max_batch;
     memcpy(ws + in->offset, x + start * in->width, (size_t)(n * in->width) * sizeof(float));

@@ -72,7 +72,8 @@ static const NnrtModel linreg = {
   .abi_version = NNRT_ABI_VERSION, .name = "linreg", .source = "linreg.nn",
   .workspace_floats = WS_FLOATS, .max_batch = MAX_BATCH,
   .input = {"x", X_OFF, 2}, .target = {"y", Y_OFF, 1}, .output = {"y", OUT_OFF, 1},
-  .loss_offset = LOSS_OFF, .lr_offset = LR_OFF, .n_params = 2, .params = lin_params,
+  .loss_offset = LOSS_OFF, .lr_offset = LR_OFF, .step_offset = -1, .n_params = 2,
+  .params = lin_params,
   .has_train = 1, .epochs = 300, .batch = 3, .log_every = 100, .seed = 7, .shuffle = 1,
   .lr = 0.1, .train = {.kind = NNRT_DATA_TABLE, .rows = ROWS, .x = data_x, .y = data_y},
   .step = lin_step, .predict = lin_predict,
@@ -91,7 +92,8 @@ static const NnrtModel neuron = {
   .abi_version = NNRT_ABI_VERSION, .name = "neuron", .source = "neuron.nn",
   .workspace_floats = WS_FLOATS, .max_batch = MAX_BATCH,
   .input = {"x", X_OFF, 2}, .output = {"y", OUT_OFF, 1},
-  .loss_offset = -1, .lr_offset = -1, .n_params = 2, .params = neuron_params,
+  .loss_offset = -1, .lr_offset = -1, .step_offset = -1, .n_params = 2,
+  .params = neuron_params,
   .predict = lin_predict,
 };
 
@@ -307,7 +309,7 @@ static const NnrtParam init_params[] = {
 static const NnrtModel init_model = {
   .abi_version = NNRT_ABI_VERSION, .name = "inits", .workspace_floats = 12 + 2 * BIG,
   .max_batch = 1, .input = {"x", 0, 1}, .output = {"y", 0, 1}, .loss_offset = -1,
-  .lr_offset = -1, .n_params = 6, .params = init_params, .predict = lin_predict,
+  .lr_offset = -1, .step_offset = -1, .n_params = 6, .params = init_params, .predict = lin_predict,
 };
 
 static void moments(const float *v, int n, double *mean, double *sd) {
