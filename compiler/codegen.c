@@ -511,7 +511,7 @@ static LLVMValueRef data_value(CgCtx *c, const DataSettings *d) {
     i32c(c, d->n_x_cols), int_array(c, d->x_cols, d->n_x_cols, "x_cols"),
     i32c(c, d->n_y_cols), int_array(c, d->y_cols, d->n_y_cols, "y_cols"),
     i32c(c, d->n_class_names), string_array(c, d->class_names, d->n_class_names),
-    i32c(c, d->scaling), f64c(c, d->scale),
+    i32c(c, d->scaling), f64c(c, d->scale), i32c(c, d->one_vs_rest), i32c(c, d->positive),
   };
   return LLVMConstStructInContext(c->ctx, f, sizeof f / sizeof *f, 0);
 }

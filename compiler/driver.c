@@ -36,7 +36,7 @@ bool compilation_front(Compilation *c) {
   c->ast = parse_source(&c->arena, &c->diag, &c->src);
   if (diag_count(&c->diag))
     return false;
-  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
+  c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
   if (!c->model)
     return false;
   graph_init(&c->graph, &c->arena, &c->diag);
@@ -160,7 +160,7 @@ static bool front_until(Compilation *c, const Options *o) {
   c->ast = parse_source(&c->arena, &c->diag, &c->src);
   if (diag_count(&c->diag) || o->emit == EMIT_AST)
     return !diag_count(&c->diag);
-  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
+  c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
   graph_init(&c->graph, &c->arena, &c->diag);
   return c->model && lower_model(&c->graph, c->model);
 }
@@ -173,6 +173,7 @@ int driver_run(const Options *o, FILE *out) {
   Compilation c;
   compilation_init(&c, o->input, text, len, stderr);
   c.diag.format = o->diag_format;
+  c.want_model = o->model;
   int rc;
   if (!front_until(&c, o))
     rc = diag_count(&c.diag) ? EXIT_INPUT : EXIT_INTERNAL;

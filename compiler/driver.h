@@ -21,6 +21,7 @@ typedef struct {
   EmitKind emit;
   bool check_only, explain;
   DiagFormat diag_format;
+  const char *model; /* --model NAME: the model to compile; NULL: the file's first */
 } Options;
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
   Source src;
   AstNode *ast;
   Model *model;
+  const char *want_model; /* the model to compile (Options.model); NULL: the first */
   Graph graph;
 } Compilation;
 

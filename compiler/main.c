@@ -18,6 +18,8 @@ static const char usage[] =
   "options:\n"
   "  -o OUT          write the executable to OUT (default: FILE without .nn)\n"
   "  -O0 -O1 -O2 -O3 optimisation level of the generated code (default -O2)\n"
+  "  --model NAME    compile the model NAME of the file (default: the first one);\n"
+  "                  every model and train block of the file is checked either way\n"
   "  --check         parse and check only\n"
   "  --emit=KIND     print a stage's output to stdout and stop; KIND is one of\n"
   "                  ast (syntax tree), graph (forward graph), grad (forward, backward and\n"
@@ -70,6 +72,14 @@ static int parse_args(int argc, char **argv, Options *o) {
       if (++i == argc)
         return usage_error("%s needs a file name", a);
       o->output = argv[i];
+    } else if (!strcmp(a, "--model")) {
+      if (++i == argc)
+        return usage_error("%s needs a model name", a);
+      o->model = argv[i];
+    } else if (!strncmp(a, "--model=", 8)) {
+      if (!a[8])
+        return usage_error("%s needs a model name", "--model");
+      o->model = a + 8;
     } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3])
       o->opt_level = a[2] - '0';
     else if (!strcmp(a, "--check"))

@@ -49,6 +49,8 @@ typedef struct {
   const char **class_names;
   ScaleKind scaling;
   double scale;
+  bool one_vs_rest; /* positive = K: label K becomes target 1, every other label 0 */
+  int positive;
 } DataSettings;
 
 typedef struct {

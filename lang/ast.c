@@ -19,6 +19,13 @@ AstNode *ast_name(Arena *a, Loc loc, const char *name) {
   return n;
 }
 
+AstNode *ast_string(Arena *a, Loc loc, const char *value, size_t len) {
+  AstNode *n = ast_new(a, AST_STRING, loc);
+  n->u.str.value = value;
+  n->u.str.len = len;
+  return n;
+}
+
 AstNode *ast_binary(Arena *a, Loc loc, AstBinOp op, AstNode *lhs, AstNode *rhs) {
   AstNode *n = ast_new(a, AST_BINARY, loc);
   n->u.binary.op = op;
@@ -143,6 +150,22 @@ static const char *decl_word(AstKind kind) {
   }
 }
 
+/* A string as the source would write it: quoted, with \" \\ \n \t escaped again. */
+static void print_string(FILE *out, const AstNode *n) {
+  fputc('"', out);
+  for (size_t i = 0; i < n->u.str.len; i++) {
+    char c = n->u.str.value[i];
+    switch (c) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\t': fputs("\\t", out); break;
+    default: fputc(c, out);
+    }
+  }
+  fputc('"', out);
+}
+
 /* Prints the node's line without its children. */
 static void print_head(FILE *out, const AstNode *n) {
   switch (n->kind) {
@@ -163,6 +186,10 @@ static void print_head(FILE *out, const AstNode *n) {
   case AST_NUM: fprintf(out, "num %g", n->u.num.value); break;
   case AST_DIM: fprintf(out, "dim %g", n->u.num.value); break;
   case AST_NAME: fprintf(out, "name %s", n->u.name.name); break;
+  case AST_STRING:
+    fputs("string ", out);
+    print_string(out, n);
+    break;
   case AST_BINARY: fprintf(out, "binary %s", ast_binop_text(n->u.binary.op)); break;
   case AST_NEG: fputs("neg", out); break;
   case AST_CALL: fprintf(out, "call %s", n->u.call.name); break;
@@ -214,6 +241,7 @@ static void print_node(FILE *out, const AstNode *n, int depth) {
   case AST_NUM:
   case AST_DIM:
   case AST_NAME:
+  case AST_STRING:
   case AST_ROW: break;
   }
 }

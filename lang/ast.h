@@ -14,7 +14,8 @@ typedef enum {
   AST_MODEL,   /* model NAME { items }            u.block: name, items */
   AST_TRAIN,   /* train NAME { settings }         u.block: name, items (AST_SETTING list) */
   AST_INPUT,   /* input NAME[dims]                u.decl: name, dims (may be NULL: scalar) */
-  AST_TARGET,  /* target NAME[dims]               u.decl: name, dims */
+  AST_TARGET,  /* target NAME[dims] (: kind)?      u.decl: name, dims, value (the kind after
+                  ':', e.g. the call class(10), or NULL: real-valued) */
   AST_PARAM,   /* param NAME[dims] (= init)?      u.decl: name, dims, value (init expr or NULL) */
   AST_LET,     /* NAME = expr                     u.decl: name, value */
   AST_LOSS,    /* loss = expr                     u.decl: name "loss", value */
@@ -22,9 +23,11 @@ typedef enum {
   AST_SETTING, /* NAME = expr   (in train blocks) u.decl: name, value */
   AST_NUM,     /* 1, 0.5, 1e-3                    u.num */
   AST_NAME,    /* W1, true, zeros                 u.name */
+  AST_STRING,  /* "data.csv" (escapes decoded)    u.str: value (NUL-terminated), len */
   AST_BINARY,  /* a + b                           u.binary: op, lhs, rhs */
   AST_NEG,     /* -a                              u.unary.operand */
-  AST_CALL,    /* f(args)                         u.call: name, args (list; kwargs are AST_KWARG) */
+  AST_CALL,    /* f(args)                         u.call: name, args (list; kwargs are AST_KWARG);
+                  also Wᵀ, the call "transpose" with name_loc at the ᵀ */
   AST_KWARG,   /* name = value, inside a call     u.kwarg */
   AST_ARRAY,   /* [a, b, c] or [[..],[..]]        u.array: elems (list), n */
   AST_TABLE,   /* table { rows }                  u.table: rows (AST_ROW list), n */
@@ -53,6 +56,7 @@ struct AstNode {
     struct { const char *name; Loc name_loc; AstNode *dims; AstNode *value; } decl;
     struct { double value; } num;
     struct { const char *name; } name;
+    struct { const char *value; size_t len; } str;
     struct { AstBinOp op; AstNode *lhs, *rhs; } binary;
     struct { AstNode *operand; } unary;
     struct { const char *name; Loc name_loc; AstNode *args; } call;
@@ -66,6 +70,7 @@ struct AstNode {
 AstNode *ast_new(Arena *a, AstKind kind, Loc loc);
 AstNode *ast_num(Arena *a, Loc loc, double value);
 AstNode *ast_name(Arena *a, Loc loc, const char *name);
+AstNode *ast_string(Arena *a, Loc loc, const char *value, size_t len);
 AstNode *ast_binary(Arena *a, Loc loc, AstBinOp op, AstNode *lhs, AstNode *rhs);
 AstNode *ast_neg(Arena *a, Loc loc, AstNode *operand);
 AstNode *ast_call(Arena *a, Loc loc, const char *name, Loc name_loc, AstNode *args);

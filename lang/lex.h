@@ -7,11 +7,11 @@
 #include "ast.h"
 
 typedef struct {
-  const char *kind; /* as in diagnostics: "identifier", "number", "newline", "'('", "'model'",
-                       "error" for a character the lexer rejected */
+  const char *kind; /* as in diagnostics: "identifier", "number", "string", "newline", "'('",
+                       "'model'", "error" for a character the lexer rejected */
   Loc loc;
   double num;       /* a number's value */
-  const char *name; /* an identifier's text */
+  const char *name; /* an identifier's text; a string's decoded value */
 } LexToken;
 
 /* Returns the number of tokens stored in *out; lexical errors are reported to diag. */

@@ -62,6 +62,7 @@ static AstList list_add(AstList list, AstNode *item);
 static AstNode *make_dim(ParseState *ps, Loc loc, double value);
 static AstNode *make_binary(ParseState *ps, Loc loc, AstBinOp op, AstNode *lhs, AstNode *rhs);
 static AstNode *make_neg(ParseState *ps, Loc loc, AstNode *operand);
+static AstNode *make_transpose(ParseState *ps, Loc loc, Loc op, AstNode *operand);
 
 /* A rule spans its first non-empty symbol to its last; an empty rule is a zero-length Loc
  * where the previous symbol ended. */
@@ -82,7 +83,8 @@ static AstNode *make_neg(ParseState *ps, Loc loc, AstNode *operand);
 %token MODEL TRAIN INPUT TARGET PARAM OUTPUT LOSS TABLE
 %token <str> IDENT
 %token <num> NUMBER
-%token ARROW DOT
+%token <str> STRING
+%token ARROW DOT TRANSPOSE
 
 %type <node> block stmt_line stmt last_stmt expr primary arg row_line row last_row signed_num dim
 %type <list> stmts opt_dims dims args elems rows nums
@@ -139,6 +141,8 @@ sep
 stmt
   : INPUT IDENT opt_dims  { $$ = ast_decl(ps->arena, AST_INPUT, @$, $2, @2, $3.head, NULL); }
   | TARGET IDENT opt_dims { $$ = ast_decl(ps->arena, AST_TARGET, @$, $2, @2, $3.head, NULL); }
+  | TARGET IDENT opt_dims ':' expr
+                          { $$ = ast_decl(ps->arena, AST_TARGET, @$, $2, @2, $3.head, $5); }
   | PARAM IDENT opt_dims  { $$ = ast_decl(ps->arena, AST_PARAM, @$, $2, @2, $3.head, NULL); }
   | PARAM IDENT opt_dims '=' expr
                           { $$ = ast_decl(ps->arena, AST_PARAM, @$, $2, @2, $3.head, $5); }
@@ -180,6 +184,8 @@ expr
 primary
   : NUMBER                { $$ = ast_num(ps->arena, @$, $1); }
   | IDENT                 { $$ = ast_name(ps->arena, @$, $1); }
+  | STRING                { $$ = ast_string(ps->arena, @$, $1, strlen($1)); }
+  | primary TRANSPOSE     { $$ = make_transpose(ps, @$, @2, $1); }
   | IDENT '(' ')'         { $$ = ast_call(ps->arena, @$, $1, @1, NULL); }
   | IDENT '(' args ')'    { $$ = ast_call(ps->arena, @$, $1, @1, $3.head); }
   | '(' expr ')'          { $$ = $2; }
@@ -299,6 +305,11 @@ static AstNode *make_neg(ParseState *ps, Loc loc, AstNode *operand) {
   return count_op(ps, loc) ? ast_neg(ps->arena, loc, operand) : operand;
 }
 
+/* Wᵀ is the call transpose(W): one tree for both spellings. */
+static AstNode *make_transpose(ParseState *ps, Loc loc, Loc op, AstNode *operand) {
+  return count_op(ps, op) ? ast_call(ps->arena, loc, "transpose", op, operand) : operand;
+}
+
 /* --- diagnostics ------------------------------------------------------------------------ */
 
 /* A token kind as diagnostics and lex_tokens name it. */
@@ -308,6 +319,7 @@ static const char *symbol_text(yysymbol_kind_t kind) {
   case YYSYMBOL_NEWLINE: return "newline";
   case YYSYMBOL_IDENT: return "identifier";
   case YYSYMBOL_NUMBER: return "number";
+  case YYSYMBOL_STRING: return "string";
   case YYSYMBOL_MODEL: return "'model'";
   case YYSYMBOL_TRAIN: return "'train'";
   case YYSYMBOL_INPUT: return "'input'";
@@ -318,6 +330,7 @@ static const char *symbol_text(yysymbol_kind_t kind) {
   case YYSYMBOL_TABLE: return "'table'";
   case YYSYMBOL_ARROW: return "'->'";
   case YYSYMBOL_DOT: return "'\xc2\xb7'";
+  case YYSYMBOL_TRANSPOSE: return "'\xe1\xb5\x80'";
   default: return yysymbol_name(kind); /* "'('" for character tokens, "error" */
   }
 }
@@ -358,7 +371,7 @@ static void fold_categories(Expected *e) {
   e->category = true;
   if (w[YYSYMBOL_IDENT] && w[YYSYMBOL_NUMBER]) {
     say(e, "expression");
-    drop(e, (const int[]){TOK_IDENT, TOK_NUMBER, TOK_TABLE, '(', '[', '-'}, 6);
+    drop(e, (const int[]){TOK_IDENT, TOK_NUMBER, TOK_STRING, TOK_TABLE, '(', '[', '-'}, 7);
   } else if (w[YYSYMBOL_INPUT]) {
     say(e, "statement");
     drop(e, (const int[]){TOK_INPUT, TOK_TARGET, TOK_PARAM, TOK_OUTPUT, TOK_LOSS, TOK_IDENT,
@@ -402,11 +415,14 @@ static void expected_phrases(const yypcontext_t *ctx, Expected *e) {
     return;
   }
   /* Operators can always continue an expression: listing them helps nobody. */
-  drop(e, (const int[]){'+', '-', '*', '/', '@', TOK_DOT, '^', '(', TOK_YYEOF}, 9);
+  drop(e, (const int[]){'+', '-', '*', '/', '@', TOK_DOT, '^', '(', TOK_TRANSPOSE, TOK_YYEOF},
+       10);
   if (e->want[YYSYMBOL_NEWLINE] && !wants(e, ';'))
     e->want[YYSYMBOL_NEWLINE] = false; /* between blocks, where ';' is no separator */
+  /* ... and where a statement could end, so could it have: '}' and a target's ':' kind are
+   * rarely what was meant. */
   if (e->want[YYSYMBOL_NEWLINE])
-    drop(e, (const int[]){'}'}, 1);
+    drop(e, (const int[]){'}', ':'}, 2);
   for (int k = 0; k < YYNTOKENS; k++)
     if (e->want[k])
       say(e, symbol_text((yysymbol_kind_t)k));
@@ -492,7 +508,7 @@ int lex_tokens(Arena *arena, Diag *diag, const Source *src, LexToken **out) {
     }
     yysymbol_kind_t kind = YYTRANSLATE(tok);
     (*out)[n++] = (LexToken){symbol_text(kind), loc, kind == YYSYMBOL_NUMBER ? val.num : 0,
-                             kind == YYSYMBOL_IDENT ? val.str : NULL};
+                             kind == YYSYMBOL_IDENT || kind == YYSYMBOL_STRING ? val.str : NULL};
   }
   yylex_destroy(ps.scanner);
   return n;

@@ -135,6 +135,43 @@ static void test_byte_order_mark(void **state) {
   expect_tok(&t[0], "'model'", 1, 4, 5);
 }
 
+static void test_strings(void **state) {
+  (void)state;
+  int n;
+  LexToken *t = lex("csv(\"a \\\"b\\\" \\\\ \\n\\t\", \"\")", &n);
+  assert_string_equal(kinds(t, n), "identifier '(' string ',' string ')'");
+  expect_tok(&t[2], "string", 1, 5, 17);
+  assert_string_equal(t[2].name, "a \"b\" \\ \n\t");
+  assert_string_equal(t[4].name, "");
+  assert_string_equal(diags, "");
+}
+
+static void test_string_errors(void **state) {
+  (void)state;
+  int n;
+  /* Still a string token: the statement around it parses. */
+  LexToken *t = lex("x = \"a\\qb\"\ny = \"open\nz", &n);
+  assert_string_equal(kinds(t, n), "identifier '=' string newline identifier '=' string newline "
+                                   "identifier");
+  assert_string_equal(t[2].name, "ab");
+  assert_string_equal(t[6].name, "open");
+  assert_string_equal(diags, "error|t.nn|1|7|unknown escape sequence '\\q' in string\n"
+                             "hint|the escapes are \\\" \\\\ \\n and \\t\n"
+                             "error|t.nn|2|5|unterminated string\n"
+                             "hint|close it with '\"' on the same line: a string cannot span "
+                             "lines\n");
+}
+
+static void test_transpose_and_colon(void **state) {
+  (void)state;
+  int n;
+  LexToken *t = lex("W\xe1\xb5\x80 @ x; y : class(2)", &n);
+  assert_string_equal(kinds(t, n), "identifier '\xe1\xb5\x80' '@' identifier ';' identifier "
+                                   "':' identifier '(' number ')'");
+  expect_tok(&t[1], "'\xe1\xb5\x80'", 1, 2, 3); /* three bytes, three columns */
+  assert_string_equal(diags, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_identifiers_and_operators, teardown),
@@ -145,6 +182,9 @@ int main(void) {
       cmocka_unit_test_teardown(test_comments_and_blank_lines_collapse, teardown),
       cmocka_unit_test_teardown(test_lexical_errors, teardown),
       cmocka_unit_test_teardown(test_byte_order_mark, teardown),
+      cmocka_unit_test_teardown(test_strings, teardown),
+      cmocka_unit_test_teardown(test_string_errors, teardown),
+      cmocka_unit_test_teardown(test_transpose_and_colon, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,6 +146,36 @@ static void test_ast_helpers(void **state) {
   assert_string_equal(ast_binop_text(BIN_POW), "^");
 }
 
+static void test_strings_transpose_classes(void **state) {
+  (void)state;
+  parse_text("model m {\n  target y : class(10)\n  z = W\xe1\xb5\x80 @ x^a\xe1\xb5\x80\n}\n"
+             "train m { data = csv(\"d.csv\", classes = [\"a\"]) }\n");
+  assert_int_equal(P.errors, 0);
+  const AstNode *target = P.tree->u.block.items;
+  assert_int_equal(target->kind, AST_TARGET);
+  assert_null(target->u.decl.dims);
+  assert_int_equal(target->u.decl.value->kind, AST_CALL);
+  assert_string_equal(target->u.decl.value->u.call.name, "class");
+  /* Wᵀ @ (x ^ (aᵀ)): the postfix binds tightest. */
+  const AstNode *z = target->next->u.decl.value;
+  assert_int_equal(z->kind, AST_BINARY);
+  const AstNode *wt = z->u.binary.lhs;
+  assert_int_equal(wt->kind, AST_CALL);
+  assert_string_equal(wt->u.call.name, "transpose");
+  assert_int_equal(ast_length(wt->u.call.args), 1);
+  assert_int_equal(wt->loc.col, 7);
+  assert_int_equal(wt->loc.len, 4);
+  assert_int_equal(wt->u.call.name_loc.col, 8);
+  const AstNode *pow = z->u.binary.rhs;
+  assert_int_equal(pow->u.binary.op, BIN_POW);
+  assert_string_equal(pow->u.binary.rhs->u.call.name, "transpose");
+  const AstNode *csv = P.tree->next->u.block.items->u.decl.value;
+  assert_int_equal(csv->u.call.args->kind, AST_STRING);
+  assert_string_equal(csv->u.call.args->u.str.value, "d.csv");
+  assert_int_equal(csv->u.call.args->u.str.len, 5);
+  assert_int_equal(csv->u.call.args->loc.len, 7);
+}
+
 /* --- syntax errors ------------------------------------------------------------------------ */
 
 static void expect_diags(const char *text, const char *want) {
@@ -223,6 +253,20 @@ static void test_dimensions(void **state) {
                "error|t.nn|1|27|dimension must be a positive integer\n");
 }
 
+static void test_string_syntax_errors(void **state) {
+  (void)state;
+  /* A string is an expression like any other; one that runs to the end of the line is one
+   * lexical error, not a cascade. */
+  expect_diags("train m { x = \"a\" \"b\" }", "error|t.nn|1|19|expected newline or ';' before "
+               "'\"b\"'\n");
+  expect_diags("train m {\n  x = \"a\n  y = 1\n}\n",
+               "error|t.nn|2|7|unterminated string\n"
+               "hint|close it with '\"' on the same line: a string cannot span lines\n");
+  expect_diags("model m { target y : }", "error|t.nn|1|22|expected expression before '}'\n");
+  expect_diags("model m { x = \xe1\xb5\x80 }", "error|t.nn|1|15|expected expression before "
+               "'\xe1\xb5\x80'\n");
+}
+
 /* --- lexical errors and hostile input ---------------------------------------------------- */
 
 static void test_number_out_of_range(void **state) {
@@ -297,6 +341,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_train_assignments_are_settings, teardown),
       cmocka_unit_test_teardown(test_counts_and_unnamed_output, teardown),
       cmocka_unit_test_teardown(test_ast_helpers, teardown),
+      cmocka_unit_test_teardown(test_strings_transpose_classes, teardown),
+      cmocka_unit_test_teardown(test_string_syntax_errors, teardown),
       cmocka_unit_test_teardown(test_missing_paren, teardown),
       cmocka_unit_test_teardown(test_unexpected_brace, teardown),
       cmocka_unit_test_teardown(test_expected_expression, teardown),
