@@ -23,7 +23,8 @@ static const char usage[] =
   "  --check         parse and check only\n"
   "  --emit=KIND     print a stage's output to stdout and stop; KIND is one of\n"
   "                  ast (syntax tree), graph (forward graph), grad (forward, backward and\n"
-  "                  update graph), sched (fused kernels), llvm (optimised LLVM IR)\n"
+  "                  update graph), dot (that graph for Graphviz), sched (fused kernels),\n"
+  "                  llvm (optimised LLVM IR)\n"
   "  --explain       print the derived backward pass in textbook notation\n"
   "  --diag-format=test  one line per diagnostic: kind|file|line|col|message\n"
   "  --help          this text\n"
@@ -44,7 +45,7 @@ static bool parse_emit(const char *kind, Options *o) {
     const char *name;
     EmitKind kind;
   } kinds[] = {{"ast", EMIT_AST}, {"graph", EMIT_GRAPH}, {"grad", EMIT_GRAD},
-               {"sched", EMIT_SCHED}, {"llvm", EMIT_LLVM}};
+               {"dot", EMIT_DOT}, {"sched", EMIT_SCHED}, {"llvm", EMIT_LLVM}};
   for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
     if (!strcmp(kind, kinds[i].name))
       return o->emit = kinds[i].kind, true;
@@ -88,7 +89,7 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->explain = true;
     else if (!strncmp(a, "--emit=", 7)) {
       if (!parse_emit(a + 7, o))
-        return usage_error("unknown --emit kind '%s' (ast, graph, grad, sched, llvm)", a + 7);
+        return usage_error("unknown --emit kind '%s' (ast, graph, grad, dot, sched, llvm)", a + 7);
     } else if (!strcmp(a, "--diag-format=test"))
       o->diag_format = DIAG_TEST;
     else if (a[0] == '-' && a[1])
