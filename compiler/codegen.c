@@ -44,6 +44,9 @@ static LLVMValueRef cg_log(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.log.f32", &a, 1);
 }
 /* σ(a) = 1 / (1 + exp(−a)) */
+static LLVMValueRef cg_log1p(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
+  return (void)b, (void)k, call_f32(c, "log1pf", &a, 1);
+}
 static LLVMValueRef cg_sqrt(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.sqrt.f32", &a, 1);
 }

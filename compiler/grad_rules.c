@@ -29,6 +29,12 @@ static void grad_log(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[])
   dx[0] = g_div(g, dy, n->src[0]);
 }
 
+/* d log(1 + a) = dy / (1 + a) */
+static void grad_log1p(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_div(g, dy, g_add(g, g_const(g, 1), n->src[0]));
+}
+
 /* d √a = dy / (2 √a), reusing the forward √a */
 static void grad_sqrt(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;

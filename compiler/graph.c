@@ -191,6 +191,7 @@ Node *g_neg(Graph *g, Node *a) { return g_op(g, OP_NEG, a, NULL, 0, 0, NULL); }
 Node *g_recip(Graph *g, Node *a) { return g_op(g, OP_RECIP, a, NULL, 0, 0, NULL); }
 Node *g_exp(Graph *g, Node *a) { return g_op(g, OP_EXP, a, NULL, 0, 0, NULL); }
 Node *g_log(Graph *g, Node *a) { return g_op(g, OP_LOG, a, NULL, 0, 0, NULL); }
+Node *g_log1p(Graph *g, Node *a) { return g_op(g, OP_LOG1P, a, NULL, 0, 0, NULL); }
 Node *g_sigmoid(Graph *g, Node *a) { return g_op(g, OP_SIGMOID, a, NULL, 0, 0, NULL); }
 Node *g_tanh(Graph *g, Node *a) { return g_op(g, OP_TANH, a, NULL, 0, 0, NULL); }
 Node *g_powc(Graph *g, Node *a, double k) { return g_op(g, OP_POWC, a, NULL, k, 0, NULL); }

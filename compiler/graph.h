@@ -100,6 +100,7 @@ Node *g_neg(Graph *g, Node *a);
 Node *g_recip(Graph *g, Node *a);
 Node *g_exp(Graph *g, Node *a);
 Node *g_log(Graph *g, Node *a);
+Node *g_log1p(Graph *g, Node *a);
 Node *g_sigmoid(Graph *g, Node *a);
 Node *g_tanh(Graph *g, Node *a);
 Node *g_powc(Graph *g, Node *a, double k);

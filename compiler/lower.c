@@ -280,11 +280,11 @@ static Node *act_silu(Lower *L, Node *x, double k) {
   return g_mul(L->g, x, g_sigmoid(L->g, x));
 }
 
-/* log(1 + exp(x)) = max(x, 0) + log(1 + exp(−|x|)): exp never overflows */
+/* log(1 + exp(x)) = max(x, 0) + log1p(exp(−|x|)): exp never overflows, the tail stays exact */
 static Node *act_softplus(Lower *L, Node *x, double k) {
   (void)k;
   Graph *g = L->g;
-  Node *tail = g_log(g, g_add(g, k_(g, 1), g_exp(g, g_neg(g, g_abs(g, x)))));
+  Node *tail = g_log1p(g, g_exp(g, g_neg(g, g_abs(g, x))));
   return g_add(g, g_max(g, x, k_(g, 0)), tail);
 }
 
@@ -454,11 +454,11 @@ static Node *loss_bce(Lower *L, Node *p, Node *y, double k) {
   return mean_all(g, g_neg(g, t));
 }
 
-/* mean(max(z, 0) − z y + log(1 + exp(−|z|))) */
+/* mean(max(z, 0) − z y + log1p(exp(−|z|))) */
 static Node *loss_bce_logits(Lower *L, Node *z, Node *y, double k) {
   (void)k;
   Graph *g = L->g;
-  Node *tail = g_log(g, g_add(g, k_(g, 1), g_exp(g, g_neg(g, g_abs(g, z)))));
+  Node *tail = g_log1p(g, g_exp(g, g_neg(g, g_abs(g, z))));
   return mean_all(g, g_add(g, g_sub(g, g_max(g, z, k_(g, 0)), g_mul(g, z, y)), tail));
 }
 

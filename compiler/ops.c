@@ -19,6 +19,7 @@ static double ev_neg(double a, double b, double k) { return (void)b, (void)k, -a
 static double ev_recip(double a, double b, double k) { return (void)b, (void)k, 1.0 / a; }
 static double ev_exp(double a, double b, double k) { return (void)b, (void)k, exp(a); }
 static double ev_log(double a, double b, double k) { return (void)b, (void)k, log(a); }
+static double ev_log1p(double a, double b, double k) { return (void)b, (void)k, log1p(a); }
 static double ev_sqrt(double a, double b, double k) { return (void)b, (void)k, sqrt(a); }
 static double ev_abs(double a, double b, double k) { return (void)b, (void)k, fabs(a); }
 static double ev_sigmoid(double a, double b, double k) {
