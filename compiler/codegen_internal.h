@@ -1,0 +1,26 @@
+/* codegen_internal: what codegen.c and descriptor.c share — the state of the module being
+ * built and the small constant makers. Not for other stages. */
+#ifndef NNC_CODEGEN_INTERNAL_H
+#define NNC_CODEGEN_INTERNAL_H
+#include "codegen.h"
+
+typedef struct {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef f32, i32, i64, ptr, f64, kernel_fn;
+  LLVMValueRef fn, ws, n; /* the function being built and its arguments */
+  LLVMBasicBlockRef entry;
+  const Program *p;
+  const Schedule *s;
+} CgCtx;
+
+LLVMValueRef cg_f32(CgCtx *c, double v);
+LLVMValueRef cg_i64(CgCtx *c, int64_t v);
+/* The constant `nn_model` (runtime/nnrt.h) for entry points step, evaluate (both may be NULL)
+ * and predict; the builder must be positioned in some function (for global strings). */
+void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict);
+/* int main(int argc, char **argv) { return nnrt_main(&nn_model, argc, argv); } */
+void descriptor_emit_main(CgCtx *c);
+
+#endif
