@@ -20,6 +20,9 @@
 #   just before it, so write '# hint: ...' on the line of its error or note.
 # - Comments without a marker are ordinary comments.
 #
+# Then the same file in the human format: each located error and note must be followed by its
+# source line and a caret under its column.
+#
 # The test passes when the multiset of (kind, line, column, message) nnc printed equals the
 # expected one: nothing missing, nothing extra (notes and hints included). Every stderr line
 # must be a diagnostic or nnc's "too many errors" line; stdout must be empty. nnc gets 10 s and
@@ -128,6 +131,23 @@ awk -F'|' -v expected="$tmp/expected" '
     if (nx) { print "FAIL: printed but not expected:"; for (i = 1; i <= nx; i++) print extra[i] }
     exit (nm || nx) ? 1 : 0
   }' "$tmp/actual" || fail=1
+
+# The human format of the same run: every located error and note is followed by its source
+# line and a caret under its column.
+(ulimit -v 2000000 2>/dev/null; exec $TIMEOUT "$NNC" --check "$FILE") >/dev/null 2>"$tmp/human"
+awk -v src="$FILE" '
+  BEGIN { while ((getline l < src) > 0) text[++n] = l }
+  want_src { if ($0 != sprintf("%5d | %s", want_line, text[want_line])) bad("source line", $0)
+             want_src = 0; want_caret = 1; next }
+  want_caret { pad = substr($0, 9, want_col - 1); gsub(/[ \t]/, "", pad)
+               if (substr($0, 1, 8) != "      | " || pad != "" || substr($0, 8 + want_col, 1) != "^")
+                 bad("caret under column " want_col, $0)
+               want_caret = 0; next }
+  match($0, /:[0-9]+:[0-9]+: (error|note): /) {
+    split(substr($0, RSTART + 1, RLENGTH), p, ":"); want_line = p[1]; want_col = p[2]; want_src = 1
+  }
+  function bad(what, got) { printf "FAIL: human format: expected the %s, got: %s\n", what, got; failed = 1 }
+  END { exit failed || want_src || want_caret }' "$tmp/human" || { fail=1; cat "$tmp/human"; }
 
 if [ "$fail" -ne 0 ]; then
   echo "--- nnc --check --diag-format=test $FILE (exit $rc) printed:"
