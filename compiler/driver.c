@@ -147,7 +147,7 @@ static bool emit_front(Compilation *c, const Options *o, FILE *out) {
   default: break;
   }
   if (o->explain) {
-    explain_print(out, &c->graph);
+    explain_print(out, &c->graph, &c->model->train.opt);
     return true;
   }
   return o->check_only;

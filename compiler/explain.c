@@ -4,6 +4,7 @@
  * η x, (1/N) Σ), and where parentheses go. */
 #include "explain.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,7 @@
 enum { P_ADD = 1, P_MUL, P_NEG, P_POW, P_ATOM };
 /* Forms of one group nest without parentheses; scalar products η x are a group of their own. */
 enum { G_NONE = -1, G_SCALE = OP_COUNT };
-enum { NOTE_COLUMN = 46, LABEL_MAX = 24 };
+enum { NOTE_COLUMN = 46, LABEL_MAX = 64, SIMPL_MAX = 8 };
 
 typedef struct {
   char tmpl[40]; /* %0 %1 the sources, %k the constant arg, %n the name */
@@ -21,20 +22,32 @@ typedef struct {
   bool simple; /* takes a suffix (ᵀ, ²) without parentheses */
 } Form;
 
+/* What an update-phase node is to the optimizer's equations. */
+enum { R_NONE, R_STATE, R_ESTIMATE };
+
 typedef struct {
   const Graph *g;
+  const OptimizerSettings *opt; /* NULL: the update section names no optimizer */
   const char **name;        /* per node: what equations call it; NULL renders it inline */
-  char (*label)[LABEL_MAX]; /* the names explain makes up: δ[l], z[l], t₁ */
+  char (*label)[LABEL_MAX]; /* the names explain makes up: δ[l], z[l], t₁, m[W], m̂[W] */
+  const char **remark;      /* per node: a remark printed beside its equation */
+  const Node **delta_of;    /* per layer value and pre-activation: the layer's error signal */
   int *uses;                /* references from backward nodes */
+  int *fuses;               /* references from forward nodes */
   int *alias;               /* l when a node named otherwise is also δ[l] */
-  uint32_t *seen;           /* visit stamps of the layer walk */
+  uint8_t *role;            /* R_STATE: a state's new value; R_ESTIMATE: bias-corrected state */
+  uint32_t *seen;           /* visit stamps of the layer and update walks */
+  uint32_t first_update;    /* nodes from here on were built by the optimizer */
   FILE *notes;              /* remarks on the equation being rendered */
   int nreuse;
+  const char *simpl[SIMPL_MAX]; /* structural simplifications found, for the last section */
+  int nsimpl;
 } Explain;
 
 static const int op_prec[OP_COUNT] = {
   [OP_NEG] = P_NEG, [OP_RECIP] = P_MUL, [OP_POWC] = P_POW, [OP_ADD] = P_ADD, [OP_SUB] = P_ADD,
   [OP_MUL] = P_MUL, [OP_DIV] = P_MUL,   [OP_SUM] = P_MUL,  [OP_MATMUL] = P_MUL,
+  [OP_SQRT] = P_NEG, [OP_MAXR] = P_MUL,
 };
 
 static const char *const superscript[] = {"⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"};
@@ -45,8 +58,11 @@ static void set_form(Form *f, const char *tmpl, int prec, int group, bool assoc)
   f->prec = prec, f->group = group, f->assoc = assoc;
 }
 
+/* A scalar, possibly broadcast or negated: −(1/N) is a scalar factor. */
 static bool is_scalar(const Node *n) {
-  return n->shape.rank == 0 || (n->op == OP_EXPAND && n->src[0]->shape.rank == 0);
+  if (n->op == OP_EXPAND || n->op == OP_NEG)
+    return is_scalar(n->src[0]);
+  return n->shape.rank == 0;
 }
 
 /* x ⊙ x is x²; a product with a scalar is scalar multiplication, written in front: η ∂L/∂W. */
@@ -77,7 +93,8 @@ static void refine_pow(const Node *n, Form *f) {
     snprintf(f->tmpl, sizeof f->tmpl, "%%0%s", superscript[(int)k]);
 }
 
-/* Σ over everything, Σₙ over the rows of the batch (axis 0), Σ₁ … over other axes. */
+/* Σ over everything, Σₙ over the rows of the batch (axis 0), Σ₁ … over other axes; the same
+ * subscripts for max. */
 static void refine_sum(const Node *n, Form *f) {
   uint32_t axes = n->arg.bits & AXES_MASK, all = (1u << n->src[0]->shape.rank) - 1;
   char sub[24] = "";
@@ -86,7 +103,19 @@ static void refine_sum(const Node *n, Form *f) {
   for (int i = 0; axes != all && axes != 1 && i < NNC_MAX_RANK; i++)
     if (axes & (1u << i))
       strcat(sub, subscript[i]);
-  snprintf(f->tmpl, sizeof f->tmpl, "Σ%s %%0", sub);
+  snprintf(f->tmpl, sizeof f->tmpl, "%s%s %%0", n->op == OP_SUM ? "Σ" : "max", sub);
+}
+
+/* exp(c t) of the step t is βᵗ with β = e^c: the power in Adam's bias correction 1 − βᵗ. */
+static void refine_exp(const Node *n, Form *f) {
+  const Node *m = n->src[0];
+  for (int i = 0; m->op == OP_MUL && i < 2; i++) {
+    const Node *t = m->src[i], *c = m->src[1 - i];
+    if ((t->flags & NODE_HYPER) && t->name && !strcmp(t->name, "t") && c->op == OP_CONST) {
+      snprintf(f->tmpl, sizeof f->tmpl, "%gᵗ", exp(c->arg.k));
+      f->prec = P_POW, f->group = OP_POWC, f->simple = false;
+    }
+  }
 }
 
 /* arg.bits 1 transposes the left operand, 2 the right one. */
@@ -104,12 +133,13 @@ typedef void Refine(const Node *n, Form *f);
 static Refine *const refine[OP_COUNT] = {
   [OP_MUL] = refine_mul, [OP_DIV] = refine_div,       [OP_POWC] = refine_pow,
   [OP_SUM] = refine_sum, [OP_MATMUL] = refine_matmul, [OP_CONST] = refine_const,
+  [OP_MAXR] = refine_sum, [OP_EXP] = refine_exp,
 };
 
 /* The op's notation from ops.def, refined where textbooks have a convention. */
 static Form form_of(const Node *n) {
   Op op = n->op;
-  int group = op == OP_SUB ? OP_ADD : op == OP_RECIP ? OP_DIV : (int)op;
+  int group = op == OP_SUB ? OP_ADD : op == OP_RECIP ? OP_DIV : op == OP_MAXR ? OP_SUM : (int)op;
   Form f = {.prec = op_prec[op] ? op_prec[op] : P_ATOM, .group = group, .simple = true};
   snprintf(f.tmpl, sizeof f.tmpl, "%s", op_info[op].notation);
   f.assoc = op == OP_ADD || op == OP_MUL || op == OP_SUM;
@@ -148,8 +178,9 @@ static void put_ref(Explain *x, FILE *out, const Node *n, bool at_end);
 static void put_operand(Explain *x, FILE *out, const Form *p, const Node *c, bool left,
                         const char *rest, bool at_end) {
   Form cf = ref_form(x, c);
-  bool last = *rest == '\0';
-  bool paren = needs_parens(p, &cf, left, !last && *rest != ' ', last && at_end);
+  bool last = *rest == '\0', tight = !last && *rest != ' ';
+  bool paren = needs_parens(p, &cf, left, tight, last && at_end) &&
+               !(tight && left && c->op == OP_CONST); /* −1/N */
   fputs(paren ? "(" : "", out);
   put_ref(x, out, c, paren || (last && at_end));
   fputs(paren ? ")" : "", out);
@@ -159,10 +190,35 @@ static void put_number(FILE *out, double k) { fprintf(out, k < 0 ? "−%g" : "%g
 
 static void note_reuse(Explain *x, const Node *n);
 
+static const char minus_sign[] = "−";
+
+/* a + b where b renders with a leading minus is written a − b′ (a + −(1/N) y is a − (1/N) y). */
+static void put_add(Explain *x, FILE *out, const Node *n, const Form *f, bool at_end) {
+  char *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
+  if (fa && fb) {
+    put_operand(x, fa, f, n->src[0], true, " + %1", at_end);
+    put_operand(x, fb, f, n->src[1], false, "", at_end);
+  }
+  if (fa)
+    fclose(fa);
+  if (fb)
+    fclose(fb);
+  size_t k = sizeof minus_sign - 1;
+  bool minus = b && !strncmp(b, minus_sign, k);
+  fprintf(out, "%s %s %s", a ? a : "", minus ? minus_sign : "+", b ? b + (minus ? k : 0) : "");
+  free(a), free(b);
+}
+
 /* Renders the node's own operation, its operands by name or inline. */
 static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
   Form f = form_of(n);
   note_reuse(x, n);
+  if (n->op == OP_ADD) {
+    put_add(x, out, n, &f, at_end);
+    return;
+  }
   for (const char *p = f.tmpl; *p; p++) {
     if (p[0] == '%' && (p[1] == '0' || p[1] == '1'))
       put_operand(x, out, &f, n->src[p[1] - '0'], p == f.tmpl, p + 2, at_end), p++;
@@ -185,6 +241,8 @@ static void put_ref(Explain *x, FILE *out, const Node *n, bool at_end) {
 }
 
 /* --- derivatives that reuse forward values (grad_rules.c builds them so) --- */
+
+static const Node *skip_expand(const Node *n) { return n->op == OP_EXPAND ? n->src[0] : n; }
 
 static bool is_const_one(const Node *n) { return node_is_const(n, 1); }
 
@@ -224,6 +282,14 @@ static const Node *reuse_exp(const Node *n) {
   return NULL;
 }
 
+/* dy ⊙ mask: dropout passes the error through the units it kept, with the forward's mask. */
+static const Node *reuse_mask(const Node *n) {
+  for (int i = 0; n->op == OP_MUL && i < 2; i++)
+    if (skip_expand(n->src[i])->flags & NODE_NOISE)
+      return skip_expand(n->src[i]);
+  return NULL;
+}
+
 typedef const Node *Reuse(const Node *n);
 static const struct {
   Reuse *match;
@@ -233,6 +299,7 @@ static const struct {
   {reuse_tanh, "tanh′(z) = 1 − tanh²(z)"},
   {reuse_relu, "max′(z, 0) = [z > 0]"},
   {reuse_exp, "exp′(z) = exp(z)"},
+  {reuse_mask, "dropout: δ ⊙ mask"},
 };
 
 static void note_reuse(Explain *x, const Node *n) {
@@ -264,8 +331,6 @@ static bool is_forward_value(const Node *n) {
   return n->name && !(n->flags & (NODE_BACKWARD | NODE_UPDATE)) &&
          op_info[n->op].kind != KIND_LEAF;
 }
-
-static const Node *skip_expand(const Node *n) { return n->op == OP_EXPAND ? n->src[0] : n; }
 
 /* The error signal δ a parameter's gradient is built from, given the node `use` that consumes
  * the parameter: ∂L/∂W = Xᵀ δ (matmul), ∂L/∂w = Σₙ δ ⊙ x (elementwise weight), ∂L/∂b = Σₙ δ
@@ -299,10 +364,21 @@ static void offer_error_signal(const Explain *x, const Node *param, const Node *
   }
 }
 
-/* Walks a layer's anonymous nodes back to its parameters, collecting the error signal.
+static bool reads_param(const Node *n) {
+  for (int s = 0; s < n->nsrc; s++)
+    if (skip_expand(n->src[s])->flags & NODE_PARAM)
+      return n->op != OP_EXPAND;
+  return false;
+}
+
+/* Walks a layer's anonymous nodes back to its parameters, collecting the error signal and the
+ * pre-activation: the last node that reads a parameter (X W + b, not the αz of leaky_relu).
  * Returns whether the layer has parameters. */
-static bool visit_layer(Explain *x, const Node *n, uint32_t stamp, const Node **best) {
+static bool visit_layer(Explain *x, const Node *n, uint32_t stamp, const Node **best,
+                        const Node **pre) {
   bool found = false;
+  if (reads_param(n) && (!*pre || n->id > (*pre)->id))
+    *pre = n;
   for (int s = 0; s < n->nsrc; s++) {
     const Node *c = n->src[s];
     if (x->seen[c->id] == stamp)
@@ -311,24 +387,26 @@ static bool visit_layer(Explain *x, const Node *n, uint32_t stamp, const Node **
     if (c->flags & NODE_PARAM)
       offer_error_signal(x, c, n, best), found = true;
     else if (!c->name && op_info[c->op].kind != KIND_LEAF)
-      found |= visit_layer(x, c, stamp, best);
+      found |= visit_layer(x, c, stamp, best, pre);
   }
   return found;
 }
 
 /* Names δ[l]; an error signal grad.c already named (∂L/∂y of a layer without activation) keeps
- * its name, and its equation says that it is δ[l]. The input of the activation gets the name
- * z[l] when the backward pass reads it (relu's mask [z > 0]). */
-static void name_layer(Explain *x, const Node *a, const Node *delta, int l) {
+ * its name, and its equation says that it is δ[l]. The pre-activation z gets the name z[l] when
+ * the backward pass reads it (relu's mask [z > 0]) or the forward uses it more than once
+ * (leaky_relu's max(z, αz)); only that node, so that every name means one value. */
+static void name_layer(Explain *x, const Node *a, const Node *delta, const Node *z, int l) {
   if (delta && !x->name[delta->id])
     make_label(x, delta, "δ[%d]", l);
   else if (delta && !x->alias[delta->id])
     x->alias[delta->id] = l;
-  for (int s = 0; s < a->nsrc; s++) {
-    const Node *z = a->src[s];
-    if (!x->name[z->id] && x->uses[z->id] && op_info[z->op].kind != KIND_LEAF)
-      make_label(x, z, "z[%d]", l);
-  }
+  x->delta_of[a->id] = delta;
+  if (!z || z == a)
+    return;
+  x->delta_of[z->id] = delta;
+  if (!x->name[z->id] && (x->uses[z->id] || x->fuses[z->id] > 1))
+    make_label(x, z, "z[%d]", l);
 }
 
 /* A layer is a named forward value computed from parameters through anonymous nodes only
@@ -337,9 +415,9 @@ static void name_layers(Explain *x) {
   const Graph *g = x->g;
   int l = 0;
   for (uint32_t i = 0; i < g->n; i++) {
-    const Node *a = g->node[i], *delta = NULL;
-    if (is_forward_value(a) && a != g->loss && visit_layer(x, a, i + 1, &delta))
-      name_layer(x, a, delta, ++l);
+    const Node *a = g->node[i], *delta = NULL, *z = NULL;
+    if (is_forward_value(a) && a != g->loss && visit_layer(x, a, i + 1, &delta, &z))
+      name_layer(x, a, delta, z, ++l);
   }
 }
 
@@ -348,9 +426,185 @@ static void name_shared(Explain *x) {
   int t = 0;
   for (uint32_t i = 0; i < x->g->n; i++) {
     const Node *n = x->g->node[i];
-    if ((n->flags & NODE_BACKWARD) && x->uses[i] > 1 && !x->name[i] &&
+    if ((n->flags & NODE_BACKWARD) && i < x->first_update && x->uses[i] > 1 && !x->name[i] &&
         op_info[n->op].kind != KIND_LEAF && n->op != OP_EXPAND && t < 9)
       snprintf(x->label[i], LABEL_MAX, "t%s", subscript[++t]), x->name[i] = x->label[i];
+  }
+}
+
+/* --- the optimizer's state: m[W] for the state W.m, m̂[W] for its bias-corrected value --- */
+
+/* The textbook letters of optim.c's state suffixes; another suffix is its own letter. */
+static const char *state_letter(const char *suffix) {
+  static const char *const letters[][2] = {
+    {"m", "m"}, {"v", "v"}, {"momentum", "v"}, {"square_avg", "s"},
+  };
+  for (size_t i = 0; i < sizeof letters / sizeof *letters; i++)
+    if (!strcmp(suffix, letters[i][0]))
+      return letters[i][1];
+  return suffix;
+}
+
+/* "W1.m" is m[W1]; the state's new value goes by the same name, as in m ← β m + (1 − β) g. */
+static void name_state(Explain *x, const ParamSlot *ps) {
+  const char *full = ps->param->name, *dot = full ? strrchr(full, '.') : NULL;
+  if (!dot)
+    return;
+  uint32_t id = ps->param->id;
+  snprintf(x->label[id], LABEL_MAX, "%s[%.*s]", state_letter(dot + 1), (int)(dot - full), full);
+  x->name[id] = x->label[id];
+  if (ps->update && !x->name[ps->update->id]) {
+    x->name[ps->update->id] = x->label[id];
+    x->role[ps->update->id] = R_STATE;
+  }
+}
+
+/* 1 − βᵗ, the bias correction of an average that starts at 0 (refine_exp writes βᵗ). */
+static bool is_bias_correction(const Node *n) {
+  if (n->op != OP_SUB || !is_const_one(n->src[0]) || n->src[1]->op != OP_EXP)
+    return false;
+  Form f = form_of(n->src[1]);
+  return f.prec == P_POW;
+}
+
+/* A state's new value over its bias correction is the estimate m̂[W] = m[W] / (1 − βᵗ). */
+static void name_estimates(Explain *x) {
+  static const char hat[] = "\xCC\x82"; /* U+0302 COMBINING CIRCUMFLEX ACCENT */
+  for (uint32_t i = x->first_update; i < x->g->n; i++) {
+    const Node *n = x->g->node[i];
+    if (n->op != OP_DIV || x->name[i] || x->role[n->src[0]->id] != R_STATE ||
+        !is_bias_correction(n->src[1]))
+      continue;
+    const char *m = x->name[n->src[0]->id];
+    int k = (int)strcspn(m, "[");
+    snprintf(x->label[i], LABEL_MAX, "%.*s%s%s", k, m, hat, m + k);
+    x->name[i] = x->label[i];
+    x->role[i] = R_ESTIMATE;
+    x->remark[i] = "bias correction: the average starts at 0";
+  }
+}
+
+/* Several dropout masks are mask₁, mask₂, …; one is just mask. */
+static void name_masks(Explain *x) {
+  for (int i = 0; x->g->nnoise > 1 && i < x->g->nnoise && i < 9; i++) {
+    uint32_t id = x->g->noise[i]->id;
+    snprintf(x->label[id], LABEL_MAX, "mask%s", subscript[i + 1]);
+    x->name[id] = x->label[id];
+  }
+}
+
+/* --- simplifications the graph's structure shows --- */
+
+/* A node as equations refer to it, for remarks (notes off). */
+static const char *text_of(Explain *x, const Node *n) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f)
+    return "?";
+  FILE *notes = x->notes;
+  x->notes = NULL;
+  put_ref(x, f, n, true);
+  x->notes = notes;
+  fclose(f);
+  const char *s = arena_printf(x->g->arena, "%s", buf);
+  free(buf);
+  return s;
+}
+
+static void add_simplification(Explain *x, const char *text) {
+  if (x->nsimpl < SIMPL_MAX)
+    x->simpl[x->nsimpl++] = text;
+}
+
+/* log_softmax(z) as lower.c builds it: s − log Σ exp(s) with s = z − max z. Returns z. */
+static const Node *log_softmax_of(const Node *n) {
+  if (n->op != OP_SUB || n->src[0]->op != OP_SUB)
+    return NULL;
+  const Node *s = n->src[0], *z = s->src[0], *m = skip_expand(s->src[1]);
+  const Node *l = skip_expand(n->src[1]);
+  const Node *sum = l->op == OP_LOG ? skip_expand(l->src[0]) : NULL;
+  const Node *e = sum && sum->op == OP_SUM ? skip_expand(sum->src[0]) : NULL;
+  return m->op == OP_MAXR && m->src[0] == z && e && e->op == OP_EXP && e->src[0] == s ? z : NULL;
+}
+
+/* y ⊙ f or f ⊙ y, y the target: f. */
+static const Node *times_target(const Graph *g, const Node *n) {
+  for (int i = 0; n->op == OP_MUL && g->target && i < 2; i++)
+    if (skip_expand(n->src[i]) == g->target)
+      return skip_expand(n->src[1 - i]);
+  return NULL;
+}
+
+/* max(z, 0) − z ⊙ y: binary cross-entropy written on the logits z. Returns z. */
+static const Node *bce_logits_of(const Graph *g, const Node *n) {
+  if (n->op != OP_SUB || n->src[0]->op != OP_MAX || !node_is_const(n->src[0]->src[1], 0))
+    return NULL;
+  const Node *z = n->src[0]->src[0];
+  return times_target(g, n->src[1]) == z ? z : NULL;
+}
+
+/* The error signal at z, by the name its equation gives it. */
+static const char *delta_text(Explain *x, const Node *z) {
+  const Node *d = x->delta_of[z->id];
+  if (!d)
+    return arena_printf(x->g->arena, "∂L/∂%s", text_of(x, z));
+  return x->alias[d->id] ? arena_printf(x->g->arena, "δ[%d]", x->alias[d->id]) : x->name[d->id];
+}
+
+/* nll(log_softmax(z), y): names log ŷ and says what the derived δ at z amounts to. */
+static void note_softmax_ce(Explain *x, const Node *ls, const Node *z) {
+  const char *zt = text_of(x, z), *y = x->g->target->name, *d = delta_text(x, z);
+  if (!x->name[ls->id])
+    x->name[ls->id] = "log ŷ";
+  x->remark[ls->id] = arena_printf(x->g->arena, "log-softmax: ŷ = softmax(%s)", zt);
+  if (x->delta_of[z->id])
+    x->remark[x->delta_of[z->id]->id] =
+      arena_printf(x->g->arena, "softmax with cross-entropy: δ = (ŷ − %s)/N for one-hot %s", y, y);
+  add_simplification(
+    x, arena_printf(x->g->arena,
+                    "softmax with cross-entropy: the %s derived above is (ŷ ⊙ Σ₁ %s − %s)/N with "
+                    "ŷ = softmax(%s)\n    (the term through the shift by max₁ %s is 0: the rest "
+                    "sums to 0 along each row);\n    for one-hot %s (class targets) Σ₁ %s = 1, so %s = (ŷ − %s)/N",
+                    d, y, y, zt, zt, y, y, d, y));
+}
+
+/* The sigmoid of z the model computes, if it names one. */
+static const Node *sigmoid_of(const Graph *g, const Node *z) {
+  for (uint32_t i = z->id + 1; i < g->n; i++)
+    if (g->node[i]->op == OP_SIGMOID && g->node[i]->src[0] == z && g->node[i]->name)
+      return g->node[i];
+  return NULL;
+}
+
+/* binary cross-entropy on the logits z: the derived δ at z is (σ(z) − y)/(N k). */
+static void note_bce_logits(Explain *x, const Node *z) {
+  const char *zt = text_of(x, z), *y = x->g->target->name, *d = delta_text(x, z);
+  const Node *p = sigmoid_of(x->g, z);
+  const char *pt = p ? x->name[p->id] : arena_printf(x->g->arena, "σ(%s)", zt);
+  int64_t k = shape_numel(&z->shape, 1);
+  const char *per = k == 1 ? "N" : arena_printf(x->g->arena, "(%lld N)", (long long)k);
+  if (x->delta_of[z->id])
+    x->remark[x->delta_of[z->id]->id] = arena_printf(
+      x->g->arena, "sigmoid with binary cross-entropy: δ = (%s − %s)/%s", pt, y, per);
+  add_simplification(
+    x, arena_printf(x->g->arena,
+                    "sigmoid with binary cross-entropy: the loss is written on the logits %s "
+                    "(exp never overflows);\n    the %s derived above is (σ(%s) − %s)/(N k), "
+                    "k = %lld output%s per row: %s = (%s − %s)/%s",
+                    zt, d, zt, y, (long long)k, k == 1 ? "" : "s", d, pt, y, per));
+}
+
+static void find_structures(Explain *x) {
+  const Graph *g = x->g;
+  for (uint32_t i = 0; i < g->n && g->target; i++) {
+    const Node *n = g->node[i], *f = times_target(g, n), *z;
+    if (n->flags & (NODE_BACKWARD | NODE_UPDATE))
+      continue;
+    if (f && (z = log_softmax_of(f)))
+      note_softmax_ce(x, f, z);
+    else if ((z = bce_logits_of(g, n)))
+      note_bce_logits(x, z);
   }
 }
 
@@ -358,36 +612,46 @@ static void name_nodes(Explain *x) {
   const Graph *g = x->g;
   for (uint32_t i = 0; i < g->n; i++) {
     const Node *n = g->node[i];
+    int *count = (n->flags & NODE_BACKWARD) ? x->uses : x->fuses;
     x->name[i] = n == g->loss ? "L" : n->name;
-    for (int s = 0; s < n->nsrc && (n->flags & NODE_BACKWARD); s++)
-      x->uses[n->src[s]->id]++;
+    for (int s = 0; s < n->nsrc && i < x->first_update; s++)
+      count[n->src[s]->id]++;
   }
   name_layers(x);
   name_shared(x);
+  name_masks(x);
+  for (int p = 0; p < g->nparams; p++)
+    if (g->params[p].role == ROLE_STATE)
+      name_state(x, &g->params[p]);
+  name_estimates(x);
+  find_structures(x);
 }
 
 /* --- output --- */
 
+/* Columns of UTF-8 text: continuation bytes and combining marks (U+0300…U+033F, the hat of m̂)
+ * take none. */
 static int display_width(const char *s) {
   int w = 0;
   for (; *s; s++)
-    w += ((unsigned char)*s & 0xC0) != 0x80;
+    w += ((unsigned char)*s & 0xC0) != 0x80 && (unsigned char)*s != 0xCC;
   return w;
 }
 
-/* `  lhs op rhs`, with remarks on reused values aligned after it. */
+/* `  lhs op rhs`, with remarks (reused values, recognised structure) aligned after it. */
 static void put_equation(Explain *x, FILE *out, const char *lhs, const char *op, const Node *rhs) {
   char *line = NULL, *note = NULL;
   size_t nline = 0, nnote = 0;
   FILE *l = open_memstream(&line, &nline);
   x->notes = open_memstream(&note, &nnote);
   if (l && x->notes) {
-    int before = x->nreuse;
     fprintf(l, "  %s %s ", lhs, op);
     put_def(x, l, rhs, true);
+    if (x->remark[rhs->id])
+      fprintf(x->notes, "%s%s", ftell(x->notes) ? "; " : "", x->remark[rhs->id]);
     fclose(l), fclose(x->notes);
     int pad = NOTE_COLUMN - display_width(line);
-    fprintf(out, "%s%*s%s\n", line, x->nreuse > before ? (pad > 2 ? pad : 2) : 0, "", note);
+    fprintf(out, "%s%*s%s\n", line, nnote ? (pad > 2 ? pad : 2) : 0, "", note);
   } else if (l || x->notes)
     fclose(l ? l : x->notes);
   x->notes = NULL;
@@ -396,7 +660,7 @@ static void put_equation(Explain *x, FILE *out, const char *lhs, const char *op,
 
 static void put_forward(Explain *x, FILE *out) {
   fputs("forward\n", out);
-  for (uint32_t i = 0; i < x->g->n; i++) {
+  for (uint32_t i = 0; i < x->first_update; i++) {
     const Node *n = x->g->node[i];
     if (x->name[i] && !(n->flags & (NODE_BACKWARD | NODE_UPDATE)) &&
         op_info[n->op].kind != KIND_LEAF)
@@ -406,7 +670,7 @@ static void put_forward(Explain *x, FILE *out) {
 
 static void put_backward(Explain *x, FILE *out) {
   fputs("\nbackward (derived by reverse-mode differentiation)\n", out);
-  for (uint32_t i = 0; i < x->g->n; i++) {
+  for (uint32_t i = 0; i < x->first_update; i++) {
     const Node *n = x->g->node[i];
     char lhs[256];
     snprintf(lhs, sizeof lhs, "δ[%d] = %s", x->alias[i], x->name[i] ? x->name[i] : "");
@@ -415,12 +679,66 @@ static void put_backward(Explain *x, FILE *out) {
   }
 }
 
+/* `update (Adam, β1 = 0.9, …, learning rate η, step t = 1, 2, …)`: the settings behind the
+ * constants of the update equations. */
+static void put_update_header(const Explain *x, FILE *out) {
+  static const char *const names[] = {
+    [OPT_SGD] = "SGD", [OPT_ADAM] = "Adam", [OPT_ADAMW] = "AdamW", [OPT_RMSPROP] = "RMSprop",
+  };
+  const OptimizerSettings *o = x->opt;
+  fputs("\nupdate (", out);
+  if (o) {
+    bool adam = o->kind == OPT_ADAM || o->kind == OPT_ADAMW;
+    fputs(names[o->kind], out);
+    if (adam)
+      fprintf(out, ", β1 = %g, β2 = %g, ε = %g", o->beta1, o->beta2, o->eps);
+    if (o->kind == OPT_RMSPROP)
+      fprintf(out, ", ρ = %g, ε = %g", o->rho, o->eps);
+    if (o->momentum > 0 && !adam)
+      fprintf(out, ", %smomentum μ = %g", o->nesterov && o->kind == OPT_SGD ? "Nesterov " : "",
+              o->momentum);
+    if (o->weight_decay > 0 && o->kind != OPT_ADAM && o->kind != OPT_RMSPROP)
+      fprintf(out, ", %sweight decay λ = %g", o->kind == OPT_ADAMW ? "decoupled " : "",
+              o->weight_decay);
+    fputs(", ", out);
+  }
+  fputs(x->g->step ? "learning rate η, step t = 1, 2, …)\n" : "learning rate η)\n", out);
+}
+
+/* Marks the optimizer's nodes a value is computed from. */
+static void mark_update(Explain *x, const Node *n, uint32_t stamp) {
+  if (n->id < x->first_update || x->seen[n->id] == stamp)
+    return;
+  x->seen[n->id] = stamp;
+  for (int s = 0; s < n->nsrc; s++)
+    mark_update(x, n->src[s], stamp);
+}
+
+/* One parameter's step: its state's new values and their estimates in the order the optimizer
+ * computes them, then the parameter itself. */
+static void put_param_update(Explain *x, FILE *out, const ParamSlot *ps, uint32_t stamp) {
+  mark_update(x, ps->update, stamp);
+  for (uint32_t i = x->first_update; i < x->g->n; i++)
+    if (x->seen[i] == stamp && x->role[i] && x->g->node[i] != ps->update)
+      put_equation(x, out, x->name[i], x->role[i] == R_STATE ? "←" : "=", x->g->node[i]);
+  put_equation(x, out, ps->param->name, "←", ps->update);
+}
+
 static void put_update(Explain *x, FILE *out) {
-  fputs("\nupdate (SGD, learning rate η)\n", out);
-  for (int p = 0; p < x->g->nparams; p++) {
-    const ParamSlot *ps = &x->g->params[p];
+  const Graph *g = x->g;
+  bool grouped = false, first = true;
+  for (uint32_t i = x->first_update; i < g->n; i++)
+    grouped |= x->role[i] != R_NONE;
+  put_update_header(x, out);
+  for (int p = 0; p < g->nparams; p++) {
+    const ParamSlot *ps = &g->params[p];
+    if (ps->role != ROLE_PARAM)
+      continue;
+    if (grouped && !first)
+      fputc('\n', out);
+    first = false;
     if (ps->update)
-      put_equation(x, out, ps->param->name, "←", ps->update);
+      put_param_update(x, out, ps, g->n + 1 + (uint32_t)p);
     else
       fprintf(out, "  %s is unchanged: the loss does not depend on it\n", ps->param->name);
   }
@@ -434,17 +752,25 @@ static void put_simplifications(const Explain *x, FILE *out) {
   fprintf(out, "  %d derivative%s reuse%s a forward value instead of recomputing it (noted "
           "beside the equations)\n", x->nreuse, x->nreuse == 1 ? "" : "s",
           x->nreuse == 1 ? "s" : "");
+  for (int i = 0; i < x->nsimpl; i++)
+    fprintf(out, "  %s\n", x->simpl[i]);
 }
 
-void explain_print(FILE *out, const Graph *g) {
+void explain_print(FILE *out, const Graph *g, const OptimizerSettings *opt) {
   ArenaMark mark = arena_mark(g->arena);
   Explain x = {
     .g = g,
+    .opt = opt,
     .name = ARENA_ARRAY(g->arena, const char *, g->n),
     .label = arena_alloc(g->arena, LABEL_MAX * (size_t)g->n),
+    .remark = ARENA_ARRAY(g->arena, const char *, g->n),
+    .delta_of = ARENA_ARRAY(g->arena, const Node *, g->n),
     .uses = ARENA_ARRAY(g->arena, int, g->n),
+    .fuses = ARENA_ARRAY(g->arena, int, g->n),
     .alias = ARENA_ARRAY(g->arena, int, g->n),
+    .role = ARENA_ARRAY(g->arena, uint8_t, g->n),
     .seen = ARENA_ARRAY(g->arena, uint32_t, g->n),
+    .first_update = g->lr ? g->lr->id : g->n,
   };
   name_nodes(&x);
   fputs("notation: N rows in a batch, ⊙ elementwise product, Σₙ sum over the rows, ᵀ transpose,\n"

@@ -1,14 +1,18 @@
 /* explain: the derived backward pass in the notation of a textbook.
- * Contract: given a graph after grad_build and optim_sgd, prints the forward equations, for each
- * named value its error signal δ, the gradient of every parameter, and the update rule, each
- * written from the graph the compiler derived (nothing is hand-written per layer), followed by
- * the simplifications made. */
+ * Contract: given a graph after grad_build and optim_build, prints the forward equations, for
+ * each layer its error signal δ, the gradient of every parameter, and the optimizer's update
+ * (state m[W], v[W], bias-corrected m̂[W], …), each written from the graph the compiler derived
+ * (nothing is hand-written per layer or per example), followed by the simplifications made —
+ * including the ones the graph's structure shows (softmax with cross-entropy, sigmoid with
+ * binary cross-entropy on the logits). */
 #ifndef NNC_EXPLAIN_H
 #define NNC_EXPLAIN_H
 #include <stdio.h>
 
 #include "graph.h"
+#include "sema.h"
 
-void explain_print(FILE *out, const Graph *g);
+/* opt: the settings the update was built with, named in its heading (NULL: not named). */
+void explain_print(FILE *out, const Graph *g, const OptimizerSettings *opt);
 
 #endif

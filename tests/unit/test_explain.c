@@ -1,5 +1,7 @@
 /* explain_print on models compiled from source: golden files under tests/golden/explain
- * (NNC_UPDATE_GOLDEN=1 rewrites them), plus facts that must hold whatever the layout. */
+ * (NNC_UPDATE_GOLDEN=1 rewrites them) — the small .nn files there and every trainable example
+ * of examples/, read where it lives so that the goldens track the real examples — plus facts
+ * that must hold whatever the layout. */
 #include "test.h"
 
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include "explain.h"
 
 #define GOLDEN_DIR NNC_SOURCE_DIR "/tests/golden/explain/"
+#define EXAMPLES_DIR NNC_SOURCE_DIR "/examples/"
 
 
 /* Compiles source text through grad and SGD and returns what --explain prints (malloc'ed). */
@@ -20,27 +23,42 @@ static char *explain_text(const char *name, const char *source) {
   char *out = NULL;
   size_t len = 0;
   FILE *m = open_memstream(&out, &len);
-  explain_print(m, &c.graph);
+  explain_print(m, &c.graph, &c.model->train.opt);
   fclose(m);
   compilation_free(&c);
   return out;
 }
 
-static char *explain_golden(const char *stem) {
+/* Explains dir/stem.nn and compares it with the golden `golden`.explain. */
+static char *explain_file(const char *dir, const char *stem, const char *golden) {
   char path[512];
-  snprintf(path, sizeof path, GOLDEN_DIR "%s.nn", stem);
+  snprintf(path, sizeof path, "%s%s.nn", dir, stem);
   char *source = test_read_file(path, NULL);
   assert_non_null(source);
   char *got = explain_text(path, source);
   free(source);
-  snprintf(path, sizeof path, GOLDEN_DIR "%s.explain", stem);
+  snprintf(path, sizeof path, GOLDEN_DIR "%s.explain", golden);
   assert_true(test_golden_matches(path, got));
   return got;
+}
+
+static char *explain_golden(const char *stem) { return explain_file(GOLDEN_DIR, stem, stem); }
+
+/* examples/NAME.nn against tests/golden/explain/example_NAME.explain. */
+static char *explain_example(const char *stem) {
+  char golden[128];
+  snprintf(golden, sizeof golden, "example_%s", stem);
+  return explain_file(EXAMPLES_DIR, stem, golden);
 }
 
 static void assert_contains(const char *text, const char *needle) {
   if (!strstr(text, needle))
     fail_msg("expected the explanation to contain \"%s\"; got:\n%s", needle, text);
+}
+
+static void assert_lacks(const char *text, const char *needle) {
+  if (strstr(text, needle))
+    fail_msg("expected the explanation not to contain \"%s\"; got:\n%s", needle, text);
 }
 
 static void test_xor(void **state) {
@@ -101,12 +119,137 @@ static void test_notation(void **state) {
   free(t);
 }
 
+/* --- the examples, as learners run them --- */
+
+static void test_example_xor(void **state) {
+  (void)state;
+  char *t = explain_example("xor");
+  assert_contains(t, "δ[2] = ∂L/∂A2 ⊙ A2 ⊙ (1 − A2)");
+  assert_contains(t, "update (SGD, learning rate η)");
+  assert_contains(t, "W2 ← W2 − η ∂L/∂W2");
+  free(t);
+}
+
+static void test_example_xor_dense(void **state) {
+  (void)state;
+  char *t = explain_example("xor_dense");
+  assert_contains(t, "δ[1] = ∂L/∂h ⊙ h ⊙ (1 − h)");
+  assert_contains(t, "∂L/∂y.W = hᵀ δ[2]");
+  free(t);
+}
+
+/* softmax and cross-entropy lowered to nll(log_softmax(z), y), trained with Adam. */
+static void test_example_fashion_mnist(void **state) {
+  (void)state;
+  char *t = explain_example("fashion_mnist");
+  assert_contains(t, "log ŷ = logits − (max₁ logits) − log(Σ₁ exp(logits − (max₁ logits)))");
+  assert_contains(t, "L = −((1/N) Σ Σ₁ (y ⊙ log ŷ))");
+  assert_contains(t, "δ[3] = ∂L/∂logits = ");
+  assert_contains(t, "softmax with cross-entropy: δ = (ŷ − y)/N for one-hot y");
+  assert_contains(t, "the δ[3] derived above is (ŷ ⊙ Σ₁ y − y)/N with ŷ = softmax(logits)");
+  assert_contains(t, "δ[1] = ∂L/∂h1 ⊙ [z[1] > 0]");
+  assert_contains(t, "update (Adam, β1 = 0.9, β2 = 0.999, ε = 1e-07, learning rate η, step t");
+  assert_contains(t, "m[h1.W] ← 0.9 m[h1.W] + 0.1 ∂L/∂h1.W");
+  assert_contains(t, "v[h1.W] ← 0.999 v[h1.W] + 0.001 (∂L/∂h1.W)²");
+  assert_contains(t, "m̂[h1.W] = m[h1.W] / (1 − 0.9ᵗ)");
+  assert_contains(t, "v̂[h1.W] = v[h1.W] / (1 − 0.999ᵗ)");
+  assert_contains(t, "h1.W ← h1.W − η (m̂[h1.W] / (√v̂[h1.W] + 1e-07))");
+  assert_lacks(t, "exp(−0.1"); /* the bias correction is written βᵗ, not as computed */
+  free(t);
+}
+
+/* binary_cross_entropy(sigmoid(z), y) lowered to the with-logits form. */
+static void test_example_fashion_bag(void **state) {
+  (void)state;
+  char *t = explain_example("fashion_bag");
+  assert_contains(t, "p = σ(z[2])");
+  assert_contains(t, "L = (1/N) Σ (max(z[2], 0) − z[2] ⊙ is_bag + log(1 + exp(−|z[2]|)))");
+  assert_contains(t, "sigmoid with binary cross-entropy: δ = (p − is_bag)/N");
+  assert_contains(t, "is (σ(z[2]) − is_bag)/(N k), k = 1 output per row: δ[2] = (p − is_bag)/N");
+  assert_contains(t, "δ[2] = (1/N) t₁ − (1/N) is_bag − "); /* a + −b is written a − b */
+  free(t);
+}
+
+static void test_example_flats(void **state) {
+  (void)state;
+  char *t = explain_example("flats");
+  assert_contains(t, "L = (1/N) Σ (y − price / 100)²");
+  assert_contains(t, "δ[3] = ∂L/∂y = 2 (1/N) (y − price / 100)");
+  assert_contains(t, "δ[2] = ∂L/∂h2 ⊙ (1 − h2²)");
+  assert_contains(t, "m̂[y.b] = m[y.b] / (1 − 0.9ᵗ)");
+  assert_lacks(t, "softmax with cross-entropy");
+  assert_lacks(t, "sigmoid with binary cross-entropy");
+  free(t);
+}
+
+/* --- labels and optimizers --- */
+
+static char *explain_model(const char *layer, const char *optimizer) {
+  char src[1024];
+  snprintf(src, sizeof src,
+           "model m {\n  input x[2]\n  target y[1]\n  h = %s\n  d = dropout(h, 0.5)\n"
+           "  o = dense(d, 1)\n  loss = mse(o, y)\n  output o\n}\n"
+           "train m {\n  data = table { 0 1 -> 1 }\n  optimizer = %s\n  epochs = 1\n"
+           "  batch = 1\n}\n", layer, optimizer);
+  return explain_text("model.nn", src);
+}
+
+/* leaky_relu is max(z, αz): only z is z[1]; αz is written inline (it once was z[1] too). */
+static void test_leaky_relu_labels(void **state) {
+  (void)state;
+  char *t = explain_model("dense(x, 3, leaky_relu(alpha = 0.1))", "sgd(lr = 0.1)");
+  assert_contains(t, "z[1] = x h.W + h.b");
+  assert_contains(t, "h = max(z[1], 0.1 z[1])");
+  assert_contains(t, "[z[1] > 0.1 z[1]]");
+  assert_lacks(t, "z[1] = 0.1");
+  assert_lacks(t, "max(z[1], z[1])");
+  assert_contains(t, "d = h ⊙ mask");
+  assert_contains(t, "∂L/∂h = ∂L/∂d ⊙ mask");
+  assert_contains(t, "dropout: δ ⊙ mask");
+  free(t);
+}
+
+static void test_sgd_momentum(void **state) {
+  (void)state;
+  char *t = explain_model("dense(x, 3, tanh)",
+                          "sgd(lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.001)");
+  assert_contains(t, "update (SGD, Nesterov momentum μ = 0.9, weight decay λ = 0.001, learning");
+  assert_contains(t, "v[h.W] ← 0.9 v[h.W] + ∂L/∂h.W + 0.001 h.W");
+  assert_contains(t, "h.W ← h.W − η (∂L/∂h.W + 0.001 h.W + 0.9 v[h.W])");
+  free(t);
+}
+
+static void test_rmsprop(void **state) {
+  (void)state;
+  char *t = explain_model("dense(x, 3, relu)", "rmsprop(lr = 0.01)");
+  assert_contains(t, "s[h.W] ← ");
+  assert_contains(t, "h.W ← h.W − η (∂L/∂h.W / (√s[h.W] + ");
+  free(t);
+}
+
+static void test_adamw(void **state) {
+  (void)state;
+  char *t = explain_model("dense(x, 3, sigmoid)", "adamw(lr = 0.01, weight_decay = 0.01)");
+  assert_contains(t, "decoupled weight decay λ = 0.01");
+  assert_contains(t, "h.W ← h.W − η (m̂[h.W] / (√v̂[h.W] + 1e-07) + 0.01 h.W)");
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_xor),
     cmocka_unit_test(test_dense),
     cmocka_unit_test(test_relu_tanh),
     cmocka_unit_test(test_notation),
+    cmocka_unit_test(test_example_xor),
+    cmocka_unit_test(test_example_xor_dense),
+    cmocka_unit_test(test_example_fashion_mnist),
+    cmocka_unit_test(test_example_fashion_bag),
+    cmocka_unit_test(test_example_flats),
+    cmocka_unit_test(test_leaky_relu_labels),
+    cmocka_unit_test(test_sgd_momentum),
+    cmocka_unit_test(test_rmsprop),
+    cmocka_unit_test(test_adamw),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
