@@ -3,7 +3,7 @@
  * target `y : class(K)` is [N, K], one-hot rows the runtime fills), the parameters (with their
  * initialisers, in declaration order), and builds each expression from primitives. Layers,
  * activations, losses, regularisers, reductions, the dot product and transpose are sugar here,
- * built with the g_* builders from tables in lower.c, and never have a derivative of their own.
+ * built with the g_* builders from tables in lower_sugar.c, and never have a derivative of their own.
  * Unknown names, functions, arguments and initialisers and shape errors are reported at the
  * user's source. Sets g->input, g->target, g->loss, g->output and g->metric. */
 #ifndef NNC_LOWER_H

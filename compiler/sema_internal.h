@@ -1,0 +1,80 @@
+/* sema_internal: what the files of sema share; not part of sema.h's API.
+ * Contract: sema.c checks models and drives the check (sema_check); sema_train.c evaluates
+ * settings' values and call arguments and checks train blocks; sema_data.c checks data sources
+ * (tables, idx files) and sema_csv.c csv sources. Every function reports its errors through
+ * s->d at the user's source and allocates in s->arena. */
+#ifndef NNC_SEMA_INTERNAL_H
+#define NNC_SEMA_INTERNAL_H
+#include "sema.h"
+
+enum { MAX_CLASSES = 1000000 };
+
+/* One sema_check: where things are allocated and reported, and the directory that relative data
+ * paths are resolved against (absolute; NULL when the source's directory cannot be resolved). */
+typedef struct {
+  Arena *arena;
+  Diag *d;
+  const char *dir;
+} Sema;
+
+/* --- sema.c: constant numbers (+ - * / and unary minus of numbers), declarations --- */
+
+bool sema_const_eval(const AstNode *e, double *out);
+/* The number of values a declaration holds in one row. */
+int64_t sema_decl_width(const AstNode *decl);
+/* "input", "target", ... by AstKind of a declaration. */
+extern const char *const sema_decl_word[];
+
+/* --- sema_train.c: values of settings, each checked for `what` with an error at e --- */
+
+/* The ranges a numeric argument may be required to lie in, each with its own message. */
+typedef enum { R_ANY, R_POSITIVE, R_NONNEG, R_UNIT, R_FRACTION, R_CLOSED, R_OPEN } Range;
+
+bool sema_number(Sema *s, const AstNode *e, const char *what, double *out);
+bool sema_int(Sema *s, const AstNode *e, const char *what, int64_t lo, int64_t hi,
+              int64_t *out);
+bool sema_bool(Sema *s, const AstNode *e, const char *what, bool *out);
+bool sema_ranged(Sema *s, const AstNode *e, const char *what, Range r, double *out);
+
+/* --- sema_train.c: arguments of the calls in settings: sgd(...), step(...), csv(...) --- */
+
+enum { MAX_ARGS = 12, MAX_POS = 2 };
+
+typedef struct {
+  const char *fn;           /* the call's name, for messages */
+  const char *const *names; /* the keyword arguments it takes, NULL-terminated */
+  const AstNode *val[MAX_ARGS];
+  const AstNode *pos[MAX_POS];
+  int npos;
+} Args;
+
+/* The index of name in the NULL-terminated names, or -1. */
+int sema_name_index(const char *const *names, const char *name);
+const char *sema_name_list(Arena *a, const char *const *names, int n, const char *quote);
+void sema_collect_args(Sema *s, const AstNode *call, Args *a, int max_pos, const char *pos_msg);
+const AstNode *sema_arg_of(const Args *a, const char *name);
+const char *sema_callee(const AstNode *v);
+/* "unknown <what> '<name>'", with a suggestion among the n names or their list. */
+void sema_unknown_choice(Sema *s, const AstNode *v, const char *what, const char *name,
+                         const char *const *names, int n);
+
+/* Checks a train block of m into m->train (a second one is an error). */
+void sema_check_train(Sema *s, Model *m, const AstNode *block);
+
+/* --- sema_data.c: data sources (data = / validate =) and the arguments csv shares --- */
+
+void sema_data_source(Sema *s, const Model *m, const AstNode *setting, DataSettings *out);
+int64_t sema_input_width(const Model *m);
+/* A file-name argument: a non-empty string, resolved against the source's directory. */
+const char *sema_path_arg(Sema *s, const AstNode *e);
+/* "cannot open data file" for the string node path, errno err. */
+void sema_open_error(Sema *s, const AstNode *path, int err);
+void sema_scaling_args(Sema *s, const Args *a, DataSettings *out);
+void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out);
+
+/* --- sema_csv.c --- */
+
+/* csv("file", ...): its arguments, and its columns and header read from the file's first lines. */
+void sema_csv_source(Sema *s, const Model *m, const AstNode *v, DataSettings *out);
+
+#endif

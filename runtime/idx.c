@@ -1,0 +1,166 @@
+/* idx: the IDX reader of nnrt_data_load (data.h states the format): an inputs file and a labels
+ * file, unsigned bytes only, each header checked against the model and the other file, and the
+ * body read as data arrives, never trusting the size a header claims. */
+#include "data_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+enum { IDX_CHUNK = 1 << 16 }; /* first allocation for an IDX body, before it doubles */
+
+/* ---- IDX ---- */
+
+typedef struct {
+  gzFile gz;
+  Report r;
+  int ndim;
+  uint64_t count, width; /* records, and bytes in each */
+} Idx;
+
+static const char *idx_type_name(int type) {
+  switch (type) {
+  case 0x08: return "unsigned byte";
+  case 0x09: return "signed byte";
+  case 0x0B: return "short";
+  case 0x0C: return "int";
+  case 0x0D: return "float";
+  case 0x0E: return "double";
+  default: return "unknown";
+  }
+}
+
+static uint32_t big_endian32(const unsigned char *b) {
+  return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Reads exactly n header bytes after `before` bytes of the header already read. */
+static int read_header_bytes(Idx *f, unsigned char *buf, size_t n, size_t before) {
+  int64_t got = data_read_gz(f->gz, &f->r, buf, n);
+  if (got < 0)
+    return -1;
+  if (got == 0 && before == 0)
+    return data_fail(&f->r, "empty file");
+  if ((size_t)got < n)
+    return data_fail(&f->r, "truncated: expected %zu bytes of header, file ends after %zu",
+                     before + n, before + (size_t)got);
+  return 0;
+}
+
+/* count and width from the dims, each product checked against the size limit as it grows. */
+static int read_dims(Idx *f) {
+  unsigned char dims[4 * 255];
+  if (read_header_bytes(f, dims, 4 * (size_t)f->ndim, 4) != 0)
+    return -1;
+  f->count = big_endian32(dims);
+  f->width = 1;
+  uint64_t total = f->count;
+  for (int i = 1; i < f->ndim; i++) {
+    uint32_t dim = big_endian32(dims + 4 * i);
+    f->width *= dim;
+    total *= dim;
+    if (f->width > NNRT_IDX_MAX_BYTES || total > NNRT_IDX_MAX_BYTES)
+      break;
+  }
+  if (f->width > NNRT_IDX_MAX_BYTES || total > NNRT_IDX_MAX_BYTES)
+    return data_fail(&f->r, "the header claims more than %llu bytes of data, the loader's limit",
+                     (unsigned long long)NNRT_IDX_MAX_BYTES);
+  return 0;
+}
+
+static int open_idx(Idx *f) {
+  unsigned char magic[4];
+  if (!(f->gz = data_open_gz(&f->r)) || read_header_bytes(f, magic, 4, 0) != 0)
+    return -1;
+  if (magic[0] || magic[1])
+    return data_fail(&f->r, "not an IDX file (magic 0x%08x)", big_endian32(magic));
+  if (magic[2] != 0x08)
+    return data_fail(&f->r, "IDX type 0x%02x (%s) is not supported, only 0x08 (unsigned byte)",
+                     magic[2], idx_type_name(magic[2]));
+  if (magic[3] == 0)
+    return data_fail(&f->r, "the IDX header has no dimensions");
+  f->ndim = magic[3];
+  return read_dims(f);
+}
+
+static int check_idx_shapes(const NnrtModel *m, const Idx *in, const Idx *lab) {
+  if (in->count == 0)
+    return data_fail(&in->r, "no records");
+  if (in->width != (uint64_t)m->input.width)
+    return data_fail(&in->r, "records of %llu values, but the model's input takes %lld",
+                     (unsigned long long)in->width, (long long)m->input.width);
+  if (lab->ndim != 1)
+    return data_fail(&lab->r, "a labels file has 1 dimension, this one has %d", lab->ndim);
+  if (lab->count != in->count)
+    return data_fail(&lab->r, "%llu labels for the %llu records of '%s'",
+                     (unsigned long long)lab->count, (unsigned long long)in->count, in->r.path);
+  if (m->n_classes == 0 && m->target.width != 1)
+    return data_fail(&lab->r,
+                     "labels give 1 target value per record, but the model's target takes %lld",
+                     (long long)m->target.width);
+  return 0;
+}
+
+/* Reads the body the header describes into *body, growing it only as data arrives, and
+ * insists that the file ends there. */
+static int read_idx_body(Idx *f, unsigned char **body) {
+  size_t need = (size_t)(f->count * f->width), got = 0, cap = 0;
+  while (got < need) {
+    if (got == cap) {
+      cap = cap * 2 > IDX_CHUNK ? cap * 2 : IDX_CHUNK;
+      cap = cap < need ? cap : need;
+      unsigned char *grown = realloc(*body, cap);
+      if (!grown)
+        return data_fail(&f->r, "out of memory after %zu bytes", got);
+      *body = grown;
+    }
+    int64_t k = data_read_gz(f->gz, &f->r, *body + got, cap - got);
+    if (k < 0)
+      return -1;
+    if (k == 0)
+      return data_fail(&f->r, "truncated: expected %zu bytes of data, file ends after %zu", need,
+                       got);
+    got += (size_t)k;
+  }
+  unsigned char extra;
+  int64_t k = data_read_gz(f->gz, &f->r, &extra, 1);
+  if (k > 0)
+    return data_fail(&f->r, "more data than the header describes (%zu bytes)", need);
+  return k < 0 ? -1 : data_check_clean_end(f->gz, &f->r);
+}
+
+static int fill_from_idx(const NnrtModel *m, const NnrtData *d, const Idx *in, const Idx *lab,
+                         const unsigned char *xb, const unsigned char *yb, NnrtDataset *ds) {
+  int64_t rows = (int64_t)lab->count;
+  if (data_alloc_rows(ds, rows, &in->r) != 0)
+    return -1;
+  for (int64_t i = 0; i < rows * ds->in_width; i++)
+    if (isnan(ds->x[i] = data_scaled(d, xb[i])))
+      return data_fail(&in->r, "the scale %g makes inputs overflow", d->scale);
+  for (int64_t i = 0; i < rows; i++) {
+    if (m->n_classes == 0)
+      ds->y[i] = data_target_value(d, yb[i]);
+    else if (data_put_label(&lab->r, "record", i + 1, yb[i], m->n_classes,
+                            ds->y + i * m->n_classes))
+      return -1;
+  }
+  ds->rows = rows;
+  return 0;
+}
+
+int data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
+  Idx in = {.r = *r}, lab = {.r = {d->labels_path, r->err, r->errlen}};
+  if (!d->labels_path)
+    return data_fail(r, "IDX data needs a labels file as well");
+  unsigned char *xb = NULL, *yb = NULL;
+  int rc = open_idx(&in) || open_idx(&lab) || check_idx_shapes(m, &in, &lab) ||
+           read_idx_body(&in, &xb) || read_idx_body(&lab, &yb) ||
+           fill_from_idx(m, d, &in, &lab, xb, yb, ds);
+  if (in.gz)
+    gzclose(in.gz);
+  if (lab.gz)
+    gzclose(lab.gz);
+  free(xb);
+  free(yb);
+  return rc ? -1 : 0;
+}
