@@ -30,10 +30,12 @@ static LLVMTypeRef slot_type(CgCtx *c) {
   return LLVMStructTypeInContext(c->ctx, f, 3, 0);
 }
 
-static LLVMValueRef slot_value(CgCtx *c, const Node *n) {
+/* A slot named after its node; an unnamed one (output softmax(z)) after its role. */
+static LLVMValueRef slot_value(CgCtx *c, const Node *n, const char *role) {
   int64_t off = n ? c->p->plan.offset[n->id] : -1;
   int64_t width = n ? shape_numel(&n->shape, 1) : 0;
-  LLVMValueRef f[] = {global_string(c, n ? n->name : ""), cg_i64(c, off), cg_i64(c, width)};
+  const char *name = n && n->name ? n->name : n ? role : "";
+  LLVMValueRef f[] = {global_string(c, name), cg_i64(c, off), cg_i64(c, width)};
   return LLVMConstNamedStruct(slot_type(c), f, 3);
 }
 
@@ -175,7 +177,8 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
   LLVMValueRef f[] = {
     i32c(c, NNRT_ABI_VERSION), global_string(c, p->m->name), global_string(c, p->source_name),
     cg_i64(c, p->plan.total), cg_i64(c, p->plan.max_batch),
-    slot_value(c, g->input), slot_value(c, train ? g->target : NULL), slot_value(c, g->output),
+    slot_value(c, g->input, "input"), slot_value(c, train ? g->target : NULL, "target"),
+    slot_value(c, g->output, "output"),
     cg_i64(c, train ? offset_of(p, g->loss) : -1), cg_i64(c, train ? offset_of(p, g->lr) : -1),
     cg_i64(c, train ? offset_of(p, g->step) : -1),
     i32c(c, count_params(p)), params_array(c), i32c(c, g->nnoise), noise_array(c),
