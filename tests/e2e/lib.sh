@@ -34,6 +34,53 @@ contains() {
   fi
 }
 
+# holds 'COND' NAME=VALUE...: true when the awk condition COND holds with those variables set,
+# e.g. holds 'l + 0 < 0.01' l="$loss". awk reads an empty value as 0: check numbers first.
+holds() {
+  _cond=$1; shift
+  _n=$#
+  while [ "$_n" -gt 0 ]; do set -- "$@" -v "$1"; shift; _n=$((_n - 1)); done
+  awk "$@" "BEGIN { exit !($_cond) }" </dev/null
+}
+
+# is_number TEXT: TEXT is one decimal number as the programs print it (%f, %g).
+is_number() {
+  printf '%s\n' "$1" | grep -qE '^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$'
+}
+
+# last_value FILE PREFIX: the text after PREFIX on the last line of FILE that starts with it, up
+# to the next blank ("final loss 0.1" -> 0.1 for PREFIX "final loss "); empty when none does.
+last_value() {
+  awk -v p="$2" 'index($0, p) == 1 { v = substr($0, length(p) + 1); sub(/[ \t].*/, "", v) }
+                 END { print v }' "$1"
+}
+
+# probs NAME K: checks that NAME.out is one line "p1 ... pK  class J", as a classifier's predict
+# prints it: K probabilities in [0, 1] that sum to 1 within 1e-4, J the index (from 0) of the
+# largest. Prints "J SUM" and returns 0, or prints what is wrong and returns 1.
+probs() {
+  awk -v k="$2" '
+    END { if (NR != 1) { print "printed " NR " lines, expected 1"; exit 1 } }
+    NR == 1 {
+      if (split($0, part, "  class ") != 2 || part[2] !~ /^[0-9]+$/) {
+        print "the line does not end in \"  class K\""; exit 1 }
+      m = split(part[1], p, " ")
+      if (m != k) { print m " values, expected " k; exit 1 }
+      s = 0; best = 1
+      for (i = 1; i <= m; i++) {
+        if (p[i] !~ /^[0-9.eE+-]+$/ || p[i] + 0 < 0 || p[i] + 0 > 1) {
+          print "value " i " (" p[i] ") is not a probability"; exit 1 }
+        s += p[i]; if (p[i] + 0 > p[best] + 0) best = i
+      }
+      if (s < 1 - 1e-4 || s > 1 + 1e-4) { print "the values sum to " s; exit 1 }
+      if (part[2] + 0 != best - 1) { print "class " part[2] " is not the largest value (" best - 1 ")"; exit 1 }
+      print part[2], s
+    }' "$1.out"
+}
+
+# skip WHY: the test cannot run here (ctest reports it as skipped: SKIP_RETURN_CODE 77).
+skip() { echo "SKIP: $*"; exit 77; }
+
 finish() {
   if [ "$FAILS" -eq 0 ]; then echo "PASS"; exit 0; fi
   echo "$FAILS check(s) failed"; exit 1

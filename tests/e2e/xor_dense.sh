@@ -1,0 +1,58 @@
+#!/bin/sh
+# xor_dense.sh NNC SOURCE_DIR: examples/xor_dense.nn is XOR written with dense layers. It must
+# train (loss below 0.01, the truth table), and since it is the same math as examples/xor.nn
+# with the same seed, it must print exactly the same numbers.
+NNC=$1
+SRC=$2
+. "$(dirname "$0")/lib.sh"
+
+for ex in xor xor_dense; do
+  run "c_$ex" "$NNC" "$SRC/examples/$ex.nn" -o "$ex"
+  expect_rc "c_$ex" 0 "nnc examples/$ex.nn"
+  [ -x "$ex" ] || { fail "no executable '$ex' was written"; finish; }
+  run "t_$ex" "./$ex"
+  expect_rc "t_$ex" 0 "./$ex (train)"
+done
+
+loss=$(last_value t_xor_dense.out "final loss ")
+if ! is_number "$loss"; then
+  fail "no 'final loss X' line"; show t_xor_dense
+elif holds 'l + 0 < 0.01' l="$loss"; then
+  pass "final loss $loss < 0.01"
+else
+  fail "final loss $loss is not below 0.01"; show t_xor_dense
+fi
+
+preds=$(awk '/^[01] [01] -> / {
+  v = $4 + 0; r = (v >= 0.5) ? 1 : 0; printf "%s%s%s->%d", sep, $1, $2, r; sep = " " }' t_xor_dense.out)
+if [ "$preds" = "00->0 01->1 10->1 11->0" ]; then
+  pass "predictions round to XOR: $preds"
+else
+  fail "predictions '$preds', expected '00->0 01->1 10->1 11->0'"; show t_xor_dense
+fi
+
+a=$(grep '^final loss ' t_xor.out)
+b=$(grep '^final loss ' t_xor_dense.out)
+if [ -n "$a" ] && [ "$a" = "$b" ]; then
+  pass "same final loss line as xor.nn: $b"
+else
+  fail "xor.nn printed '$a', xor_dense.nn '$b'"
+fi
+# The whole log and the table's predictions agree too (only the weights' file name differs).
+grep -v '^saved weights' t_xor.out >log_xor
+grep -v '^saved weights' t_xor_dense.out >log_xor_dense
+if cmp -s log_xor log_xor_dense; then
+  pass "every epoch line and prediction is the same as xor.nn's"
+else
+  fail "the training logs of xor.nn and xor_dense.nn differ:"; diff log_xor log_xor_dense | head -20
+fi
+
+run p ./xor_dense predict 1 0
+expect_rc p 0 "./xor_dense predict 1 0"
+run q ./xor predict 1 0
+if [ "$(cat p.out)" = "$(cat q.out)" ] && [ -s p.out ]; then
+  pass "predict 1 0 is $(cat p.out) for both"
+else
+  fail "predict 1 0: xor_dense '$(cat p.out)', xor '$(cat q.out)'"
+fi
+finish
