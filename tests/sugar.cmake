@@ -1,4 +1,4 @@
-# The sugar of lower.c (activations, losses, regularisers, initialisers, layers): gradients
+# The sugar of lower_sugar.c and lower_init.c (activations, losses, regularisers, initialisers, layers): gradients
 # against finite differences for every table entry, values, shapes and diagnostics. Its
 # diagnostic goldens are tests/golden/diag/lower_*.nn, registered with the others in sema.cmake.
 nnc_unit_test(test_sugar ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_sugar.c nnc_compiler)
