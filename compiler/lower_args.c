@@ -136,3 +136,13 @@ const AstNode *lower_single_arg_of(const AstNode *e, const char *f) {
     return NULL;
   return e->u.call.args;
 }
+
+Node *lower_single_arg(Lower *L, const AstNode *call) {
+  static const char *const spec[] = {"x"};
+  const AstNode *a[MAX_ARGS];
+  if (!lower_bind_args(L, call, spec, 1, 1, a))
+    return NULL;
+  Node *x = lower_expr(L, lower_arg_value(a[0]));
+  L->g->loc = call->loc;
+  return x;
+}

@@ -92,12 +92,7 @@ static Node *lower_dropout(Lower *L, const AstNode *call, const char *let) {
 
 /* exp(x), log(x), sqrt(x), abs(x) */
 static Node *lower_unary(Lower *L, const AstNode *call, Node *(*f)(Graph *, Node *)) {
-  static const char *const spec[] = {"x"};
-  const AstNode *a[MAX_ARGS];
-  if (!lower_bind_args(L, call, spec, 1, 1, a))
-    return NULL;
-  Node *x = lower_expr(L, lower_arg_value(a[0]));
-  L->g->loc = call->loc;
+  Node *x = lower_single_arg(L, call);
   return x ? f(L->g, x) : NULL;
 }
 
@@ -199,13 +194,7 @@ Node *lower_transpose(Lower *L, Node *x) {
 
 static Node *fn_transpose(Lower *L, const AstNode *call, const char *n) {
   (void)n;
-  static const char *const spec[] = {"x"};
-  const AstNode *a[MAX_ARGS];
-  if (!lower_bind_args(L, call, spec, 1, 1, a))
-    return NULL;
-  Node *x = lower_expr(L, lower_arg_value(a[0]));
-  L->g->loc = call->loc;
-  return lower_transpose(L, x);
+  return lower_transpose(L, lower_single_arg(L, call));
 }
 
 static Node *fn_dense(Lower *L, const AstNode *c, const char *let) { return lower_dense(L, c, let); }

@@ -47,6 +47,8 @@ enum { MAX_ARGS = 6 };
 const AstNode *lower_arg_value(const AstNode *a);
 bool lower_bind_args(Lower *L, const AstNode *call, const char *const *spec, int nparams,
                      int nreq, const AstNode *out[MAX_ARGS]);
+/* The one argument x of call(x), lowered (NULL after reporting an error); g->loc is the call. */
+Node *lower_single_arg(Lower *L, const AstNode *call);
 /* A number or a negated number. */
 bool lower_constant_value(const AstNode *e, double *out);
 bool lower_number_arg(Lower *L, const AstNode *call, const AstNode *a, const char *what,

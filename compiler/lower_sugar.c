@@ -411,12 +411,7 @@ const char *lower_regulariser_name(int i) { return regularisers[i].name; }
 
 /* regularisers[i](x) */
 Node *lower_regulariser(Lower *L, const AstNode *call, int i) {
-  static const char *const spec[] = {"x"};
-  const AstNode *a[MAX_ARGS];
-  if (!lower_bind_args(L, call, spec, 1, 1, a))
-    return NULL;
-  Node *x = lower_expr(L, lower_arg_value(a[0]));
-  L->g->loc = call->loc;
+  Node *x = lower_single_arg(L, call);
   return x ? regularisers[i].build(L->g, x) : NULL;
 }
 

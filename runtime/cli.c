@@ -189,19 +189,11 @@ static void print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
   }
 }
 
-static int64_t argmax(const float *v, int64_t n) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < n; j++)
-    if (v[j] > v[best])
-      best = j;
-  return best;
-}
-
 /* The outputs of one row, then "  class K" for a classifier. */
 static void print_outputs(const Cli *c, const float *y, const char *fmt) {
   print_row(c->out, y, c->m->output.width, fmt);
   if (c->m->n_classes > 0)
-    fprintf(c->out, "  class %lld", (long long)argmax(y, c->m->output.width));
+    fprintf(c->out, "  class %lld", (long long)nnrt_argmax(y, c->m->output.width));
   fputc('\n', c->out);
 }
 

@@ -34,4 +34,7 @@ void nnrt_fill_noise(const NnrtModel *m, float *ws, NnrtRng *r);
 /* nnrt_main with its standard streams injected, so tests can capture them. */
 int nnrt_main_streams(const NnrtModel *m, int argc, char **argv, FILE *out, FILE *err);
 
+/* The index of the largest of v[0..n) (the first on ties): the class a row of scores picks. */
+int64_t nnrt_argmax(const float *v, int64_t n);
+
 #endif

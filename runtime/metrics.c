@@ -2,7 +2,7 @@
  * input scaling that makes predict see what training saw (nnrt_scale_inputs). */
 #include "internal.h"
 
-static int64_t argmax(const float *v, int64_t n) {
+int64_t nnrt_argmax(const float *v, int64_t n) {
   int64_t best = 0;
   for (int64_t j = 1; j < n; j++)
     if (v[j] > v[best])
@@ -17,7 +17,7 @@ int64_t nnrt_count_correct(const NnrtModel *m, const float *ws, int64_t n) {
   case NNRT_METRIC_NONE: break;
   case NNRT_METRIC_ARGMAX:
     for (int64_t r = 0; r < n; r++)
-      correct += argmax(out + r * ow, ow) == argmax(tgt + r * tw, tw);
+      correct += nnrt_argmax(out + r * ow, ow) == nnrt_argmax(tgt + r * tw, tw);
     break;
   case NNRT_METRIC_BINARY:
     for (int64_t j = 0; j < n * ow; j++)
