@@ -6,6 +6,7 @@
 
 #include "../runtime/nnrt.h"
 #include "codegen_internal.h"
+#include "summary.h"
 
 static LLVMValueRef global_string(CgCtx *c, const char *s) {
   return LLVMBuildGlobalStringPtr(c->b, s ? s : "", "str");
@@ -163,6 +164,70 @@ static LLVMValueRef data_value(CgCtx *c, const DataSettings *d) {
   return LLVMConstStructInContext(c->ctx, f, sizeof f / sizeof *f, 0);
 }
 
+static LLVMTypeRef dims_type(CgCtx *c) { return LLVMArrayType2(c->i64, 4); }
+
+/* The per-sample shape of a node: the batch axis left out. */
+static LLVMValueRef sample_dims(CgCtx *c, const Node *n, int *rank) {
+  LLVMValueRef d[4];
+  int skip = shape_has_batch(&n->shape), r = 0;
+  for (int i = skip; i < n->shape.rank; i++)
+    d[r++] = cg_i64(c, n->shape.dim[i]);
+  *rank = r;
+  for (int i = r; i < 4; i++)
+    d[i] = cg_i64(c, 0);
+  return LLVMConstArray2(c->i64, d, 4);
+}
+
+static LLVMValueRef layers_array(CgCtx *c, int *count) {
+  LayerSummary *ls;
+  int n = summary_layers(c->p->g, &ls);
+  LLVMTypeRef f[] = {c->ptr, c->ptr, c->i32, dims_type(c), c->i64, c->i64};
+  LLVMTypeRef ty = LLVMStructTypeInContext(c->ctx, f, 6, 0);
+  LLVMValueRef *v = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, n + 1);
+  for (int i = 0; i < n; i++) {
+    int rank;
+    LLVMValueRef dims = sample_dims(c, ls[i].node, &rank);
+    const char *name = ls[i].node->name ? ls[i].node->name : "output";
+    LLVMValueRef e[] = {global_string(c, name), global_string(c, node_op_name(ls[i].node)),
+                        i32c(c, rank), dims, cg_i64(c, ls[i].params), cg_i64(c, ls[i].flops)};
+    v[i] = LLVMConstNamedStruct(ty, e, 6);
+  }
+  *count = n;
+  return private_array(c, ty, v, n, "nn_layers");
+}
+
+/* Every buffer the step's kernels write, in their order (the runtime's NaN hunt). */
+static LLVMValueRef checks_array(CgCtx *c, int *count) {
+  const Schedule *s = &c->p->step;
+  int n = c->p->can_train ? s->n : 0;
+  LLVMTypeRef f[] = {c->i64, c->i64, c->i32, c->i32, c->i32, c->ptr};
+  LLVMTypeRef ty = LLVMStructTypeInContext(c->ctx, f, 6, 0);
+  LLVMValueRef *v = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, n + 1);
+  for (int k = 0; k < n; k++) {
+    const Node *x = s->kernel[k].root;
+    bool per_row = shape_has_batch(&x->shape);
+    LLVMValueRef e[] = {cg_i64(c, s->kernel[k].out), cg_i64(c, shape_numel(&x->shape, 1)),
+                        i32c(c, per_row), i32c(c, (int64_t)x->loc.line), i32c(c, (int64_t)x->loc.col),
+                        global_string(c, x->name ? x->name : node_op_name(x))};
+    v[k] = LLVMConstNamedStruct(ty, e, 6);
+  }
+  *count = n;
+  return private_array(c, ty, v, n, "nn_checks");
+}
+
+/* Floats of parameters (role PARAM), of optimizer state, and of the rest of the workspace. */
+static void memory_plan(const Program *p, int64_t *params, int64_t *state, int64_t *other) {
+  *params = *state = 0;
+  for (int i = 0; i < p->g->nparams; i++) {
+    int64_t size = shape_numel(&p->g->params[i].param->shape, 1);
+    if (p->g->params[i].role == ROLE_PARAM)
+      *params += size;
+    else if (p->g->params[i].role == ROLE_STATE)
+      *state += size;
+  }
+  *other = p->plan.total - *params - *state;
+}
+
 static int64_t offset_of(const Program *p, const Node *n) {
   return n ? p->plan.offset[n->id] : -1;
 }
@@ -174,6 +239,10 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
   const Graph *g = p->g;
   const TrainSettings *t = &p->m->train;
   bool train = p->can_train;
+  int nlayers, nchecks;
+  LLVMValueRef layers = layers_array(c, &nlayers), checks = checks_array(c, &nchecks);
+  int64_t mem_params, mem_state, mem_other;
+  memory_plan(p, &mem_params, &mem_state, &mem_other);
   LLVMValueRef f[] = {
     i32c(c, NNRT_ABI_VERSION), global_string(c, p->m->name), global_string(c, p->source_name),
     cg_i64(c, p->plan.total), cg_i64(c, p->plan.max_batch),
@@ -189,6 +258,8 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
     data_value(c, &t->data), data_value(c, &t->validate), f64c(c, t->validation_split),
     i32c(c, t->early_stopping), cg_i64(c, t->checkpoint_every),
     or_null(c, step), or_null(c, evaluate), predict,
+    LLVMConstInt(c->i64, summary_hash(g), 0), i32c(c, nlayers), layers, i32c(c, nchecks), checks,
+    cg_i64(c, mem_params), cg_i64(c, mem_state), cg_i64(c, mem_other),
   };
   unsigned nf = sizeof f / sizeof *f;
   LLVMTypeRef *types = ARENA_ARRAY(p->g->arena, LLVMTypeRef, nf);

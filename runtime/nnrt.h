@@ -10,7 +10,7 @@
 #define NNRT_H
 #include <stdint.h>
 
-#define NNRT_ABI_VERSION 2
+#define NNRT_ABI_VERSION 3
 
 typedef enum {
   NNRT_INIT_ZEROS,   /* all 0 */
@@ -45,6 +45,25 @@ typedef struct {
   int64_t offset, width;
   double p;
 } NnrtNoise;
+
+/* One row of `info`: a named value of the model, with what it costs. */
+typedef struct {
+  const char *name;
+  const char *op;  /* the primitive that computes it: "matmul", "max", "sigmoid", ... */
+  int32_t rank;    /* of one sample's value (the batch axis left out) */
+  int64_t dim[4];
+  int64_t params;  /* parameter floats first used by this value's computation */
+  int64_t flops;   /* floating-point operations per sample to compute it */
+} NnrtLayer;
+
+/* A buffer the training step writes, in the order it writes them: after a non-finite loss the
+ * runtime finds the first one holding a non-finite value and names its line of the source. */
+typedef struct {
+  int64_t offset, width; /* width floats, per row when per_row (times n rows), else in total */
+  int32_t per_row;
+  int32_t line, col;     /* in the .nn file; 0 for values the compiler made up */
+  const char *what;      /* "A1", "∂L/∂W1", "matmul" */
+} NnrtCheck;
 
 typedef enum { NNRT_DATA_NONE, NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX } NnrtDataKind;
 typedef enum { NNRT_SCALE_NONE, NNRT_SCALE_FACTOR, NNRT_SCALE_STANDARDIZE } NnrtScaling;
@@ -133,6 +152,17 @@ typedef struct {
   void (*evaluate)(float *ws, int64_t n);
   /* Forward only: fills the first n rows of output from the first n rows of input. */
   void (*predict)(float *ws, int64_t n);
+
+  /* A hash of the compiled graph (forward, backward and optimizer): checkpoints carry it, so a
+   * checkpoint from another model, or the same model with another optimizer, is refused. */
+  uint64_t model_hash;
+  int32_t n_layers; /* for `info`, in the order the model computes them */
+  const NnrtLayer *layers;
+  int32_t n_checks; /* every buffer nn_step writes, in order */
+  const NnrtCheck *checks;
+  /* The memory plan in floats: parameters, optimizer state, and everything else the workspace
+   * holds (inputs, activations, gradients) for max_batch rows. */
+  int64_t mem_params, mem_state, mem_other;
 } NnrtModel;
 
 /* Exit codes of generated programs (documented in --help and the README). */

@@ -185,6 +185,19 @@ static void check_xor_step(int64_t rows, const OptimizerSettings *o) {
   assert_int_equal(model->train.rows, 4);
   assert_int_equal(model->train.kind, NNRT_DATA_TABLE);
   assert_int_equal(model->params[3].role, NNRT_ROLE_PARAM);
+  /* info: A1 = σ(X W1 + b1) and A2 = σ(A1 W2 + b2), 2·2·2 + 2 + 2 and 2·2·1 + 1 + 1 FLOPs */
+  assert_int_equal(model->n_layers, 2);
+  assert_string_equal(model->layers[0].name, "A1");
+  assert_int_equal(model->layers[0].params, 6);
+  assert_int_equal(model->layers[0].flops, 12);
+  assert_int_equal(model->layers[1].params, 3);
+  assert_int_equal(model->layers[1].flops, 6);
+  assert_int_equal(model->layers[1].rank, 1);
+  assert_int_equal(model->layers[1].dim[0], 1);
+  assert_int_equal(model->n_checks, p.step.n);
+  assert_int_equal(model->checks[0].line, 11); /* X @ W1, on the line of A1 */
+  assert_int_equal(model->mem_params, 9);
+  assert_true(model->model_hash != 0);
   model->evaluate(ws, rows);
   assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
   assert_node_matches(&it, ws, model->output.offset, g->output, rows);

@@ -1,0 +1,80 @@
+#include "summary.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Per-sample FLOPs of one node. */
+static int64_t node_flops(const Node *n) {
+  switch (op_info[n->op].kind) {
+  case KIND_LEAF: return 0;
+  case KIND_MATMUL: {
+    const Node *a = n->src[0];
+    int64_t k = a->shape.dim[(n->arg.bits & 1) ? 0 : 1];
+    int64_t rows = n->shape.dim[0] == DIM_BATCH ? 1 : n->shape.dim[0];
+    return 2 * k * rows * n->shape.dim[1];
+  }
+  case KIND_REDUCE: return shape_numel(&n->src[0]->shape, 1);
+  case KIND_ELEM: return n->op == OP_EXPAND ? 0 : shape_numel(&n->shape, 1);
+  }
+  return 0;
+}
+
+static bool is_forward(const Node *n) { return !(n->flags & (NODE_BACKWARD | NODE_UPDATE)); }
+
+/* Forward nodes that the output or the loss reads. */
+static bool *mark_used(Graph *g) {
+  bool *used = ARENA_ARRAY(g->arena, bool, g->n);
+  if (g->output)
+    used[g->output->id] = true;
+  if (g->loss)
+    used[g->loss->id] = true;
+  for (uint32_t i = g->n; i-- > 0;)
+    if (used[i])
+      for (int s = 0; s < g->node[i]->nsrc; s++)
+        used[g->node[i]->src[s]->id] = true;
+  return used;
+}
+
+static void charge_params(LayerSummary *l, const Node *n, bool *charged) {
+  for (int s = 0; s < n->nsrc; s++) {
+    const Node *p = n->src[s];
+    if ((p->flags & NODE_PARAM) && !charged[p->id]) {
+      charged[p->id] = true;
+      l->params += shape_numel(&p->shape, 1);
+    }
+  }
+}
+
+int summary_layers(Graph *g, LayerSummary **out) {
+  bool *used = mark_used(g), *charged = ARENA_ARRAY(g->arena, bool, g->n);
+  LayerSummary *layers = ARENA_ARRAY(g->arena, LayerSummary, g->n + 1);
+  int n = 0;
+  LayerSummary pending = {0};
+  for (uint32_t i = 0; i < g->n; i++) {
+    const Node *x = g->node[i];
+    if (!used[i] || !is_forward(x) || op_info[x->op].kind == KIND_LEAF)
+      continue;
+    pending.flops += node_flops(x);
+    charge_params(&pending, x, charged);
+    if (x == g->output || (x->name && x != g->loss)) {
+      pending.node = x;
+      layers[n++] = pending;
+      pending = (LayerSummary){0};
+    }
+  }
+  *out = layers;
+  return n;
+}
+
+uint64_t summary_hash(const Graph *g) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  graph_print(f, g);
+  fclose(f);
+  uint64_t h = 1469598103934665603u;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)text[i]) * 1099511628211u;
+  free(text);
+  return h;
+}
