@@ -6,28 +6,14 @@
 # Skipped (exit 77) when the data set is not installed.
 NNC=$1
 SRC=$2
-DATA=/usr/share/datasets/fashion-mnist
 . "$(dirname "$0")/lib.sh"
+need_fashion_mnist
 
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
-         t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-  [ -r "$DATA/$f" ] || skip "$DATA/$f is missing (apt-get install dataset-fashion-mnist)"
-done
-
-run compile "$NNC" "$SRC/examples/fashion_mnist.nn" -o fashion
-expect_rc compile 0 "nnc examples/fashion_mnist.nn -o fashion"
-[ -x fashion ] || { fail "no executable 'fashion' was written"; finish; }
+compile_example compile fashion_mnist fashion
 
 run train ./fashion
 expect_rc train 0 "./fashion (train, 10 epochs)"
-acc=$(sed -n 's/^final val_loss [^ ]*  val_accuracy \([^ ]*\)$/\1/p' train.out | tail -n 1)
-if ! is_number "$acc"; then
-  fail "no 'final val_loss X  val_accuracy Y' line"; show train
-elif holds 'a + 0 >= 0.88' a="$acc"; then
-  pass "final val_accuracy $acc >= 0.88"
-else
-  fail "final val_accuracy $acc is below 0.88"; show train
-fi
+check_number train "final val_accuracy" "$(final_val_accuracy train)" 'v + 0 >= 0.88' ">= 0.88"
 [ -f fashion.safetensors ] && pass "weights saved to fashion.safetensors" \
   || fail "no fashion.safetensors after training"
 
@@ -52,16 +38,12 @@ predict_check pzero "./fashion predict (784 zeros)"
 
 # Real test images, as raw pixels 0..255 (the program applies the train block's scale = 1/255):
 # image 0 is an ankle boot (label 9), image 18 a bag (label 8).
-image() { # INDEX: the 784 bytes of test image INDEX, as decimal numbers
-  gzip -dc "$DATA/t10k-images-idx3-ubyte.gz" | tail -c +$((17 + 784 * $1)) | head -c 784 |
-    od -An -tu1 -v | tr -s ' \n' '  '
-}
 label() { # INDEX: the label of test image INDEX
-  gzip -dc "$DATA/t10k-labels-idx1-ubyte.gz" | tail -c +$((9 + $1)) | head -c 1 | od -An -tu1 |
+  gzip -dc "$FASHION/t10k-labels-idx1-ubyte.gz" | tail -c +$((9 + $1)) | head -c 1 | od -An -tu1 |
     tr -d ' \n'
 }
 for i in 0 18; do
-  x=$(image "$i")
+  x=$(fashion_image "$i")
   n=$(printf '%s\n' "$x" | wc -w)
   [ "$n" -eq 784 ] || { fail "test image $i: extracted $n values, not 784"; continue; }
   want=$(label "$i")

@@ -22,14 +22,7 @@ expect_rc relative 0 "nnc --check examples/flats.nn from the repository root"
 run train ../flats
 expect_rc train 0 "../flats (train, run from another directory)"
 contains train.out "final val_loss" "training reports the validation loss"
-vl=$(last_value train.out "final val_loss ")
-if ! is_number "$vl"; then
-  fail "no 'final val_loss X' line"; show train
-elif holds 'v + 0 < 0.02' v="$vl"; then
-  pass "final val_loss $vl < 0.02"
-else
-  fail "final val_loss $vl is not below 0.02"; show train
-fi
+check_number train "final val_loss" "$(last_value train.out "final val_loss ")" 'v + 0 < 0.02' "< 0.02"
 # A regression has no accuracy: the epoch lines are "epoch i/n  loss X  val_loss Y".
 if grep -qE '^epoch 300/300  loss [0-9.]+  val_loss [0-9.]+$' train.out; then
   pass "epoch lines: loss and val_loss, no accuracy"
@@ -43,10 +36,5 @@ fi
 # predict takes raw values: the standardisation statistics come from the checkpoint.
 run p ../flats predict 80 3 20 5
 expect_rc p 0 "../flats predict 80 3 20 5"
-y=$(cat p.out)
-if is_number "$y" && holds 'y + 0 > 265 && y + 0 < 305' y="$y"; then
-  pass "predicted price $y is within 20 of 285"
-else
-  fail "predict printed '$y', expected a price within 20 of 285"; show p
-fi
+check_number p "predicted price" "$(cat p.out)" 'v + 0 > 265 && v + 0 < 305' "(within 20 of 285)"
 finish

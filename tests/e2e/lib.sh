@@ -43,8 +43,10 @@ holds() {
   awk "$@" "BEGIN { exit !($_cond) }" </dev/null
 }
 
-# is_number TEXT: TEXT is one decimal number as the programs print it (%f, %g).
+# is_number TEXT: TEXT is one decimal number as the programs print it (%f, %g), on one line.
 is_number() {
+  case $1 in *"
+"*) return 1 ;; esac
   printf '%s\n' "$1" | grep -qE '^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$'
 }
 
@@ -80,6 +82,62 @@ probs() {
 
 # skip WHY: the test cannot run here (ctest reports it as skipped: SKIP_RETURN_CODE 77).
 skip() { echo "SKIP: $*"; exit 77; }
+
+# compile_example NAME EXAMPLE EXE: runs "$NNC $SRC/examples/EXAMPLE.nn -o EXE" as run NAME, which
+# must succeed and write the executable EXE; without it the test ends here (finish).
+compile_example() {
+  run "$1" "$NNC" "$SRC/examples/$2.nn" -o "$3"
+  expect_rc "$1" 0 "nnc examples/$2.nn -o $3"
+  [ -x "$3" ] || { fail "no executable '$3' was written"; finish; }
+}
+
+# check_number NAME WHAT VALUE COND DESC: VALUE (what run NAME printed as WHAT) must be a number
+# (is_number) for which the awk condition COND on v holds; DESC says the condition in words.
+# Shows run NAME's output when not.
+check_number() {
+  if ! is_number "$3"; then
+    fail "$2: '$3' is not a number, expected one $5"; show "$1"
+  elif holds "$4" v="$3"; then
+    pass "$2 $3 $5"
+  else
+    fail "$2 $3, expected $5"; show "$1"
+  fi
+}
+
+# xor_table NAME: the rows "a b -> y" NAME.out prints for the four training rows of XOR round to
+# its truth table.
+xor_table() {
+  _preds=$(awk '/^[01] [01] -> / {
+    v = $4 + 0; r = (v >= 0.5) ? 1 : 0; printf "%s%s%s->%d", sep, $1, $2, r; sep = " " }' "$1.out")
+  if [ "$_preds" = "00->0 01->1 10->1 11->0" ]; then
+    pass "predictions round to XOR: $_preds"
+  else
+    fail "predictions '$_preds', expected '00->0 01->1 10->1 11->0'"; show "$1"
+  fi
+}
+
+# Fashion-MNIST as Debian's dataset-fashion-mnist installs it.
+FASHION=/usr/share/datasets/fashion-mnist
+
+# need_fashion_mnist: skips the test unless the four files of the data set are readable.
+need_fashion_mnist() {
+  for _f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
+            t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    [ -r "$FASHION/$_f" ] || skip "$FASHION/$_f is missing (apt-get install dataset-fashion-mnist)"
+  done
+}
+
+# fashion_image INDEX: the 784 bytes of test image INDEX, as decimal numbers.
+fashion_image() {
+  gzip -dc "$FASHION/t10k-images-idx3-ubyte.gz" | tail -c +$((17 + 784 * $1)) | head -c 784 |
+    od -An -tu1 -v | tr -s ' \n' '  '
+}
+
+# final_val_accuracy NAME: the accuracy on the last "final val_loss X  val_accuracy Y" line of
+# NAME.out; empty when there is none.
+final_val_accuracy() {
+  sed -n 's/^final val_loss [^ ]*  val_accuracy \([^ ]*\)$/\1/p' "$1.out" | tail -n 1
+}
 
 finish() {
   if [ "$FAILS" -eq 0 ]; then echo "PASS"; exit 0; fi

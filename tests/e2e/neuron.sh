@@ -4,9 +4,7 @@ NNC=$1
 SRC=$2
 . "$(dirname "$0")/lib.sh"
 
-run compile "$NNC" "$SRC/examples/neuron.nn" -o neuron
-expect_rc compile 0 "nnc examples/neuron.nn -o neuron"
-[ -x neuron ] || { fail "no executable 'neuron' was written"; finish; }
+compile_example compile neuron neuron
 
 # predict X1 X2 -> expected output, printed exactly
 for case in "2 3:3.6" "3 2:3.4" "-10 0:0" "0 0:1"; do

@@ -7,29 +7,13 @@ SRC=$2
 . "$(dirname "$0")/lib.sh"
 
 for ex in xor xor_dense; do
-  run "c_$ex" "$NNC" "$SRC/examples/$ex.nn" -o "$ex"
-  expect_rc "c_$ex" 0 "nnc examples/$ex.nn"
-  [ -x "$ex" ] || { fail "no executable '$ex' was written"; finish; }
+  compile_example "c_$ex" "$ex" "$ex"
   run "t_$ex" "./$ex"
   expect_rc "t_$ex" 0 "./$ex (train)"
 done
 
-loss=$(last_value t_xor_dense.out "final loss ")
-if ! is_number "$loss"; then
-  fail "no 'final loss X' line"; show t_xor_dense
-elif holds 'l + 0 < 0.01' l="$loss"; then
-  pass "final loss $loss < 0.01"
-else
-  fail "final loss $loss is not below 0.01"; show t_xor_dense
-fi
-
-preds=$(awk '/^[01] [01] -> / {
-  v = $4 + 0; r = (v >= 0.5) ? 1 : 0; printf "%s%s%s->%d", sep, $1, $2, r; sep = " " }' t_xor_dense.out)
-if [ "$preds" = "00->0 01->1 10->1 11->0" ]; then
-  pass "predictions round to XOR: $preds"
-else
-  fail "predictions '$preds', expected '00->0 01->1 10->1 11->0'"; show t_xor_dense
-fi
+check_number t_xor_dense "final loss" "$(last_value t_xor_dense.out "final loss ")" 'v + 0 < 0.01' "< 0.01"
+xor_table t_xor_dense
 
 a=$(grep '^final loss ' t_xor.out)
 b=$(grep '^final loss ' t_xor_dense.out)

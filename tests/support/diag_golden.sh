@@ -30,16 +30,10 @@
 set -u
 NNC=$1
 FILE=$2
-[ -x "$NNC" ] || { echo "diag_golden: nnc '$NNC' is not executable"; exit 1; }
-[ -r "$FILE" ] || { echo "diag_golden: cannot read '$FILE'"; exit 1; }
+. "$(dirname "$0")/golden_lib.sh"
+golden_start diag_golden 10 "$FILE"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/diag_golden.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-TIMEOUT=
-command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout 10"
-(ulimit -v 2000000 2>/dev/null; exec $TIMEOUT "$NNC" --check --diag-format=test "$FILE") \
-  >"$tmp/stdout" 2>"$tmp/stderr"
+limited "$NNC" --check --diag-format=test "$FILE" >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 
 fail=0
@@ -134,7 +128,7 @@ awk -F'|' -v expected="$tmp/expected" '
 
 # The human format of the same run: every located error and note is followed by its source
 # line and a caret under its column.
-(ulimit -v 2000000 2>/dev/null; exec $TIMEOUT "$NNC" --check "$FILE") >/dev/null 2>"$tmp/human"
+limited "$NNC" --check "$FILE" >/dev/null 2>"$tmp/human"
 awk -v src="$FILE" '
   BEGIN { while ((getline l < src) > 0) text[++n] = l }
   want_src { if ($0 != sprintf("%5d | %s", want_line, text[want_line])) bad("source line", $0)

@@ -9,22 +9,14 @@ set -u
 NNC=$1
 FILE=$2
 EXPECT=${FILE%.nn}.expect
-[ -x "$NNC" ] || { echo "diag_human: nnc '$NNC' is not executable"; exit 1; }
-[ -r "$EXPECT" ] || { echo "diag_human: no expected output '$EXPECT'"; exit 1; }
+. "$(dirname "$0")/golden_lib.sh"
+golden_start diag_human 10 "$EXPECT"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/diag_human.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-TIMEOUT=
-command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout 10"
-(ulimit -v 2000000 2>/dev/null; exec $TIMEOUT "$NNC" --check "$FILE") >"$tmp/stdout" 2>"$tmp/stderr"
+limited "$NNC" --check "$FILE" >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 
 # Normalise the path: every occurrence of FILE as given becomes its base name.
-awk -v path="$FILE" -v base="$(basename "$FILE")" '{
-  out = ""; s = $0
-  while ((i = index(s, path)) > 0) { out = out substr(s, 1, i - 1) base; s = substr(s, i + length(path)) }
-  print out s
-}' "$tmp/stderr" >"$tmp/got"
+replace_all "$FILE" "$(basename "$FILE")" <"$tmp/stderr" >"$tmp/got"
 
 fail=0
 [ "$rc" -eq 1 ] || { echo "FAIL: nnc exited with $rc, expected 1"; fail=1; }

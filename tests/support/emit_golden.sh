@@ -11,14 +11,9 @@ NNC=$1
 FILE=$2
 STAGE=$3
 GOLDEN=$4
-[ -x "$NNC" ] || { echo "emit_golden: nnc '$NNC' is not executable"; exit 1; }
-[ -r "$FILE" ] || { echo "emit_golden: cannot read '$FILE'"; exit 1; }
+. "$(dirname "$0")/golden_lib.sh"
+golden_start emit_golden 30 "$FILE"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/emit_golden.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-TIMEOUT=
-command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout 30"
 $TIMEOUT "$NNC" "$FILE" --emit="$STAGE" >"$tmp/raw" 2>"$tmp/stderr"
 rc=$?
 if [ "$rc" -ne 0 ] || [ -s "$tmp/stderr" ]; then
@@ -28,12 +23,8 @@ if [ "$rc" -ne 0 ] || [ -s "$tmp/stderr" ]; then
 fi
 
 dir=$(cd "$(dirname "$FILE")" && pwd)
-# Literal replacement of the directory (awk index, so its characters are not a pattern).
-awk -v dir="$dir" '{
-  out = ""
-  while ((i = index($0, dir)) > 0) { out = out substr($0, 1, i - 1) "<src>"; $0 = substr($0, i + length(dir)) }
-  print out $0
-}' "$tmp/raw" >"$tmp/got"
+# Literal replacement of the directory (not a pattern: its characters may be special).
+replace_all "$dir" "<src>" <"$tmp/raw" >"$tmp/got"
 
 case "${NNC_UPDATE_GOLDEN:-}" in
   "" | 0) ;;

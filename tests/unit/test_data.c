@@ -17,39 +17,10 @@
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
-static char tmp_dir[] = "/tmp/nnc-test-data-XXXXXX";
-
-static int make_dir(void **state) {
-  (void)state;
-  return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-  (void)state;
-  DIR *dir = opendir(tmp_dir);
-  if (!dir)
-    return -1;
-  char path[4096];
-  for (struct dirent *e; (e = readdir(dir));) {
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-      unlink(path);
-    }
-  }
-  closedir(dir);
-  return rmdir(tmp_dir);
-}
+#define TEST_TMP_DIR "/tmp/nnc-test-data-XXXXXX"
+#include "tmp_dir.h"
 
 /* ---- Helpers ---- */
-
-/* tmp_dir/name; the result stays valid for the next 15 calls. */
-static const char *tmp_path(const char *name) {
-  static char paths[16][4096];
-  static int next;
-  char *p = paths[next++ % 16];
-  snprintf(p, sizeof paths[0], "%s/%s", tmp_dir, name);
-  return p;
-}
 
 static const char *write_bytes(const char *name, const void *bytes, size_t n) {
   const char *path = tmp_path(name);
@@ -802,5 +773,5 @@ int main(void) {
       cmocka_unit_test(split_moves_the_last_rows),
       cmocka_unit_test(split_rejects_bad_fractions),
   };
-  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+  return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -11,6 +11,7 @@
 #include "driver.h"
 #include "grad.h"
 #include "interp.h"
+#include "gradcheck.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static double uniform(double lo, double hi) { return test_uniform(&rng_state, lo, hi); }
@@ -48,36 +49,6 @@ static void fill_leaves(Interp *it, const Graph *g, double lo, double hi) {
     for (int64_t k = 0; k < size; k++)
       interp_value(it, n)[k] = uniform(lo, hi);
   }
-}
-
-/* Largest relative error between each derived ∂L/∂p and (L(p+h) − L(p−h)) / 2h. */
-static double worst_grad_error(const Graph *g, Interp *it) {
-  const double h = 1e-6;
-  double worst = 0;
-  interp_run(it);
-  for (int p = 0; p < g->nparams; p++) {
-    const Node *param = g->params[p].param, *grad = g->params[p].grad;
-    assert_non_null(grad);
-    double *v = interp_value(it, param);
-    int64_t size = shape_numel(&param->shape, it->batch);
-    for (int64_t k = 0; k < size; k++) {
-      interp_run(it);
-      double derived = interp_value(it, grad)[k];
-      double keep = v[k];
-      v[k] = keep + h;
-      interp_run(it);
-      double up = interp_value(it, g->loss)[0];
-      v[k] = keep - h;
-      interp_run(it);
-      double down = interp_value(it, g->loss)[0];
-      v[k] = keep;
-      double numeric = (up - down) / (2 * h);
-      double err = fabs(derived - numeric) / fmax(1e-3, fabs(numeric) + fabs(derived));
-      if (err > worst)
-        worst = err;
-    }
-  }
-  return worst;
 }
 
 /* loss = Σ (y ⊙ R) with a random R, so every element of y matters differently. */

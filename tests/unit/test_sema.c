@@ -10,19 +10,37 @@
 #include "driver.h"
 #include "parse.h"
 
-/* Compiles src as "t.nn"; returns the diagnostics (malloc'd) and whether the front end succeeded. */
-static char *front(const char *src, bool *ok) {
+/* Compiles src as "t.nn" into *c (the caller frees it) with the test diagnostic format; returns
+ * the diagnostics (malloc'd) and whether the front end succeeded. */
+static char *front_into(Compilation *c, const char *src, bool *ok) {
   char *buf = NULL;
   size_t n = 0;
   FILE *f = open_memstream(&buf, &n);
   assert_non_null(f);
-  Compilation c;
-  compilation_init(&c, "t.nn", src, strlen(src), f);
-  c.diag.format = DIAG_TEST;
-  *ok = compilation_front(&c);
-  compilation_free(&c);
+  compilation_init(c, "t.nn", src, strlen(src), f);
+  c->diag.format = DIAG_TEST;
+  *ok = compilation_front(c);
   fclose(f);
   return buf;
+}
+
+/* Compiles src as "t.nn"; returns the diagnostics (malloc'd) and whether the front end succeeded. */
+static char *front(const char *src, bool *ok) {
+  Compilation c;
+  char *buf = front_into(&c, src, ok);
+  compilation_free(&c);
+  return buf;
+}
+
+/* Compiles src as "t.nn" into *c (the caller frees it); the front end must succeed, and any
+ * diagnostics are printed. */
+static void front_ok(Compilation *c, const char *src) {
+  bool ok;
+  char *buf = front_into(c, src, &ok);
+  if (!ok || buf[0])
+    print_error("diagnostics:\n%s", buf);
+  free(buf);
+  assert_true(ok);
 }
 
 /* The whole diagnostic output of src must be exactly want ("" = compiles cleanly). */
@@ -444,18 +462,8 @@ static void settings_filled(void **state) {
                             "  epochs = 7\n  batch = 4\n  shuffle = false\n  seed = 3\n"
                             "  log_every = 2\n  early_stopping = 2\n  checkpoint_every = 5\n"
                             "}\n";
-  char *buf = NULL;
-  size_t n = 0;
-  FILE *f = open_memstream(&buf, &n);
   Compilation c;
-  compilation_init(&c, "t.nn", src, strlen(src), f);
-  c.diag.format = DIAG_TEST;
-  bool ok = compilation_front(&c);
-  fclose(f);
-  if (!ok || buf[0])
-    print_error("diagnostics:\n%s", buf);
-  free(buf);
-  assert_true(ok);
+  front_ok(&c, src);
   const TrainSettings *t = &c.model->train;
   assert_true(t->present);
   assert_int_equal(t->opt.kind, OPT_SGD);
@@ -653,18 +661,8 @@ static void dense_defines_params(void **state) {
                             "  h = dense(X, 2, sigmoid)\n"
                             "  output h\n"
                             "}\n";
-  char *buf = NULL;
-  size_t n = 0;
-  FILE *f = open_memstream(&buf, &n);
   Compilation c;
-  compilation_init(&c, "t.nn", src, strlen(src), f);
-  c.diag.format = DIAG_TEST;
-  bool ok = compilation_front(&c);
-  fclose(f);
-  if (!ok || buf[0])
-    print_error("diagnostics:\n%s", buf);
-  free(buf);
-  assert_true(ok);
+  front_ok(&c, src);
   assert_int_equal(c.graph.nparams, 2);
   const Node *W = c.graph.params[0].param, *b = c.graph.params[1].param;
   assert_string_equal(W->name, "h.W");

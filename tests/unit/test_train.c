@@ -18,6 +18,9 @@
 #include "internal.h"
 #include "nnrt.h"
 
+#define TEST_TMP_DIR "/tmp/nnrt-train-XXXXXX"
+#include "runtime_fixture.h"
+
 /* ---- The probe ---- */
 
 enum {
@@ -126,59 +129,11 @@ static const NnrtModel probe = {
 
 /* ---- Helpers ---- */
 
-static char tmp_dir[] = "/tmp/nnrt-train-XXXXXX";
-static char err[1024];
-
-static const char *tmp_path(const char *name) {
-  static char paths[8][512];
-  static int next;
-  char *p = paths[next++ % 8];
-  snprintf(p, sizeof paths[0], "%s/%s", tmp_dir, name);
-  return p;
-}
-
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d)
-    return;
-  for (struct dirent *e; (e = readdir(d));) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
-static int setup_dir(void **state) {
-  (void)state;
-  return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state) {
-  (void)state;
-  remove_tree(tmp_dir);
-  return 0;
-}
-
 static int reset_record(void **state) {
   (void)state;
   memset(&rec, 0, sizeof rec);
   probe_spe = 2;
   return 0;
-}
-
-static char *read_stream(FILE *f) {
-  static char buf[2][32768];
-  static int next;
-  char *b = buf[next++ % 2];
-  fflush(f);
-  rewind(f);
-  size_t n = fread(b, 1, sizeof buf[0] - 1, f);
-  b[n] = '\0';
-  return b;
 }
 
 static void write_text(const char *path, const char *text) {
@@ -205,24 +160,6 @@ static float *train_probe(const NnrtModel *m, NnrtTrainOptions o, NnrtTrainResul
   nnrt_train_data_free(td);
   return ws;
 }
-
-static char *out_text, *err_text;
-
-static int run_cli(const NnrtModel *m, int argc, const char **argv) {
-  FILE *out = tmpfile(), *errf = tmpfile();
-  assert_non_null(out);
-  assert_non_null(errf);
-  int rc = nnrt_main_streams(m, argc, (char **)argv, out, errf);
-  out_text = read_stream(out);
-  err_text = read_stream(errf);
-  fclose(out);
-  fclose(errf);
-  return rc;
-}
-
-#define RUN(m, ...) \
-  run_cli(m, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)), \
-          (const char *[]){__VA_ARGS__})
 
 #define assert_close(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
 
