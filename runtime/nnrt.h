@@ -182,6 +182,31 @@ int nnrt_main(const NnrtModel *m, int argc, char **argv);
 #include <stddef.h>
 #include <stdio.h>
 
+/* What the training loop reports, for progress bars, logs and plots (see report.c). */
+typedef struct {
+  int64_t epoch, epochs;          /* 1-based */
+  int64_t step, steps;            /* steps done in this epoch, and steps per epoch */
+  int64_t rows;                   /* rows done in this epoch */
+  double loss;                    /* running mean loss of this epoch's rows so far */
+  double seconds;                 /* since the epoch started */
+} NnrtStepReport;
+
+typedef struct {
+  int64_t epoch, epochs;
+  double loss, accuracy;          /* accuracy NAN without a metric */
+  int has_val;                    /* val_* are NAN when 0 (no validation this epoch) */
+  double val_loss, val_accuracy;
+  double lr;                      /* the learning rate of the epoch's last step */
+  double seconds;
+  int logged;                     /* the train block's log_every selects this epoch */
+} NnrtEpochReport;
+
+typedef struct {
+  void (*on_step)(const NnrtStepReport *r, void *ctx);   /* after every step; may be NULL */
+  void (*on_epoch)(const NnrtEpochReport *r, void *ctx); /* after every epoch; may be NULL */
+  void *ctx;
+} NnrtReporter;
+
 /* A training run's settings; nnrt_train_options fills them from the model's train block. */
 typedef struct {
   int64_t epochs;    /* >= 1 */
@@ -196,6 +221,7 @@ typedef struct {
   int32_t early_stopping;  /* patience in epochs (0: off); needs validation rows */
   int64_t checkpoint_every;    /* > 0: save every this many epochs to checkpoint_path */
   const char *checkpoint_path; /* NULL: no saving during training */
+  NnrtReporter report;         /* progress; all NULL: silent */
 } NnrtTrainOptions;
 
 /* 0 when m is usable (ABI version, offsets inside the workspace, train fields if has_train). */
