@@ -176,6 +176,11 @@ Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Sha
     diag_error(g->diag, g->loc, "%s", why);
     return NULL;
   }
+  if (!shape_fits(&shape)) {
+    diag_error(g->diag, g->loc, "this %s would have %s elements, more than the 2^31 nnc plans for",
+               op_info[op].name, shape_str(&shape, why, sizeof why));
+    return NULL;
+  }
   Node *r = simplify_rewrite(g, op, a, b, k, bits, &shape);
   if (r) {
     g->rewrites++;

@@ -44,6 +44,11 @@ static Node *lower_dense(Lower *L, const AstNode *call, const char *layer) {
   }
   int64_t in = x->shape.dim[1], out = (int64_t)units;
   Shape ws = {2, {in, out}};
+  if (!shape_fits(&ws)) {
+    diag_error(L->diag, na->loc, "a %lld × %lld weight matrix has more than 2^31 elements, the "
+               "largest tensor nnc plans", (long long)in, (long long)out);
+    return NULL;
+  }
   const char *wname = arena_printf(g->arena, "%s.W", layer);
   double limit = sqrt(6.0 / (double)(in + out));
   ParamInit winit = {INIT_UNIFORM, -limit, limit, NULL};

@@ -72,14 +72,27 @@ static const AstNode *find_decl(const AstNode *items, const AstNode *stop, const
   return NULL;
 }
 
+/* At most NNC_MAX_RANK axes (the batch axis counts for inputs and targets), and at most
+ * NNC_MAX_ELEMENTS elements per row, computed without overflowing. */
 static bool check_rank(Diag *d, const AstNode *decl) {
   int rank = ast_length(decl->u.decl.dims);
   int limit = NNC_MAX_RANK - (decl->kind == AST_PARAM ? 0 : 1);
-  if (rank <= limit)
-    return true;
-  diag_error(d, decl->loc, "'%s' has %d dimensions; at most %d are supported here",
-             decl->u.decl.name, rank, limit);
-  return false;
+  if (rank > limit) {
+    diag_error(d, decl->loc, "'%s' has %d dimensions; at most %d are supported here",
+               decl->u.decl.name, rank, limit);
+    return false;
+  }
+  int64_t size = 1;
+  for (const AstNode *dim = decl->u.decl.dims; dim; dim = dim->next) {
+    int64_t k = (int64_t)dim->u.num.value;
+    if (k > 0 && size > NNC_MAX_ELEMENTS / k) {
+      diag_error(d, decl->loc, "'%s' has more than 2^31 elements, the largest tensor nnc plans",
+                 decl->u.decl.name);
+      return false;
+    }
+    size *= k;
+  }
+  return true;
 }
 
 const char *const sema_decl_word[] = {

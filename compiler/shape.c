@@ -5,6 +5,17 @@
 
 Shape shape_scalar(void) { return (Shape){0}; }
 
+bool shape_fits(const Shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->rank; i++) {
+    int64_t k = s->dim[i] == DIM_BATCH ? 1 : s->dim[i];
+    if (k > 0 && n > NNC_MAX_ELEMENTS / k)
+      return false;
+    n *= k;
+  }
+  return true;
+}
+
 bool shape_eq(const Shape *a, const Shape *b) {
   if (a->rank != b->rank)
     return false;

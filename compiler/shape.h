@@ -10,6 +10,10 @@
 #include <stdint.h>
 
 enum { NNC_MAX_RANK = 4, NNC_MAX_SRC = 2 };
+/* The largest tensor (2^31 elements: 8 GiB of floats) and the largest workspace a program may
+ * plan (2^32 floats: 16 GiB); past them nnc reports an error instead of generating code. */
+#define NNC_MAX_ELEMENTS ((int64_t)1 << 31)
+#define NNC_MAX_WORKSPACE ((int64_t)1 << 32)
 #define DIM_BATCH ((int64_t)-1)
 
 typedef struct {
@@ -33,6 +37,8 @@ uint32_t shape_perm_bits(const int *perm, int rank);
 uint32_t shape_transpose_bits(int rank);
 
 Shape shape_scalar(void);
+/* Whether one row of s (the batch axis counted once) has at most NNC_MAX_ELEMENTS elements. */
+bool shape_fits(const Shape *s);
 bool shape_eq(const Shape *a, const Shape *b);
 bool shape_has_batch(const Shape *s);
 /* Number of elements, counting DIM_BATCH as `batch`. */

@@ -50,6 +50,7 @@ YY_DECL;
 
 %code {
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "lex.h"
@@ -283,7 +284,9 @@ static AstList list_add(AstList list, AstNode *item) {
 }
 
 static AstNode *make_dim(ParseState *ps, Loc loc, double value) {
-  if (!(value >= 1 && value <= INT_MAX && value == (double)(long)value))
+  if (value > INT_MAX && value == floor(value))
+    diag_error(ps->diag, loc, "dimension %.0f is larger than the limit of %d", value, INT_MAX);
+  else if (!(value >= 1 && value <= INT_MAX && value == (double)(long)value))
     diag_error(ps->diag, loc, "dimension must be a positive integer");
   AstNode *dim = ast_new(ps->arena, AST_DIM, loc);
   dim->u.num.value = value;
