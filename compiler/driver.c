@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "codegen.h"
+#include "embed.h"
 #include "explain.h"
 #include "grad.h"
 #include "link.h"
@@ -102,6 +103,48 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
   return rc;
 }
 
+/* -c: the library object at o->output and, with --header, its header, both written to
+ * temporary files first and renamed only when both are complete, so a failure leaves
+ * neither. */
+static int emit_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
+                        const Options *o, const char *prefix) {
+  char obj[4096], hdr[4096], err[1024];
+  snprintf(obj, sizeof obj, "%s.tmp.%ld", o->output, (long)getpid());
+  snprintf(hdr, sizeof hdr, "%s.tmp.%ld", o->header ? o->header : "", (long)getpid());
+  if (!target_emit_object(mod, tm, obj, err, sizeof err)) {
+    unlink(obj);
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->output, err);
+    return EXIT_IO;
+  }
+  if (o->header) {
+    FILE *f = fopen(hdr, "w");
+    bool ok = f && embed_write_header(f, p, prefix, p->source_name);
+    int e = errno;
+    if (f && fclose(f) != 0 && ok)
+      ok = false, e = errno;
+    if (!ok) {
+      fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->header, strerror(e));
+      unlink(hdr);
+      unlink(obj);
+      return EXIT_IO;
+    }
+  }
+  if (rename(obj, o->output) != 0) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->output, strerror(errno));
+    unlink(obj);
+    if (o->header)
+      unlink(hdr);
+    return EXIT_IO;
+  }
+  if (o->header && rename(hdr, o->header) != 0) {
+    fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->header, strerror(errno));
+    unlink(hdr);
+    unlink(o->output);
+    return EXIT_IO;
+  }
+  return 0;
+}
+
 static int back_end(Compilation *c, const Options *o, FILE *out) {
   Program p;
   program_plan(&p, &c->graph, c->model, c->src.name);
@@ -121,7 +164,11 @@ static int back_end(Compilation *c, const Options *o, FILE *out) {
   if (!tm)
     return internal("no target machine for this host", err);
   LLVMContextRef ctx = LLVMContextCreate();
-  LLVMModuleRef mod = codegen_module(&p, ctx, true);
+  LLVMModuleRef mod = codegen_module(&p, ctx, !o->compile_only);
+  char buf[256];
+  const char *prefix = o->prefix ? o->prefix : embed_prefix(c->model->name, buf, sizeof buf);
+  if (o->compile_only)
+    embed_module(&p, mod, prefix);
   int rc = 0;
   if (!target_optimize(mod, tm, o->opt_level, err, sizeof err))
     rc = internal("LLVM rejected the generated module", err);
@@ -129,7 +176,9 @@ static int back_end(Compilation *c, const Options *o, FILE *out) {
     char *ir = LLVMPrintModuleToString(mod);
     fputs(ir, out);
     LLVMDisposeMessage(ir);
-  } else
+  } else if (o->compile_only)
+    rc = emit_library(mod, tm, &p, o, prefix);
+  else
     rc = emit_executable(mod, tm, o->output);
   LLVMDisposeModule(mod);
   LLVMContextDispose(ctx);

@@ -22,6 +22,9 @@ typedef struct {
   bool check_only, explain;
   DiagFormat diag_format;
   const char *model; /* --model NAME: the model to compile; NULL: the file's first */
+  bool compile_only;  /* -c: a library object (no main) at output, see embed.h */
+  const char *header; /* --header H (with -c): its C header; NULL: none */
+  const char *prefix; /* --prefix NAME (with -c): of the exported names; NULL: the model's */
 } Options;
 
 typedef struct {

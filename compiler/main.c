@@ -5,6 +5,8 @@
 
 #include "arena.h"
 #include "driver.h"
+#include "embed.h"
+#include "repl.h"
 
 #ifndef NNC_VERSION
 #define NNC_VERSION "0.0.0"
@@ -12,6 +14,9 @@
 
 static const char usage[] =
   "usage: nnc FILE.nn [-o OUT] [options]\n"
+  "       nnc repl [FILE.nn]   (or nnc -i [FILE.nn]): the interactive loop, on the JIT\n"
+  "       nnc run FILE.nn [--epochs N] [--lr X] [--batch B] [--seed S] [--save PATH]:\n"
+  "                            train with the JIT, printing what the compiled program prints\n"
   "\n"
   "Compiles a network description into a standalone program that trains and predicts.\n"
   "\n"
@@ -20,6 +25,11 @@ static const char usage[] =
   "  -O0 -O1 -O2 -O3 optimisation level of the generated code (default -O2)\n"
   "  --model NAME    compile the model NAME of the file (default: the first one);\n"
   "                  every model and train block of the file is checked either way\n"
+  "  -c              write a library object instead of a program: no main, and only the\n"
+  "                  functions PREFIX_create, _free, _load, _save, _train_batch and\n"
+  "                  _predict exported (default OUT: FILE without .nn, plus .o)\n"
+  "  --header H      with -c: also write the C header H that declares and documents them\n"
+  "  --prefix NAME   with -c: the PREFIX of those names (default: the model's name)\n"
   "  --check         parse and check only\n"
   "  --emit=KIND     print a stage's output to stdout and stop; KIND is one of\n"
   "                  ast (syntax tree), graph (forward graph), grad (forward, backward and\n"
@@ -52,14 +62,35 @@ static bool parse_emit(const char *kind, Options *o) {
   return false;
 }
 
-/* The default output: the input's file name without its directory and .nn. */
-static const char *default_output(Arena *a, const char *input) {
+/* The default output: the input's file name without its directory and .nn; with -c, plus .o. */
+static const char *default_output(Arena *a, const char *input, bool object) {
   const char *base = strrchr(input, '/');
   base = base ? base + 1 : input;
   size_t n = strlen(base);
   if (n > 3 && !strcmp(base + n - 3, ".nn"))
     n -= 3;
-  return n ? arena_strndup(a, base, n) : "a.out";
+  if (!object)
+    return n ? arena_strndup(a, base, n) : "a.out";
+  return arena_printf(a, "%.*s.o", (int)(n ? n : 1), n ? base : "a");
+}
+
+/* What -c, --header and --prefix need of the other options. */
+static int check_library_options(const Options *o) {
+  if (!o->compile_only) {
+    if (o->header)
+      return usage_error("%s needs -c (a header goes with a library object)", "--header");
+    if (o->prefix)
+      return usage_error("%s needs -c", "--prefix");
+    return 0;
+  }
+  if (o->emit != EMIT_NONE || o->check_only || o->explain)
+    return usage_error("%s cannot be combined with --emit, --check or --explain", "-c");
+  if (o->prefix && (!embed_is_identifier(o->prefix) || strlen(o->prefix) > 200))
+    return usage_error("--prefix '%s' is not a C identifier of at most 200 characters",
+                       o->prefix);
+  if (o->header && o->output && !strcmp(o->header, o->output))
+    return usage_error("--header '%s' is also the object file", o->header);
+  return 0;
 }
 
 static int parse_args(int argc, char **argv, Options *o) {
@@ -83,7 +114,17 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->model = a + 8;
     } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3])
       o->opt_level = a[2] - '0';
-    else if (!strcmp(a, "--check"))
+    else if (!strcmp(a, "-c"))
+      o->compile_only = true;
+    else if (!strcmp(a, "--header") || !strcmp(a, "--prefix")) {
+      if (++i == argc || !argv[i][0])
+        return usage_error("%s needs a name", a);
+      *(a[2] == 'h' ? &o->header : &o->prefix) = argv[i];
+    } else if (!strncmp(a, "--header=", 9) || !strncmp(a, "--prefix=", 9)) {
+      if (!a[9])
+        return usage_error("%s needs a name", a);
+      *(a[2] == 'h' ? &o->header : &o->prefix) = a + 9;
+    } else if (!strcmp(a, "--check"))
       o->check_only = true;
     else if (!strcmp(a, "--explain"))
       o->explain = true;
@@ -101,10 +142,14 @@ static int parse_args(int argc, char **argv, Options *o) {
   }
   if (!o->input)
     return usage_error("%s", "no input file");
-  return 0;
+  return check_library_options(o);
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && (!strcmp(argv[1], "repl") || !strcmp(argv[1], "-i")))
+    return repl_main(argc - 2, argv + 2);
+  if (argc > 1 && !strcmp(argv[1], "run"))
+    return run_main(argc - 2, argv + 2);
   Options o = {.opt_level = 2, .diag_format = DIAG_HUMAN};
   int rc = parse_args(argc, argv, &o);
   if (rc)
@@ -112,7 +157,7 @@ int main(int argc, char **argv) {
   Arena a;
   arena_init(&a);
   if (!o.output)
-    o.output = default_output(&a, o.input);
+    o.output = default_output(&a, o.input, o.compile_only);
   rc = driver_run(&o, stdout);
   arena_free(&a);
   return rc;

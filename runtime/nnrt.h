@@ -220,8 +220,12 @@ typedef struct {
   double warmup_epochs;    /* >= 0 */
   int32_t early_stopping;  /* patience in epochs (0: off); needs validation rows */
   int64_t checkpoint_every;    /* > 0: save every this many epochs to checkpoint_path */
-  const char *checkpoint_path; /* NULL: no saving during training */
-  NnrtReporter report;         /* progress; all NULL: silent */
+  /* NULL: nnrt_train_on never saves. Else it writes a training checkpoint there every
+   * checkpoint_every epochs, when SIGINT or SIGTERM interrupts the run, and at the end of a
+   * successful run (see nnrt_save_run in checkpoint.c for the layout). */
+  const char *checkpoint_path;
+  NnrtReporter report;     /* progress; all NULL: silent */
+  const char *resume_path; /* non-NULL: continue the run checkpointed there (--resume) */
 } NnrtTrainOptions;
 
 /* 0 when m is usable (ABI version, offsets inside the workspace, train fields if has_train). */
@@ -247,12 +251,16 @@ double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *opt, FI
 /* y[r * output.width ...] = the model's outputs for x[r * input.width ...], r < rows: x as the
  * model sees it (already scaled, see nnrt_scale_inputs). Sets every dropout mask to 1 first. */
 void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y);
-/* Atomically replaces path with a safetensors file of m's ROLE_PARAM tensors in ws (optimizer
- * state and constants are not weights and are never saved). */
+/* Atomically replaces path with a safetensors file of m's ROLE_PARAM tensors in ws and the
+ * metadata format, model and model_hash (a weights file; training checkpoints, which add the
+ * optimizer state and the run's state, come from nnrt_train_on: see checkpoint.c). */
 int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen);
 /* Validates the safetensors file at path against m's ROLE_PARAM tensors completely, then copies
- * them into ws; on failure ws is untouched. Constants and state are not in the file: call
- * nnrt_init_params first. */
+ * them into ws; on failure ws is untouched. Optimizer state and tensors named "__..." (a
+ * training checkpoint's) are ignored, any other unknown tensor is an error. A file whose
+ * model_hash metadata differs from m->model_hash is refused ("'PATH' was saved by a different
+ * model (hash H, this program is H')"); one without (another tool's) is accepted when names,
+ * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first. */
 int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
 
 /* ---- ABI v2 additions: data, input scaling, schedules, metrics, a training run's results ---- */
@@ -311,16 +319,73 @@ typedef struct {
   double val_loss, val_accuracy; /* of the weights ws holds at the end */
   int64_t best_epoch;  /* early stopping: the epoch whose weights ws holds; else last_epoch */
   int stopped_early;   /* patience ran out before opt->epochs */
+  int64_t steps;       /* steps done over the whole run, resumed ones included (t) */
+  int interrupted;     /* SIGINT or SIGTERM stopped it (status NNRT_EXIT_INTERRUPTED) */
+  int saved;           /* a checkpoint was written to opt->checkpoint_path at the end */
 } NnrtTrainResult;
 
 /* The training loop: per step the learning rate (ws[lr_offset]), the step number t = 1, 2, ...
  * (ws[step_offset]) and fresh dropout masks; per epoch the mean loss, the metric, validation
- * through m->evaluate, early stopping and periodic checkpoints. Allocates only before the
- * first epoch (and inside nnrt_save between epochs). Returns res->loss, or NAN with err set and
- * res->status saying why (DATA: non-finite loss or out of memory; USAGE: bad options such as
- * early stopping without validation; IO: a checkpoint could not be written). */
+ * through m->evaluate, early stopping and periodic checkpoints. Progress goes to o->report
+ * only: it prints nothing (`log` is unused and may be NULL). Allocates only before the first
+ * epoch (and inside checkpoint saves between epochs); nothing per step. Returns res->loss, or
+ * NAN with err set and res->status saying why: NONFINITE (3): a starting weight, the loss, a
+ * parameter gradient or the validation loss is not finite ("non-finite value at epoch E, step
+ * S: 'A1' (xor.nn:11:3) is nan", S counting the epoch's steps from 1); INTERRUPTED (130):
+ * SIGINT or SIGTERM ("interrupted at epoch E, step S; saved 'PATH'", or "...; nothing saved
+ * (no --save path)"); USAGE: bad options, or a checkpoint to resume that does not fit; IO: a
+ * checkpoint could not be written or read; DATA: out of memory. While it runs it handles
+ * SIGINT and SIGTERM itself, and restores the previous handlers before returning. */
 double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
                      const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
                      size_t errlen);
+
+/* ---- Embedding (nnc -c --header, runtime/embed.c): a model as a library object ----
+ * A context is one model's workspace with its parameters; the caller feeds batches. The
+ * wrappers nnc writes into the object (<prefix>_create, <prefix>_train_batch, ...) are these
+ * functions with the model's descriptor bound. Contexts share nothing: different contexts may
+ * be used from different threads; one context by one thread at a time. */
+typedef struct NnrtContext NnrtContext;
+/* A zeroed workspace with every parameter initialised from seed (nnrt_init_params); the dropout
+ * stream is seeded from seed as a training run seeds it. NULL when m is unusable
+ * (nnrt_check_model) or memory runs out. */
+NnrtContext *nnrt_context_new(const NnrtModel *m, uint64_t seed);
+void nnrt_context_free(NnrtContext *c); /* c may be NULL */
+const NnrtModel *nnrt_context_model(const NnrtContext *c);
+float *nnrt_context_workspace(NnrtContext *c);
+int64_t nnrt_context_steps(const NnrtContext *c); /* optimizer steps taken so far */
+/* nnrt_load / nnrt_save of the context's ROLE_PARAM tensors (safetensors); 0 or -1 with err. */
+int nnrt_context_load(NnrtContext *c, const char *path, char *err, size_t errlen);
+int nnrt_context_save(const NnrtContext *c, const char *path, char *err, size_t errlen);
+/* One optimizer step on n rows: x holds n * input.width floats, y n * target.width floats
+ * (one-hot rows of n_classes for a class model). Writes lr, the step number t (counting from 1
+ * per context) and fresh dropout masks, runs m->step and returns the batch's mean loss (NAN or
+ * inf when training diverged; the parameters are then updated anyway). Returns NAN and changes
+ * nothing when n < 1, n > max_batch, x or y is NULL, lr is not finite or m cannot train. */
+float nnrt_context_train_batch(NnrtContext *c, const float *x, const float *y, int64_t n,
+                               float lr);
+/* out[r * output.width ...] = the outputs for x[r * input.width ...], r < n, for any n >= 1 (in
+ * chunks of max_batch rows), with every dropout mask at 1; nothing happens when n < 1. */
+void nnrt_context_predict(NnrtContext *c, const float *x, int64_t n, float *out);
+
+/* ---- Checkpoints and robustness: resume, --init, signals, non-finite values ---- */
+
+/* Exit codes added to NNRT_EXIT_*: a non-finite value (a starting weight, the loss, a gradient)
+ * shares 3 with NNRT_EXIT_IO; an interrupted run exits as a shell reports SIGINT. */
+enum {
+  NNRT_EXIT_NONFINITE = 3,
+  NNRT_EXIT_INTERRUPTED = 130,
+};
+
+/* --init: copies every ROLE_PARAM tensor of the safetensors file at path (same names and
+ * shapes, F32; other tensors and the metadata are ignored, a missing one is an error) into ws,
+ * provided every value is finite. Returns NNRT_EXIT_OK; NNRT_EXIT_IO when the file cannot be
+ * read or does not fit ("cannot load 'PATH': tensor 'b' is missing"); NNRT_EXIT_NONFINITE
+ * ("initial weight 'W1' has a non-finite value (nan) at index 3 (from 'PATH')"). On failure ws
+ * is untouched. */
+int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
+/* 0 when every ROLE_PARAM value in ws is finite, else -1 with "initial weight 'W1' has a
+ * non-finite value (nan) at index 3" (nnrt_train_on checks this before the first step). */
+int nnrt_check_finite_params(const NnrtModel *m, const float *ws, char *err, size_t errlen);
 
 #endif

@@ -1,13 +1,22 @@
 /* train: the model check, the workspace, parameter initialisation, loading a run's data, the
  * training loop and batched prediction.
  * Contract: after nnrt_workspace_new and nnrt_train_data_load the only heap allocations of a
- * training run are the row-order array and the best-weights buffer (early stopping), both made
- * before the first epoch, plus nnrt_save's between epochs when checkpointing; nothing inside
- * the step loop allocates. Nothing here prints except to `log`. */
+ * training run are the row-order array, the best-weights buffer (early stopping) and the list
+ * of gradient checks, all made before the first epoch, plus the checkpoint saves' between
+ * epochs (and at an interrupt or the end); nothing inside the step loop allocates. Nothing here
+ * prints: progress goes to the NnrtReporter callbacks.
+ * Exactness: a run is a pure function of its options, its data and its starting workspace, and
+ * of nothing else; its whole state between two steps (workspace parameters and optimizer state,
+ * step count, position in the epoch, the epoch's row order, both generators, the running sums
+ * of the epoch, early stopping's record) is what a checkpoint holds, so resuming continues
+ * bit-identically. The learning rate is a function of the global step (the schedule never
+ * restarts); a cosine schedule's length is the resumed run's epochs. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -111,6 +120,24 @@ static int check_noise(const NnrtModel *m, char *err, size_t errlen) {
   return 0;
 }
 
+static int check_checks(const NnrtModel *m, char *err, size_t errlen) {
+  if (m->n_checks < 0 || (m->n_checks > 0 && !m->checks)) {
+    nnrt_errf(err, errlen, "the model's list of step buffers is inconsistent");
+    return -1;
+  }
+  for (int32_t i = 0; i < m->n_checks; i++) {
+    const NnrtCheck *c = &m->checks[i];
+    int64_t rows = c->per_row ? m->max_batch : 1;
+    if (c->width < 0 || (rows > 1 && c->width > m->workspace_floats / rows) ||
+        !range_ok(m, c->offset, c->width * rows)) {
+      nnrt_errf(err, errlen, "step buffer %d ('%s') has a bad offset or width", (int)i,
+                c->what ? c->what : "?");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
   if (m->abi_version != NNRT_ABI_VERSION) {
     nnrt_errf(err, errlen, "model ABI version %d, runtime ABI version %d", m->abi_version,
@@ -126,7 +153,7 @@ int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
   for (int32_t i = 0; i < m->n_params; i++)
     if (check_param(m, &m->params[i], err, errlen) != 0)
       return -1;
-  if (check_noise(m, err, errlen) != 0)
+  if (check_noise(m, err, errlen) != 0 || check_checks(m, err, errlen) != 0)
     return -1;
   return m->has_train ? check_train_fields(m, err, errlen) : 0;
 }
@@ -330,6 +357,45 @@ void nnrt_train_data_free(NnrtTrainData *td) {
 
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td) { return &td->stats; }
 
+/* ---- Signals ----
+ * While nnrt_train_on runs, SIGINT and SIGTERM only set a flag (the one thing the handler does:
+ * it is async-signal-safe), which the loop reads after every step and every epoch. The
+ * handlers are installed with SA_RESETHAND, so a second signal during the checkpoint ends the
+ * program the default way (the checkpoint being atomic, the old file stays whole). A signal
+ * that was ignored when training began (a background job) stays ignored. */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+typedef struct {
+  struct sigaction old[2];
+  int installed[2];
+} Handlers;
+
+static const int stop_signals[2] = {SIGINT, SIGTERM};
+
+static void handlers_install(Handlers *h) {
+  stop_signal = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;
+  for (int i = 0; i < 2; i++) {
+    h->installed[i] = 0;
+    if (sigaction(stop_signals[i], NULL, &h->old[i]) != 0 || h->old[i].sa_handler == SIG_IGN)
+      continue;
+    h->installed[i] = sigaction(stop_signals[i], &sa, NULL) == 0;
+  }
+}
+
+static void handlers_restore(const Handlers *h) {
+  for (int i = 0; i < 2; i++)
+    if (h->installed[i])
+      sigaction(stop_signals[i], &h->old[i], NULL);
+}
+
 /* ---- The training loop ---- */
 
 typedef struct {
@@ -337,11 +403,28 @@ typedef struct {
   float *ws;
   const NnrtTrainOptions *o;
   const NnrtTrainData *td;
-  int64_t batch, steps_per_epoch, step; /* step: 0-based count of steps taken */
+  int64_t batch, steps_per_epoch;
+  int64_t step;     /* steps taken over the whole run */
+  int64_t epoch;    /* the epoch being trained, from 1; all before it are complete */
+  int64_t position; /* rows of it trained */
+  double epoch_loss;     /* of its rows so far: sum of loss * rows */
+  int64_t epoch_correct; /* and of correct predictions */
+  double lr;             /* of the last step */
+  double epoch_start;    /* seconds, monotonic */
   int64_t *order;
   float *best; /* early stopping: the ROLE_PARAM tensors of the best epoch, back to back */
+  double best_loss, best_acc;
+  int stopped; /* early stopping's patience ran out */
+  int32_t *grads; /* indices into m->checks of the parameter gradients, checked every step */
+  int32_t n_grads;
   NnrtRng shuffle, dropout;
 } Run;
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static void load_rows(const NnrtSlot *s, float *ws, const float *data, const int64_t *order,
                       int64_t start, int64_t n) {
@@ -357,32 +440,69 @@ static double metric_of(const NnrtModel *m, int64_t correct, int64_t rows) {
                                        : (double)correct / (double)nnrt_metric_count(m, rows);
 }
 
-/* One epoch over r->order: 0, or -1 as soon as a batch's loss is not finite. */
-static int run_epoch(Run *r, double *loss, double *acc) {
+/* Floats of check c for a step on n rows. */
+static int64_t check_count(const NnrtCheck *c, int64_t n) {
+  return c->per_row ? c->width * n : c->width;
+}
+
+/* Whether any of the parameter gradients holds inf or NaN: x * 0 is 0 for every finite x and
+ * NaN otherwise, so one sum per buffer decides (and vectorises). */
+static int grads_nonfinite(const Run *r) {
+  for (int32_t i = 0; i < r->n_grads; i++) {
+    const NnrtCheck *c = &r->m->checks[r->grads[i]];
+    const float *v = r->ws + c->offset;
+    float acc = 0.0f;
+    for (int64_t k = 0; k < c->width; k++)
+      acc += v[k] * 0.0f;
+    if (acc != acc)
+      return 1;
+  }
+  return 0;
+}
+
+static void report_step(const Run *r) {
+  if (!r->o->report.on_step)
+    return;
+  NnrtStepReport s = {
+    .epoch = r->epoch, .epochs = r->o->epochs,
+    .step = (r->position + r->batch - 1) / r->batch, .steps = r->steps_per_epoch,
+    .rows = r->position, .loss = r->epoch_loss / (double)r->position,
+    .seconds = now_seconds() - r->epoch_start,
+  };
+  r->o->report.on_step(&s, r->o->report.ctx);
+}
+
+enum { EPOCH_DONE, EPOCH_NONFINITE, EPOCH_SIGNAL };
+
+/* The rest of the current epoch over r->order, from r->position; *n_out: the last step's rows. */
+static int run_epoch(Run *r, int64_t *n_out) {
   const NnrtModel *m = r->m;
   const NnrtDataset *ds = &r->td->train;
   float *ws = r->ws;
-  double sum = 0.0;
-  int64_t correct = 0;
-  for (int64_t start = 0; start < ds->rows; start += r->batch) {
+  while (r->position < ds->rows) {
+    int64_t start = r->position;
     int64_t n = ds->rows - start < r->batch ? ds->rows - start : r->batch;
     load_rows(&m->input, ws, ds->x, r->order, start, n);
     load_rows(&m->target, ws, ds->y, r->order, start, n);
-    ws[m->lr_offset] = (float)nnrt_lr_at(r->o, r->steps_per_epoch, r->step);
+    r->lr = nnrt_lr_at(r->o, r->steps_per_epoch, r->step);
+    ws[m->lr_offset] = (float)r->lr;
     if (m->step_offset >= 0)
       ws[m->step_offset] = (float)(r->step + 1);
     nnrt_fill_noise(m, ws, &r->dropout);
     m->step(ws, n);
     r->step++;
+    r->position += n;
+    *n_out = n;
     double l = ws[m->loss_offset];
-    if (!isfinite(l))
-      return -1;
-    sum += l * (double)n;
-    correct += nnrt_count_correct(m, ws, n);
+    if (!isfinite(l) || grads_nonfinite(r))
+      return EPOCH_NONFINITE;
+    r->epoch_loss += l * (double)n;
+    r->epoch_correct += nnrt_count_correct(m, ws, n);
+    report_step(r);
+    if (stop_signal && r->position < ds->rows)
+      return EPOCH_SIGNAL;
   }
-  *loss = sum / (double)ds->rows;
-  *acc = metric_of(m, correct, ds->rows);
-  return 0;
+  return EPOCH_DONE;
 }
 
 /* Loss and metric of the weights in ws on ds, through m->evaluate with every mask at 1. */
@@ -425,34 +545,8 @@ static int64_t param_floats(const NnrtModel *m) {
   return total;
 }
 
-static int digits(int64_t v) {
-  int d = 1;
-  for (; v >= 10; v /= 10)
-    d++;
-  return d;
-}
-
 static int logged_epoch(const NnrtTrainOptions *o, int64_t epoch, int last) {
   return epoch == 1 || last || (o->log_every > 0 && epoch % o->log_every == 0);
-}
-
-static void log_epoch(const Run *r, FILE *log, int64_t epoch, int last,
-                      const NnrtTrainResult *res) {
-  const NnrtTrainOptions *o = r->o;
-  if (!log || !logged_epoch(o, epoch, last))
-    return;
-  fprintf(log, "epoch %*lld/%lld  loss %.6f", digits(o->epochs), (long long)epoch,
-          (long long)o->epochs, res->loss);
-  int metric = r->m->metric != NNRT_METRIC_NONE;
-  if (metric)
-    fprintf(log, "  accuracy %.4f", res->accuracy);
-  if (res->has_val) {
-    fprintf(log, "  val_loss %.6f", res->val_loss);
-    if (metric)
-      fprintf(log, "  val_accuracy %.4f", res->val_accuracy);
-  }
-  fputc('\n', log);
-  fflush(log);
 }
 
 static double fail(NnrtTrainResult *res, int status) {
@@ -461,11 +555,64 @@ static double fail(NnrtTrainResult *res, int status) {
   return NAN;
 }
 
+static int is_param_gradient(const NnrtCheck *c) {
+  static const char prefix[] = "∂L/∂";
+  return !c->per_row && c->what && strncmp(c->what, prefix, sizeof prefix - 1) == 0;
+}
+
+/* The run's state for a checkpoint: epochs before r->epoch complete, r->position rows of it. */
+static NnrtRunState run_state(const Run *r, const NnrtTrainResult *res, int restored) {
+  int es = r->o->early_stopping > 0;
+  return (NnrtRunState){
+    .epoch = r->epoch - 1, .step = r->step, .position = r->position, .batch = r->batch,
+    .epochs = r->o->epochs, .seed = r->o->seed, .shuffle = r->shuffle, .dropout = r->dropout,
+    .epoch_loss = r->epoch_loss, .epoch_correct = r->epoch_correct, .loss = res->loss,
+    .accuracy = res->accuracy, .best_epoch = es ? res->best_epoch : 0,
+    .bad_epochs = es ? r->epoch - 1 - res->best_epoch : 0, .best_val_loss = r->best_loss,
+    .best_val_accuracy = r->best_acc, .stopped = r->stopped, .restored = restored,
+    .rows = r->td->train.rows, .order = r->order, .best = r->best,
+  };
+}
+
+static int save_state(const Run *r, const NnrtTrainResult *res, int restored, char *err,
+                      size_t errlen) {
+  NnrtRunState rs = run_state(r, res, restored);
+  return nnrt_save_run(r->m, r->ws, &r->td->stats, &rs, r->o->checkpoint_path, err, errlen);
+}
+
+/* Continues the run checkpointed at o->resume_path. */
+static int resume(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
+  NnrtRunState rs = {.rows = r->td->train.rows, .batch = r->batch, .epochs = r->o->epochs,
+                     .order = r->order, .best = r->best};
+  if (nnrt_load_run(r->m, r->ws, &r->td->stats, &rs, r->o->resume_path, err, errlen) != 0)
+    return -1;
+  r->step = rs.step;
+  r->epoch = rs.epoch + 1;
+  r->position = rs.position;
+  r->shuffle = rs.shuffle;
+  r->dropout = rs.dropout;
+  r->epoch_loss = rs.epoch_loss;
+  r->epoch_correct = rs.epoch_correct;
+  r->best_loss = rs.best_val_loss;
+  r->best_acc = rs.best_val_accuracy;
+  r->stopped = rs.stopped;
+  res->last_epoch = rs.epoch;
+  res->loss = rs.loss;
+  res->accuracy = rs.accuracy;
+  res->best_epoch = rs.best_epoch;
+  res->stopped_early = rs.stopped;
+  res->steps = rs.step;
+  return 0;
+}
+
 static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
   const NnrtModel *m = r->m;
   int64_t rows = r->td->train.rows;
   r->batch = r->o->batch < m->max_batch ? r->o->batch : m->max_batch;
   r->steps_per_epoch = (rows + r->batch - 1) / r->batch;
+  r->epoch = 1;
+  r->best_loss = INFINITY;
+  r->best_acc = NAN;
   nnrt_rng_seed(&r->shuffle, r->o->seed ^ NNRT_SHUFFLE_SEED_XOR);
   nnrt_rng_seed(&r->dropout, r->o->seed ^ NNRT_DROPOUT_SEED_XOR);
   r->order = malloc((size_t)rows * sizeof *r->order);
@@ -473,88 +620,185 @@ static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
     int64_t n = param_floats(m);
     r->best = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
   }
-  if (!r->order || (r->o->early_stopping > 0 && !r->best)) {
+  r->grads = malloc((size_t)(m->n_checks > 0 ? m->n_checks : 1) * sizeof *r->grads);
+  if (!r->order || (r->o->early_stopping > 0 && !r->best) || !r->grads) {
     nnrt_errf(err, errlen, "out of memory for %lld training rows", (long long)rows);
     fail(res, NNRT_EXIT_DATA);
     return -1;
   }
+  for (int32_t i = 0; i < m->n_checks; i++)
+    if (is_param_gradient(&m->checks[i]))
+      r->grads[r->n_grads++] = i;
   for (int64_t i = 0; i < rows; i++)
     r->order[i] = i;
   res->has_val = r->td->val.rows > 0;
   res->accuracy = res->val_loss = res->val_accuracy = NAN;
+  if (r->o->resume_path && resume(r, res, err, errlen) != 0) {
+    fail(res, NNRT_EXIT_IO);
+    return -1;
+  }
+  if (nnrt_check_finite_params(m, r->ws, err, errlen) != 0) {
+    fail(res, NNRT_EXIT_NONFINITE);
+    return -1;
+  }
   return 0;
 }
 
-/* After the epoch's numbers are in res: 1 when patience ran out. */
-static int early_stop_update(Run *r, int64_t epoch, NnrtTrainResult *res, double *best_loss,
-                             double *best_acc) {
+static const char *nonfinite_word(float v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+/* The first buffer in m->checks order that holds a non-finite value after the last step (per-row
+ * buffers over its n rows) names the value in err; without one, the loss does. */
+static double nonfinite(const Run *r, int64_t n, NnrtTrainResult *res, char *err,
+                        size_t errlen) {
+  const NnrtModel *m = r->m;
+  long long epoch = (long long)r->epoch, step = (long long)((r->position - n) / r->batch + 1);
+  const char *source = m->source ? m->source : m->name;
+  for (int32_t i = 0; i < m->n_checks; i++) {
+    const NnrtCheck *c = &m->checks[i];
+    const float *v = r->ws + c->offset;
+    int64_t count = check_count(c, n);
+    for (int64_t k = 0; k < count; k++) {
+      if (isfinite(v[k]))
+        continue;
+      const char *what = c->what ? c->what : "?";
+      if (c->line > 0)
+        nnrt_errf(err, errlen, "non-finite value at epoch %lld, step %lld: '%s' (%s:%d:%d) is %s",
+                  epoch, step, what, source, (int)c->line, (int)c->col, nonfinite_word(v[k]));
+      else
+        nnrt_errf(err, errlen,
+                  "non-finite value at epoch %lld, step %lld: '%s' (made by the compiler) is %s",
+                  epoch, step, what, nonfinite_word(v[k]));
+      res->steps = r->step;
+      return fail(res, NNRT_EXIT_NONFINITE);
+    }
+  }
+  nnrt_errf(err, errlen, "non-finite value at epoch %lld, step %lld: the loss is %s", epoch, step,
+            nonfinite_word(r->ws[m->loss_offset]));
+  res->steps = r->step;
+  return fail(res, NNRT_EXIT_NONFINITE);
+}
+
+/* After SIGINT or SIGTERM: a checkpoint of the exact state when there is a path. */
+static double interrupted(const Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
+  /* Between epochs r->epoch is already the next one. */
+  int64_t epoch = r->position > 0 ? r->epoch : r->epoch - 1;
+  int64_t step = r->position > 0 ? (r->position + r->batch - 1) / r->batch : r->steps_per_epoch;
+  char what[640] = "nothing saved (no --save path)";
+  if (r->o->checkpoint_path) {
+    char msg[600];
+    if (save_state(r, res, 0, msg, sizeof msg) == 0)
+      snprintf(what, sizeof what, "saved '%s'", r->o->checkpoint_path);
+    else
+      snprintf(what, sizeof what, "%s", msg);
+  }
+  nnrt_errf(err, errlen, "interrupted at epoch %lld, step %lld; %s", (long long)epoch,
+            (long long)step, what);
+  res->interrupted = 1;
+  res->steps = r->step;
+  return fail(res, NNRT_EXIT_INTERRUPTED);
+}
+
+/* After the epoch's numbers are in res: whether patience ran out. */
+static int early_stop_update(Run *r, NnrtTrainResult *res) {
   if (r->o->early_stopping <= 0)
     return 0;
-  if (res->val_loss < *best_loss) {
-    *best_loss = res->val_loss;
-    *best_acc = res->val_accuracy;
-    res->best_epoch = epoch;
+  if (res->val_loss < r->best_loss) {
+    r->best_loss = res->val_loss;
+    r->best_acc = res->val_accuracy;
+    res->best_epoch = r->epoch;
     copy_params(r->m, r->ws, r->best, 1);
     return 0;
   }
-  return epoch - res->best_epoch >= r->o->early_stopping;
+  return r->epoch - res->best_epoch >= r->o->early_stopping;
 }
 
-static void restore_best(Run *r, FILE *log, NnrtTrainResult *res, double best_loss,
-                         double best_acc) {
-  if (r->o->early_stopping <= 0 || res->best_epoch == res->last_epoch)
+static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated, int last) {
+  if (!r->o->report.on_epoch)
     return;
-  copy_params(r->m, r->ws, r->best, 0);
-  res->val_loss = best_loss;
-  res->val_accuracy = best_acc;
-  if (!log)
-    return;
-  if (res->stopped_early)
-    fprintf(log, "early stopping at epoch %lld; ", (long long)res->last_epoch);
-  fprintf(log, "restored the weights of epoch %lld (val_loss %.6f)\n", (long long)res->best_epoch,
-          best_loss);
-  fflush(log);
+  NnrtEpochReport e = {
+    .epoch = r->epoch, .epochs = r->o->epochs, .loss = res->loss, .accuracy = res->accuracy,
+    .has_val = validated, .val_loss = validated ? res->val_loss : NAN,
+    .val_accuracy = validated ? res->val_accuracy : NAN, .lr = r->lr,
+    .seconds = now_seconds() - r->epoch_start, .logged = logged_epoch(r->o, r->epoch, last),
+  };
+  r->o->report.on_epoch(&e, r->o->report.ctx);
 }
 
-static double train_epochs(Run *r, FILE *log, NnrtTrainResult *res, char *err, size_t errlen) {
-  const NnrtModel *m = r->m;
+/* The end of an epoch: its numbers, validation, early stopping, the report; 0 or a status. */
+static int finish_epoch(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
   const NnrtTrainOptions *o = r->o;
-  double best_loss = INFINITY, best_acc = NAN;
-  for (int64_t epoch = 1; epoch <= o->epochs; epoch++) {
-    if (o->shuffle)
-      nnrt_rng_shuffle(&r->shuffle, r->order, r->td->train.rows);
-    if (run_epoch(r, &res->loss, &res->accuracy) != 0) {
-      nnrt_errf(err, errlen, "loss became non-finite at epoch %lld", (long long)epoch);
-      return fail(res, NNRT_EXIT_DATA);
+  int64_t rows = r->td->train.rows;
+  res->loss = r->epoch_loss / (double)rows;
+  res->accuracy = metric_of(r->m, r->epoch_correct, rows);
+  /* Validation costs a forward pass over its rows: only for epochs that use it. */
+  int validated = res->has_val && (o->early_stopping > 0 ||
+                                   logged_epoch(o, r->epoch, r->epoch == o->epochs));
+  if (validated) {
+    evaluate_set(r->m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
+    if (!isfinite(res->val_loss)) {
+      nnrt_errf(err, errlen, "non-finite value at epoch %lld: the validation loss is %s",
+                (long long)r->epoch, nonfinite_word((float)res->val_loss));
+      return NNRT_EXIT_NONFINITE;
     }
-    /* Validation costs a forward pass over its rows: only for epochs that use it. */
-    if (res->has_val &&
-        (o->early_stopping > 0 || logged_epoch(o, epoch, epoch == o->epochs))) {
-      evaluate_set(m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
-      if (!isfinite(res->val_loss)) {
-        nnrt_errf(err, errlen, "validation loss became non-finite at epoch %lld",
-                  (long long)epoch);
-        return fail(res, NNRT_EXIT_DATA);
-      }
-    }
-    res->last_epoch = epoch;
-    res->stopped_early = early_stop_update(r, epoch, res, &best_loss, &best_acc);
-    log_epoch(r, log, epoch, res->stopped_early || epoch == o->epochs, res);
-    if (o->checkpoint_every > 0 && o->checkpoint_path && epoch % o->checkpoint_every == 0 &&
-        nnrt_save_stats(m, r->ws, &r->td->stats, o->checkpoint_path, err, errlen) != 0)
-      return fail(res, NNRT_EXIT_IO);
-    if (res->stopped_early)
-      break;
   }
+  res->last_epoch = r->epoch;
+  r->stopped = res->stopped_early = early_stop_update(r, res);
+  report_epoch(r, res, validated, r->stopped || r->epoch == o->epochs);
+  return NNRT_EXIT_OK;
+}
+
+static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
+  const NnrtTrainOptions *o = r->o;
+  while (!r->stopped && r->epoch <= o->epochs) {
+    if (r->position == 0) {
+      if (o->shuffle)
+        nnrt_rng_shuffle(&r->shuffle, r->order, r->td->train.rows);
+      r->epoch_loss = 0.0;
+      r->epoch_correct = 0;
+    }
+    r->epoch_start = now_seconds();
+    int64_t n = 0;
+    int rc = run_epoch(r, &n);
+    if (rc == EPOCH_NONFINITE)
+      return nonfinite(r, n, res, err, errlen);
+    if (rc == EPOCH_SIGNAL)
+      return interrupted(r, res, err, errlen);
+    int status = finish_epoch(r, res, err, errlen);
+    if (status != NNRT_EXIT_OK)
+      return fail(res, status);
+    int64_t done = r->epoch;
+    r->epoch++;
+    r->position = 0;
+    if (o->checkpoint_every > 0 && o->checkpoint_path && done % o->checkpoint_every == 0 &&
+        save_state(r, res, 0, err, errlen) != 0)
+      return fail(res, NNRT_EXIT_IO);
+    if (stop_signal)
+      return interrupted(r, res, err, errlen);
+  }
+  res->steps = r->step;
   if (o->early_stopping <= 0)
     res->best_epoch = res->last_epoch;
-  restore_best(r, log, res, best_loss, best_acc);
+  int restore = o->early_stopping > 0 && res->best_epoch > 0 &&
+                res->best_epoch != res->last_epoch;
+  if (o->checkpoint_path) {
+    /* Saved before the restore: the file's weights are the best ones (what predict should use),
+     * and __last.NAME keeps the ones training continues from. */
+    if (save_state(r, res, restore, err, errlen) != 0)
+      return fail(res, NNRT_EXIT_IO);
+    res->saved = 1;
+  }
+  if (restore) {
+    copy_params(r->m, r->ws, r->best, 0);
+    res->val_loss = r->best_loss;
+    res->val_accuracy = r->best_acc;
+  }
   return res->loss;
 }
 
 double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
                      const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
                      size_t errlen) {
+  (void)log; /* progress goes to o->report */
   NnrtTrainResult local;
   if (!res)
     res = &local;
@@ -566,11 +810,17 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
     return fail(res, NNRT_EXIT_USAGE);
   }
   Run r = {.m = m, .ws = ws, .o = o, .td = td};
-  double loss = run_prepare(&r, res, err, errlen) == 0
-                  ? train_epochs(&r, log, res, err, errlen)
-                  : NAN;
+  double loss = NAN;
+  if (run_prepare(&r, res, err, errlen) == 0) {
+    Handlers h;
+    handlers_install(&h);
+    loss = train_epochs(&r, res, err, errlen);
+    handlers_restore(&h);
+    stop_signal = 0;
+  }
   free(r.order);
   free(r.best);
+  free(r.grads);
   /* Whatever runs next (predict, evaluate) must not see training masks. */
   nnrt_fill_noise(m, ws, NULL);
   return loss;

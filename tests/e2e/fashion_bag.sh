@@ -15,7 +15,7 @@ run train ./bag
 expect_rc train 0 "./bag (train, 3 epochs)"
 check_number train "final val_accuracy" "$(final_val_accuracy train)" 'v + 0 >= 0.98' ">= 0.98"
 # Binary accuracy is reported per epoch, for training and validation.
-if grep -qE '^epoch +3/3  loss [0-9.]+  accuracy [0-9.]+  val_loss [0-9.]+  val_accuracy [0-9.]+$' \
+if grep -qE '^epoch +3/3  loss [0-9.]+  accuracy [0-9.]+  val_loss [0-9.]+  val_accuracy [0-9.]+  [0-9]+\.[0-9]{2}s$' \
      train.out; then
   pass "the epoch lines report accuracy and val_accuracy"
 else

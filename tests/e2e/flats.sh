@@ -23,8 +23,8 @@ run train ../flats
 expect_rc train 0 "../flats (train, run from another directory)"
 contains train.out "final val_loss" "training reports the validation loss"
 check_number train "final val_loss" "$(last_value train.out "final val_loss ")" 'v + 0 < 0.02' "< 0.02"
-# A regression has no accuracy: the epoch lines are "epoch i/n  loss X  val_loss Y".
-if grep -qE '^epoch 300/300  loss [0-9.]+  val_loss [0-9.]+$' train.out; then
+# A regression has no accuracy: the epoch lines are "epoch i/n  loss X  val_loss Y  S.SSs".
+if grep -qE '^epoch 300/300  loss [0-9.]+  val_loss [0-9.]+  [0-9]+\.[0-9]{2}s$' train.out; then
   pass "epoch lines: loss and val_loss, no accuracy"
 else
   fail "no 'epoch 300/300  loss X  val_loss Y' line"; show train

@@ -1,13 +1,15 @@
 #!/bin/sh
 # log_format.sh NNC SOURCE_DIR: the training log of a classifier with validation data has the
 # documented format (README.md, "The generated program"):
-#   epoch  1/60  loss 1.039625  accuracy 0.3333  val_loss 0.671664  val_accuracy 1.0000
+#   epoch  1/60  loss 1.039625  accuracy 0.3333  val_loss 0.671664  val_accuracy 1.0000  0.00s
 #   ... every log_every epochs, and the first and the last ...
 #   final loss 0.001949
 #   final val_loss 0.002054  val_accuracy 1.0000
 #   0 0 -> 0.9995 0.0002 0.0003  class 0      (each row of a data table)
 #   saved weights to ./clf.safetensors
-# and predict prints the probabilities and "class K". A small 3-class table trains in a blink.
+# Each epoch line ends in the epoch's seconds (%.2fs); off a terminal there is no progress bar,
+# so stdout has no '\r'. predict prints the probabilities and "class K". A small 3-class table
+# trains in a blink.
 NNC=$1
 # shellcheck disable=SC2034  # the model is written here, not taken from SOURCE_DIR
 SRC=$2
@@ -45,7 +47,8 @@ expect_rc train 0 "./clf (train)"
 
 NUM='[0-9]+\.[0-9]{6}'   # losses: %.6f
 ACC='[0-9]\.[0-9]{4}'    # accuracies: %.4f
-EPOCH="^epoch +[0-9]+/60  loss $NUM  accuracy $ACC  val_loss $NUM  val_accuracy $ACC\$"
+SEC='[0-9]+\.[0-9]{2}s'   # the epoch's seconds: %.2fs
+EPOCH="^epoch +[0-9]+/60  loss $NUM  accuracy $ACC  val_loss $NUM  val_accuracy $ACC  $SEC\$"
 epochs=$(grep -E "$EPOCH" train.out | sed 's/^epoch *\([0-9]*\)\/.*/\1/' | tr '\n' ' ')
 if [ "$epochs" = "1 20 40 60 " ]; then
   pass "epoch lines 1, 20, 40, 60 read 'epoch i/n  loss  accuracy  val_loss  val_accuracy'"
@@ -78,6 +81,8 @@ else fail "the last line is '$(line 15)', expected 'saved weights to ./clf.safet
 [ "$(printf '%s\n' "$after" | wc -l)" -eq 15 ] && pass "nothing else on stdout" \
   || { fail "stdout has more lines than expected"; show train; }
 [ -s train.err ] && { fail "training wrote to stderr"; show train; }
+if tr -d '\n' <train.out | grep -q "$(printf '\r')"; then fail "stdout (not a terminal) has a '\\r'"
+else pass "no progress bar ('\\r') when stdout is not a terminal"; fi
 
 # predict: "p0 p1 p2  class K".
 for case in "1 0:1" "0 1:2" "0.1 0.1:0"; do

@@ -27,7 +27,8 @@ run help ./xor --help
 expect_rc help 0 "./xor --help"
 contains help.out "predict" "--help mentions predict"
 contains help.out "Exit codes" "--help documents the exit codes"
-contains help.out "2 usage" "--help gives the usage exit code"
+contains help.out "  2    usage" "--help gives the usage exit code"
+contains help.out "  130  interrupted" "--help gives the exit code of an interrupted run"
 
 run short ./xor predict 1
 expect_rc short 2 "./xor predict 1 (one value too few)"

@@ -399,33 +399,80 @@ static void test_unshuffled_full_batch_is_one_step(void **state) {
   nnrt_workspace_free(ref);
 }
 
-/* A log line must be the prefix followed by a loss printed as %.6f; returns the next line. */
+/* Skips "D+.DD" (a number printed as %.Nf with `decimals` digits); NULL if it is not one. */
+static const char *skip_fixed(const char *s, int decimals) {
+  size_t whole = strspn(s, "0123456789");
+  if (whole == 0 || s[whole] != '.' || strspn(s + whole + 1, "0123456789") != (size_t)decimals)
+    return NULL;
+  return s + whole + 1 + decimals;
+}
+
+/* A line must be the prefix and a loss printed as %.6f, then on epoch lines the epoch's
+ * seconds as "  %.2fs"; returns the next line. */
 static const char *expect_log_line(const char *line, const char *prefix) {
   size_t n = strlen(prefix);
   assert_memory_equal(line, prefix, n);
-  const char *num = line + n;
-  size_t whole = strspn(num, "0123456789");
-  assert_true(whole > 0 && num[whole] == '.');
-  assert_int_equal(strspn(num + whole + 1, "0123456789"), 6);
-  assert_int_equal(num[whole + 7], '\n');
-  return num + whole + 8;
+  const char *rest = skip_fixed(line + n, 6);
+  assert_non_null(rest);
+  if (strncmp(prefix, "epoch ", 6) == 0) {
+    assert_memory_equal(rest, "  ", 2);
+    rest = skip_fixed(rest + 2, 2);
+    assert_non_null(rest);
+    assert_int_equal(*rest++, 's');
+  }
+  assert_int_equal(*rest, '\n');
+  return rest + 1;
 }
 
-static void test_training_log_format(void **state) {
+/* What the training loop reports: every step, every epoch, `logged` per log_every. */
+static struct {
+  int steps, epochs;
+  int64_t logged[16];
+  int n_logged;
+  NnrtStepReport last_step;
+  NnrtEpochReport last_epoch;
+} seen;
+
+static void seen_step(const NnrtStepReport *r, void *ctx) {
+  (void)ctx;
+  seen.steps++;
+  seen.last_step = *r;
+}
+
+static void seen_epoch(const NnrtEpochReport *r, void *ctx) {
+  (void)ctx;
+  seen.epochs++;
+  if (r->logged && seen.n_logged < 16)
+    seen.logged[seen.n_logged++] = r->epoch;
+  seen.last_epoch = *r;
+}
+
+static void test_training_reports_steps_and_epochs(void **state) {
   (void)state;
+  memset(&seen, 0, sizeof seen);
   NnrtTrainOptions o = nnrt_train_options(&linreg);
   o.epochs = 10;
   o.log_every = 4;
+  o.report = (NnrtReporter){seen_step, seen_epoch, NULL};
   float *ws = new_initialised(&linreg, o.seed);
   FILE *log = tmpfile();
   assert_non_null(log);
-  assert_true(isfinite(nnrt_train(&linreg, ws, &o, log, err, sizeof err)));
-  const char *s = read_stream(log);
-  s = expect_log_line(s, "epoch  1/10  loss ");
-  s = expect_log_line(s, "epoch  4/10  loss ");
-  s = expect_log_line(s, "epoch  8/10  loss ");
-  s = expect_log_line(s, "epoch 10/10  loss ");
-  assert_string_equal(s, "");
+  double loss = nnrt_train(&linreg, ws, &o, log, err, sizeof err);
+  assert_true(isfinite(loss));
+  assert_string_equal(read_stream(log), ""); /* the loop prints nothing itself */
+  assert_int_equal(seen.steps, 30);          /* 10 epochs of 8 rows in batches of 3 */
+  assert_int_equal(seen.epochs, 10);
+  assert_int_equal(seen.n_logged, 4);
+  const int64_t logged[4] = {1, 4, 8, 10};
+  assert_memory_equal(seen.logged, logged, sizeof logged);
+  assert_int_equal(seen.last_step.epoch, 10);
+  assert_int_equal(seen.last_step.step, 3);
+  assert_int_equal(seen.last_step.steps, 3);
+  assert_int_equal(seen.last_step.rows, 8);
+  assert_true(seen.last_step.loss == seen.last_epoch.loss);
+  assert_true(seen.last_epoch.loss == loss);
+  assert_true(isnan(seen.last_epoch.accuracy) && !seen.last_epoch.has_val);
+  assert_true(seen.last_epoch.lr == 0.1);
   fclose(log);
   nnrt_workspace_free(ws);
 }
@@ -437,7 +484,8 @@ static void test_training_stops_on_non_finite_loss(void **state) {
   float *ws;
   double loss = train_fresh(&linreg, o, &ws);
   assert_true(isnan(loss));
-  assert_string_equal(err, "loss became non-finite at epoch 1");
+  /* The fixture names no step buffers, so the loss itself is reported. */
+  assert_string_equal(err, "non-finite value at epoch 1, step 2: the loss is inf");
   nnrt_workspace_free(ws);
 }
 
@@ -483,7 +531,8 @@ static void test_checkpoint_layout(void **state) {
   ws[W_OFF + 1] = -2.0f;
   ws[B_OFF] = 0.5f;
   assert_int_equal(nnrt_save(&linreg, ws, path, err, sizeof err), 0);
-  const char header[] = "{\"__metadata__\":{\"format\":\"nnc\",\"model\":\"linreg\"},"
+  const char header[] = "{\"__metadata__\":{\"format\":\"nnc\",\"model\":\"linreg\","
+                        "\"model_hash\":\"0000000000000000\"},"
                         "\"W\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]},"
                         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}";
   size_t hlen = (sizeof header - 1 + 7) / 8 * 8;
@@ -737,8 +786,8 @@ static void test_cli_rejects_unknown_flags_and_commands(void **state) {
   assert_int_equal(RUN(&neuron, "./neuron", "predict", "--fast", "1", "2"), NNRT_EXIT_USAGE);
   assert_string_equal(err_text, "neuron: unknown option '--fast' for predict\n"
                                 "Try './neuron --help' for usage.\n");
-  assert_int_equal(RUN(&linreg, "./linreg", "train", "--lr", "3"), NNRT_EXIT_USAGE);
-  assert_string_equal(err_text, "linreg: unknown option '--lr' for train\n"
+  assert_int_equal(RUN(&linreg, "./linreg", "train", "--lrate", "3"), NNRT_EXIT_USAGE);
+  assert_string_equal(err_text, "linreg: unknown option '--lrate' for train\n"
                                 "Try './linreg --help' for usage.\n");
   assert_int_equal(RUN(&linreg, "./linreg", "fit"), NNRT_EXIT_USAGE);
   assert_string_equal(err_text, "linreg: unknown command 'fit'\n"
@@ -770,7 +819,10 @@ static void test_cli_help(void **state) {
   assert_null(strstr(out_text, "train"));
   assert_non_null(strstr(out_text, "input  'x': 2 values per row"));
   assert_non_null(strstr(out_text, "output 'y': 1 value per row"));
-  assert_non_null(strstr(out_text, "Exit codes: 0 ok, 1 bad data or non-finite loss, 2 usage"));
+  assert_non_null(strstr(out_text, "Exit codes:\n  0    ok\n  1    bad data or input"));
+  assert_non_null(strstr(out_text, "\n  2    usage"));
+  assert_non_null(strstr(out_text, "\n  3    I/O error"));
+  assert_non_null(strstr(out_text, "\n  130  interrupted"));
   const char *words[] = {"--help", "-h", "help"};
   for (int i = 0; i < 3; i++) {
     assert_int_equal(RUN(&linreg, "./linreg", words[i]), NNRT_EXIT_OK);
@@ -835,8 +887,8 @@ static void test_cli_reports_non_finite_loss(void **state) {
   (void)state;
   NnrtModel m = linreg;
   m.lr = 1e30;
-  assert_int_equal(RUN(&m, tmp_path("diverge"), "--epochs", "5"), NNRT_EXIT_DATA);
-  assert_string_equal(err_text, "diverge: loss became non-finite at epoch 1\n");
+  assert_int_equal(RUN(&m, tmp_path("diverge"), "--epochs", "5"), NNRT_EXIT_NONFINITE);
+  assert_string_equal(err_text, "diverge: non-finite value at epoch 1, step 2: the loss is inf\n");
   assert_int_equal(access(tmp_path("diverge.safetensors"), F_OK), -1);
 }
 
@@ -865,7 +917,7 @@ int main(void) {
     cmocka_unit_test(test_training_fits_the_fixture),
     cmocka_unit_test(test_training_is_bit_identical_per_seed),
     cmocka_unit_test(test_unshuffled_full_batch_is_one_step),
-    cmocka_unit_test(test_training_log_format),
+    cmocka_unit_test(test_training_reports_steps_and_epochs),
     cmocka_unit_test(test_training_stops_on_non_finite_loss),
     cmocka_unit_test(test_training_needs_a_train_block),
     cmocka_unit_test(test_predict_rows_spans_batches),

@@ -1,0 +1,14 @@
+# The REPL and `nnc run` (label repl): scripted sessions fed on standard input with golden
+# output (tests/repl/NAME.in -> NAME.golden), the JIT against the compiled program, and a
+# leak check of repeated redefinitions under valgrind (about 3 minutes: also labelled slow).
+foreach(name expressions errors redefine)
+  add_test(NAME repl_${name}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/golden.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} ${name})
+  set_tests_properties(repl_${name} PROPERTIES LABELS repl TIMEOUT 120)
+endforeach()
+add_test(NAME repl_xor
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/xor.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(repl_xor PROPERTIES LABELS "repl;e2e" TIMEOUT 120 SKIP_RETURN_CODE 77)
+add_test(NAME repl_leak
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/leak.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(repl_leak PROPERTIES LABELS "repl;slow" TIMEOUT 900 SKIP_RETURN_CODE 77)
