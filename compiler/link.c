@@ -12,6 +12,16 @@
 
 extern char **environ;
 
+/* An nnc built with AddressSanitizer (cmake -DNNC_SANITIZE=ON) sits beside a runtime library
+ * built the same way, so the programs it links need the sanitizers' runtimes too. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NNC_LINK_SANITIZERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NNC_LINK_SANITIZERS 1
+#endif
+#endif
+
 static bool is_file(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -65,7 +75,11 @@ bool link_executable(const char *object, const char *out, char *err, size_t errl
     return false;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
   const char *cc = getenv("CC");
-  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt, "-lz", "-lm", NULL};
+  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt, "-lz", "-lm",
+#ifdef NNC_LINK_SANITIZERS
+                  "-fsanitize=address,undefined",
+#endif
+                  NULL};
   if (!run(argv, err, errlen)) {
     unlink(tmp);
     return false;

@@ -8,9 +8,10 @@
 # package is missing, so a second run just rebuilds and trains.
 set -euo pipefail
 
-# What nnc needs to build and test, and the real data set of the later examples.
+# What nnc needs to build and test, and the real data set of the later examples; clang-19 and
+# libclang-rt-19-dev build the libFuzzer harnesses (scripts/fuzz.sh), valgrind checks nnc.
 PACKAGES=(flex bison llvm-19-dev libcmocka-dev zlib1g-dev libedit-dev cmake gcc make
-          dataset-fashion-mnist)
+          dataset-fashion-mnist clang-19 libclang-rt-19-dev valgrind)
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }

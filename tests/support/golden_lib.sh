@@ -16,10 +16,25 @@ golden_start() {
   command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout $_secs"
 }
 
+# instrumented EXE: true when EXE was built with AddressSanitizer (cmake -DNNC_SANITIZE=ON):
+# gcc links libasan.so, clang exports __asan_init.
+instrumented() {
+  ldd "$1" 2>/dev/null | grep -q 'libasan\.so' && return 0
+  nm -D "$1" 2>/dev/null | grep -q ' __asan_init' && return 0
+  return 1
+}
+
 # limited CMD...: runs CMD with TIMEOUT and 2 GB of address space, so a hang or a runaway
-# allocation fails the test instead of the host (exit 124 on a timeout).
+# allocation fails the test instead of the host (exit 124 on a timeout). An nnc built with
+# AddressSanitizer reserves terabytes of shadow memory and cannot start under that limit; it
+# runs with the timeout only, and ASan's own allocation limit (ASAN_OPTIONS, set by
+# scripts/test.sh --sanitize) stands in for ulimit.
 limited() {
-  (ulimit -v 2000000 2>/dev/null; exec $TIMEOUT "$@")
+  if instrumented "$1"; then
+    $TIMEOUT "$@"
+  else
+    (ulimit -v 2000000 2>/dev/null; exec $TIMEOUT "$@")
+  fi
 }
 
 # replace_all FROM TO <IN >OUT: every occurrence of the text FROM (taken literally, not as a
