@@ -71,6 +71,11 @@ static char *read_source(const char *path, size_t *len) {
     return NULL;
   }
   char *text = malloc((size_t)st.st_size + 1);
+  if (!text) {
+    fprintf(stderr, "nnc: error: out of memory reading '%s'\n", path);
+    fclose(f);
+    return NULL;
+  }
   *len = fread(text, 1, (size_t)st.st_size, f);
   text[*len] = '\0';
   fclose(f);

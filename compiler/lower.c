@@ -16,13 +16,12 @@ void lower_bind(Lower *L, const char *name, Node *n) {
     L->scope = b;
   }
   L->scope[L->nscope++] = (Binding){name, n};
+  strmap_put(&L->latest, name, (void *)(intptr_t)L->nscope);
 }
 
 static Binding *lookup(Lower *L, const char *name) {
-  for (int i = L->nscope; i-- > 0;)
-    if (strcmp(L->scope[i].name, name) == 0)
-      return &L->scope[i];
-  return NULL;
+  intptr_t i = (intptr_t)strmap_get(&L->latest, name);
+  return i ? &L->scope[i - 1] : NULL;
 }
 
 static void unknown_name(Lower *L, const AstNode *e) {
@@ -224,6 +223,7 @@ static void check_results(Lower *L) {
 
 bool lower_model(Graph *g, const Model *m) {
   Lower L = {.g = g, .diag = g->diag, .m = m};
+  strmap_init(&L.latest, g->arena);
   int before = diag_count(g->diag);
   for (const AstNode *it = m->ast->u.block.items; it; it = it->next)
     lower_decl(&L, it);

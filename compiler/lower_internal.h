@@ -8,6 +8,7 @@
 #ifndef NNC_LOWER_INTERNAL_H
 #define NNC_LOWER_INTERNAL_H
 #include "lower.h"
+#include "strmap.h"
 
 typedef struct {
   const char *name;
@@ -24,8 +25,9 @@ typedef struct {
   Graph *g;
   Diag *diag;
   const Model *m;
-  Binding *scope;
+  Binding *scope; /* every binding in order (for "did you mean") */
   int nscope, cap;
+  StrMap latest;  /* name -> 1 + the index in scope of its latest binding */
   SoftmaxOf *softmax;
   int nsoftmax, softmax_cap;
   Node *class_target;  /* the target leaf when it holds class labels (one-hot rows) */

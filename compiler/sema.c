@@ -2,6 +2,7 @@
  * constant numbers every setting is evaluated with. Contract: sema.h; the train block is
  * checked in sema_train.c, its data sources in sema_data.c and sema_csv.c. */
 #include "sema_internal.h"
+#include "strmap.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -65,13 +66,6 @@ int64_t sema_decl_width(const AstNode *decl) {
 
 /* --- declarations of a model block --- */
 
-static const AstNode *find_decl(const AstNode *items, const AstNode *stop, const char *name) {
-  for (const AstNode *it = items; it && it != stop; it = it->next)
-    if (it->u.decl.name && strcmp(it->u.decl.name, name) == 0)
-      return it;
-  return NULL;
-}
-
 /* At most NNC_MAX_RANK axes (the batch axis counts for inputs and targets), and at most
  * NNC_MAX_ELEMENTS elements per row, computed without overflowing. */
 static bool check_rank(Diag *d, const AstNode *decl) {
@@ -110,16 +104,19 @@ static void take_unique(Diag *d, const AstNode **slot, const AstNode *it) {
   *slot = it;
 }
 
-static void check_duplicate(Diag *d, const AstNode *model, const AstNode *it) {
+/* `defined` maps each name declared so far to its first declaration. */
+static void check_duplicate(Diag *d, const AstNode *model, const AstNode *it, StrMap *defined) {
   const char *name = it->u.decl.name;
   if (!name || it->kind == AST_LOSS)
     return;
-  const AstNode *prev = find_decl(model->u.block.items, it, name);
-  if (prev && prev->kind != AST_LOSS) {
-    diag_error(d, it->u.decl.name_loc, "'%s' is already defined in model '%s'", name,
-               model->u.block.name);
-    diag_note(d, prev->u.decl.name_loc, "'%s' was defined here", name);
+  const AstNode *prev = strmap_get(defined, name);
+  if (!prev) {
+    strmap_put(defined, name, (void *)it);
+    return;
   }
+  diag_error(d, it->u.decl.name_loc, "'%s' is already defined in model '%s'", name,
+             model->u.block.name);
+  diag_note(d, prev->u.decl.name_loc, "'%s' was defined here", name);
 }
 
 /* target y : class(K): K labels 0..K-1, one per row, one-hot inside the model. */
@@ -190,7 +187,7 @@ static void no_strings(Sema *s, const AstNode *e) {
   }
 }
 
-static void check_model_item(Sema *s, Model *m, const AstNode *it) {
+static void check_model_item(Sema *s, Model *m, const AstNode *it, StrMap *defined) {
   Diag *d = s->d;
   switch (it->kind) {
   case AST_INPUT:
@@ -219,12 +216,14 @@ static void check_model_item(Sema *s, Model *m, const AstNode *it) {
   }
   if (it->kind != AST_TARGET && it->u.decl.value)
     no_strings(s, it->u.decl.value);
-  check_duplicate(d, m->ast, it);
+  check_duplicate(d, m->ast, it, defined);
 }
 
 static void check_model(Sema *s, Model *m) {
+  StrMap defined;
+  strmap_init(&defined, s->arena);
   for (const AstNode *it = m->ast->u.block.items; it; it = it->next)
-    check_model_item(s, m, it);
+    check_model_item(s, m, it, &defined);
   if (!m->input)
     diag_error(s->d, m->ast->loc, "model '%s' has no input; declare one, e.g. 'input x[2]'",
                m->name);

@@ -50,9 +50,18 @@ static int csv_fields(Arena *arena, const char *line, int delim, bool **numeric)
 }
 
 /* The next line without its line break; NULL at end of file. The file may be gzipped. */
-static char *csv_line(gzFile f, char **buf, size_t *cap) {
+/* Lines past this are refused here as the runtime's loader refuses them (NNRT_CSV_MAX_LINE). */
+enum { CSV_MAX_LINE = 1 << 20 };
+
+/* The next line without its end, or NULL at the end of the file; *overlong when it is longer
+ * than CSV_MAX_LINE (the rest is not read). */
+static char *csv_line(gzFile f, char **buf, size_t *cap, bool *overlong) {
   size_t n = 0;
   for (;;) {
+    if (n >= CSV_MAX_LINE) {
+      *overlong = true;
+      return NULL;
+    }
     if (*cap - n < 2) {
       *cap = *cap ? 2 * *cap : 4096;
       *buf = realloc(*buf, *cap);
@@ -177,18 +186,23 @@ void sema_csv_source(Sema *s, const Model *m, const AstNode *v, DataSettings *ou
   if (!out->path)
     return;
   const char *name = a.pos[0]->u.str.value;
-  errno = 0;
-  gzFile f = gzopen(out->path, "rb");
-  if (!f) {
-    sema_open_error(s, a.pos[0], errno ? errno : ENOMEM);
+  gzFile f = sema_open_data(s, a.pos[0], out->path);
+  if (!f)
     return;
-  }
   char *buf = NULL;
   size_t cap = 0;
-  char *first = csv_line(f, &buf, &cap);
+  bool overlong = false;
+  char *first = csv_line(f, &buf, &cap, &overlong);
   first = first ? arena_strdup(s->arena, first) : NULL;
-  char *second = first ? csv_line(f, &buf, &cap) : NULL;
+  char *second = first ? csv_line(f, &buf, &cap, &overlong) : NULL;
   second = second ? arena_strdup(s->arena, second) : NULL;
+  if (overlong) {
+    free(buf);
+    gzclose(f);
+    diag_error(s->d, a.pos[0]->loc, "data file '%s' has a line longer than %d bytes, the limit",
+               name, CSV_MAX_LINE);
+    return;
+  }
   int zerr;
   const char *msg = gzerror(f, &zerr);
   if (zerr == Z_ERRNO)

@@ -2,6 +2,8 @@
  * and target, csv(...) (in sema_csv.c) and idx(...), whose file headers are read at compile
  * time so that a shape mismatch is reported at the source. Relative paths are taken from the
  * .nn file's directory. */
+#include <sys/stat.h>
+
 #include "sema_internal.h"
 
 #include <errno.h>
@@ -93,14 +95,29 @@ typedef struct {
   uint32_t dim[8];
 } IdxHeader;
 
-static bool idx_header(Sema *s, const AstNode *path_node, const char *path, IdxHeader *h) {
-  const char *name = path_node->u.str.value;
+gzFile sema_open_data(Sema *s, const AstNode *path_node, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    sema_open_error(s, path_node, errno);
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    diag_error(s->d, path_node->loc, "data file '%s' is not a regular file",
+               path_node->u.str.value);
+    return NULL;
+  }
   errno = 0;
   gzFile f = gzopen(path, "rb");
-  if (!f) {
+  if (!f)
     sema_open_error(s, path_node, errno ? errno : ENOMEM);
+  return f;
+}
+
+static bool idx_header(Sema *s, const AstNode *path_node, const char *path, IdxHeader *h) {
+  const char *name = path_node->u.str.value;
+  gzFile f = sema_open_data(s, path_node, path);
+  if (!f)
     return false;
-  }
   unsigned char head[4 + 4 * 8];
   int n = gzread(f, head, 4);
   bool ok = false;

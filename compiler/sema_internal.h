@@ -5,6 +5,8 @@
  * s->d at the user's source and allocates in s->arena. */
 #ifndef NNC_SEMA_INTERNAL_H
 #define NNC_SEMA_INTERNAL_H
+#include <zlib.h>
+
 #include "sema.h"
 
 enum { MAX_CLASSES = 1000000 };
@@ -69,6 +71,10 @@ int64_t sema_input_width(const Model *m);
 const char *sema_path_arg(Sema *s, const AstNode *e);
 /* "cannot open data file" for the string node path, errno err. */
 void sema_open_error(Sema *s, const AstNode *path, int err);
+/* The data file at path (already resolved), opened for reading through zlib (gzipped or not);
+ * NULL after reporting why at path_node: it cannot be opened, or it is not a regular file (a
+ * device or a pipe could block or never end). */
+gzFile sema_open_data(Sema *s, const AstNode *path_node, const char *path);
 void sema_scaling_args(Sema *s, const Args *a, DataSettings *out);
 void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out);
 

@@ -285,7 +285,8 @@ static AstList list_add(AstList list, AstNode *item) {
 
 static AstNode *make_dim(ParseState *ps, Loc loc, double value) {
   if (value > INT_MAX && value == floor(value))
-    diag_error(ps->diag, loc, "dimension %.0f is larger than the limit of %d", value, INT_MAX);
+    diag_error(ps->diag, loc, "dimension %.*s is larger than the limit of %d",
+               (int)(loc.len < 40 ? loc.len : 40), ps->src->text + loc.off, INT_MAX);
   else if (!(value >= 1 && value <= INT_MAX && value == (double)(long)value))
     diag_error(ps->diag, loc, "dimension must be a positive integer");
   AstNode *dim = ast_new(ps->arena, AST_DIM, loc);

@@ -24,16 +24,22 @@ Loc loc_span(Loc a, Loc b) {
 
 static bool is_muted(const Diag *d) { return d->errors > DIAG_MAX_ERRORS; }
 
+/* A long line is shown as a window around the caret, so a 10 MB line prints a few bytes. */
+enum { CARET_BEFORE = 80, CARET_AFTER = 120 };
+
 /* Prints the source line of loc and a caret under its span (clipped to the line). */
 static void print_caret(Diag *d, Loc loc) {
   const char *text = d->src->text;
   size_t start = loc.off;
-  while (start > 0 && text[start - 1] != '\n')
+  while (start > 0 && text[start - 1] != '\n' && loc.off - start < CARET_BEFORE)
     start--;
+  bool cut_left = start > 0 && text[start - 1] != '\n';
   size_t end = loc.off;
-  while (end < d->src->len && text[end] != '\n')
+  while (end < d->src->len && text[end] != '\n' && end - loc.off < CARET_AFTER)
     end++;
-  fprintf(d->out, "%5u | %.*s\n      | ", loc.line, (int)(end - start), text + start);
+  bool cut_right = end < d->src->len && text[end] != '\n';
+  fprintf(d->out, "%5u | %s%.*s%s\n      | %s", loc.line, cut_left ? "..." : "", (int)(end - start),
+          text + start, cut_right ? "..." : "", cut_left ? "   " : "");
   for (size_t i = start; i < loc.off; i++)
     fputc(text[i] == '\t' ? '\t' : ' ', d->out);
   fputc('^', d->out);
