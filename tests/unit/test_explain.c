@@ -52,12 +52,16 @@ static char *explain_example(const char *stem) {
 }
 
 static void assert_contains(const char *text, const char *needle) {
-  if (!strstr(text, needle))
+  if (!text)
+    fail_msg("no explanation (looking for \"%s\")", needle);
+  else if (!strstr(text, needle))
     fail_msg("expected the explanation to contain \"%s\"; got:\n%s", needle, text);
 }
 
 static void assert_lacks(const char *text, const char *needle) {
-  if (strstr(text, needle))
+  if (!text)
+    fail_msg("no explanation (checking for \"%s\")", needle);
+  else if (strstr(text, needle))
     fail_msg("expected the explanation not to contain \"%s\"; got:\n%s", needle, text);
 }
 
