@@ -101,8 +101,9 @@ LLVMValueRef cg_i64(CgCtx *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned
 
 static LLVMValueRef extent(CgCtx *c, int64_t dim) { return dim == DIM_BATCH ? c->n : cg_i64(c, dim); }
 
-/* Opens `for (i = 0; i < ext; i++)`; returns the index value valid inside the body. */
-static LLVMValueRef loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
+/* Opens `for (i = lo; i < hi; i++)`; returns the index value valid inside the body. */
+static LLVMValueRef loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef hi,
+                                    const char *name) {
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMPositionBuilderAtEnd(c->b, c->entry);
   LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
@@ -110,16 +111,42 @@ static LLVMValueRef loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *n
     LLVMPositionBuilderBefore(c->b, first);
   l->counter = LLVMBuildAlloca(c->b, c->i64, name);
   LLVMPositionBuilderAtEnd(c->b, here);
-  LLVMBuildStore(c->b, cg_i64(c, 0), l->counter);
+  LLVMBuildStore(c->b, lo, l->counter);
   l->cond = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "cond");
   LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
   l->exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "exit");
   LLVMBuildBr(c->b, l->cond);
   LLVMPositionBuilderAtEnd(c->b, l->cond);
   LLVMValueRef i = LLVMBuildLoad2(c->b, c->i64, l->counter, name);
-  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i, ext, ""), body, l->exit);
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, i, hi, ""), body, l->exit);
   LLVMPositionBuilderAtEnd(c->b, body);
   return i;
+}
+
+static LLVMValueRef loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
+  return loop_open_range(c, l, cg_i64(c, 0), ext, name);
+}
+
+/* for i in this kernel's share of [0, ext): [ext·part/parts, ext·(part+1)/parts). Each index
+ * belongs to exactly one part, so threads never write the same element, and each element is
+ * computed by the same instructions whatever the number of parts: results are bit-identical
+ * for any thread count. */
+static LLVMValueRef loop_open_share(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
+  LLVMValueRef lo = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, ext, c->part, ""), c->parts, "lo");
+  LLVMValueRef next = LLVMBuildAdd(c->b, c->part, cg_i64(c, 1), "");
+  LLVMValueRef hi = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, ext, next, ""), c->parts, "hi");
+  return loop_open_range(c, l, lo, hi, name);
+}
+
+/* A kernel with no axis to share runs in part 0 only. */
+static void only_in_first_part(CgCtx *c) {
+  LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "part0");
+  LLVMBasicBlockRef skip = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "other_parts");
+  LLVMValueRef first = LLVMBuildICmp(c->b, LLVMIntEQ, c->part, cg_i64(c, 0), "");
+  LLVMBuildCondBr(c->b, first, run, skip);
+  LLVMPositionBuilderAtEnd(c->b, skip);
+  LLVMBuildRetVoid(c->b);
+  LLVMPositionBuilderAtEnd(c->b, run);
 }
 
 static void loop_close(CgCtx *c, Loop *l, LLVMValueRef i) {
@@ -169,10 +196,12 @@ static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) 
 
 /* --- kernels --- */
 
-static void open_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, const Shape *s) {
+/* The loop nest over s; axis `shared` (or none, -1) runs over this kernel's share only. */
+static void open_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, const Shape *s, int shared) {
   static const char *names[NNC_MAX_RANK] = {"i0", "i1", "i2", "i3"};
   for (int i = 0; i < s->rank; i++)
-    idx[i] = loop_open(c, &loops[i], extent(c, s->dim[i]), names[i]);
+    idx[i] = i == shared ? loop_open_share(c, &loops[i], extent(c, s->dim[i]), names[i])
+                         : loop_open(c, &loops[i], extent(c, s->dim[i]), names[i]);
 }
 
 static void close_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, int rank) {
@@ -187,26 +216,57 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   int64_t stride[NNC_MAX_RANK];
   const Node *n = k->root;
   shape_strides(&n->shape, stride);
-  open_nest(c, loops, idx, &n->shape);
+  if (n->shape.rank == 0)
+    only_in_first_part(c);
+  open_nest(c, loops, idx, &n->shape, n->shape.rank ? 0 : -1);
   LLVMValueRef v = emit_elem(c, n, idx);
   LLVMBuildStore(c->b, v, address(c, k->out, idx, stride, n->shape.rank));
   close_nest(c, loops, idx, n->shape.rank);
 }
 
+/* The axis of a reduction's source that parts share: the first one not reduced, so each output
+ * element is combined by one part only; -1 when every axis is reduced. */
+static int reduce_shared_axis(const Node *n) {
+  for (int i = 0; i < n->src[0]->shape.rank; i++)
+    if (!(n->arg.bits & (1u << i)))
+      return i;
+  return -1;
+}
+
+/* The output axis that a source axis (not reduced) lands on. */
+static int reduce_out_axis(const Node *n, int src_axis) {
+  int out = src_axis;
+  for (int i = 0; i < src_axis; i++)
+    if ((n->arg.bits & (1u << i)) && !(n->arg.bits & AXES_KEEP))
+      out--;
+  return out;
+}
+
+/* out = identity, over this part's share of the output */
+static void emit_reduce_init(CgCtx *c, const Kernel *k, int shared) {
+  const Node *n = k->root;
+  Loop loops[NNC_MAX_RANK];
+  LLVMValueRef idx[NNC_MAX_RANK];
+  int64_t stride[NNC_MAX_RANK];
+  shape_strides(&n->shape, stride);
+  open_nest(c, loops, idx, &n->shape, shared < 0 ? -1 : reduce_out_axis(n, shared));
+  LLVMBuildStore(c->b, cg_f32(c, op_info[n->op].identity),
+                 address(c, k->out, idx, stride, n->shape.rank));
+  close_nest(c, loops, idx, n->shape.rank);
+}
+
 /* out = identity; for i over the source: out[project(i)] = combine(out[...], expr(i)) */
 static void emit_reduce_kernel(CgCtx *c, const Kernel *k) {
-  Loop loops[NNC_MAX_RANK], zl;
+  Loop loops[NNC_MAX_RANK];
   LLVMValueRef idx[NNC_MAX_RANK];
-  int64_t stride[NNC_MAX_RANK], one = 1;
+  int64_t stride[NNC_MAX_RANK];
   const Node *n = k->root, *src = n->src[0];
-  Shape flat = {1, {shape_numel(&n->shape, 1)}};
-  LLVMValueRef count = shape_has_batch(&n->shape) ? LLVMBuildMul(c->b, c->n, cg_i64(c, flat.dim[0]), "")
-                                                  : cg_i64(c, flat.dim[0]);
-  LLVMValueRef z = loop_open(c, &zl, count, "z");
-  LLVMBuildStore(c->b, cg_f32(c, op_info[n->op].identity), address(c, k->out, &z, &one, 1));
-  loop_close(c, &zl, z);
+  int shared = reduce_shared_axis(n);
+  if (shared < 0)
+    only_in_first_part(c);
+  emit_reduce_init(c, k, shared);
   shape_view(&n->shape, &src->shape, n->arg.bits, stride);
-  open_nest(c, loops, idx, &src->shape);
+  open_nest(c, loops, idx, &src->shape, shared);
   LLVMValueRef v = emit_operand(c, n, 0, idx);
   LLVMValueRef addr = address(c, k->out, idx, stride, src->shape.rank);
   LLVMValueRef acc = cg_scalar[n->op](c, LLVMBuildLoad2(c->b, c->f32, addr, ""), v, 0);
@@ -248,7 +308,7 @@ static LLVMValueRef fma_reassoc(CgCtx *c, LLVMValueRef acc, LLVMValueRef a, LLVM
 static void emit_matmul_rows(CgCtx *c, const Kernel *k, const MatmulView *v) {
   const Node *n = k->root;
   Loop li, lj, lk, lz;
-  LLVMValueRef i = loop_open(c, &li, extent(c, n->shape.dim[0]), "i");
+  LLVMValueRef i = loop_open_share(c, &li, extent(c, n->shape.dim[0]), "i");
   LLVMValueRef z = loop_open(c, &lz, extent(c, n->shape.dim[1]), "jz");
   LLVMValueRef iz[2] = {i, z};
   LLVMBuildStore(c->b, cg_f32(c, 0), address(c, k->out, iz, v->c_ij, 2));
@@ -272,7 +332,7 @@ static void emit_matmul_rows(CgCtx *c, const Kernel *k, const MatmulView *v) {
 static void emit_matmul_dots(CgCtx *c, const Kernel *k, const MatmulView *v) {
   const Node *n = k->root;
   Loop li, lj, lk;
-  LLVMValueRef i = loop_open(c, &li, extent(c, n->shape.dim[0]), "i");
+  LLVMValueRef i = loop_open_share(c, &li, extent(c, n->shape.dim[0]), "i");
   LLVMValueRef j = loop_open(c, &lj, extent(c, n->shape.dim[1]), "j");
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMPositionBuilderBefore(c->b, LLVMGetFirstInstruction(c->entry));
@@ -306,6 +366,9 @@ static void begin_function(CgCtx *c, LLVMValueRef fn) {
   c->n = LLVMGetParam(fn, 1);
   LLVMSetValueName2(c->ws, "ws", 2);
   LLVMSetValueName2(c->n, "n", 1);
+  bool kernel = LLVMCountParams(fn) == 4;
+  c->part = kernel ? LLVMGetParam(fn, 2) : NULL;
+  c->parts = kernel ? LLVMGetParam(fn, 3) : NULL;
   c->entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
   LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(c->ctx, fn, "start");
   LLVMPositionBuilderAtEnd(c->b, start);
@@ -335,19 +398,23 @@ static LLVMValueRef emit_kernel(CgCtx *c, const Kernel *k, const char *entry) {
   return fn;
 }
 
-/* void name(float *ws, int64_t n): the kernels of s, in order */
-static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s) {
+/* void name(float *ws, int64_t n): the kernels of s, in order, each doing all its work;
+ * *kernels receives them for the runtime's threads */
+static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s,
+                               LLVMValueRef **kernels) {
   LLVMValueRef *kfn = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, s->n + 1);
   c->s = s;
   for (int k = 0; k < s->n; k++)
     kfn[k] = emit_kernel(c, &s->kernel[k], name + 3);
-  LLVMValueRef fn = LLVMAddFunction(c->mod, name, c->kernel_fn);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, c->entry_fn);
   begin_function(c, fn);
   for (int k = 0; k < s->n; k++) {
-    LLVMValueRef args[2] = {c->ws, c->n};
-    LLVMBuildCall2(c->b, c->kernel_fn, kfn[k], args, 2, "");
+    LLVMValueRef args[4] = {c->ws, c->n, cg_i64(c, 0), cg_i64(c, 1)};
+    LLVMBuildCall2(c->b, c->kernel_fn, kfn[k], args, 4, "");
   }
   end_function(c);
+  if (kernels)
+    *kernels = kfn;
   return fn;
 }
 
@@ -362,21 +429,23 @@ static void ctx_init(CgCtx *c, const Program *p, LLVMContextRef ctx) {
   c->i32 = LLVMInt32TypeInContext(ctx);
   c->i64 = LLVMInt64TypeInContext(ctx);
   c->ptr = LLVMPointerTypeInContext(ctx, 0);
-  LLVMTypeRef args[2] = {c->ptr, c->i64};
-  c->kernel_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 2, 0);
+  LLVMTypeRef args[4] = {c->ptr, c->i64, c->i64, c->i64};
+  c->entry_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 2, 0);
+  c->kernel_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 4, 0);
 }
 
 LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_main) {
   CgCtx c;
   ctx_init(&c, p, ctx);
-  LLVMValueRef step = p->can_train ? emit_entry(&c, "nn_step", &p->step) : NULL;
-  LLVMValueRef evaluate = p->can_train ? emit_entry(&c, "nn_evaluate", &p->evaluate) : NULL;
-  LLVMValueRef predict = emit_entry(&c, "nn_predict", &p->predict);
+  LLVMValueRef *step_kernels = NULL;
+  LLVMValueRef step = p->can_train ? emit_entry(&c, "nn_step", &p->step, &step_kernels) : NULL;
+  LLVMValueRef evaluate = p->can_train ? emit_entry(&c, "nn_evaluate", &p->evaluate, NULL) : NULL;
+  LLVMValueRef predict = emit_entry(&c, "nn_predict", &p->predict, NULL);
   /* Global strings need an insertion point; the descriptor is built in a throwaway function. */
   LLVMTypeRef void_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0);
   LLVMValueRef scratch = LLVMAddFunction(c.mod, "nnc.scratch", void_fn);
   LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(ctx, scratch, "entry"));
-  descriptor_emit(&c, step, evaluate, predict);
+  descriptor_emit(&c, step, evaluate, predict, step_kernels);
   LLVMDeleteFunction(scratch);
   if (with_main)
     descriptor_emit_main(&c);

@@ -8,8 +8,11 @@ typedef struct {
   LLVMContextRef ctx;
   LLVMModuleRef mod;
   LLVMBuilderRef b;
-  LLVMTypeRef f32, i32, i64, ptr, f64, kernel_fn;
+  LLVMTypeRef f32, i32, i64, ptr, f64;
+  LLVMTypeRef entry_fn;  /* void (float *ws, int64_t n) */
+  LLVMTypeRef kernel_fn; /* void (float *ws, int64_t n, int64_t part, int64_t parts) */
   LLVMValueRef fn, ws, n; /* the function being built and its arguments */
+  LLVMValueRef part, parts; /* a kernel's share of the work: part of parts (0 of 1: all) */
   LLVMBasicBlockRef entry;
   const Program *p;
   const Schedule *s;
@@ -19,7 +22,8 @@ LLVMValueRef cg_f32(CgCtx *c, double v);
 LLVMValueRef cg_i64(CgCtx *c, int64_t v);
 /* The constant `nn_model` (runtime/nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
-void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict);
+void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,
+                     LLVMValueRef *step_kernels);
 /* int main(int argc, char **argv) { return nnrt_main(&nn_model, argc, argv); } */
 void descriptor_emit_main(CgCtx *c);
 

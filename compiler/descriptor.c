@@ -234,7 +234,8 @@ static int64_t offset_of(const Program *p, const Node *n) {
 
 static LLVMValueRef or_null(CgCtx *c, LLVMValueRef fn) { return fn ? fn : LLVMConstNull(c->ptr); }
 
-void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict) {
+void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,
+                     LLVMValueRef *step_kernels) {
   const Program *p = c->p;
   const Graph *g = p->g;
   const TrainSettings *t = &p->m->train;
@@ -260,6 +261,9 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
     or_null(c, step), or_null(c, evaluate), predict,
     LLVMConstInt(c->i64, summary_hash(g), 0), i32c(c, nlayers), layers, i32c(c, nchecks), checks,
     cg_i64(c, mem_params), cg_i64(c, mem_state), cg_i64(c, mem_other),
+    i32c(c, train ? p->step.n : 0),
+    train ? private_array(c, c->ptr, step_kernels, p->step.n, "nn_step_kernels")
+          : LLVMConstNull(c->ptr),
   };
   unsigned nf = sizeof f / sizeof *f;
   LLVMTypeRef *types = ARENA_ARRAY(p->g->arena, LLVMTypeRef, nf);

@@ -136,7 +136,7 @@ static void header_intro(FILE *f, const Program *p, const char *P, const char *U
   fputs(" *   nnc ", f);
   comment_text(f, base);
   fprintf(f, " -c -o %s.o --header %s.h\n", P, P);
-  fprintf(f, " *   cc -I. main.c %s.o PREFIX/lib/nnc/libnnrt.a -lz -lm -o main\n", P);
+  fprintf(f, " *   cc -I. main.c %s.o PREFIX/lib/nnc/libnnrt.a -lz -lm -pthread -o main\n", P);
   fputs(" * PREFIX is where nnc is installed (`cmake --install` puts the runtime library in\n"
         " * PREFIX/lib/nnc); in nnc's build tree it is build/libnnrt.a. One program may use\n"
         " * several models: link each model's object, and libnnrt.a once. An object exports\n", f);

@@ -75,7 +75,8 @@ bool link_executable(const char *object, const char *out, char *err, size_t errl
     return false;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
   const char *cc = getenv("CC");
-  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt, "-lz", "-lm",
+  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt,
+                  "-lz", "-lm", "-pthread",
 #ifdef NNC_LINK_SANITIZERS
                   "-fsanitize=address,undefined",
 #endif

@@ -224,7 +224,8 @@ static void print_train_help(const Cli *c) {
           "                    for batches of at most %lld rows)\n"
           "    --lr X          learning rate, a positive number (default %g)\n"
           "    --seed S        seed of initialisation, shuffling and dropout (default %llu)\n"
-          "    --threads T     threads to train on; this build runs on one (T = 1)\n",
+          "    --threads T     threads to train on (default 1); the result is bit-identical\n"
+          "                    for any T\n",
           (long long)m->epochs, (long long)m->max_batch, (long long)m->batch,
           (long long)m->max_batch, m->lr, (unsigned long long)m->seed);
   if (m->train.kind == NNRT_DATA_IDX)
@@ -748,10 +749,8 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
 /* The checks of train's options that need the model. */
 static int check_train_args(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
-  if (a->threads > 1)
-    return usage_error(c, "train",
-                       "--threads: this build runs on one thread; multithreaded kernels are not "
-                       "implemented yet");
+  if (a->threads > 256)
+    return usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
   if (a->opt.batch > m->max_batch)
     return usage_error(c, "train",
                        "this program was compiled for batches of at most %lld rows (train block "
@@ -777,6 +776,7 @@ static int cmd_train(const Cli *c, int argc, char **argv) {
       print_command_help(c, CMD_TRAIN);
     return rc;
   }
+  a.opt.threads = (int32_t)a.threads;
   if ((rc = check_train_args(c, &a)) != 0)
     return rc;
   NnrtModel m = *c->m;

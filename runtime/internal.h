@@ -127,4 +127,11 @@ int nnrt_save_run(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
 int nnrt_load_run(const NnrtModel *m, float *ws, const NnrtInputStats *st, NnrtRunState *rs,
                   const char *path, char *err, size_t errlen);
 
+/* threads.c: a pool of `threads` threads running a step's kernels in parts (NULL for 1, or
+ * when threads cannot be started); nnrt_pool_step with a NULL pool is m->step. */
+typedef struct NnrtPool NnrtPool;
+NnrtPool *nnrt_pool_new(int threads);
+void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n);
+void nnrt_pool_free(NnrtPool *p);
+
 #endif

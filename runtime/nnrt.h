@@ -10,7 +10,7 @@
 #define NNRT_H
 #include <stdint.h>
 
-#define NNRT_ABI_VERSION 3
+#define NNRT_ABI_VERSION 4
 
 typedef enum {
   NNRT_INIT_ZEROS,   /* all 0 */
@@ -163,6 +163,12 @@ typedef struct {
   /* The memory plan in floats: parameters, optimizer state, and everything else the workspace
    * holds (inputs, activations, gradients) for max_batch rows. */
   int64_t mem_params, mem_state, mem_other;
+  /* The kernels of step, in order, for running it on several threads: kernel k called as
+   * step_kernels[k](ws, n, part, parts) does its share `part` of `parts`, writing elements no
+   * other part writes, computed exactly as with parts = 1; step(ws, n) is every kernel with
+   * (0, 1). All parts of kernel k must finish before kernel k + 1 starts. */
+  int32_t n_step_kernels;
+  void (*const *step_kernels)(float *ws, int64_t n, int64_t part, int64_t parts);
 } NnrtModel;
 
 /* Exit codes of generated programs (documented in --help and the README). */
@@ -225,6 +231,7 @@ typedef struct {
    * successful run (see nnrt_save_run in checkpoint.c for the layout). */
   const char *checkpoint_path;
   NnrtReporter report;     /* progress; all NULL: silent */
+  int32_t threads;         /* threads running each step (results are the same for any) */
   const char *resume_path; /* non-NULL: continue the run checkpointed there (--resume) */
 } NnrtTrainOptions;
 

@@ -164,6 +164,7 @@ NnrtTrainOptions nnrt_train_options(const NnrtModel *m) {
     .shuffle = m->shuffle, .lr = m->lr, .schedule = m->schedule, .sched_a = m->sched_a,
     .sched_b = m->sched_b, .warmup_epochs = m->warmup_epochs,
     .early_stopping = m->early_stopping, .checkpoint_every = m->checkpoint_every,
+    .threads = 1,
   };
 }
 
@@ -418,6 +419,7 @@ typedef struct {
   int32_t *grads; /* indices into m->checks of the parameter gradients, checked every step */
   int32_t n_grads;
   NnrtRng shuffle, dropout;
+  NnrtPool *pool; /* o->threads > 1: the threads that run each step */
 } Run;
 
 static double now_seconds(void) {
@@ -489,7 +491,7 @@ static int run_epoch(Run *r, int64_t *n_out) {
     if (m->step_offset >= 0)
       ws[m->step_offset] = (float)(r->step + 1);
     nnrt_fill_noise(m, ws, &r->dropout);
-    m->step(ws, n);
+    nnrt_pool_step(r->pool, m, ws, n);
     r->step++;
     r->position += n;
     *n_out = n;
@@ -811,6 +813,10 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
   }
   Run r = {.m = m, .ws = ws, .o = o, .td = td};
   double loss = NAN;
+  if (o->threads > 1 && !(r.pool = nnrt_pool_new(o->threads))) {
+    nnrt_errf(err, errlen, "cannot start %d threads", (int)o->threads);
+    return fail(res, NNRT_EXIT_DATA);
+  }
   if (run_prepare(&r, res, err, errlen) == 0) {
     Handlers h;
     handlers_install(&h);
@@ -818,6 +824,7 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
     handlers_restore(&h);
     stop_signal = 0;
   }
+  nnrt_pool_free(r.pool);
   free(r.order);
   free(r.best);
   free(r.grads);

@@ -7,6 +7,10 @@ SRC=$2
 RT=$3
 . "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
+# Programs link the runtime as nnc links it: with zlib, libm, threads, and the sanitizers
+# when nnc and libnnrt.a were built with them (cmake -DNNC_SANITIZE=ON).
+LIBS="-lz -lm -pthread"
+ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so' && LIBS="$LIBS -fsanitize=address,undefined"
 
 [ -f "$RT" ] || { fail "no runtime library '$RT'"; finish; }
 
@@ -33,14 +37,14 @@ run c99 "$CC" -std=c99 -Wall -Wextra -pedantic -Werror -c c99.c -o c99.o
 expect_rc c99 0 "xor.h compiles with -std=c99 -Wall -Wextra -pedantic -Werror"
 if command -v g++ >/dev/null 2>&1; then
   printf '#include "xor.h"\nint main() { xor_ctx *c = xor_create(1); xor_free(c); return 0; }\n' >cxx.cc
-  run cxx g++ -std=c++11 -Wall -Wextra -pedantic -Werror cxx.cc xor.o "$RT" -lz -lm -o cxx
+  run cxx g++ -std=c++11 -Wall -Wextra -pedantic -Werror cxx.cc xor.o "$RT" $LIBS -o cxx
   expect_rc cxx 0 "xor.h compiles and links as C++ (extern \"C\")"
   [ -x cxx ] && { run cxxrun ./cxx; expect_rc cxxrun 0 "the C++ program runs"; }
 fi
 
 # ---- examples/embed/main.c ----
 run build "$CC" -std=c99 -Wall -Wextra -pedantic -Werror -I. "$SRC/examples/embed/main.c" xor.o \
-  "$RT" -lz -lm -o embed
+  "$RT" $LIBS -o embed
 expect_rc build 0 "cc examples/embed/main.c xor.o libnnrt.a -lz -lm"
 [ -x embed ] || { fail "no ./embed"; finish; }
 run embed ./embed w.safetensors
@@ -94,7 +98,7 @@ int main(void) {
 }
 C
 run many_build "$CC" -std=c99 -Wall -Wextra -pedantic -Werror -I. many.c xor.o dense.o neuron.o \
-  "$RT" -lz -lm -o many
+  "$RT" $LIBS -o many
 expect_rc many_build 0 "xor.o, dense.o and neuron.o link into one program"
 if [ -x many ]; then
   run many ./many
@@ -109,7 +113,7 @@ if [ -x many ]; then
 fi
 # Without --prefix both objects export xor_*: the clash the prefix avoids.
 run clash_compile "$NNC" "$SRC/examples/xor_dense.nn" -c -o clash.o
-run clash "$CC" many.c xor.o clash.o "$RT" -lz -lm -o clash
+run clash "$CC" many.c xor.o clash.o "$RT" $LIBS -o clash
 [ "$RC" -ne 0 ] && pass "two objects with one prefix do not link (duplicate xor_*)" \
   || fail "xor.o and an unprefixed xor_dense object linked"
 
@@ -153,7 +157,7 @@ int main(void) {
   return !ok;
 }
 C
-run clf_build "$CC" -std=c99 -Wall -Werror -I. clf_main.c clf.o "$RT" -lz -lm -o clf_main
+run clf_build "$CC" -std=c99 -Wall -Werror -I. clf_main.c clf.o "$RT" $LIBS -o clf_main
 expect_rc clf_build 0 "a program using clf.h builds"
 [ -x clf_main ] && { run clf_run ./clf_main; expect_rc clf_run 0 "the class model learns its three rows"; }
 

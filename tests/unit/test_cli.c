@@ -189,9 +189,8 @@ static void test_bad_values(void **state) {
 
 static void test_threads_and_batch_limits(void **state) {
   (void)state;
-  assert_int_equal(RUN(&clf, "./clf", "train", "--threads", "2"), NNRT_EXIT_USAGE);
-  expect_message("--threads: this build runs on one thread; multithreaded kernels are not "
-                 "implemented yet");
+  assert_int_equal(RUN(&clf, "./clf", "train", "--threads", "257"), NNRT_EXIT_USAGE);
+  expect_message("--threads: at most 256, got 257");
   assert_int_equal(RUN(&clf, "./clf", "--batch", "5"), NNRT_EXIT_USAGE);
   expect_message("this program was compiled for batches of at most 4 rows (train block batch "
                  "= 4); recompile to train with 5");

@@ -237,12 +237,58 @@ static void every_optimizer_compiles_to_what_the_interpreter_computes(void **sta
     check_xor_step(4, &opts[i]);
 }
 
+/* The kernels of a step, each run in parts 0..3 of 4 one after the other (as four threads would
+ * between two barriers), leave the workspace bit-identical to the serial step. */
+static void check_parts(const char *source, int64_t rows) {
+  Compilation c;
+  compilation_init(&c, "parts.nn", source, strlen(source), stderr);
+  assert_true(compilation_front(&c));
+  Program p;
+  program_plan(&p, &c.graph, c.model, "parts.nn");
+  Interp it;
+  interp_init(&it, &c.arena, &c.graph, rows);
+  float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
+  set_random_leaves(&it, ws, &p, rows);
+  float *copy = malloc(sizeof(float) * ((size_t)p.plan.total + 16));
+  memcpy(copy, ws, sizeof(float) * ((size_t)p.plan.total + 16));
+  bool ok;
+  Jit *j = jit_program(&p, &ok);
+  assert_true(ok);
+  const NnrtModel *m = jit_lookup(j, "nn_model");
+  assert_int_equal(m->n_step_kernels, p.step.n);
+  m->step(ws, rows);
+  for (int k = 0; k < m->n_step_kernels; k++)
+    for (int part = 0; part < 4; part++)
+      m->step_kernels[k](copy, rows, part, 4);
+  assert_memory_equal(ws, copy, sizeof(float) * (size_t)p.plan.total);
+  jit_free(j);
+  free(ws);
+  free(copy);
+  compilation_free(&c);
+}
+
+static void step_kernels_in_parts_equal_the_serial_step(void **state) {
+  (void)state;
+  size_t len;
+  char *xor = test_read_source("examples/xor.nn", &len);
+  check_parts(xor, 4);
+  check_parts(xor, 3);
+  free(xor);
+  check_parts("model m {\n input x[5]\n target y : class(3)\n h = dense(x, 7, relu)\n"
+              " d = dropout(h, 0.2)\n z = dense(d, 3)\n"
+              " loss = cross_entropy(softmax(z), y) + 0.01 * l2(h.W) + mean(sum(h, axis = 0))\n"
+              " output softmax(z)\n}\n"
+              "train m {\n data = table { 1 2 3 4 5 -> 0 }\n optimizer = adam(lr = 0.01)\n"
+              " batch = 9\n}\n", 9);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(every_op_compiles_to_what_the_interpreter_computes),
     cmocka_unit_test(xor_step_matches_interpreter_full_batch),
     cmocka_unit_test(xor_step_matches_interpreter_partial_batch),
     cmocka_unit_test(every_optimizer_compiles_to_what_the_interpreter_computes),
+    cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
