@@ -184,44 +184,6 @@ static void on_sigint(int sig) {
   interrupted = 1;
 }
 
-static void print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
-  for (int64_t i = 0; i < n; i++) {
-    if (i)
-      fputc(' ', out);
-    fprintf(out, fmt, (double)v[i]);
-  }
-}
-
-/* As a generated program prints a prediction: the outputs, then "  class K" for a classifier. */
-static void print_outputs(FILE *out, const NnrtModel *m, const float *y, const char *fmt) {
-  print_row(out, y, m->output.width, fmt);
-  if (m->n_classes > 0)
-    fprintf(out, "  class %lld", (long long)nnrt_argmax(y, m->output.width));
-  fputc('\n', out);
-}
-
-/* "x -> y" for each row of a data table, as the program's train command prints them. */
-static void print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
-                                    const NnrtTrainData *td) {
-  int split = m->validate.kind == NNRT_DATA_NONE && td->val.rows > 0;
-  int64_t rows = td->train.rows + (split ? td->val.rows : 0);
-  if (rows > m->train.rows)
-    rows = m->train.rows;
-  float *y = malloc((size_t)((rows > 0 ? rows : 1) * m->output.width) * sizeof *y);
-  if (!y)
-    return;
-  int64_t first = td->train.rows < rows ? td->train.rows : rows;
-  nnrt_predict_rows(m, ws, td->train.x, first, y);
-  if (rows > first)
-    nnrt_predict_rows(m, ws, td->val.x, rows - first, y + first * m->output.width);
-  for (int64_t r = 0; r < rows; r++) {
-    print_row(out, m->train.x + r * m->input.width, m->input.width, "%g");
-    fputs(" -> ", out);
-    print_outputs(out, m, y + r * m->output.width, "%.4f");
-  }
-  free(y);
-}
-
 /* Trains m on td from the weights in ws, with a generated program's output on stdout: the
  * runtime's progress reporter (bar on a terminal, epoch lines), then the final loss, early
  * stopping's restored epoch and a data table's predictions. nnrt_train_on handles SIGINT itself
@@ -261,7 +223,7 @@ static int train_and_report(const NnrtModel *m, float *ws, NnrtTrainOptions *o,
     putchar('\n');
   }
   if (m->train.kind == NNRT_DATA_TABLE)
-    print_table_predictions(stdout, m, ws, td);
+    nnrt_print_table_predictions(stdout, m, ws, td);
   fflush(stdout);
   return NNRT_EXIT_OK;
 }
@@ -966,30 +928,9 @@ static void cmd_predict(Repl *r, int argc, char **argv) {
   else {
     nnrt_scale_inputs(m, standardize ? &e->stats : NULL, x, 1);
     nnrt_predict_rows(m, e->ws, x, 1, y);
-    print_outputs(stdout, m, y, "%.6g");
+    nnrt_print_outputs(stdout, m, y, "%.6g");
   }
   free(x);
-}
-
-/* Loss and metric of the current weights on rows (the training loop's evaluate, without it). */
-static void evaluate_rows(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
-                          double *acc) {
-  nnrt_fill_noise(m, ws, NULL);
-  double sum = 0;
-  int64_t correct = 0;
-  for (int64_t start = 0; start < ds->rows; start += m->max_batch) {
-    int64_t n = ds->rows - start < m->max_batch ? ds->rows - start : m->max_batch;
-    memcpy(ws + m->input.offset, ds->x + start * m->input.width,
-           (size_t)(n * m->input.width) * sizeof(float));
-    memcpy(ws + m->target.offset, ds->y + start * m->target.width,
-           (size_t)(n * m->target.width) * sizeof(float));
-    m->evaluate(ws, n);
-    sum += (double)ws[m->loss_offset] * (double)n;
-    correct += nnrt_count_correct(m, ws, n);
-  }
-  *loss = sum / (double)ds->rows;
-  *acc = m->metric == NNRT_METRIC_NONE ? NAN
-                                       : (double)correct / (double)nnrt_metric_count(m, ds->rows);
 }
 
 static void cmd_eval(Repl *r, int argc, char **argv) {
@@ -999,12 +940,12 @@ static void cmd_eval(Repl *r, int argc, char **argv) {
     return;
   const NnrtModel *m = e->c.m;
   double loss, acc;
-  evaluate_rows(m, e->ws, &e->td->train, &loss, &acc);
+  nnrt_evaluate_set(m, e->ws, &e->td->train, &loss, &acc);
   printf("loss %.6f", loss);
   if (m->metric != NNRT_METRIC_NONE)
     printf("  accuracy %.4f", acc);
   if (e->td->val.rows > 0) {
-    evaluate_rows(m, e->ws, &e->td->val, &loss, &acc);
+    nnrt_evaluate_set(m, e->ws, &e->td->val, &loss, &acc);
     printf("  val_loss %.6f", loss);
     if (m->metric != NNRT_METRIC_NONE)
       printf("  val_accuracy %.4f", acc);

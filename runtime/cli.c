@@ -560,7 +560,7 @@ static int load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char 
 
 /* ---- Printing outputs ---- */
 
-static void print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
+void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
   for (int64_t i = 0; i < n; i++) {
     if (i)
       fputc(' ', out);
@@ -569,36 +569,34 @@ static void print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
 }
 
 /* The outputs of one row, then "  class K" for a classifier. */
-static void print_outputs(const Cli *c, const float *y, const char *fmt) {
-  print_row(c->out, y, c->m->output.width, fmt);
-  if (c->m->n_classes > 0)
-    fprintf(c->out, "  class %lld", (long long)nnrt_argmax(y, c->m->output.width));
-  fputc('\n', c->out);
+void nnrt_print_outputs(FILE *out, const NnrtModel *m, const float *y, const char *fmt) {
+  nnrt_print_row(out, y, m->output.width, fmt);
+  if (m->n_classes > 0)
+    fprintf(out, "  class %lld", (long long)nnrt_argmax(y, m->output.width));
+  fputc('\n', out);
 }
 
 /* ---- train ---- */
 
 /* "x -> y" for every row of a training table (the raw x as written in the source), after the
  * training rows come the held-out validation rows, which are the table's last rows. */
-static int print_training_predictions(const Cli *c, const NnrtModel *m, float *ws,
-                                      const NnrtTrainData *td) {
+int nnrt_print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
+                                 const NnrtTrainData *td) {
   int split = m->validate.kind == NNRT_DATA_NONE && td->val.rows > 0;
   int64_t rows = td->train.rows + (split ? td->val.rows : 0);
   if (rows > m->train.rows)
     rows = m->train.rows;
   float *y = malloc((size_t)((rows > 0 ? rows : 1) * m->output.width) * sizeof *y);
-  if (!y) {
-    say(c, "out of memory for the predictions");
+  if (!y)
     return NNRT_EXIT_DATA;
-  }
   int64_t first = td->train.rows < rows ? td->train.rows : rows;
   nnrt_predict_rows(m, ws, td->train.x, first, y);
   if (rows > first)
     nnrt_predict_rows(m, ws, td->val.x, rows - first, y + first * m->output.width);
   for (int64_t r = 0; r < rows; r++) {
-    print_row(c->out, m->train.x + r * m->input.width, m->input.width, "%g");
-    fputs(" -> ", c->out);
-    print_outputs(c, y + r * m->output.width, "%.4f");
+    nnrt_print_row(out, m->train.x + r * m->input.width, m->input.width, "%g");
+    fputs(" -> ", out);
+    nnrt_print_outputs(out, m, y + r * m->output.width, "%.4f");
   }
   free(y);
   return NNRT_EXIT_OK;
@@ -691,7 +689,9 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
   print_restored(c, &a->opt, &res);
   print_final(c, &res);
   if (t->m->train.kind == NNRT_DATA_TABLE) {
-    rc = print_training_predictions(c, t->m, ws, td);
+    rc = nnrt_print_table_predictions(c->out, t->m, ws, td);
+    if (rc != NNRT_EXIT_OK)
+      say(c, "out of memory for the predictions");
     if (rc)
       return rc;
   }
@@ -929,7 +929,7 @@ static int predict_rows(const Cli *c, float *ws, const NnrtInputStats *st, float
     nnrt_scale_inputs(m, st, x, rows);
   nnrt_predict_rows(m, ws, x, rows, y);
   for (int64_t r = 0; r < rows; r++)
-    print_outputs(c, y + r * m->output.width, "%.6g");
+    nnrt_print_outputs(c->out, m, y + r * m->output.width, "%.6g");
   free(y);
   return NNRT_EXIT_OK;
 }

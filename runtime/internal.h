@@ -134,4 +134,17 @@ NnrtPool *nnrt_pool_new(int threads);
 void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n);
 void nnrt_pool_free(NnrtPool *p);
 
+/* Shared by the program's command line and the REPL (compiler/repl.c), which hosts the same
+ * runtime: rows printed as the program prints them, and the loss and metric of a data set. */
+void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt);
+/* A row of outputs, then "  class K" for a classifier, then a newline. */
+void nnrt_print_outputs(FILE *out, const NnrtModel *m, const float *y, const char *fmt);
+/* "x -> y" for every row of a training table (NNRT_EXIT_DATA when out of memory). */
+int nnrt_print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
+                                 const NnrtTrainData *td);
+/* Loss and metric (NAN without one) of the weights in ws on ds, through m->evaluate with every
+ * dropout mask at 1. */
+void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
+                       double *acc);
+
 #endif

@@ -508,8 +508,8 @@ static int run_epoch(Run *r, int64_t *n_out) {
 }
 
 /* Loss and metric of the weights in ws on ds, through m->evaluate with every mask at 1. */
-static void evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
-                         double *acc) {
+void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
+                       double *acc) {
   nnrt_fill_noise(m, ws, NULL);
   double sum = 0.0;
   int64_t correct = 0;
@@ -736,7 +736,7 @@ static int finish_epoch(Run *r, NnrtTrainResult *res, char *err, size_t errlen) 
   int validated = res->has_val && (o->early_stopping > 0 ||
                                    logged_epoch(o, r->epoch, r->epoch == o->epochs));
   if (validated) {
-    evaluate_set(r->m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
+    nnrt_evaluate_set(r->m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
     if (!isfinite(res->val_loss)) {
       nnrt_errf(err, errlen, "non-finite value at epoch %lld: the validation loss is %s",
                 (long long)r->epoch, nonfinite_word((float)res->val_loss));
