@@ -8,15 +8,8 @@ NNC=$1
 SRC=$2
 . "$(dirname "$0")/lib.sh"
 
-cat >m.nn <<'NN'
-model m {
-  input  x[2]
-  target y : class(3)
-  h = dense(x, 8, tanh)
-  z = dense(h, 3)
-  loss = cross_entropy(softmax(z), y)
-  output softmax(z)
-}
+classifier_model m >m.nn
+cat >>m.nn <<'NN'
 train m {
   data      = csv("a.csv", header = true, classes = ["lo", "mid", "hi"])
   optimizer = adam(lr = 0.05)

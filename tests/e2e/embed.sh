@@ -118,15 +118,8 @@ run clash "$CC" many.c xor.o clash.o "$RT" $LIBS -o clash
   || fail "xor.o and an unprefixed xor_dense object linked"
 
 # ---- a class model: one-hot targets of CLASSES floats ----
-cat >clf.nn <<'EOF2'
-model clf {
-  input  x[2]
-  target y : class(3)
-  h = dense(x, 8, tanh)
-  z = dense(h, 3)
-  loss = cross_entropy(softmax(z), y)
-  output softmax(z)
-}
+classifier_model clf >clf.nn
+cat >>clf.nn <<'EOF2'
 train clf {
   data = table { 0 0 -> 0; 1 0 -> 1; 0 1 -> 2 }
   optimizer = adam(lr = 0.05)

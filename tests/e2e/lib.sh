@@ -143,3 +143,18 @@ finish() {
   if [ "$FAILS" -eq 0 ]; then echo "PASS"; exit 0; fi
   echo "$FAILS check(s) failed"; exit 1
 }
+
+# classifier_model NAME: a small 3-class model of 2 inputs (dense tanh, softmax, cross-entropy)
+# on stdout, for the tests that write its train block after it.
+classifier_model() {
+  cat <<MODEL
+model $1 {
+  input  x[2]
+  target y : class(3)
+  h = dense(x, 8, tanh)
+  z = dense(h, 3)
+  loss = cross_entropy(softmax(z), y)
+  output softmax(z)
+}
+MODEL
+}

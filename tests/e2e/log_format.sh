@@ -15,15 +15,8 @@ NNC=$1
 SRC=$2
 . "$(dirname "$0")/lib.sh"
 
-cat >clf.nn <<'EOF'
-model clf {
-  input  x[2]
-  target y : class(3)
-  h = dense(x, 8, tanh)
-  z = dense(h, 3)
-  loss = cross_entropy(softmax(z), y)
-  output softmax(z)
-}
+classifier_model clf >clf.nn
+cat >>clf.nn <<'EOF'
 train clf {
   data = table {
     0 0 -> 0; 0.1 0.2 -> 0; 0.2 0.1 -> 0; 0.1 0 -> 0
