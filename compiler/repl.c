@@ -695,7 +695,9 @@ static bool load_file(Repl *r, const char *path) {
 
 /* numpy's layout: [a, b] for a vector, one row per line for a matrix. */
 static void print_tensor(const float *v, const int64_t *dim, int rank, int depth) {
-  if (rank == 0) {
+  if (rank > NNC_MAX_RANK)
+    return; /* shapes never have more axes; the bound also tells the compiler so */
+  if (rank <= 0) {
     printf("%g", (double)v[0]);
     return;
   }
