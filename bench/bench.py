@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""nnc's benchmark driver: nnc's compiled programs against PyTorch and plain numpy.
+
+Run it through bench/run.sh (which builds nnc first), or directly with Debian's Python:
+    /usr/bin/python3 bench/bench.py --nnc BUILD/nnc [--rounds N] [--parts train,xor,...]
+
+Parts (all by default):
+  train    one epoch of Fashion-MNIST training, 784-128-64-10 ReLU MLP, softmax cross-entropy,
+           {SGD lr 0.1, Adam lr 0.001} x {batch 64, 256} x {1, 2 threads}, for nnc, PyTorch
+           and numpy, interleaved inside each round (the order of the systems rotates each
+           round). nnc's figure is the epoch's "seconds" from --log-json (the training loop
+           only); the peers time their loop over preloaded arrays.
+  xor      examples/xor.nn trained for 10,000 epochs against bench/peers/numpy_xor.py: whole
+           processes, wall time.
+  infer    forward-pass throughput on the 10,000 test images in chunks of 256 rows, 1 thread:
+           bench/infer.c on nnc's library object against the peers' infer mode.
+  compile  wall time of `nnc examples/fashion_mnist.nn -o fm` (default -O2, including the link
+           by cc), plus `-c` (object only, no link) and `--check` (front end only) to split it.
+  memory   peak resident set (/usr/bin/time -f %M) of the compiled examples/fashion_mnist.nn
+           trained for 1 epoch (train + validation data) and of the train-only bench variant
+           fm_adam_b256, against the budget data-as-float32 + 4 x params + 32 MiB; the peers'
+           peaks for information.
+
+Every sample is kept in the JSON file given by --out. The summary prints medians, ratios (peer
+seconds / nnc seconds: above 1 means nnc is faster) and the issue's targets, met or not.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"
+DATA = "/usr/share/datasets/fashion-mnist"
+PARTS = ["train", "xor", "infer", "compile", "memory"]
+WEIGHTS = 784 * 128 + 128 * 64 + 64 * 10  # 109,184
+PARAMS = WEIGHTS + 128 + 64 + 10  # 109,386
+MIB = 1024 * 1024
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None, check=True):
+    """Runs cmd; returns (wall seconds, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-2000:]}")
+    return wall, p.stdout
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.nnc = os.path.abspath(a.nnc)
+        self.rt = os.path.join(os.path.dirname(self.nnc), "libnnrt.a")
+        self.tmp = tempfile.mkdtemp(prefix="nnc-bench-")
+        self.samples = []  # dicts: part, system, config, value
+        self.info = {}
+        self.env = dict(os.environ)
+        self.env.pop("PYTHONPATH", None)
+        self.env.setdefault("NNC_BENCH_CACHE", os.path.join(self.tmp, "cache"))
+        self.peers = self.find_peers()
+
+    # ---- setup -------------------------------------------------------------------------------
+    def find_peers(self):
+        peers = []
+        if self.a.no_peers:
+            return peers
+        if not os.path.exists(PY):
+            log(f"skipping PyTorch and numpy: {PY} not found")
+            return peers
+        for name, mod in (("torch", "torch"), ("numpy", "numpy")):
+            if name in self.a.skip:
+                log(f"skipping {name}: --skip")
+                continue
+            p = subprocess.run([PY, "-c", f"import {mod}; print({mod}.__version__)"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=self.peer_env(1))
+            if p.returncode != 0:
+                log(f"skipping {name}: `{PY} -c 'import {mod}'` fails "
+                    f"(apt-get install python3-torch python3-numpy libopenblas-dev)")
+                continue
+            self.info[f"{name}_version"] = p.stdout.strip()
+            peers.append(name)
+        return peers
+
+    def coretype(self):
+        """OPENBLAS_CORETYPE: the caller's if set; SkylakeX on a CPU with AVX-512 (OpenBLAS
+        0.3.21 misdetects some of those); else unset (OpenBLAS's own detection: on AMD Zen 2,
+        which has no AVX-512, SkylakeX kernels die with SIGILL)."""
+        if "OPENBLAS_CORETYPE" in os.environ:
+            return os.environ["OPENBLAS_CORETYPE"]
+        try:
+            with open("/proc/cpuinfo") as f:
+                if re.search(r"\bavx512f\b", f.read()):
+                    return "SkylakeX"
+        except OSError:
+            pass
+        return None
+
+    def peer_env(self, threads):
+        env = dict(self.env)
+        ct = self.coretype()
+        if ct:
+            env["OPENBLAS_CORETYPE"] = ct
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+        env["OMP_NUM_THREADS"] = str(threads)
+        env["MKL_NUM_THREADS"] = str(threads)
+        # PyTorch's OpenMP threads spin while OpenBLAS's pthreads do the GEMMs: with both at 2
+        # on 2 cores an epoch takes 6-10 s instead of ~1 s. Passive waiting avoids that.
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+        return env
+
+    def compile_models(self):
+        self.exe = {}
+        for opt in ("sgd", "adam"):
+            for b in (64, 256):
+                name = f"fm_{opt}_b{b}"
+                exe = os.path.join(self.tmp, name)
+                run([self.nnc, os.path.join(HERE, "models", name + ".nn"), "-o", exe])
+                self.exe[name] = exe
+
+    def machine(self):
+        m = {}
+        try:
+            with open("/proc/cpuinfo") as f:
+                txt = f.read()
+            m["cpu"] = re.search(r"model name\s*:\s*(.*)", txt).group(1)
+            fam = re.search(r"cpu family\s*:\s*(\d+)", txt).group(1)
+            mod = re.search(r"^model\s*:\s*(\d+)", txt, re.M).group(1)
+            m["cpu"] += f" (family {fam}, model {mod})"
+            flags = re.search(r"flags\s*:\s*(.*)", txt).group(1).split()
+            m["simd"] = " ".join(f for f in ("avx", "avx2", "fma", "avx512f") if f in flags)
+            m["cores"] = os.cpu_count()
+        except (OSError, AttributeError):
+            pass
+        m["openblas_coretype_set"] = self.coretype()
+        if self.peers:
+            e = self.peer_env(1)
+            e["OPENBLAS_VERBOSE"] = "2"
+            p = subprocess.run([PY, "-c", "import numpy"], env=e, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            core = re.findall(r"Core: (\S+)", p.stdout)
+            m["openblas_core"] = core[-1] if core else "?"
+        m.update(self.info)
+        _, v = run([self.nnc, "--version"], check=False)
+        m["nnc"] = v.strip()
+        self.info = m
+
+    def add(self, part, system, config, value, **extra):
+        s = {"part": part, "system": system, "config": config, "value": value}
+        s.update(extra)
+        self.samples.append(s)
+
+    def values(self, part, system, config):
+        return [s["value"] for s in self.samples
+                if s["part"] == part and s["system"] == system and s["config"] == config]
+
+    # ---- parts -------------------------------------------------------------------------------
+    def train_configs(self):
+        for opt in ("sgd", "adam"):
+            for b in (64, 256):
+                for t in (1, 2):
+                    yield opt, b, t
+
+    def train_one(self, system, opt, b, t):
+        cfg = f"{opt} b{b} t{t}"
+        if system == "nnc":
+            js = os.path.join(self.tmp, "log.json")
+            run([self.exe[f"fm_{opt}_b{b}"], "train", "--threads", str(t), "--log-json", js,
+                 "--save", os.path.join(self.tmp, "w.safetensors")], env=self.env)
+            with open(js) as f:
+                e = json.loads(f.read().strip().splitlines()[-1])
+            self.add("train", "nnc", cfg, e["seconds"], loss=e["loss"])
+        else:
+            script = os.path.join(HERE, "peers", f"{system}_mlp.py")
+            _, out = run([PY, script, "train", "--opt", opt, "--batch", str(b), "--threads",
+                          str(t)], env=self.peer_env(t))
+            e = last_json(out)
+            self.add("train", system, cfg, e["seconds"], loss=e["loss"])
+
+    def part_train(self, r):
+        systems = ["nnc"] + self.peers
+        k = r % len(systems)
+        order = systems[k:] + systems[:k]
+        for opt, b, t in self.train_configs():
+            for s in order:
+                self.train_one(s, opt, b, t)
+        log(f"  train: round {r + 1} done")
+
+    def part_xor(self, r):
+        xor = os.path.join(self.tmp, "xor")
+        if not os.path.exists(xor):
+            run([self.nnc, os.path.join(ROOT, "examples", "xor.nn"), "-o", xor])
+        systems = ["nnc"] + (["numpy"] if "numpy" in self.peers else [])
+        if r % 2:
+            systems.reverse()
+        for s in systems:
+            if s == "nnc":
+                w, _ = run([xor, "train", "--epochs", "10000", "--save",
+                            os.path.join(self.tmp, "xor.safetensors")], env=self.env)
+            else:
+                w, _ = run([PY, os.path.join(HERE, "peers", "numpy_xor.py"), "10000"],
+                           env=self.peer_env(1))
+            self.add("xor", s, "10000 epochs", w)
+
+    def part_infer(self, r):
+        d = os.path.join(self.tmp, "infer")
+        exe = os.path.join(d, "infer")
+        images = os.path.join(self.env["NNC_BENCH_CACHE"], "t10k-x.f32")
+        if not os.path.exists(exe):
+            os.makedirs(d, exist_ok=True)
+            run([self.nnc, os.path.join(HERE, "models", "fm_sgd_b256.nn"), "-c", "-o",
+                 os.path.join(d, "fashion.o"), "--header", os.path.join(d, "fashion.h")])
+            cc = os.environ.get("CC", "cc")
+            run([cc, "-O2", "-I", d, os.path.join(HERE, "infer.c"), os.path.join(d, "fashion.o"),
+                 self.rt, "-lz", "-lm", "-pthread", "-o", exe])
+        if not os.path.exists(images):
+            if not self.peers:
+                log("  infer: skipped (the test images are decoded by bench/peers/fmnist.py, "
+                    "which needs numpy)")
+                return
+            run([PY, os.path.join(HERE, "peers", "fmnist.py")], env=self.peer_env(1))
+        systems = ["nnc"] + self.peers
+        k = r % len(systems)
+        for s in systems[k:] + systems[:k]:
+            if s == "nnc":
+                _, out = run([exe, images, "10000", str(self.a.infer_reps)], env=self.env)
+            else:
+                _, out = run([PY, os.path.join(HERE, "peers", f"{s}_mlp.py"), "infer",
+                              "--batch", "256", "--reps", str(self.a.infer_reps)],
+                             env=self.peer_env(1))
+            self.add("infer", s, "b256 t1", last_json(out)["rows_per_s"])
+
+    def part_compile(self, r):
+        src = os.path.join(ROOT, "examples", "fashion_mnist.nn")
+        out = os.path.join(self.tmp, "fm")
+        w, _ = run([self.nnc, src, "-o", out])
+        self.add("compile", "nnc", "-O2 -o fm", w)
+        w, _ = run([self.nnc, src, "-c", "-o", out + ".o"])
+        self.add("compile", "nnc", "-O2 -c (no link)", w)
+        w, _ = run([self.nnc, src, "--check"])
+        self.add("compile", "nnc", "--check", w)
+
+    def peak_kib(self, cmd, env):
+        _, out = run(["/usr/bin/time", "-f", "%M", "-o", os.path.join(self.tmp, "peak")] + cmd,
+                     env=env)
+        with open(os.path.join(self.tmp, "peak")) as f:
+            return int(f.read().strip().splitlines()[-1])
+
+    def part_memory(self, r):
+        if not os.path.exists("/usr/bin/time"):
+            log("  memory: skipped (/usr/bin/time missing: apt-get install time)")
+            return
+        fm = os.path.join(self.tmp, "fm_example")
+        if not os.path.exists(fm):
+            run([self.nnc, os.path.join(ROOT, "examples", "fashion_mnist.nn"), "-o", fm])
+        save = ["--save", os.path.join(self.tmp, "m.safetensors")]
+        self.add("memory", "nnc", "examples/fashion_mnist.nn (train+val)",
+                 self.peak_kib([fm, "train", "--epochs", "1"] + save, self.env))
+        self.add("memory", "nnc", "fm_adam_b256 (train only)",
+                 self.peak_kib([self.exe["fm_adam_b256"], "train"] + save, self.env))
+        for s in self.peers:
+            self.add("memory", s, "sgd b64 train (whole process)",
+                     self.peak_kib([PY, os.path.join(HERE, "peers", f"{s}_mlp.py"), "train",
+                                    "--opt", "sgd", "--batch", "64"], self.peer_env(1)))
+
+    # ---- report ------------------------------------------------------------------------------
+    def report(self):
+        lines = []
+        out = lines.append
+        R = self.a.rounds
+        out(f"\n== nnc benchmark: {R} round(s), medians ==")
+        for k, v in self.info.items():
+            out(f"  {k}: {v}")
+        targets = []
+
+        def ratio(peer, mine):
+            return peer / mine if peer and mine else None
+
+        def fmt(x, d=3):
+            return "-" if x is None else f"{x:.{d}f}"
+
+        if "train" in self.a.parts:
+            out("\n-- train: 1 epoch of Fashion-MNIST (60,000 rows), seconds (min-max) --")
+            hdr = f"{'config':14s} {'nnc':>20s}"
+            for p in self.peers:
+                hdr += f" {p:>20s} {p + '/nnc':>10s}"
+            out(hdr)
+            for opt, b, t in self.train_configs():
+                cfg = f"{opt} b{b} t{t}"
+                v = self.values("train", "nnc", cfg)
+                row = f"{cfg:14s} {fmt(median(v)):>8s} ({fmt(min(v))}-{fmt(max(v))})"
+                for p in self.peers:
+                    pv = self.values("train", p, cfg)
+                    row += f" {fmt(median(pv)):>8s} ({fmt(min(pv))}-{fmt(max(pv))})"
+                    row += f" {fmt(ratio(median(pv), median(v)), 2):>9s}x"
+                out(row)
+            gflop = 60000 * 2 * (2 * WEIGHTS + 128 * 64 + 64 * 10) / 1e9
+            out(f"  (GEMM work per epoch: {gflop:.1f} GFLOP = forward + weight gradients + "
+                "input gradients of layers 2 and 3)")
+            for cfg in ("sgd b64 t1", "adam b64 t1", "sgd b256 t1", "sgd b256 t2"):
+                m = median(self.values("train", "nnc", cfg))
+                out(f"  nnc {cfg}: {gflop / m:.1f} GFLOP/s of GEMM work")
+            nnc = lambda c: median(self.values("train", "nnc", c))  # noqa: E731
+            if "torch" in self.peers:
+                tor = lambda c: median(self.values("train", "torch", c))  # noqa: E731
+                targets.append(("nnc vs PyTorch, SGD b64 1 thread", ratio(tor("sgd b64 t1"),
+                                nnc("sgd b64 t1")), ">= 3x", 3.0))
+                targets.append(("nnc vs PyTorch, Adam b64 1 thread", ratio(tor("adam b64 t1"),
+                                nnc("adam b64 t1")), ">= 4x", 4.0))
+            targets.append(("nnc 2 vs 1 threads, SGD b256", ratio(nnc("sgd b256 t1"),
+                            nnc("sgd b256 t2")), ">= 1.6x", 1.6))
+            targets.append(("nnc 2 vs 1 threads, Adam b256", ratio(nnc("adam b256 t1"),
+                            nnc("adam b256 t2")), ">= 1.6x", 1.6))
+        if "xor" in self.a.parts:
+            out("\n-- xor: whole process, 10,000 epochs, seconds --")
+            n = median(self.values("xor", "nnc", "10000 epochs"))
+            out(f"  nnc   {fmt(n, 4)}")
+            if "numpy" in self.peers:
+                p = median(self.values("xor", "numpy", "10000 epochs"))
+                out(f"  numpy {fmt(p, 4)}   numpy/nnc {fmt(ratio(p, n), 1)}x")
+                targets.append(("XOR whole process vs numpy", ratio(p, n), ">= 50x", 50.0))
+        if "infer" in self.a.parts and self.values("infer", "nnc", "b256 t1"):
+            out("\n-- infer: forward pass, 10,000 test rows in chunks of 256, 1 thread, rows/s --")
+            n = median(self.values("infer", "nnc", "b256 t1"))
+            out(f"  nnc   {n:12,.0f}   ({n * 2 * WEIGHTS / 1e9:.1f} GFLOP/s)")
+            for p in self.peers:
+                v = median(self.values("infer", p, "b256 t1"))
+                out(f"  {p:5s} {v:12,.0f}   nnc/{p} {n / v:.2f}x")
+        if "compile" in self.a.parts:
+            out("\n-- compile: examples/fashion_mnist.nn, wall seconds --")
+            for cfg in ("-O2 -o fm", "-O2 -c (no link)", "--check"):
+                out(f"  nnc {cfg:18s} {fmt(median(self.values('compile', 'nnc', cfg)))}")
+            c = median(self.values("compile", "nnc", "-O2 -o fm"))
+            targets.append(("compile fashion_mnist.nn -O2 (s)", c, "<= 0.5 s", -0.5))
+        if "memory" in self.a.parts and self.values("memory", "nnc",
+                                                    "fm_adam_b256 (train only)"):
+            out("\n-- memory: peak resident set, MiB --")
+            p4 = 4 * PARAMS * 4 / MIB
+            for cfg, rows in (("examples/fashion_mnist.nn (train+val)", 70000),
+                              ("fm_adam_b256 (train only)", 60000)):
+                v = median(self.values("memory", "nnc", cfg)) / 1024
+                data = rows * (784 + 1) * 4 / MIB
+                budget = data + p4 + 32
+                out(f"  nnc {cfg:40s} {v:7.1f}   budget {budget:.1f} = data {data:.1f} + "
+                    f"4 x params {p4:.1f} + 32")
+                targets.append((f"peak memory, {cfg} (MiB)", v, f"<= {budget:.1f}", -budget))
+            for p in self.peers:
+                v = median(self.values("memory", p, "sgd b64 train (whole process)")) / 1024
+                out(f"  {p:5s} {'sgd b64 train, whole process':36s} {v:7.1f}")
+        if targets:
+            out("\n-- targets --")
+            for name, val, want, thr in targets:
+                if val is None:
+                    ok = "n/a"
+                elif thr >= 0:
+                    ok = "MET" if val >= thr else f"NOT MET ({val / thr:.0%} of target)"
+                else:
+                    ok = "MET" if val <= -thr else f"NOT MET ({val / -thr:.2f}x the limit)"
+                out(f"  {name:55s} {fmt(val, 2):>9s}  target {want:10s} {ok}")
+        text = "\n".join(lines)
+        print(text, flush=True)
+        return text
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nnc", default=os.path.join(ROOT, "build", "nnc"), help="the nnc to test")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of every part (default 5)")
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help=f"comma-separated subset of {','.join(PARTS)} (default all)")
+    ap.add_argument("--skip", default="", help="peers to leave out: torch, numpy or both")
+    ap.add_argument("--no-peers", action="store_true", help="nnc alone")
+    ap.add_argument("--infer-reps", type=int, default=10,
+                    help="passes over the test set per inference sample (default 10)")
+    ap.add_argument("--out", default="bench-results.json",
+                    help="where to write every sample as JSON (default ./bench-results.json)")
+    a = ap.parse_args()
+    a.parts = [p.strip() for p in a.parts.split(",") if p.strip()]
+    a.skip = [p.strip() for p in a.skip.split(",") if p.strip()]
+    for p in a.parts:
+        if p not in PARTS:
+            ap.error(f"unknown part '{p}' (parts: {', '.join(PARTS)})")
+    if not os.path.isdir(DATA):
+        ap.error(f"{DATA} is missing: apt-get install dataset-fashion-mnist")
+    b = Bench(a)
+    try:
+        log(f"nnc: {b.nnc}; peers: {', '.join(b.peers) or 'none'}; scratch: {b.tmp}")
+        b.machine()
+        b.info["loadavg_before"] = loadavg()
+        if float(b.info["loadavg_before"].split()[0]) > 0.5:
+            log(f"warning: load average {b.info['loadavg_before']}: other processes are running, "
+                "and the figures (2-thread ones most) will suffer")
+        b.compile_models()
+        if b.peers:
+            run([PY, os.path.join(HERE, "peers", "fmnist.py")], env=b.peer_env(1))
+        t0 = time.perf_counter()
+        for r in range(a.rounds):
+            log(f"round {r + 1}/{a.rounds}")
+            for part in a.parts:
+                getattr(b, "part_" + part)(r)
+        b.info["benchmark_seconds"] = round(time.perf_counter() - t0, 1)
+        b.info["loadavg_after"] = loadavg()
+        text = b.report()
+        with open(a.out, "w") as f:
+            json.dump({"machine": b.info, "rounds": a.rounds, "samples": b.samples,
+                       "report": text}, f, indent=1)
+        log(f"samples written to {a.out}")
+    finally:
+        shutil.rmtree(b.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
