@@ -175,6 +175,29 @@ static LLVMValueRef load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx,
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx);
 
 /* Source s of `consumer`, at index idx of the consumer's index space. */
+static LLVMValueRef hoisted_scalar(CgCtx *c, const Node *n) {
+  for (int i = 0; i < c->nscalars; i++)
+    if (c->scalar_node[i] == n)
+      return c->scalar_value[i];
+  return NULL;
+}
+
+/* Loads every materialized scalar that the fused expression rooted at n reads, before the
+ * kernel's loops, so that what depends only on them (Adam's 1 − β^t) is computed once. */
+static void hoist_scalars(CgCtx *c, const Node *n) {
+  for (int s = 0; s < n->nsrc; s++) {
+    const Node *src = n->src[s];
+    if (src->op == OP_CONST || src->op == OP_BATCH)
+      continue;
+    if (!c->s->materialized[src->id])
+      hoist_scalars(c, src);
+    else if (src->shape.rank == 0 && !hoisted_scalar(c, src) && c->nscalars < 16) {
+      c->scalar_node[c->nscalars] = src;
+      c->scalar_value[c->nscalars++] = load_node(c, src, NULL, NULL, 0);
+    }
+  }
+}
+
 static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LLVMValueRef *idx) {
   const Node *src = consumer->src[s];
   if (src->op == OP_CONST)
@@ -183,6 +206,9 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
     return LLVMBuildSIToFP(c->b, c->n, c->f32, "N");
   if (!c->s->materialized[src->id])
     return emit_elem(c, src, idx);
+  LLVMValueRef scalar = src->shape.rank == 0 ? hoisted_scalar(c, src) : NULL;
+  if (scalar)
+    return scalar;
   int64_t stride[NNC_MAX_RANK];
   node_src_view(consumer, s, stride);
   return load_node(c, src, idx, stride, node_space(consumer)->rank);
@@ -218,6 +244,7 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   shape_strides(&n->shape, stride);
   if (n->shape.rank == 0)
     only_in_first_part(c);
+  hoist_scalars(c, n);
   open_nest(c, loops, idx, &n->shape, n->shape.rank ? 0 : -1);
   LLVMValueRef v = emit_elem(c, n, idx);
   LLVMBuildStore(c->b, v, address(c, k->out, idx, stride, n->shape.rank));
@@ -264,6 +291,7 @@ static void emit_reduce_kernel(CgCtx *c, const Kernel *k) {
   int shared = reduce_shared_axis(n);
   if (shared < 0)
     only_in_first_part(c);
+  hoist_scalars(c, n);
   emit_reduce_init(c, k, shared);
   shape_view(&n->shape, &src->shape, n->arg.bits, stride);
   open_nest(c, loops, idx, &src->shape, shared);
@@ -320,8 +348,11 @@ static void emit_matmul_rows(CgCtx *c, const Kernel *k, const MatmulView *v) {
   LLVMValueRef kj[2] = {kk, j}, ij[2] = {i, j};
   LLVMValueRef out = address(c, k->out, ij, v->c_ij, 2);
   LLVMValueRef prod = LLVMBuildFMul(c->b, a, load_node(c, n->src[1], kj, v->b_kj, 2), "");
-  LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, out, ""), prod, "acc"),
-                 out);
+  LLVMValueRef sum = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, out, ""), prod, "acc");
+  /* a·b + c may be one fused multiply-add: the same on every run, one rounding fewer */
+  LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
+  LLVMSetFastMathFlags(sum, LLVMFastMathAllowContract);
+  LLVMBuildStore(c->b, sum, out);
   loop_close(c, &lj, j);
   loop_close(c, &lk, kk);
   loop_close(c, &li, i);
@@ -367,6 +398,7 @@ static void begin_function(CgCtx *c, LLVMValueRef fn) {
   LLVMSetValueName2(c->ws, "ws", 2);
   LLVMSetValueName2(c->n, "n", 1);
   bool kernel = LLVMCountParams(fn) == 4;
+  c->nscalars = 0;
   c->part = kernel ? LLVMGetParam(fn, 2) : NULL;
   c->parts = kernel ? LLVMGetParam(fn, 3) : NULL;
   c->entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");

@@ -16,6 +16,11 @@ typedef struct {
   LLVMBasicBlockRef entry;
   const Program *p;
   const Schedule *s;
+  /* Scalars a kernel reads (η, t, the loss's 1/N...), loaded once before its loops: loads
+   * through the one workspace pointer cannot be hoisted by LLVM past the kernel's stores. */
+  const Node *scalar_node[16];
+  LLVMValueRef scalar_value[16];
+  int nscalars;
 } CgCtx;
 
 LLVMValueRef cg_f32(CgCtx *c, double v);
