@@ -1,0 +1,366 @@
+/* repl_cmd: the `:` commands (:train, :predict, :eval, :params, :savew, :loadw, :ir, ...) and
+ * their dispatch (repl_command). A bad command prints a diagnostic and returns to the loop.
+ * docs/repl.md describes each command. */
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#include "repl_internal.h"
+
+/* ---- Commands ---- */
+
+enum { MAX_ARGS = 64 };
+
+static Entry *need_model(Repl *r, const char *name) {
+  if (!name) {
+    if (!r->last_model) {
+      repl_error(r, "no model is defined yet; type a model block or :load a file");
+      return NULL;
+    }
+    name = r->last_model;
+  }
+  Entry *e = repl_find_entry(r, name);
+  if (!e) {
+    Buf names = {0};
+    for (int i = 0; i < r->n; i++) {
+      repl_buf_str(&names, i ? ", " : "");
+      repl_buf_str(&names, r->e[i]->model->name);
+    }
+    if (r->n)
+      repl_error(r, "no model named '%s'; defined: %s", name, names.s);
+    else
+      repl_error(r, "no model named '%s'; none is defined yet", name);
+    free(names.s);
+  }
+  return e;
+}
+
+/* The model named by argv[1] when there is such a model, else the last one defined; *used
+ * says whether argv[1] was the name. */
+static Entry *model_arg(Repl *r, int argc, char **argv, int *used) {
+  *used = 0;
+  if (argc > 1 && repl_find_entry(r, argv[1])) {
+    *used = 1;
+    return repl_find_entry(r, argv[1]);
+  }
+  if (argc > 1 && (isalpha((unsigned char)argv[1][0]) || argv[1][0] == '_') &&
+      !strchr(argv[1], '='))
+    return need_model(r, argv[1]);
+  return need_model(r, NULL);
+}
+
+static bool need_train(Repl *r, const Entry *e) {
+  if (e->c.m->has_train)
+    return true;
+  repl_error(r, "model '%s' has no train block", e->model->name);
+  return false;
+}
+
+static bool ensure_data(Repl *r, Entry *e) {
+  if (e->td)
+    return true;
+  char err[1024];
+  if (nnrt_train_data_load(e->c.m, &e->td, err, sizeof err) != 0) {
+    e->td = NULL;
+    repl_error(r, "%s", err);
+    return false;
+  }
+  const NnrtInputStats *st = nnrt_train_data_stats(e->td);
+  if (st->width > 0) {
+    free(e->stats_buf);
+    e->stats_buf = malloc((size_t)(2 * st->width) * sizeof(float));
+    memcpy(e->stats_buf, st->mean, (size_t)st->width * sizeof(float));
+    memcpy(e->stats_buf + st->width, st->std, (size_t)st->width * sizeof(float));
+    e->stats = (NnrtInputStats){st->width, e->stats_buf, e->stats_buf + st->width};
+  }
+  return true;
+}
+
+static void cmd_train(Repl *r, int argc, char **argv) {
+  int used;
+  Entry *e = model_arg(r, argc, argv, &used);
+  if (!e || !need_train(r, e))
+    return;
+  NnrtTrainOptions o = nnrt_train_options(e->c.m);
+  bool seeded = false;
+  for (int i = 1 + used; i < argc; i++) {
+    char *eq = strchr(argv[i], '=');
+    if (!eq) {
+      repl_error(r, "expected KEY=VALUE, got '%s' (epochs=N lr=X batch=B seed=S)", argv[i]);
+      return;
+    }
+    *eq = '\0';
+    const char *why = repl_set_train_option(&o, argv[i], eq + 1, &seeded);
+    if (why) {
+      repl_error(r, "%s: %s", argv[i], why);
+      return;
+    }
+  }
+  char err[1024];
+  if (nnrt_check_train_options(e->c.m, &o, err, sizeof err) != 0 ||
+      !repl_batch_fits(e->c.m, &o, err, sizeof err)) {
+    repl_error(r, "%s", err);
+    return;
+  }
+  struct sigaction sa = {.sa_handler = repl_on_sigint}, old;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  repl_interrupted = 0;
+  if (ensure_data(r, e)) {
+    /* seed=S starts again from the initialisers, as a program's --seed does. */
+    if (seeded)
+      nnrt_init_params(e->c.m, e->ws, o.seed);
+    if (repl_interrupted)
+      repl_error(r, "interrupted");
+    else if (repl_train_and_report(e->c.m, e->ws, &o, e->td, err, sizeof err) != 0)
+      repl_error(r, "%s%s", err, strncmp(err, "interrupted", 11) ? ""
+                                   : "; the model keeps the weights of its last step");
+  }
+  sigaction(SIGINT, &old, NULL);
+  repl_interrupted = 0;
+}
+
+static void cmd_predict(Repl *r, int argc, char **argv) {
+  int used;
+  Entry *e = model_arg(r, argc, argv, &used);
+  if (!e)
+    return;
+  const NnrtModel *m = e->c.m;
+  int n = argc - 1 - used;
+  if (n != m->input.width) {
+    repl_error(r, "%s takes %lld input value%s, got %d", m->name, (long long)m->input.width,
+               repl_plural(m->input.width), n);
+    return;
+  }
+  float *x = malloc((size_t)(m->input.width + m->output.width) * sizeof *x), *y = x + n;
+  for (int i = 0; i < n; i++) {
+    double v;
+    if (!repl_parse_f64(argv[1 + used + i], &v) || fabs(v) > FLT_MAX) {
+      repl_error(r, "input value %d ('%s') is not a finite number", i + 1, argv[1 + used + i]);
+      free(x);
+      return;
+    }
+    x[i] = (float)v;
+  }
+  bool standardize = m->has_train && m->train.scaling == NNRT_SCALE_STANDARDIZE;
+  if (standardize && e->stats.width == 0)
+    repl_error(r, "model '%s' standardises its inputs with statistics of its training data: "
+               ":train it or :loadw its weights first", m->name);
+  else {
+    nnrt_scale_inputs(m, standardize ? &e->stats : NULL, x, 1);
+    nnrt_predict_rows(m, e->ws, x, 1, y);
+    nnrt_print_outputs(stdout, m, y, "%.6g");
+  }
+  free(x);
+}
+
+static void cmd_eval(Repl *r, int argc, char **argv) {
+  int used;
+  Entry *e = model_arg(r, argc, argv, &used);
+  if (!e || !need_train(r, e) || !ensure_data(r, e))
+    return;
+  const NnrtModel *m = e->c.m;
+  double loss, acc;
+  nnrt_evaluate_set(m, e->ws, &e->td->train, &loss, &acc);
+  printf("loss %.6f", loss);
+  if (m->metric != NNRT_METRIC_NONE)
+    printf("  accuracy %.4f", acc);
+  if (e->td->val.rows > 0) {
+    nnrt_evaluate_set(m, e->ws, &e->td->val, &loss, &acc);
+    printf("  val_loss %.6f", loss);
+    if (m->metric != NNRT_METRIC_NONE)
+      printf("  val_accuracy %.4f", acc);
+  }
+  putchar('\n');
+}
+
+static void cmd_params(Repl *r, int argc, char **argv) {
+  int used;
+  Entry *e = model_arg(r, argc, argv, &used);
+  if (!e)
+    return;
+  const NnrtModel *m = e->c.m;
+  int w = 4;
+  for (int32_t i = 0; i < m->n_params; i++)
+    if (m->params[i].role == NNRT_ROLE_PARAM && (int)strlen(m->params[i].name) > w)
+      w = (int)strlen(m->params[i].name);
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (p->role != NNRT_ROLE_PARAM)
+      continue;
+    char shape[64] = "[", *s = shape + 1;
+    for (int d = 0; d < p->rank; d++)
+      s += snprintf(s, 16, "%s%lld", d ? ", " : "", (long long)p->dim[d]);
+    strcpy(s, "]");
+    const float *v = e->ws + p->offset;
+    double norm = 0;
+    for (int64_t k = 0; k < p->size; k++)
+      norm += (double)v[k] * (double)v[k];
+    printf("%-*s  %-10s  norm %-9.6g ", w, p->name, shape, sqrt(norm));
+    for (int64_t k = 0; k < p->size && k < 6; k++)
+      printf(" %.6g", (double)v[k]);
+    puts(p->size > 6 ? " ..." : "");
+  }
+}
+
+static void cmd_weights(Repl *r, int argc, char **argv, bool save) {
+  if (argc < 2 || argc > 3) {
+    repl_error(r, "usage: %s [MODEL] PATH", save ? ":save" : ":loadw");
+    return;
+  }
+  Entry *e = argc == 3 ? need_model(r, argv[1]) : need_model(r, NULL);
+  if (!e)
+    return;
+  const NnrtModel *m = e->c.m;
+  const char *path = argv[argc - 1];
+  char err[1024];
+  bool standardize = m->has_train && m->train.scaling == NNRT_SCALE_STANDARDIZE;
+  if (save) {
+    if (nnrt_save_stats(m, e->ws, e->stats.width ? &e->stats : NULL, path, err, sizeof err))
+      repl_error(r, "%s", err);
+    else
+      printf("saved weights of %s to %s\n", m->name, path);
+    return;
+  }
+  NnrtInputStats st = {0};
+  if (standardize) {
+    st.width = m->input.width;
+    st.mean = malloc((size_t)(2 * st.width) * sizeof(float));
+    st.std = st.mean + st.width;
+  }
+  if (nnrt_load_stats(m, e->ws, standardize ? &st : NULL, path, err, sizeof err)) {
+    repl_error(r, "%s", err);
+    free(st.mean);
+    return;
+  }
+  if (standardize) {
+    free(e->stats_buf);
+    e->stats_buf = st.mean;
+    e->stats = st;
+  }
+  printf("loaded weights of %s from %s\n", m->name, path);
+}
+
+static void cmd_ir(Repl *r, Entry *e) {
+  Compiled c = {0};
+  c.text = repl_xstrdup(e->c.text);
+  compilation_init(&c.comp, e->c.comp.src.name, c.text, strlen(c.text), stderr);
+  c.comp.want_model = e->model->name;
+  if (compilation_front(&c.comp)) {
+    Program p;
+    program_plan(&p, &c.comp.graph, c.comp.model, c.comp.src.name);
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = codegen_module(&p, ctx, false);
+    if (mod) {
+      char *ir = LLVMPrintModuleToString(mod);
+      fputs(ir, stdout);
+      LLVMDisposeMessage(ir);
+      LLVMDisposeModule(mod);
+    }
+    LLVMContextDispose(ctx);
+  } else
+    repl_error(r, "model '%s' no longer compiles", e->model->name);
+  repl_compiled_free(&c);
+}
+
+static const char help[] =
+  "Type an expression to evaluate it, e.g. relu([0.4, 0.6] · [2, 3] + 1), or a model or\n"
+  "train block to define it (a line that opens { ( or [ continues until they are closed).\n"
+  "MODEL may be left out: the commands then use the model defined last.\n"
+  "  :load FILE              define the models and train blocks of FILE\n"
+  "  :reload                 load the last file again, keeping the weights that still fit\n"
+  "  :list                   the models defined\n"
+  "  :train [MODEL] [epochs=N] [lr=X] [batch=B] [seed=S] [log_every=K]\n"
+  "                          train from the current weights (seed=S starts again from the\n"
+  "                          initialisers with seed S); Ctrl-C stops the training\n"
+  "  :predict [MODEL] X1 ... the outputs for one input row\n"
+  "  :eval [MODEL]           loss (and accuracy) of the current weights on the model's data\n"
+  "  :params [MODEL]         parameters: shape, norm, first values\n"
+  "  :explain [MODEL]        the derived backward pass\n"
+  "  :graph [MODEL]          the graph (as nnc --emit=grad)\n"
+  "  :ir [MODEL]             the LLVM IR the JIT gets (before optimisation)\n"
+  "  :save [MODEL] PATH      write the weights (safetensors, as a compiled program does)\n"
+  "  :loadw [MODEL] PATH     read weights written by :save or by a compiled program\n"
+  "  :time                   time each input (on/off)\n"
+  "  :opt 0|1|2|3            optimisation level of the JIT's code for the next definitions\n"
+  "                          (default 2, as nnc's: the code is then the compiled program's)\n"
+  "  :help                   this text\n"
+  "  :quit                   leave (also Ctrl-D)\n";
+
+/* Returns false for :quit. */
+bool repl_command(Repl *r, char *line) {
+  char *argv[MAX_ARGS];
+  int argc = 0;
+  for (char *t = strtok(line, " \t\r\n"); t && argc < MAX_ARGS; t = strtok(NULL, " \t\r\n"))
+    argv[argc++] = t;
+  if (argc == 0)
+    return true;
+  const char *c = argv[0] + 1;
+  int used;
+  Entry *e;
+  if (!strcmp(c, "quit") || !strcmp(c, "q") || !strcmp(c, "exit"))
+    return false;
+  if (!strcmp(c, "help") || !strcmp(c, "h") || !strcmp(c, "?"))
+    fputs(help, stdout);
+  else if (!strcmp(c, "load")) {
+    if (argc != 2)
+      repl_error(r, "usage: :load FILE");
+    else
+      repl_load_file(r, argv[1]);
+  } else if (!strcmp(c, "reload")) {
+    if (!r->last_file)
+      repl_error(r, "no file loaded yet; use :load FILE");
+    else
+      repl_load_file(r, r->last_file);
+  } else if (!strcmp(c, "list")) {
+    for (int i = 0; i < r->n; i++) {
+      Buf b = {0};
+      repl_describe(r->e[i], &b);
+      printf("%s (%s) from %s\n", r->e[i]->model->name, b.s, r->e[i]->model->src);
+      free(b.s);
+    }
+  } else if (!strcmp(c, "train"))
+    cmd_train(r, argc, argv);
+  else if (!strcmp(c, "predict"))
+    cmd_predict(r, argc, argv);
+  else if (!strcmp(c, "eval"))
+    cmd_eval(r, argc, argv);
+  else if (!strcmp(c, "params"))
+    cmd_params(r, argc, argv);
+  else if (!strcmp(c, "save") || !strcmp(c, "loadw"))
+    cmd_weights(r, argc, argv, c[0] == 's');
+  else if (!strcmp(c, "opt")) {
+    if (argc != 2 || strlen(argv[1]) != 1 || argv[1][0] < '0' || argv[1][0] > '3')
+      repl_error(r, "usage: :opt 0|1|2|3 (now %d)", repl_jit_opt);
+    else {
+      repl_jit_opt = argv[1][0] - '0';
+      printf("JIT code of the next definitions at -O%d\n", repl_jit_opt);
+    }
+  } else if (!strcmp(c, "time")) {
+    r->timing = !r->timing;
+    printf("timing %s\n", r->timing ? "on" : "off");
+  } else if (!strcmp(c, "explain") || !strcmp(c, "graph") || !strcmp(c, "ir")) {
+    if (argc > 2)
+      repl_error(r, "usage: :%s [MODEL]", c);
+    else if ((e = model_arg(r, argc, argv, &used))) {
+      if (c[0] == 'i')
+        cmd_ir(r, e);
+      else if (c[0] == 'g')
+        graph_print(stdout, &e->c.comp.graph);
+      else if (need_train(r, e))
+        explain_print(stdout, &e->c.comp.graph, &e->c.comp.model->train.opt);
+    }
+  } else
+    repl_error(r, "unknown command ':%s'; :help lists the commands", c);
+  return true;
+}

@@ -1,0 +1,70 @@
+/* cli_internal: what the files of the command line share; not part of the ABI.
+ * Contract: cli.c dispatches and prints help and messages, cli_args.c parses the options of a
+ * command and loads the data and weights they name, cli_train.c and cli_cmd.c run the commands.
+ * Every int function returns an exit code (NNRT_EXIT_*) and has said why when it is not 0. */
+#ifndef NNRT_CLI_INTERNAL_H
+#define NNRT_CLI_INTERNAL_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+typedef struct {
+  const NnrtModel *m;
+  const char *prog;  /* prefix of messages */
+  const char *argv0; /* as typed: base of the default weights path and of suggested commands */
+  FILE *in, *out, *err;
+} Cli;
+
+typedef enum {
+  CMD_TRAIN,
+  CMD_PREDICT,
+  CMD_EVAL,
+  CMD_INFO,
+} Command;
+
+/* Up to two paths of a data option: CSV takes one, IDX two (images, then labels). */
+typedef struct {
+  const char *path[2];
+  int n;
+} Paths;
+
+/* What the arguments after the subcommand asked for. */
+typedef struct {
+  NnrtTrainOptions opt;
+  int64_t threads;
+  const char *save, *weights, *resume, *init, *log_json, *plot;
+  Paths data, validate;
+  int help;
+  int from_stdin; /* predict - */
+  int n_values;
+  char **values; /* predict's input values, argc entries */
+} Args;
+
+/* cli.c */
+__attribute__((format(printf, 2, 3))) void cli_say(const Cli *c, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int cli_usage_error(const Cli *c, const char *cmd,
+                                                          const char *fmt, ...);
+const char *cli_closest(const char *s, const char *const *names, size_t n);
+const char *cli_plural(int64_t n);
+char *cli_default_weights_path(const Cli *c);
+int cli_file_data(const NnrtModel *m);
+void cli_print_command_help(const Cli *c, Command cmd);
+
+/* cli_args.c */
+int cli_is_help_flag(const char *arg);
+int cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a);
+NnrtData cli_data_with_paths(const NnrtModel *m, const Paths *p);
+int cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+                     NnrtDataset *ds);
+int cli_stats_new(const NnrtModel *m, NnrtInputStats *st);
+int cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights);
+
+/* cli_train.c */
+int cli_cmd_train(const Cli *c, int argc, char **argv);
+
+/* cli_cmd.c */
+int cli_cmd_predict(const Cli *c, int argc, char **argv);
+int cli_cmd_eval(const Cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,235 @@
+/* cli_train: the train command: data, weights to start from, the run and its reports, the save.
+ * Contract: cli_cmd_train returns an exit code of cli.c's contract and has said why when not 0. */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_internal.h"
+
+/* ---- train ---- */
+
+/* "x -> y" for every row of a training table (the raw x as written in the source), after the
+ * training rows come the held-out validation rows, which are the table's last rows. */
+int nnrt_print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
+                                 const NnrtTrainData *td) {
+  int split = m->validate.kind == NNRT_DATA_NONE && td->val.rows > 0;
+  int64_t rows = td->train.rows + (split ? td->val.rows : 0);
+  if (rows > m->train.rows)
+    rows = m->train.rows;
+  float *y = malloc((size_t)((rows > 0 ? rows : 1) * m->output.width) * sizeof *y);
+  if (!y)
+    return NNRT_EXIT_DATA;
+  int64_t first = td->train.rows < rows ? td->train.rows : rows;
+  nnrt_predict_rows(m, ws, td->train.x, first, y);
+  if (rows > first)
+    nnrt_predict_rows(m, ws, td->val.x, rows - first, y + first * m->output.width);
+  for (int64_t r = 0; r < rows; r++) {
+    nnrt_print_row(out, m->train.x + r * m->input.width, m->input.width, "%g");
+    fputs(" -> ", out);
+    nnrt_print_outputs(out, m, y + r * m->output.width, "%.4f");
+  }
+  free(y);
+  return NNRT_EXIT_OK;
+}
+
+static void print_final(const Cli *c, const NnrtTrainResult *res) {
+  fprintf(c->out, "final loss %.6f\n", res->loss);
+  if (!res->has_val)
+    return;
+  fprintf(c->out, "final val_loss %.6f", res->val_loss);
+  if (c->m->metric != NNRT_METRIC_NONE)
+    fprintf(c->out, "  val_accuracy %.4f", res->val_accuracy);
+  fputc('\n', c->out);
+}
+
+/* Early stopping's restored weights, as the training log used to say it. */
+static void print_restored(const Cli *c, const NnrtTrainOptions *o, const NnrtTrainResult *res) {
+  if (o->early_stopping <= 0 || res->best_epoch == res->last_epoch || res->best_epoch < 1)
+    return;
+  if (res->stopped_early)
+    fprintf(c->out, "early stopping at epoch %lld; ", (long long)res->last_epoch);
+  fprintf(c->out, "restored the weights of epoch %lld (val_loss %.6f)\n",
+          (long long)res->best_epoch, res->val_loss);
+}
+
+/* What a training run needs besides the model and its data. */
+typedef struct {
+  const NnrtModel *m; /* the model with --data / --validate applied */
+  Args *a;
+  const char *save; /* --save or the default path */
+  NnrtProgress progress;
+} TrainRun;
+
+/* The weights training starts from: the initialisers (seeded), then --init's weights (the
+ * optimizer state stays zero and the input statistics come from this run's data); --resume is
+ * nnrt_train_on's (resume_path), which restores the whole run over them. */
+static int start_weights(const Cli *c, TrainRun *t, float *ws) {
+  char msg[1024] = "";
+  nnrt_init_params(t->m, ws, t->a->opt.seed);
+  t->a->opt.resume_path = t->a->resume;
+  if (!t->a->init)
+    return NNRT_EXIT_OK;
+  int rc = nnrt_load_init(t->m, ws, t->a->init, msg, sizeof msg);
+  if (rc)
+    cli_say(c, "%s", msg);
+  return rc;
+}
+
+/* After training (finished, failed or interrupted): the bar erased, the plot and the JSON log
+ * closed. Returns the first I/O failure, or 0. */
+static int finish_reports(const Cli *c, TrainRun *t) {
+  char msg[1024];
+  int rc = NNRT_EXIT_OK;
+  nnrt_progress_end(&t->progress);
+  if (t->a->plot) {
+    int64_t n;
+    const NnrtEpochReport *h = nnrt_progress_history(&t->progress, &n);
+    if (nnrt_plot_svg(t->a->plot, t->m->name, h, n, msg, sizeof msg) != 0) {
+      cli_say(c, "%s", msg);
+      rc = NNRT_EXIT_IO;
+    }
+  }
+  if (nnrt_progress_close(&t->progress, t->a->log_json, msg, sizeof msg) != 0) {
+    cli_say(c, "%s", msg);
+    rc = rc ? rc : NNRT_EXIT_IO;
+  }
+  return rc;
+}
+
+static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainData *td) {
+  char msg[1024] = "";
+  NnrtTrainResult res;
+  Args *a = t->a;
+  int rc = start_weights(c, t, ws);
+  if (rc)
+    return rc;
+  /* Periodic checkpoints, the one an interruption writes and the one at the end all go to the
+   * weights file: predict reads a training checkpoint's weights, --resume all of it. */
+  a->opt.checkpoint_path = t->save;
+  a->opt.report = nnrt_progress_reporter(&t->progress);
+  nnrt_train_on(t->m, ws, &a->opt, td, NULL, &res, msg, sizeof msg);
+  int report_rc = finish_reports(c, t);
+  if (res.status != NNRT_EXIT_OK) {
+    if (msg[0])
+      cli_say(c, "%s", msg);
+    else if (res.status == NNRT_EXIT_INTERRUPTED)
+      cli_say(c, "interrupted");
+    return res.status;
+  }
+  print_restored(c, &a->opt, &res);
+  print_final(c, &res);
+  if (t->m->train.kind == NNRT_DATA_TABLE) {
+    rc = nnrt_print_table_predictions(c->out, t->m, ws, td);
+    if (rc != NNRT_EXIT_OK)
+      cli_say(c, "out of memory for the predictions");
+    if (rc)
+      return rc;
+  }
+  if (!res.saved &&
+      nnrt_save_stats(t->m, ws, nnrt_train_data_stats(td), t->save, msg, sizeof msg) != 0) {
+    cli_say(c, "%s", msg);
+    return NNRT_EXIT_IO;
+  }
+  fprintf(c->out, "saved weights to %s\n", t->save);
+  return report_rc;
+}
+
+/* A file we will write at the end must have a directory we can write to: fail before training. */
+static int check_writable(const Cli *c, const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
+  if (access(dir, W_OK) != 0) {
+    cli_say(c, "cannot write '%s': %s", path, strerror(errno));
+    return NNRT_EXIT_IO;
+  }
+  return NNRT_EXIT_OK;
+}
+
+static int load_data_and_train(const Cli *c, TrainRun *t) {
+  char msg[1024];
+  NnrtTrainData *td = NULL;
+  nnrt_progress_init(&t->progress, t->m, c->out, isatty(fileno(c->out)));
+  if (t->a->plot && check_writable(c, t->a->plot) != 0)
+    return NNRT_EXIT_IO;
+  if (t->a->log_json && nnrt_progress_open_json(&t->progress, t->a->log_json, msg, sizeof msg)) {
+    cli_say(c, "%s", msg);
+    return NNRT_EXIT_IO;
+  }
+  int rc = nnrt_train_data_load(t->m, &td, msg, sizeof msg);
+  float *ws = NULL;
+  if (rc) {
+    cli_say(c, "%s", msg);
+  } else if (!(ws = nnrt_workspace_new(t->m))) {
+    cli_say(c, "out of memory for the workspace");
+    rc = NNRT_EXIT_DATA;
+  } else {
+    rc = train_and_save(c, t, ws, td);
+  }
+  if (t->progress.json || t->progress.hist) /* not closed by a run that never started */
+    nnrt_progress_close(&t->progress, NULL, NULL, 0);
+  nnrt_workspace_free(ws);
+  nnrt_train_data_free(td);
+  return rc;
+}
+
+/* The checks of train's options that need the model. */
+static int check_train_args(const Cli *c, const Args *a) {
+  const NnrtModel *m = c->m;
+  if (a->threads > 256)
+    return cli_usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
+  if (a->opt.batch > m->max_batch)
+    return cli_usage_error(c, "train",
+                           "this program was compiled for batches of at most %lld rows (train "
+                           "block batch = %lld); recompile to train with %lld",
+                           (long long)m->max_batch, (long long)m->max_batch,
+                           (long long)a->opt.batch);
+  if (a->resume && a->init)
+    return cli_usage_error(c, "train",
+                           "--resume and --init cannot be used together: --resume continues a run, "
+                           "--init starts a new one from given weights");
+  return NNRT_EXIT_OK;
+}
+
+int cli_cmd_train(const Cli *c, int argc, char **argv) {
+  if (!c->m->has_train) {
+    cli_say(c, "model '%s' has no train block", c->m->name);
+    return NNRT_EXIT_USAGE;
+  }
+  Args a = {.opt = nnrt_train_options(c->m), .threads = 1};
+  int rc = cli_parse_args(c, CMD_TRAIN, argc, argv, &a);
+  if (rc || a.help) {
+    if (a.help)
+      cli_print_command_help(c, CMD_TRAIN);
+    return rc;
+  }
+  a.opt.threads = (int32_t)a.threads;
+  if ((rc = check_train_args(c, &a)) != 0)
+    return rc;
+  NnrtModel m = *c->m;
+  if (a.data.n)
+    m.train = cli_data_with_paths(c->m, &a.data);
+  if (a.validate.n)
+    m.validate = cli_data_with_paths(c->m, &a.validate);
+  char msg[512];
+  if (nnrt_check_train_options(&m, &a.opt, msg, sizeof msg) != 0) {
+    cli_say(c, "%s", msg);
+    return NNRT_EXIT_USAGE;
+  }
+  char *default_path = a.save ? NULL : cli_default_weights_path(c);
+  if (!a.save && !default_path) {
+    cli_say(c, "out of memory");
+    return NNRT_EXIT_DATA;
+  }
+  TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : default_path};
+  rc = load_data_and_train(c, &t);
+  free(default_path);
+  return rc;
+}

@@ -1,0 +1,348 @@
+/* train_setup: what a training run needs before its loop: the descriptor check
+ * (nnrt_check_model, nnrt_check_train_options), the default options, the workspace and the
+ * initialisation of its parameters, and loading a run's data (nnrt_train_data_load).
+ * Contract: every check returns 0, or -1 with err set; nothing here prints. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { NNRT_WS_ALIGN = 64 };
+
+/* ---- The descriptor check ---- */
+
+static int range_ok(const NnrtModel *m, int64_t offset, int64_t count) {
+  return offset >= 0 && count >= 0 && count <= m->workspace_floats - offset;
+}
+
+static int slot_ok(const NnrtModel *m, const NnrtSlot *s) {
+  return s->width >= 0 && s->width <= m->workspace_floats / m->max_batch &&
+         range_ok(m, s->offset, s->width * m->max_batch);
+}
+
+/* The element count the dims describe, or -1 when a dim is not positive or the count overflows. */
+static int64_t dims_product(const NnrtParam *p) {
+  int64_t size = 1;
+  for (int i = 0; i < p->rank; i++) {
+    if (p->dim[i] < 1 || size > INT64_MAX / p->dim[i])
+      return -1;
+    size *= p->dim[i];
+  }
+  return size;
+}
+
+static int check_param(const NnrtModel *m, const NnrtParam *p, char *err, size_t errlen) {
+  if (!p->name || p->rank < 0 || p->rank > 4) {
+    nnrt_errf(err, errlen, "parameter %s has rank %d", p->name ? p->name : "(null)", p->rank);
+    return -1;
+  }
+  if (dims_product(p) != p->size || !range_ok(m, p->offset, p->size)) {
+    nnrt_errf(err, errlen, "parameter '%s' has a bad size or offset", p->name);
+    return -1;
+  }
+  if (p->init < NNRT_INIT_ZEROS || p->init > NNRT_INIT_VALUES ||
+      (p->init == NNRT_INIT_VALUES && !p->values)) {
+    nnrt_errf(err, errlen, "parameter '%s' has a bad initialiser", p->name);
+    return -1;
+  }
+  if (p->role < NNRT_ROLE_PARAM || p->role > NNRT_ROLE_CONST) {
+    nnrt_errf(err, errlen, "parameter '%s' has a bad role %d", p->name, p->role);
+    return -1;
+  }
+  return 0;
+}
+
+static int data_ok(const NnrtData *d, int allow_none) {
+  switch ((NnrtDataKind)d->kind) {
+  case NNRT_DATA_NONE: return allow_none;
+  case NNRT_DATA_TABLE: return d->rows >= 1 && d->x && d->y;
+  case NNRT_DATA_CSV: return d->path != NULL;
+  case NNRT_DATA_IDX: return d->path && d->labels_path;
+  }
+  return 0;
+}
+
+static int has_validation(const NnrtModel *m) {
+  return m->validate.kind != NNRT_DATA_NONE || m->validation_split > 0;
+}
+
+static int check_train_fields(const NnrtModel *m, char *err, size_t errlen) {
+  if (!m->step || !slot_ok(m, &m->target) || m->target.width < 1 ||
+      !range_ok(m, m->loss_offset, 1) || !range_ok(m, m->lr_offset, 1) ||
+      (m->step_offset != -1 && !range_ok(m, m->step_offset, 1))) {
+    nnrt_errf(err, errlen, "the train block's step, target, loss, lr or step is inconsistent");
+    return -1;
+  }
+  if (!data_ok(&m->train, 0)) {
+    nnrt_errf(err, errlen, "model '%s' has no training data", m->name);
+    return -1;
+  }
+  if (!data_ok(&m->validate, 1) || !(m->validation_split >= 0 && m->validation_split < 1) ||
+      (has_validation(m) && !m->evaluate)) {
+    nnrt_errf(err, errlen, "the train block's validation data is inconsistent");
+    return -1;
+  }
+  if (m->metric < NNRT_METRIC_NONE || m->metric > NNRT_METRIC_BINARY ||
+      (m->metric != NNRT_METRIC_NONE && m->output.width != m->target.width) ||
+      m->n_classes < 0 || (m->n_classes > 0 && m->target.width != m->n_classes)) {
+    nnrt_errf(err, errlen, "the model's metric, classes, output and target disagree");
+    return -1;
+  }
+  return 0;
+}
+
+static int check_noise(const NnrtModel *m, char *err, size_t errlen) {
+  if (m->n_noise < 0 || (m->n_noise > 0 && !m->noise)) {
+    nnrt_errf(err, errlen, "the model's dropout masks are inconsistent");
+    return -1;
+  }
+  for (int32_t i = 0; i < m->n_noise; i++) {
+    const NnrtNoise *z = &m->noise[i];
+    if (z->width < 1 || z->width > m->workspace_floats / m->max_batch ||
+        !range_ok(m, z->offset, z->width * m->max_batch) || !(z->p >= 0 && z->p < 1)) {
+      nnrt_errf(err, errlen, "dropout mask %d has a bad offset, width or probability", (int)i);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int check_checks(const NnrtModel *m, char *err, size_t errlen) {
+  if (m->n_checks < 0 || (m->n_checks > 0 && !m->checks)) {
+    nnrt_errf(err, errlen, "the model's list of step buffers is inconsistent");
+    return -1;
+  }
+  for (int32_t i = 0; i < m->n_checks; i++) {
+    const NnrtCheck *c = &m->checks[i];
+    int64_t rows = c->per_row ? m->max_batch : 1;
+    if (c->width < 0 || (rows > 1 && c->width > m->workspace_floats / rows) ||
+        !range_ok(m, c->offset, c->width * rows)) {
+      nnrt_errf(err, errlen, "step buffer %d ('%s') has a bad offset or width", (int)i,
+                c->what ? c->what : "?");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
+  if (m->abi_version != NNRT_ABI_VERSION) {
+    nnrt_errf(err, errlen, "model ABI version %d, runtime ABI version %d", m->abi_version,
+              NNRT_ABI_VERSION);
+    return -1;
+  }
+  if (!m->name || m->workspace_floats < 1 || m->max_batch < 1 || !m->predict ||
+      !slot_ok(m, &m->input) || !slot_ok(m, &m->output) || m->n_params < 0 ||
+      (m->n_params > 0 && !m->params)) {
+    nnrt_errf(err, errlen, "the model's workspace, slots or predict function are inconsistent");
+    return -1;
+  }
+  for (int32_t i = 0; i < m->n_params; i++)
+    if (check_param(m, &m->params[i], err, errlen) != 0)
+      return -1;
+  if (check_noise(m, err, errlen) != 0 || check_checks(m, err, errlen) != 0)
+    return -1;
+  return m->has_train ? check_train_fields(m, err, errlen) : 0;
+}
+
+NnrtTrainOptions nnrt_train_options(const NnrtModel *m) {
+  return (NnrtTrainOptions){
+    .epochs = m->epochs, .batch = m->batch, .log_every = m->log_every, .seed = m->seed,
+    .shuffle = m->shuffle, .lr = m->lr, .schedule = m->schedule, .sched_a = m->sched_a,
+    .sched_b = m->sched_b, .warmup_epochs = m->warmup_epochs,
+    .early_stopping = m->early_stopping, .checkpoint_every = m->checkpoint_every,
+    .threads = 1,
+  };
+}
+
+int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char *err,
+                             size_t errlen) {
+  if (!m->has_train) {
+    nnrt_errf(err, errlen, "model '%s' has no train block", m->name);
+    return -1;
+  }
+  if (o->epochs < 1 || o->batch < 1 || !isfinite(o->lr)) {
+    nnrt_errf(err, errlen, "epochs and batch must be at least 1 and lr finite");
+    return -1;
+  }
+  if (o->schedule < NNRT_SCHED_CONSTANT || o->schedule > NNRT_SCHED_COSINE ||
+      !isfinite(o->sched_a) || !isfinite(o->sched_b) ||
+      (o->schedule == NNRT_SCHED_STEP && !(o->sched_b > 0)) ||
+      !(o->warmup_epochs >= 0 && isfinite(o->warmup_epochs))) {
+    nnrt_errf(err, errlen, "the learning-rate schedule or its warm-up is invalid");
+    return -1;
+  }
+  if (o->early_stopping < 0 || o->checkpoint_every < 0) {
+    nnrt_errf(err, errlen, "early_stopping and checkpoint_every must not be negative");
+    return -1;
+  }
+  if (o->early_stopping > 0 && !has_validation(m)) {
+    nnrt_errf(err, errlen,
+              "early_stopping needs validation data: give the train block 'validate' or "
+              "'validation_split'");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- Workspace and initialisation ---- */
+
+float *nnrt_workspace_new(const NnrtModel *m) {
+  if (m->workspace_floats < 1 || (uint64_t)m->workspace_floats > (SIZE_MAX - 64) / sizeof(float))
+    return NULL;
+  /* aligned_alloc wants a size that is a multiple of the alignment. */
+  size_t bytes = (size_t)m->workspace_floats * sizeof(float);
+  bytes = (bytes + NNRT_WS_ALIGN - 1) / NNRT_WS_ALIGN * NNRT_WS_ALIGN;
+  float *ws = aligned_alloc(NNRT_WS_ALIGN, bytes);
+  if (ws)
+    memset(ws, 0, bytes);
+  return ws;
+}
+
+void nnrt_workspace_free(float *ws) { free(ws); }
+
+static float uniform_in(NnrtRng *r, double a, double b) {
+  float v = (float)(a + (b - a) * nnrt_rng_double(r));
+  /* Rounding to float can land exactly on b; keep the interval half-open. */
+  return v >= (float)b && b > a ? nextafterf((float)b, (float)a) : v;
+}
+
+static void init_param(const NnrtParam *p, float *dst, NnrtRng *r) {
+  for (int64_t i = 0; i < p->size; i++) {
+    switch ((NnrtInitKind)p->init) {
+    case NNRT_INIT_ZEROS: dst[i] = 0.0f; break;
+    case NNRT_INIT_ONES: dst[i] = 1.0f; break;
+    case NNRT_INIT_CONST: dst[i] = (float)p->a; break;
+    case NNRT_INIT_NORMAL: dst[i] = (float)(p->a + p->b * nnrt_rng_normal(r)); break;
+    case NNRT_INIT_UNIFORM: dst[i] = uniform_in(r, p->a, p->b); break;
+    case NNRT_INIT_VALUES: dst[i] = p->values[i]; break;
+    }
+  }
+}
+
+void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed) {
+  NnrtRng r;
+  nnrt_rng_seed(&r, seed);
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (p->role == NNRT_ROLE_STATE)
+      memset(ws + p->offset, 0, (size_t)p->size * sizeof(float));
+    else
+      init_param(p, ws + p->offset, &r);
+  }
+}
+
+/* ---- A run's data ---- */
+
+static int open_check(const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    nnrt_errf(err, errlen, "cannot load '%s': %s", path, strerror(errno));
+    return NNRT_EXIT_IO;
+  }
+  fclose(f);
+  return NNRT_EXIT_OK;
+}
+
+/* Loads one source. A file that cannot be opened is an I/O error (exit 3), found before the
+ * loader runs; everything the loader rejects is bad data (exit 1) unless it says
+ * NNRT_EXIT_IO itself. Messages read "cannot load 'PATH': why". */
+static int load_source(const NnrtModel *m, const NnrtData *d, const char *what, NnrtDataset *ds,
+                       char *err, size_t errlen) {
+  int rc = NNRT_EXIT_OK;
+  if (d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX)
+    rc = open_check(d->path, err, errlen);
+  if (rc == NNRT_EXIT_OK && d->kind == NNRT_DATA_IDX)
+    rc = open_check(d->labels_path, err, errlen);
+  if (rc != NNRT_EXIT_OK)
+    return rc;
+  char msg[768] = "";
+  memset(ds, 0, sizeof *ds);
+  rc = nnrt_data_load(m, d, ds, msg, sizeof msg);
+  if (rc != 0) {
+    if (strncmp(msg, "cannot load", 11) == 0)
+      nnrt_errf(err, errlen, "%s", msg);
+    else if (d->path)
+      nnrt_errf(err, errlen, "cannot load '%s': %s", d->path, msg);
+    else
+      nnrt_errf(err, errlen, "cannot load the %s table: %s", what, msg);
+    return rc == NNRT_EXIT_IO ? NNRT_EXIT_IO : NNRT_EXIT_DATA;
+  }
+  if (ds->in_width != m->input.width || ds->target_width != m->target.width || ds->rows < 1) {
+    nnrt_errf(err, errlen,
+              "cannot load the %s data: %lld rows of %lld inputs and %lld targets, the model "
+              "needs rows of %lld and %lld", what, (long long)ds->rows, (long long)ds->in_width,
+              (long long)ds->target_width, (long long)m->input.width,
+              (long long)m->target.width);
+    return NNRT_EXIT_DATA;
+  }
+  return NNRT_EXIT_OK;
+}
+
+static int load_all(const NnrtModel *m, NnrtTrainData *td, char *err, size_t errlen) {
+  int rc = load_source(m, &m->train, "training", &td->train, err, errlen);
+  if (rc)
+    return rc;
+  if (m->validate.kind != NNRT_DATA_NONE) {
+    rc = load_source(m, &m->validate, "validation", &td->val, err, errlen);
+    if (rc)
+      return rc;
+  } else if (m->validation_split > 0) {
+    char msg[512] = "";
+    if (nnrt_data_split(&td->train, m->validation_split, &td->val, msg, sizeof msg) != 0) {
+      nnrt_errf(err, errlen, "cannot hold out validation_split %g of the training data: %s",
+                m->validation_split, msg);
+      return NNRT_EXIT_DATA;
+    }
+  }
+  if (m->train.scaling == NNRT_SCALE_STANDARDIZE) {
+    int64_t w = m->input.width;
+    td->stats.mean = malloc((size_t)(2 * w) * sizeof(float));
+    if (!td->stats.mean) {
+      nnrt_errf(err, errlen, "out of memory for the input statistics");
+      return NNRT_EXIT_DATA;
+    }
+    td->stats.std = td->stats.mean + w;
+    td->stats.width = w;
+    nnrt_data_stats(&td->train, td->stats.mean, td->stats.std);
+    nnrt_data_standardize(&td->train, td->stats.mean, td->stats.std);
+    if (td->val.rows > 0)
+      nnrt_data_standardize(&td->val, td->stats.mean, td->stats.std);
+  }
+  return NNRT_EXIT_OK;
+}
+
+int nnrt_train_data_load(const NnrtModel *m, NnrtTrainData **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (!m->has_train) {
+    nnrt_errf(err, errlen, "model '%s' has no train block", m->name);
+    return NNRT_EXIT_USAGE;
+  }
+  NnrtTrainData *td = calloc(1, sizeof *td);
+  if (!td) {
+    nnrt_errf(err, errlen, "out of memory");
+    return NNRT_EXIT_DATA;
+  }
+  int rc = load_all(m, td, err, errlen);
+  if (rc) {
+    nnrt_train_data_free(td);
+    return rc;
+  }
+  *out = td;
+  return NNRT_EXIT_OK;
+}
+
+void nnrt_train_data_free(NnrtTrainData *td) {
+  if (!td)
+    return;
+  if (td->train.x || td->train.y)
+    nnrt_dataset_free(&td->train);
+  if (td->val.x || td->val.y)
+    nnrt_dataset_free(&td->val);
+  free(td->stats.mean);
+  free(td);
+}
+
+const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td) { return &td->stats; }
