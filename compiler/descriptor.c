@@ -12,18 +12,25 @@ static LLVMValueRef global_string(CgCtx *c, const char *s) {
   return LLVMBuildGlobalStringPtr(c->b, s ? s : "", "str");
 }
 
+static LLVMValueRef private_array(CgCtx *c, LLVMTypeRef elem, LLVMValueRef *v, int64_t n,
+                                  const char *name) {
+  if (n == 0)
+    return LLVMConstNull(c->ptr);
+  LLVMValueRef init = LLVMConstArray2(elem, v, (uint64_t)n);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  return g;
+}
+
 static LLVMValueRef global_floats(CgCtx *c, const float *v, int64_t n, const char *name) {
   if (!v || n == 0)
     return LLVMConstNull(c->ptr);
   LLVMValueRef *elems = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, n);
   for (int64_t i = 0; i < n; i++)
     elems[i] = cg_f32(c, v[i]);
-  LLVMValueRef init = LLVMConstArray2(c->f32, elems, (uint64_t)n);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
-  LLVMSetInitializer(g, init);
-  LLVMSetGlobalConstant(g, 1);
-  LLVMSetLinkage(g, LLVMPrivateLinkage);
-  return g;
+  return private_array(c, c->f32, elems, n, name);
 }
 
 static LLVMTypeRef slot_type(CgCtx *c) {
@@ -64,17 +71,6 @@ static LLVMValueRef param_value(CgCtx *c, const ParamSlot *slot) {
   return LLVMConstNamedStruct(param_type(c), f, 10);
 }
 
-static LLVMValueRef private_array(CgCtx *c, LLVMTypeRef elem, LLVMValueRef *v, int n,
-                                  const char *name) {
-  if (n == 0)
-    return LLVMConstNull(c->ptr);
-  LLVMValueRef init = LLVMConstArray2(elem, v, (uint64_t)n);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
-  LLVMSetInitializer(g, init);
-  LLVMSetGlobalConstant(g, 1);
-  LLVMSetLinkage(g, LLVMPrivateLinkage);
-  return g;
-}
 
 /* Parameters, then optimizer state, then constants: the order nnrt.h promises. */
 static LLVMValueRef params_array(CgCtx *c) {
