@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "target.h"
+
 /* --- scalar lowering of elementwise ops (the lower column of ops.def) --- */
 
 typedef LLVMValueRef CgScalar(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k);
@@ -92,25 +94,27 @@ static CgScalar *const cg_scalar[OP_COUNT] = {
 
 /* --- loops and addressing --- */
 
-typedef struct {
-  LLVMValueRef counter;
-  LLVMBasicBlockRef cond, exit;
-} Loop;
-
 LLVMValueRef cg_i64(CgCtx *c, int64_t v) { return LLVMConstInt(c->i64, (unsigned long long)v, 1); }
 
-static LLVMValueRef extent(CgCtx *c, int64_t dim) { return dim == DIM_BATCH ? c->n : cg_i64(c, dim); }
+LLVMValueRef cg_extent(CgCtx *c, int64_t dim) { return dim == DIM_BATCH ? c->n : cg_i64(c, dim); }
 
-/* Opens `for (i = lo; i < hi; i++)`; returns the index value valid inside the body. */
-static LLVMValueRef loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef hi,
-                                    const char *name) {
+/* A variable of the function being built: an alloca in its entry block, which LLVM turns
+ * into a register. */
+LLVMValueRef cg_alloca(CgCtx *c, LLVMTypeRef type, const char *name) {
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMPositionBuilderAtEnd(c->b, c->entry);
   LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
   if (first)
     LLVMPositionBuilderBefore(c->b, first);
-  l->counter = LLVMBuildAlloca(c->b, c->i64, name);
+  LLVMValueRef var = LLVMBuildAlloca(c->b, type, name);
   LLVMPositionBuilderAtEnd(c->b, here);
+  return var;
+}
+
+/* Opens `for (i = lo; i < hi; i++)`; returns the index value valid inside the body. */
+LLVMValueRef cg_loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef hi,
+                                const char *name) {
+  l->counter = cg_alloca(c, c->i64, name);
   LLVMBuildStore(c->b, lo, l->counter);
   l->cond = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "cond");
   LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
@@ -123,19 +127,24 @@ static LLVMValueRef loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValu
   return i;
 }
 
-static LLVMValueRef loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
-  return loop_open_range(c, l, cg_i64(c, 0), ext, name);
+LLVMValueRef cg_loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
+  return cg_loop_open_range(c, l, cg_i64(c, 0), ext, name);
 }
 
-/* for i in this kernel's share of [0, ext): [ext·part/parts, ext·(part+1)/parts). Each index
- * belongs to exactly one part, so threads never write the same element, and each element is
- * computed by the same instructions whatever the number of parts: results are bit-identical
- * for any thread count. */
-static LLVMValueRef loop_open_share(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
-  LLVMValueRef lo = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, ext, c->part, ""), c->parts, "lo");
+/* This kernel's share of [0, ext): [ext·part/parts, ext·(part+1)/parts). Each index belongs
+ * to exactly one part, so threads never write the same element, and each element is computed
+ * by the same instructions whatever the number of parts: results are bit-identical for any
+ * thread count. */
+void cg_share(CgCtx *c, LLVMValueRef ext, LLVMValueRef *lo, LLVMValueRef *hi) {
+  *lo = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, ext, c->part, ""), c->parts, "lo");
   LLVMValueRef next = LLVMBuildAdd(c->b, c->part, cg_i64(c, 1), "");
-  LLVMValueRef hi = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, ext, next, ""), c->parts, "hi");
-  return loop_open_range(c, l, lo, hi, name);
+  *hi = LLVMBuildSDiv(c->b, LLVMBuildMul(c->b, ext, next, ""), c->parts, "hi");
+}
+
+static LLVMValueRef loop_open_share(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name) {
+  LLVMValueRef lo, hi;
+  cg_share(c, ext, &lo, &hi);
+  return cg_loop_open_range(c, l, lo, hi, name);
 }
 
 /* A kernel with no axis to share runs in part 0 only. */
@@ -149,13 +158,13 @@ static void only_in_first_part(CgCtx *c) {
   LLVMPositionBuilderAtEnd(c->b, run);
 }
 
-static void loop_close(CgCtx *c, Loop *l, LLVMValueRef i) {
+void cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i) {
   LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i, cg_i64(c, 1), ""), l->counter);
   LLVMBuildBr(c->b, l->cond);
   LLVMPositionBuilderAtEnd(c->b, l->exit);
 }
 
-static LLVMValueRef address(CgCtx *c, int64_t base, const LLVMValueRef *idx,
+LLVMValueRef cg_address(CgCtx *c, int64_t base, const LLVMValueRef *idx,
                             const int64_t *stride, int rank) {
   LLVMValueRef off = cg_i64(c, base);
   for (int i = 0; i < rank; i++)
@@ -164,9 +173,9 @@ static LLVMValueRef address(CgCtx *c, int64_t base, const LLVMValueRef *idx,
   return LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "");
 }
 
-static LLVMValueRef load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx,
+LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx,
                               const int64_t *stride, int rank) {
-  LLVMValueRef addr = address(c, c->p->plan.offset[n->id], idx, stride, rank);
+  LLVMValueRef addr = cg_address(c, c->p->plan.offset[n->id], idx, stride, rank);
   return LLVMBuildLoad2(c->b, c->f32, addr, n->name ? n->name : "");
 }
 
@@ -193,7 +202,7 @@ static void hoist_scalars(CgCtx *c, const Node *n) {
       hoist_scalars(c, src);
     else if (src->shape.rank == 0 && !hoisted_scalar(c, src) && c->nscalars < 16) {
       c->scalar_node[c->nscalars] = src;
-      c->scalar_value[c->nscalars++] = load_node(c, src, NULL, NULL, 0);
+      c->scalar_value[c->nscalars++] = cg_load_node(c, src, NULL, NULL, 0);
     }
   }
 }
@@ -211,7 +220,7 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
     return scalar;
   int64_t stride[NNC_MAX_RANK];
   node_src_view(consumer, s, stride);
-  return load_node(c, src, idx, stride, node_space(consumer)->rank);
+  return cg_load_node(c, src, idx, stride, node_space(consumer)->rank);
 }
 
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) {
@@ -226,13 +235,13 @@ static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) 
 static void open_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, const Shape *s, int shared) {
   static const char *names[NNC_MAX_RANK] = {"i0", "i1", "i2", "i3"};
   for (int i = 0; i < s->rank; i++)
-    idx[i] = i == shared ? loop_open_share(c, &loops[i], extent(c, s->dim[i]), names[i])
-                         : loop_open(c, &loops[i], extent(c, s->dim[i]), names[i]);
+    idx[i] = i == shared ? loop_open_share(c, &loops[i], cg_extent(c, s->dim[i]), names[i])
+                         : cg_loop_open(c, &loops[i], cg_extent(c, s->dim[i]), names[i]);
 }
 
 static void close_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, int rank) {
   for (int i = rank; i-- > 0;)
-    loop_close(c, &loops[i], idx[i]);
+    cg_loop_close(c, &loops[i], idx[i]);
 }
 
 /* out[i] = expr(i) over the node's shape */
@@ -247,7 +256,7 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   hoist_scalars(c, n);
   open_nest(c, loops, idx, &n->shape, n->shape.rank ? 0 : -1);
   LLVMValueRef v = emit_elem(c, n, idx);
-  LLVMBuildStore(c->b, v, address(c, k->out, idx, stride, n->shape.rank));
+  LLVMBuildStore(c->b, v, cg_address(c, k->out, idx, stride, n->shape.rank));
   close_nest(c, loops, idx, n->shape.rank);
 }
 
@@ -278,7 +287,7 @@ static void emit_reduce_init(CgCtx *c, const Kernel *k, int shared) {
   shape_strides(&n->shape, stride);
   open_nest(c, loops, idx, &n->shape, shared < 0 ? -1 : reduce_out_axis(n, shared));
   LLVMBuildStore(c->b, cg_f32(c, op_info[n->op].identity),
-                 address(c, k->out, idx, stride, n->shape.rank));
+                 cg_address(c, k->out, idx, stride, n->shape.rank));
   close_nest(c, loops, idx, n->shape.rank);
 }
 
@@ -296,99 +305,10 @@ static void emit_reduce_kernel(CgCtx *c, const Kernel *k) {
   shape_view(&n->shape, &src->shape, n->arg.bits, stride);
   open_nest(c, loops, idx, &src->shape, shared);
   LLVMValueRef v = emit_operand(c, n, 0, idx);
-  LLVMValueRef addr = address(c, k->out, idx, stride, src->shape.rank);
+  LLVMValueRef addr = cg_address(c, k->out, idx, stride, src->shape.rank);
   LLVMValueRef acc = cg_scalar[n->op](c, LLVMBuildLoad2(c->b, c->f32, addr, ""), v, 0);
   LLVMBuildStore(c->b, acc, addr);
   close_nest(c, loops, idx, src->shape.rank);
-}
-
-/* Strides of op(A)[i, k], op(B)[k, j] and C[i, j] for a matrix product, transposes folded in. */
-typedef struct {
-  int64_t a_ik[2], b_kj[2], c_ij[2];
-  int64_t kdim;
-} MatmulView;
-
-static MatmulView matmul_view(const Node *n) {
-  const Node *A = n->src[0], *B = n->src[1];
-  bool ta = n->arg.bits & 1, tb = n->arg.bits & 2;
-  int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
-  shape_strides(&A->shape, sa);
-  shape_strides(&B->shape, sb);
-  shape_strides(&n->shape, sc);
-  return (MatmulView){{ta ? sa[1] : sa[0], ta ? sa[0] : sa[1]},
-                      {tb ? sb[1] : sb[0], tb ? sb[0] : sb[1]},
-                      {sc[0], sc[1]},
-                      ta ? A->shape.dim[0] : A->shape.dim[1]};
-}
-
-/* A reduction may be reassociated, so LLVM can vectorise it: the sum's order differs from a
- * sequential one only by rounding, and is the same on every run of the program. */
-static LLVMValueRef fma_reassoc(CgCtx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b) {
-  LLVMValueRef prod = LLVMBuildFMul(c->b, a, b, "");
-  LLVMValueRef sum = LLVMBuildFAdd(c->b, acc, prod, "acc");
-  LLVMSetFastMathFlags(prod, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
-  LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc | LLVMFastMathAllowContract);
-  return sum;
-}
-
-/* C[i, :] = Σ_k op(A)[i, k] B[k, :]: order i, k, j, so the inner loop runs along rows of B
- * and C and vectorises without reassociating anything. */
-static void emit_matmul_rows(CgCtx *c, const Kernel *k, const MatmulView *v) {
-  const Node *n = k->root;
-  Loop li, lj, lk, lz;
-  LLVMValueRef i = loop_open_share(c, &li, extent(c, n->shape.dim[0]), "i");
-  LLVMValueRef z = loop_open(c, &lz, extent(c, n->shape.dim[1]), "jz");
-  LLVMValueRef iz[2] = {i, z};
-  LLVMBuildStore(c->b, cg_f32(c, 0), address(c, k->out, iz, v->c_ij, 2));
-  loop_close(c, &lz, z);
-  LLVMValueRef kk = loop_open(c, &lk, extent(c, v->kdim), "k");
-  LLVMValueRef ik[2] = {i, kk};
-  LLVMValueRef a = load_node(c, n->src[0], ik, v->a_ik, 2);
-  LLVMValueRef j = loop_open(c, &lj, extent(c, n->shape.dim[1]), "j");
-  LLVMValueRef kj[2] = {kk, j}, ij[2] = {i, j};
-  LLVMValueRef out = address(c, k->out, ij, v->c_ij, 2);
-  LLVMValueRef prod = LLVMBuildFMul(c->b, a, load_node(c, n->src[1], kj, v->b_kj, 2), "");
-  LLVMValueRef sum = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, out, ""), prod, "acc");
-  /* a·b + c may be one fused multiply-add: the same on every run, one rounding fewer */
-  LLVMSetFastMathFlags(prod, LLVMFastMathAllowContract);
-  LLVMSetFastMathFlags(sum, LLVMFastMathAllowContract);
-  LLVMBuildStore(c->b, sum, out);
-  loop_close(c, &lj, j);
-  loop_close(c, &lk, kk);
-  loop_close(c, &li, i);
-}
-
-/* C[i, j] = op(A)[i, :] · Bᵀ[:, j]: with B transposed both operands run along k, so each
- * element is a dot product held in a register. */
-static void emit_matmul_dots(CgCtx *c, const Kernel *k, const MatmulView *v) {
-  const Node *n = k->root;
-  Loop li, lj, lk;
-  LLVMValueRef i = loop_open_share(c, &li, extent(c, n->shape.dim[0]), "i");
-  LLVMValueRef j = loop_open(c, &lj, extent(c, n->shape.dim[1]), "j");
-  LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
-  LLVMPositionBuilderBefore(c->b, LLVMGetFirstInstruction(c->entry));
-  LLVMValueRef acc = LLVMBuildAlloca(c->b, c->f32, "dot");
-  LLVMPositionBuilderAtEnd(c->b, here);
-  LLVMBuildStore(c->b, cg_f32(c, 0), acc);
-  LLVMValueRef kk = loop_open(c, &lk, extent(c, v->kdim), "k");
-  LLVMValueRef ik[2] = {i, kk}, kj[2] = {kk, j};
-  LLVMValueRef sum = fma_reassoc(c, LLVMBuildLoad2(c->b, c->f32, acc, ""),
-                                 load_node(c, n->src[0], ik, v->a_ik, 2),
-                                 load_node(c, n->src[1], kj, v->b_kj, 2));
-  LLVMBuildStore(c->b, sum, acc);
-  loop_close(c, &lk, kk);
-  LLVMValueRef ij[2] = {i, j};
-  LLVMBuildStore(c->b, LLVMBuildLoad2(c->b, c->f32, acc, ""), address(c, k->out, ij, v->c_ij, 2));
-  loop_close(c, &lj, j);
-  loop_close(c, &li, i);
-}
-
-static void emit_matmul_kernel(CgCtx *c, const Kernel *k) {
-  MatmulView v = matmul_view(k->root);
-  if (k->root->arg.bits & 2)
-    emit_matmul_dots(c, k, &v);
-  else
-    emit_matmul_rows(c, k, &v);
 }
 
 static void begin_function(CgCtx *c, LLVMValueRef fn) {
@@ -419,14 +339,28 @@ static LLVMValueRef emit_kernel(CgCtx *c, const Kernel *k, const char *entry) {
   snprintf(name, sizeof name, "nnk_%s_%u_%s", entry, k->root->id, node_op_name(k->root));
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, c->kernel_fn);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
+  /* The runtime's threads call kernels one by one, so each exists on its own anyway: inlined
+   * into the entry point too, every kernel would be optimised and compiled twice. */
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, c->noinline);
   begin_function(c, fn);
   switch (op_info[k->root->op].kind) {
   case KIND_ELEM: emit_elem_kernel(c, k); break;
   case KIND_REDUCE: emit_reduce_kernel(c, k); break;
-  case KIND_MATMUL: emit_matmul_kernel(c, k); break;
+  case KIND_MATMUL: emit_matmul(c, k); break;
   case KIND_LEAF: break;
   }
   end_function(c);
+  return fn;
+}
+
+/* The function of kernel k of c->s: one already built for an earlier entry point when that
+ * computes the same (evaluate and predict share most of their kernels with step), else a new one. */
+static LLVMValueRef kernel_function(CgCtx *c, const Kernel *k, const char *entry) {
+  for (int i = 0; i < c->nbuilt; i++)
+    if (sched_same_kernel(c->built[i].s, c->built[i].k, c->s, k))
+      return c->built[i].fn;
+  LLVMValueRef fn = emit_kernel(c, k, entry);
+  c->built[c->nbuilt++] = (BuiltKernel){c->s, k, fn};
   return fn;
 }
 
@@ -437,7 +371,7 @@ static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s,
   LLVMValueRef *kfn = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, s->n + 1);
   c->s = s;
   for (int k = 0; k < s->n; k++)
-    kfn[k] = emit_kernel(c, &s->kernel[k], name + 3);
+    kfn[k] = kernel_function(c, &s->kernel[k], name + 3);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, c->entry_fn);
   begin_function(c, fn);
   for (int k = 0; k < s->n; k++) {
@@ -464,12 +398,15 @@ static void ctx_init(CgCtx *c, const Program *p, LLVMContextRef ctx) {
   LLVMTypeRef args[4] = {c->ptr, c->i64, c->i64, c->i64};
   c->entry_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 2, 0);
   c->kernel_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 4, 0);
+  c->vector_floats = target_vector_floats();
+  c->noinline = LLVMCreateEnumAttribute(ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0);
 }
 
 LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_main) {
   CgCtx c;
   ctx_init(&c, p, ctx);
   LLVMValueRef *step_kernels = NULL;
+  c.built = ARENA_ARRAY(p->g->arena, BuiltKernel, p->step.n + p->evaluate.n + p->predict.n);
   LLVMValueRef step = p->can_train ? emit_entry(&c, "nn_step", &p->step, &step_kernels) : NULL;
   LLVMValueRef evaluate = p->can_train ? emit_entry(&c, "nn_evaluate", &p->evaluate, NULL) : NULL;
   LLVMValueRef predict = emit_entry(&c, "nn_predict", &p->predict, NULL);

@@ -4,6 +4,13 @@
 #define NNC_CODEGEN_INTERNAL_H
 #include "codegen.h"
 
+/* A kernel's function, kept to serve every entry point whose kernel computes the same. */
+typedef struct {
+  const Schedule *s;
+  const Kernel *k;
+  LLVMValueRef fn;
+} BuiltKernel;
+
 typedef struct {
   LLVMContextRef ctx;
   LLVMModuleRef mod;
@@ -21,10 +28,38 @@ typedef struct {
   const Node *scalar_node[16];
   LLVMValueRef scalar_value[16];
   int nscalars;
+  BuiltKernel *built;
+  int nbuilt;
+  LLVMAttributeRef noinline;
+  int vector_floats; /* lanes of the host's widest float vector: 4, 8 or 16 */
 } CgCtx;
 
 LLVMValueRef cg_f32(CgCtx *c, double v);
 LLVMValueRef cg_i64(CgCtx *c, int64_t v);
+/* An extent: a constant, or the batch size n for DIM_BATCH. */
+LLVMValueRef cg_extent(CgCtx *c, int64_t dim);
+LLVMValueRef cg_alloca(CgCtx *c, LLVMTypeRef type, const char *name);
+
+/* Counted loops: open returns the index, valid in the body; close ends the body. */
+typedef struct {
+  LLVMValueRef counter;
+  LLVMBasicBlockRef cond, exit;
+} Loop;
+LLVMValueRef cg_loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef hi,
+                                const char *name);
+LLVMValueRef cg_loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name);
+void cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i);
+/* [lo, hi): this kernel's part of an axis of extent ext, for the runtime's threads. */
+void cg_share(CgCtx *c, LLVMValueRef ext, LLVMValueRef *lo, LLVMValueRef *hi);
+
+/* &ws[base + Σ idx[i]·stride[i]] and its load as a float. */
+LLVMValueRef cg_address(CgCtx *c, int64_t base, const LLVMValueRef *idx, const int64_t *stride,
+                        int rank);
+LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, const int64_t *stride,
+                          int rank);
+
+/* The kernel of a matrix product (codegen_matmul.c). */
+void emit_matmul(CgCtx *c, const Kernel *k);
 /* The constant `nn_model` (runtime/nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
 void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,

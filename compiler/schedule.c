@@ -112,6 +112,24 @@ bool sched_updates_in_place_safely(const Schedule *s, const Graph *g) {
   return true;
 }
 
+/* Whether the expressions fused below n read the same materialized nodes in a and b. */
+static bool same_fusion(const Schedule *a, const Schedule *b, const Node *n) {
+  for (int i = 0; i < n->nsrc; i++) {
+    const Node *src = n->src[i];
+    if (is_immediate(src))
+      continue;
+    if (a->materialized[src->id] != b->materialized[src->id])
+      return false;
+    if (!a->materialized[src->id] && !same_fusion(a, b, src))
+      return false;
+  }
+  return true;
+}
+
+bool sched_same_kernel(const Schedule *a, const Kernel *ka, const Schedule *b, const Kernel *kb) {
+  return ka->root == kb->root && ka->out == kb->out && same_fusion(a, b, ka->root);
+}
+
 static void print_fused(FILE *out, const Schedule *s, const Node *n, bool top) {
   if (!top && (s->materialized[n->id] || is_immediate(n)))
     return;

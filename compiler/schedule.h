@@ -39,6 +39,9 @@ void sched_assign(Schedule *s, const MemPlan *p);
 /* Whether every in-place update is safe: no kernel after the one that overwrites a parameter
  * or state reads that leaf's old value. */
 bool sched_updates_in_place_safely(const Schedule *s, const Graph *g);
+/* Whether kernel ka of a and kb of b compute the same thing the same way (same root, output
+ * and fused expression), so that one compiled function can serve both. */
+bool sched_same_kernel(const Schedule *a, const Kernel *ka, const Schedule *b, const Kernel *kb);
 /* One line per kernel: `k3 matmul %12 -> ws[40] : [N, 2]  fused: add sigmoid`. */
 void sched_print(FILE *out, const Schedule *s, const Graph *g);
 

@@ -4,6 +4,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <stdio.h>
+#include <string.h>
 
 static void take_message(char *msg, char *err, size_t errlen) {
   snprintf(err, errlen, "%s", msg ? msg : "unknown LLVM error");
@@ -33,6 +34,13 @@ LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen
   LLVMDisposeMessage(cpu);
   LLVMDisposeMessage(features);
   return tm;
+}
+
+int target_vector_floats(void) {
+  char *features = LLVMGetHostCPUFeatures();
+  int floats = strstr(features, "+avx512f") ? 16 : strstr(features, "+avx") ? 8 : 4;
+  LLVMDisposeMessage(features);
+  return floats;
 }
 
 bool target_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char *err,

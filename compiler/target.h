@@ -13,6 +13,8 @@
 LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen);
 bool target_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char *err,
                      size_t errlen);
+/* Floats in the host's widest vector register: 16 with AVX-512, 8 with AVX, else 4. */
+int target_vector_floats(void);
 bool target_emit_object(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *path, char *err,
                         size_t errlen);
 

@@ -158,28 +158,66 @@ static void set_random_leaves(Interp *it, float *ws, const Program *p, int64_t r
   }
 }
 
+/* A training program compiled and JIT-ed, its leaves random, its graph interpreted once. */
+typedef struct {
+  Compilation c;
+  Program p;
+  Interp it;
+  float *ws;
+  Jit *j;
+  const NnrtModel *model;
+} StepRun;
+
+static void step_run_open(StepRun *r, const char *name, const char *text, size_t len,
+                          int64_t rows, const OptimizerSettings *o) {
+  compilation_init(&r->c, name, text, len, stderr);
+  front_with(&r->c, o);
+  program_plan(&r->p, &r->c.graph, r->c.model, name);
+  assert_true(r->p.can_train);
+  interp_init(&r->it, &r->c.arena, &r->c.graph, rows);
+  r->ws = calloc((size_t)r->p.plan.total + 16, sizeof(float));
+  set_random_leaves(&r->it, r->ws, &r->p, rows);
+  interp_run(&r->it);
+  bool ok;
+  r->j = jit_program(&r->p, &ok);
+  assert_true(ok);
+  r->model = jit_lookup(r->j, "nn_model");
+  assert_non_null(r->model);
+}
+
+/* evaluate, then step: loss, output and every updated parameter and state as interpreted */
+static void step_run_check(StepRun *r, int64_t rows) {
+  const Graph *g = &r->c.graph;
+  const NnrtModel *model = r->model;
+  model->evaluate(r->ws, rows);
+  assert_node_matches(&r->it, r->ws, model->loss_offset, g->loss, rows);
+  assert_node_matches(&r->it, r->ws, model->output.offset, g->output, rows);
+  for (int i = 0; i < g->nparams; i++) /* evaluate changes no parameter */
+    assert_node_matches(&r->it, r->ws, r->p.plan.offset[g->params[i].param->id],
+                        g->params[i].param, rows);
+  model->step(r->ws, rows);
+  assert_node_matches(&r->it, r->ws, model->loss_offset, g->loss, rows);
+  for (int i = 0; i < g->nparams; i++) /* parameters and optimizer state, updated in place */
+    assert_node_matches(&r->it, r->ws, r->p.plan.offset[g->params[i].param->id],
+                        g->params[i].update, rows);
+  model->predict(r->ws, rows);
+}
+
+static void step_run_close(StepRun *r) {
+  jit_free(r->j);
+  free(r->ws);
+  compilation_free(&r->c);
+}
+
 static void check_xor_step(int64_t rows, const OptimizerSettings *o) {
   size_t len;
   char *text = test_read_source("examples/xor.nn", &len);
-  Compilation c;
-  compilation_init(&c, "xor.nn", text, len, stderr);
-  front_with(&c, o);
-  Graph *g = &c.graph;
-  Program p;
-  program_plan(&p, g, c.model, "xor.nn");
-  assert_true(p.can_train);
-  Interp it;
-  interp_init(&it, &c.arena, g, rows);
-  float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
-  set_random_leaves(&it, ws, &p, rows);
-  interp_run(&it);
-  bool ok;
-  Jit *j = jit_program(&p, &ok);
-  assert_true(ok);
-  const NnrtModel *model = jit_lookup(j, "nn_model");
-  assert_non_null(model);
+  StepRun r;
+  step_run_open(&r, "xor.nn", text, len, rows, o);
+  const Graph *g = &r.c.graph;
+  const NnrtModel *model = r.model;
   assert_int_equal(model->abi_version, NNRT_ABI_VERSION);
-  assert_int_equal(model->workspace_floats, p.plan.total);
+  assert_int_equal(model->workspace_floats, r.p.plan.total);
   assert_int_equal(model->n_params, g->nparams);
   assert_string_equal(model->params[2].name, "W2");
   assert_int_equal(model->train.rows, 4);
@@ -194,23 +232,12 @@ static void check_xor_step(int64_t rows, const OptimizerSettings *o) {
   assert_int_equal(model->layers[1].flops, 6);
   assert_int_equal(model->layers[1].rank, 1);
   assert_int_equal(model->layers[1].dim[0], 1);
-  assert_int_equal(model->n_checks, p.step.n);
+  assert_int_equal(model->n_checks, r.p.step.n);
   assert_int_equal(model->checks[0].line, 11); /* X @ W1, on the line of A1 */
   assert_int_equal(model->mem_params, 9);
   assert_true(model->model_hash != 0);
-  model->evaluate(ws, rows);
-  assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
-  assert_node_matches(&it, ws, model->output.offset, g->output, rows);
-  for (int i = 0; i < g->nparams; i++) /* evaluate changes no parameter */
-    assert_node_matches(&it, ws, p.plan.offset[g->params[i].param->id], g->params[i].param, rows);
-  model->step(ws, rows);
-  assert_node_matches(&it, ws, model->loss_offset, g->loss, rows);
-  for (int i = 0; i < g->nparams; i++) /* parameters and optimizer state, updated in place */
-    assert_node_matches(&it, ws, p.plan.offset[g->params[i].param->id], g->params[i].update, rows);
-  model->predict(ws, rows);
-  jit_free(j);
-  free(ws);
-  compilation_free(&c);
+  step_run_check(&r, rows);
+  step_run_close(&r);
   free(text);
 }
 
@@ -236,6 +263,15 @@ static void every_optimizer_compiles_to_what_the_interpreter_computes(void **sta
   for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
     check_xor_step(4, &opts[i]);
 }
+
+/* A model whose every layer width misses the vector and tile sizes: its step (with products
+ * transposed either way) equals the interpreter's, for a full and a partial batch. */
+static const char odd_model[] =
+  "model m {\n input x[17]\n target y : class(3)\n h1 = dense(x, 63, relu)\n"
+  " h2 = dense(h1, 65, tanh)\n z = dense(h2, 3)\n loss = cross_entropy(softmax(z), y)\n"
+  " output softmax(z)\n}\n"
+  "train m {\n data = table { 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 -> 2 }\n"
+  " optimizer = sgd(lr = 0.1, momentum = 0.9)\n batch = 127\n}\n";
 
 /* The kernels of a step, each run in parts 0..3 of 4 one after the other (as four threads would
  * between two barriers), leave the workspace bit-identical to the serial step. */
@@ -280,6 +316,84 @@ static void step_kernels_in_parts_equal_the_serial_step(void **state) {
               " output softmax(z)\n}\n"
               "train m {\n data = table { 1 2 3 4 5 -> 0 }\n optimizer = adam(lr = 0.01)\n"
               " batch = 9\n}\n", 9);
+  check_parts(odd_model, 127);
+  check_parts(odd_model, 17);
+}
+
+/* --- the tiled matrix kernels (codegen_matmul.c) --- */
+
+/* Sizes that fill no vector (4, 8 or 16 floats) or tile (6 rows, 2 vectors) evenly. */
+static const int64_t odd_sizes[] = {1, 3, 17, 63, 65, 127, 785};
+enum { NODD = sizeof odd_sizes / sizeof *odd_sizes };
+
+/* C = op(A) op(B) for an m×k by k×n product, transposes per bits, compiled against the
+ * interpreter (in double). A float sum of k products may differ from the exact one by up to
+ * k·ε·Σ|a||b| (ε = 2⁻²⁴ per rounding, one per multiply-add); the test allows that bound. */
+static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits) {
+  Arena arena;
+  arena_init(&arena);
+  Diag diag;
+  diag_init(&diag, NULL, stderr);
+  Graph g;
+  graph_init(&g, &arena, &diag);
+  Model model = {.name = "mm"};
+  Node *A = g_param(&g, "A", bits & 1 ? (Shape){2, {k, m}} : (Shape){2, {m, k}});
+  Node *B = g_param(&g, "B", bits & 2 ? (Shape){2, {n, k}} : (Shape){2, {k, n}});
+  g.output = g_matmul(&g, A, B, bits);
+  assert_non_null(g.output);
+  Program p;
+  program_plan(&p, &g, &model, "mm.nn");
+  Interp it;
+  interp_init(&it, &arena, &g, 1);
+  float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
+  set_leaf(&it, ws, &p.plan, A, 1, -1, 1);
+  set_leaf(&it, ws, &p.plan, B, 1, -1, 1);
+  interp_run(&it);
+  bool ok;
+  Jit *j = jit_program(&p, &ok);
+  assert_true(ok);
+  EntryFn *predict = (EntryFn *)jit_lookup(j, "nn_predict");
+  predict(ws, 1);
+  const double *a = interp_value(&it, A), *b = interp_value(&it, B), *want = interp_value(&it, g.output);
+  const float *got = ws + p.plan.offset[g.output->id];
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t jj = 0; jj < n; jj++) {
+      double bound = 0;
+      for (int64_t kk = 0; kk < k; kk++)
+        bound += fabs(a[bits & 1 ? kk * m + i : i * k + kk] * b[bits & 2 ? jj * k + kk : kk * n + jj]);
+      bound *= (double)k * 0x1p-24;
+      double w = want[i * n + jj], e = fabs(w - (double)got[i * n + jj]);
+      if (!(e <= bound + 1e-30))
+        fail_msg("%lldx%lldx%lld bits %u: C[%lld, %lld] = %.9g, interpreter %.9g (bound %.3g)",
+                 (long long)m, (long long)k, (long long)n, bits, (long long)i, (long long)jj,
+                 (double)got[i * n + jj], w, bound);
+    }
+  jit_free(j);
+  free(ws);
+  arena_free(&arena);
+}
+
+static void tiled_matmul_matches_interpreter_on_odd_shapes(void **state) {
+  (void)state;
+  for (uint32_t bits = 0; bits < 4; bits++)
+    for (int s = 0; s < NODD; s++) {
+      /* each size in each position, the other two drawn from the list (small ones with 785) */
+      int64_t x = odd_sizes[s], y = odd_sizes[(s * 3 + bits) % NODD];
+      int64_t z = odd_sizes[(s * 5 + 2 * bits + 1) % (x == 785 || y == 785 ? 4 : NODD)];
+      check_matmul(x, y, z, bits);
+      check_matmul(z, x, y, bits);
+      check_matmul(y, z, x, bits);
+    }
+}
+
+static void odd_widths_step_matches_interpreter(void **state) {
+  (void)state;
+  for (int64_t rows = 127; rows > 0; rows -= 110) {
+    StepRun r;
+    step_run_open(&r, "odd.nn", odd_model, strlen(odd_model), rows, NULL);
+    step_run_check(&r, rows);
+    step_run_close(&r);
+  }
 }
 
 int main(void) {
@@ -289,6 +403,8 @@ int main(void) {
     cmocka_unit_test(xor_step_matches_interpreter_partial_batch),
     cmocka_unit_test(every_optimizer_compiles_to_what_the_interpreter_computes),
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
+    cmocka_unit_test(tiled_matmul_matches_interpreter_on_odd_shapes),
+    cmocka_unit_test(odd_widths_step_matches_interpreter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

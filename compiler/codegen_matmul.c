@@ -1,0 +1,209 @@
+/* codegen_matmul: C = op(A) op(B) as register-tiled loops on the host's vector type.
+ *
+ * A tile is TILE_ROWS rows × TILE_VECS vectors of C, held in registers for the whole k loop:
+ * each step loads the tile's columns of B's row k, broadcasts TILE_ROWS elements of A's
+ * column k and does TILE_ROWS·TILE_VECS vector multiply-adds, so every load feeds several
+ * multiply-adds and C is written once. Column blocks are the outer loop, so one block of B
+ * stays in cache while the rows go by. Columns left over after the full blocks (C's width is
+ * always a constant) get a tile of masked vectors; rows left over at the end of a part are
+ * covered by one more tile that overlaps the previous one and recomputes identical values,
+ * so there is one tile height only (plus single rows for parts shorter than a tile).
+ *
+ * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
+ * the part it falls in or the thread count: results are bit-identical for any --threads. */
+#include "codegen_internal.h"
+
+#include <string.h>
+
+enum { TILE_ROWS = 6, TILE_VECS = 2 };
+
+typedef struct {
+  CgCtx *c;
+  LLVMTypeRef vec, mask_ty;
+  int w;                           /* floats per vector */
+  LLVMValueRef a, b, out;          /* &ws[offset] of op(A), op(B) and C */
+  int64_t a_i, a_k, b_k, b_j, c_i; /* element strides (C's j stride is 1) */
+  int64_t cols;                    /* C's width */
+  LLVMValueRef kdim;
+  LLVMTypeRef fma_ty, mload_ty, mstore_ty;
+  LLVMValueRef fma, mload, mstore;
+} Mm;
+
+static LLVMValueRef intrinsic(Mm *m, const char *name, LLVMTypeRef *types, size_t ntypes,
+                              LLVMTypeRef *fn_ty) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  *fn_ty = LLVMIntrinsicGetType(m->c->ctx, id, types, ntypes);
+  return LLVMGetIntrinsicDeclaration(m->c->mod, id, types, ntypes);
+}
+
+static LLVMValueRef at(Mm *m, LLVMValueRef base, LLVMValueRef index) {
+  return LLVMBuildGEP2(m->c->b, m->c->f32, base, &index, 1, "");
+}
+
+/* row·row_stride + col */
+static LLVMValueRef offset2(Mm *m, LLVMValueRef row, int64_t row_stride, LLVMValueRef col,
+                            int64_t col_stride) {
+  CgCtx *c = m->c;
+  LLVMValueRef r = LLVMBuildMul(c->b, row, cg_i64(c, row_stride), "");
+  return LLVMBuildAdd(c->b, r, LLVMBuildMul(c->b, col, cg_i64(c, col_stride), ""), "");
+}
+
+static LLVMValueRef plus(Mm *m, LLVMValueRef v, int64_t k) {
+  return k ? LLVMBuildAdd(m->c->b, v, cg_i64(m->c, k), "") : v;
+}
+
+/* The mask whose first `lanes` lanes are on. */
+static LLVMValueRef lane_mask(Mm *m, int lanes) {
+  LLVMValueRef bit[16];
+  LLVMTypeRef i1 = LLVMInt1TypeInContext(m->c->ctx);
+  for (int l = 0; l < m->w; l++)
+    bit[l] = LLVMConstInt(i1, l < lanes, 0);
+  return LLVMConstVector(bit, (unsigned)m->w);
+}
+
+static LLVMValueRef splat(Mm *m, LLVMValueRef x) {
+  CgCtx *c = m->c;
+  LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetPoison(m->vec), x, LLVMConstInt(c->i32, 0, 0), "");
+  LLVMTypeRef idx = LLVMVectorType(c->i32, (unsigned)m->w);
+  return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(m->vec), LLVMConstNull(idx), "bcast");
+}
+
+/* `lanes` consecutive columns of B's row k from column j, zero beyond. A B read across its
+ * rows (transposed) is gathered lane by lane. */
+static LLVMValueRef load_b(Mm *m, LLVMValueRef k, LLVMValueRef j, int lanes) {
+  CgCtx *c = m->c;
+  if (m->b_j != 1) {
+    LLVMValueRef v = LLVMConstNull(m->vec);
+    for (int l = 0; l < lanes; l++) {
+      LLVMValueRef p = at(m, m->b, offset2(m, k, m->b_k, plus(m, j, l), m->b_j));
+      v = LLVMBuildInsertElement(c->b, v, LLVMBuildLoad2(c->b, c->f32, p, ""),
+                                 LLVMConstInt(c->i32, (unsigned long long)l, 0), "");
+    }
+    return v;
+  }
+  LLVMValueRef p = at(m, m->b, offset2(m, k, m->b_k, j, 1));
+  if (lanes == m->w) {
+    LLVMValueRef v = LLVMBuildLoad2(c->b, m->vec, p, "b");
+    LLVMSetAlignment(v, 4);
+    return v;
+  }
+  LLVMValueRef args[4] = {p, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes), LLVMConstNull(m->vec)};
+  return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, "b");
+}
+
+static void store_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int lanes) {
+  CgCtx *c = m->c;
+  LLVMValueRef p = at(m, m->out, offset2(m, i, m->c_i, j, 1));
+  if (lanes == m->w) {
+    LLVMSetAlignment(LLVMBuildStore(c->b, v, p), 4);
+    return;
+  }
+  LLVMValueRef args[4] = {v, p, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes)};
+  LLVMBuildCall2(c->b, m->mstore_ty, m->mstore, args, 4, "");
+}
+
+/* C[i0 .. i0+rows, j0 .. j0+cols) with cols = (nv − 1)·w + last_lanes. */
+static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef j0, int rows, int nv, int last_lanes) {
+  CgCtx *c = m->c;
+  LLVMValueRef acc[TILE_ROWS][TILE_VECS], bv[TILE_VECS];
+  for (int r = 0; r < rows; r++)
+    for (int v = 0; v < nv; v++) {
+      acc[r][v] = cg_alloca(c, m->vec, "acc");
+      LLVMBuildStore(c->b, LLVMConstNull(m->vec), acc[r][v]);
+    }
+  Loop lk;
+  LLVMValueRef k = cg_loop_open(c, &lk, m->kdim, "k");
+  for (int v = 0; v < nv; v++)
+    bv[v] = load_b(m, k, plus(m, j0, (int64_t)v * m->w), v == nv - 1 ? last_lanes : m->w);
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef pa = at(m, m->a, offset2(m, plus(m, i0, r), m->a_i, k, m->a_k));
+    LLVMValueRef a = splat(m, LLVMBuildLoad2(c->b, c->f32, pa, "a"));
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef args[3] = {a, bv[v], LLVMBuildLoad2(c->b, m->vec, acc[r][v], "")};
+      LLVMBuildStore(c->b, LLVMBuildCall2(c->b, m->fma_ty, m->fma, args, 3, ""), acc[r][v]);
+    }
+  }
+  cg_loop_close(c, &lk, k);
+  for (int r = 0; r < rows; r++)
+    for (int v = 0; v < nv; v++)
+      store_c(m, plus(m, i0, r), plus(m, j0, (int64_t)v * m->w),
+              LLVMBuildLoad2(c->b, m->vec, acc[r][v], ""), v == nv - 1 ? last_lanes : m->w);
+}
+
+/* The rows [lo, hi) of one column block: whole tiles, the last one moved back to end at hi;
+ * a part shorter than a tile goes row by row. */
+static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef j0, int nv,
+                      int last_lanes) {
+  CgCtx *c = m->c;
+  LLVMValueRef rows = LLVMBuildSub(c->b, hi, lo, "rows");
+  LLVMBasicBlockRef tiles = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiles");
+  LLVMBasicBlockRef single = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "single_rows");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_done");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, rows, cg_i64(c, TILE_ROWS), ""), tiles,
+                  single);
+
+  LLVMPositionBuilderAtEnd(c->b, tiles);
+  LLVMValueRef ntiles = LLVMBuildSDiv(c->b, plus(m, rows, TILE_ROWS - 1), cg_i64(c, TILE_ROWS), "");
+  LLVMValueRef last = LLVMBuildSub(c->b, hi, cg_i64(c, TILE_ROWS), "");
+  Loop lt;
+  LLVMValueRef t = cg_loop_open(c, &lt, ntiles, "t");
+  LLVMValueRef i = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, t, cg_i64(c, TILE_ROWS), ""), "");
+  i = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, i, last, ""), last, i, "i");
+  emit_tile(m, i, j0, TILE_ROWS, nv, last_lanes);
+  cg_loop_close(c, &lt, t);
+  LLVMBuildBr(c->b, done);
+
+  LLVMPositionBuilderAtEnd(c->b, single);
+  Loop li;
+  LLVMValueRef row = cg_loop_open_range(c, &li, lo, hi, "i");
+  emit_tile(m, row, j0, 1, nv, last_lanes);
+  cg_loop_close(c, &li, row);
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
+  const Node *n = k->root, *A = n->src[0], *B = n->src[1];
+  bool ta = n->arg.bits & 1, tb = n->arg.bits & 2;
+  int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
+  shape_strides(&A->shape, sa);
+  shape_strides(&B->shape, sb);
+  shape_strides(&n->shape, sc);
+  memset(m, 0, sizeof *m);
+  m->c = c;
+  m->w = c->vector_floats;
+  m->vec = LLVMVectorType(c->f32, (unsigned)m->w);
+  m->mask_ty = LLVMVectorType(LLVMInt1TypeInContext(c->ctx), (unsigned)m->w);
+  m->a = at(m, c->ws, cg_i64(c, c->p->plan.offset[A->id]));
+  m->b = at(m, c->ws, cg_i64(c, c->p->plan.offset[B->id]));
+  m->out = at(m, c->ws, cg_i64(c, k->out));
+  m->a_i = ta ? sa[1] : sa[0];
+  m->a_k = ta ? sa[0] : sa[1];
+  m->b_k = tb ? sb[1] : sb[0];
+  m->b_j = tb ? sb[0] : sb[1];
+  m->c_i = sc[0];
+  m->cols = n->shape.dim[1];
+  m->kdim = cg_extent(c, ta ? A->shape.dim[0] : A->shape.dim[1]);
+  LLVMTypeRef vec_ptr[2] = {m->vec, c->ptr};
+  m->fma = intrinsic(m, "llvm.fmuladd", vec_ptr, 1, &m->fma_ty);
+  m->mload = intrinsic(m, "llvm.masked.load", vec_ptr, 2, &m->mload_ty);
+  m->mstore = intrinsic(m, "llvm.masked.store", vec_ptr, 2, &m->mstore_ty);
+}
+
+void emit_matmul(CgCtx *c, const Kernel *k) {
+  Mm m;
+  mm_init(&m, c, k);
+  LLVMValueRef lo, hi;
+  cg_share(c, cg_extent(c, k->root->shape.dim[0]), &lo, &hi);
+  int64_t block = (int64_t)TILE_VECS * m.w, full = m.cols / block, rest = m.cols % block;
+  if (full > 0) {
+    Loop lj;
+    LLVMValueRef jb = cg_loop_open(c, &lj, cg_i64(c, full), "jb");
+    emit_rows(&m, lo, hi, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), TILE_VECS, m.w);
+    cg_loop_close(c, &lj, jb);
+  }
+  if (rest > 0) {
+    int nv = (int)((rest + m.w - 1) / m.w);
+    emit_rows(&m, lo, hi, cg_i64(c, full * block), nv, (int)(rest - (int64_t)(nv - 1) * m.w));
+  }
+}
