@@ -3,15 +3,60 @@
  * here P threads run every kernel together, meeting at a barrier before the next one. Each
  * element is computed by the same instructions whatever P is, so results are bit-identical to
  * the one-thread step. The pool is made once per training run: no allocation per step. */
+#define _DEFAULT_SOURCE /* syscall() for the futex */
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
+
+/* A barrier that spins before it sleeps. A step is dozens of kernels of a few microseconds
+ * each; waking a thread through the kernel after each one (pthread_barrier_wait) costs as much
+ * as the kernel. Waiters spin on the phase word for a while (a step's kernels follow each
+ * other closely), then sleep on it with a futex, so an idle pool (between epochs, during
+ * validation) takes no CPU. */
+typedef struct {
+  atomic_int arrived, phase, sleepers;
+  int total;
+} Barrier;
+
+enum { SPINS = 20000 };
+
+static void barrier_init(Barrier *b, int total) {
+  atomic_init(&b->arrived, 0);
+  atomic_init(&b->phase, 0);
+  atomic_init(&b->sleepers, 0);
+  b->total = total;
+}
+
+static void barrier_wait(Barrier *b) {
+  int phase = atomic_load_explicit(&b->phase, memory_order_acquire);
+  if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->total - 1) {
+    atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
+    if (atomic_load_explicit(&b->sleepers, memory_order_acquire) > 0)
+      syscall(SYS_futex, &b->phase, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    return;
+  }
+  for (int i = 0; i < SPINS; i++) {
+    if (atomic_load_explicit(&b->phase, memory_order_acquire) != phase)
+      return;
+    __builtin_ia32_pause();
+  }
+  atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_acq_rel);
+  while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
+    syscall(SYS_futex, &b->phase, FUTEX_WAIT_PRIVATE, phase, NULL, NULL, 0);
+  atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_acq_rel);
+}
 
 struct NnrtPool {
   int threads;
   pthread_t *workers;
-  pthread_barrier_t start, kernel;
+  Barrier start, kernel;
   /* Workers wait for `ready` before the first barrier, so a pool whose last thread could not
    * be started can still let the others go (with quit set) instead of blocking them. */
   pthread_mutex_t lock;
@@ -30,7 +75,7 @@ typedef struct {
 static void run_share(NnrtPool *p, int part) {
   for (int k = 0; k < p->m->n_step_kernels; k++) {
     p->m->step_kernels[k](p->ws, p->n, part, p->threads);
-    pthread_barrier_wait(&p->kernel);
+    barrier_wait(&p->kernel);
   }
 }
 
@@ -42,7 +87,7 @@ static void *worker_main(void *arg) {
     pthread_cond_wait(&p->go, &p->lock);
   pthread_mutex_unlock(&p->lock);
   for (;;) {
-    pthread_barrier_wait(&p->start);
+    barrier_wait(&p->start);
     if (p->quit)
       break;
     run_share(p, w->part);
@@ -64,14 +109,12 @@ static void release(NnrtPool *p, int ready, int quit) {
 static void pool_stop(NnrtPool *p, int started) {
   if (p->ready) {
     p->quit = 1;
-    pthread_barrier_wait(&p->start);
+    barrier_wait(&p->start);
   } else {
     release(p, 0, 1);
   }
   for (int i = 0; i < started; i++)
     pthread_join(p->workers[i], NULL);
-  pthread_barrier_destroy(&p->start);
-  pthread_barrier_destroy(&p->kernel);
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->go);
   free(p->workers);
@@ -90,8 +133,8 @@ NnrtPool *nnrt_pool_new(int threads) {
     free(p);
     return NULL;
   }
-  pthread_barrier_init(&p->start, NULL, (unsigned)threads);
-  pthread_barrier_init(&p->kernel, NULL, (unsigned)threads);
+  barrier_init(&p->start, threads);
+  barrier_init(&p->kernel, threads);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->go, NULL);
   for (int i = 0; i < threads - 1; i++) {
@@ -116,7 +159,7 @@ void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n) {
   p->m = m;
   p->ws = ws;
   p->n = n;
-  pthread_barrier_wait(&p->start);
+  barrier_wait(&p->start);
   run_share(p, 0);
 }
 
