@@ -223,9 +223,20 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
   return cg_load_node(c, src, idx, stride, node_space(consumer)->rank);
 }
 
+/* Whether a divisor is the same for every element of a kernel: a constant, N, or a scalar
+ * loaded before the loops. */
+static bool loop_invariant(CgCtx *c, const Node *n) {
+  return n->op == OP_CONST || n->op == OP_BATCH || (n->shape.rank == 0 && hoisted_scalar(c, n));
+}
+
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) {
   LLVMValueRef a = emit_operand(c, n, 0, idx);
   LLVMValueRef b = n->nsrc > 1 ? emit_operand(c, n, 1, idx) : NULL;
+  /* x / s as x · (1/s), 1/s computed once outside the loop: a division costs ten times a
+   * multiplication (Adam's bias corrections are two per weight), and the results differ by
+   * a rounding only. */
+  if (n->op == OP_DIV && loop_invariant(c, n->src[1]))
+    return LLVMBuildFMul(c->b, a, LLVMBuildFDiv(c->b, cg_f32(c, 1), b, "recip"), "div");
   return cg_scalar[n->op](c, a, b, n->arg.k);
 }
 
@@ -244,20 +255,27 @@ static void close_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, int rank) {
     cg_loop_close(c, &loops[i], idx[i]);
 }
 
-/* out[i] = expr(i) over the node's shape */
+/* out[i] = expr(i) over the node's shape, for k and every kernel joined to it (sched_join),
+ * one after the other in the body of one loop. */
 static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   Loop loops[NNC_MAX_RANK];
   LLVMValueRef idx[NNC_MAX_RANK];
   int64_t stride[NNC_MAX_RANK];
-  const Node *n = k->root;
-  shape_strides(&n->shape, stride);
-  if (n->shape.rank == 0)
+  const Shape *shape = &k->root->shape;
+  const Kernel *end = k + 1;
+  while (end < c->s->kernel + c->s->n && end->joins_previous)
+    end++;
+  shape_strides(shape, stride);
+  if (shape->rank == 0)
     only_in_first_part(c);
-  hoist_scalars(c, n);
-  open_nest(c, loops, idx, &n->shape, n->shape.rank ? 0 : -1);
-  LLVMValueRef v = emit_elem(c, n, idx);
-  LLVMBuildStore(c->b, v, cg_address(c, k->out, idx, stride, n->shape.rank));
-  close_nest(c, loops, idx, n->shape.rank);
+  for (const Kernel *j = k; j < end; j++)
+    hoist_scalars(c, j->root);
+  open_nest(c, loops, idx, shape, shape->rank ? 0 : -1);
+  for (const Kernel *j = k; j < end; j++) {
+    LLVMValueRef v = emit_elem(c, j->root, idx);
+    LLVMBuildStore(c->b, v, cg_address(c, j->out, idx, stride, shape->rank));
+  }
+  close_nest(c, loops, idx, shape->rank);
 }
 
 /* The axis of a reduction's source that parts share: the first one not reduced, so each output
@@ -357,7 +375,7 @@ static LLVMValueRef emit_kernel(CgCtx *c, const Kernel *k, const char *entry) {
  * computes the same (evaluate and predict share most of their kernels with step), else a new one. */
 static LLVMValueRef kernel_function(CgCtx *c, const Kernel *k, const char *entry) {
   for (int i = 0; i < c->nbuilt; i++)
-    if (sched_same_kernel(c->built[i].s, c->built[i].k, c->s, k))
+    if (sched_same_group(c->built[i].s, c->built[i].k, c->s, k))
       return c->built[i].fn;
   LLVMValueRef fn = emit_kernel(c, k, entry);
   c->built[c->nbuilt++] = (BuiltKernel){c->s, k, fn};
@@ -369,12 +387,14 @@ static LLVMValueRef kernel_function(CgCtx *c, const Kernel *k, const char *entry
 static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s,
                                LLVMValueRef **kernels) {
   LLVMValueRef *kfn = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, s->n + 1);
+  int nfn = 0;
   c->s = s;
   for (int k = 0; k < s->n; k++)
-    kfn[k] = kernel_function(c, &s->kernel[k], name + 3);
+    if (!s->kernel[k].joins_previous)
+      kfn[nfn++] = kernel_function(c, &s->kernel[k], name + 3);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, c->entry_fn);
   begin_function(c, fn);
-  for (int k = 0; k < s->n; k++) {
+  for (int k = 0; k < nfn; k++) {
     LLVMValueRef args[4] = {c->ws, c->n, cg_i64(c, 0), cg_i64(c, 1)};
     LLVMBuildCall2(c->b, c->kernel_fn, kfn[k], args, 4, "");
   }
@@ -456,4 +476,9 @@ void program_plan(Program *p, Graph *g, const Model *m, const char *src) {
     sched_assign(&p->evaluate, &p->plan);
   }
   sched_assign(&p->predict, &p->plan);
+  if (p->can_train) {
+    sched_join(&p->step, &p->plan);
+    sched_join(&p->evaluate, &p->plan);
+  }
+  sched_join(&p->predict, &p->plan);
 }

@@ -257,8 +257,8 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
     or_null(c, step), or_null(c, evaluate), predict,
     LLVMConstInt(c->i64, summary_hash(g), 0), i32c(c, nlayers), layers, i32c(c, nchecks), checks,
     cg_i64(c, mem_params), cg_i64(c, mem_state), cg_i64(c, mem_other),
-    i32c(c, train ? p->step.n : 0),
-    train ? private_array(c, c->ptr, step_kernels, p->step.n, "nn_step_kernels")
+    i32c(c, train ? sched_groups(&p->step) : 0),
+    train ? private_array(c, c->ptr, step_kernels, sched_groups(&p->step), "nn_step_kernels")
           : LLVMConstNull(c->ptr),
   };
   unsigned nf = sizeof f / sizeof *f;

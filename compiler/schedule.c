@@ -26,6 +26,32 @@ static bool must_materialize(const Node *n, int uses, const Node *consumer, bool
   return !shape_eq(&n->shape, node_space(consumer));
 }
 
+/* Whether the expression fused below n reads only leaves (and immediates). */
+static bool reads_only_leaves(const Schedule *s, const Node *n) {
+  for (int i = 0; i < n->nsrc; i++) {
+    const Node *src = n->src[i];
+    if (is_immediate(src) || op_info[src->op].kind == KIND_LEAF)
+      continue;
+    if (s->materialized[src->id] || !reads_only_leaves(s, src))
+      return false;
+  }
+  return true;
+}
+
+/* Moves the kernels that read only leaves (Adam's 1 − βᵗ, from t alone) to the front, in order,
+ * where they separate no two kernels that could share a loop. They read no kernel's output,
+ * and no parameter they read is updated before them (sched_updates_in_place_safely), so they
+ * compute the same there. */
+static void leaf_kernels_first(Schedule *s, Arena *arena) {
+  Kernel *sorted = ARENA_ARRAY(arena, Kernel, s->n + 1);
+  int n = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int k = 0; k < s->n; k++)
+      if (reads_only_leaves(s, s->kernel[k].root) == (pass == 0))
+        sorted[n++] = s->kernel[k];
+  memcpy(s->kernel, sorted, sizeof(Kernel) * (size_t)s->n);
+}
+
 void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
   bool *need = mark_needed(g, roots, nroots);
   int *uses = ARENA_ARRAY(g->arena, int, g->n);
@@ -47,8 +73,9 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
     if (!need[i] || !(s->materialized[i] = must_materialize(n, uses[i], consumer[i], is_root[i])))
       continue;
     if (op_info[n->op].kind != KIND_LEAF)
-      s->kernel[s->n++] = (Kernel){n, -1};
+      s->kernel[s->n++] = (Kernel){n, -1, false};
   }
+  leaf_kernels_first(s, g->arena);
 }
 
 void memplan_init(MemPlan *p, Graph *g, int64_t max_batch) {
@@ -82,6 +109,80 @@ void memplan_add(MemPlan *p, Graph *g, const Schedule *s) {
 void sched_assign(Schedule *s, const MemPlan *p) {
   for (int k = 0; k < s->n; k++)
     s->kernel[k].out = p->offset[s->kernel[k].root->id];
+}
+
+/* --- loop fusion --- */
+
+typedef struct {
+  const Schedule *s;
+  const MemPlan *p;
+  const Shape *shape;   /* of the group's loop */
+  int first, last;      /* kernels of the group, last included */
+} Group;
+
+static bool regions_overlap(const Group *gr, const Node *a, const Node *b) {
+  int64_t oa = gr->p->offset[a->id], ob = gr->p->offset[b->id];
+  int64_t na = shape_numel(&a->shape, gr->p->max_batch), nb = shape_numel(&b->shape, gr->p->max_batch);
+  return oa < ob + nb && ob < oa + na;
+}
+
+/* Whether the load of consumer's source s reads element i at loop index i. */
+static bool loads_same_element(const Group *gr, const Node *consumer, int s) {
+  int64_t view[NNC_MAX_RANK], own[NNC_MAX_RANK];
+  if (!shape_eq(node_space(consumer), gr->shape) || !shape_eq(&consumer->src[s]->shape, gr->shape))
+    return false;
+  node_src_view(consumer, s, view);
+  shape_strides(gr->shape, own);
+  return memcmp(view, own, sizeof(int64_t) * (size_t)gr->shape->rank) == 0;
+}
+
+/* Whether every load of the expression fused below n that touches what a kernel of the group
+ * writes reads it at the loop's own element. */
+static bool loads_are_safe(const Group *gr, const Node *n) {
+  for (int i = 0; i < n->nsrc; i++) {
+    const Node *src = n->src[i];
+    if (is_immediate(src))
+      continue;
+    if (!gr->s->materialized[src->id]) {
+      if (!loads_are_safe(gr, src))
+        return false;
+      continue;
+    }
+    for (int k = gr->first; k <= gr->last; k++)
+      if (regions_overlap(gr, src, gr->s->kernel[k].root) && !loads_same_element(gr, n, i))
+        return false;
+  }
+  return true;
+}
+
+static bool can_join(const Schedule *s, const MemPlan *p, int first, int k) {
+  const Node *root = s->kernel[k].root;
+  if (op_info[root->op].kind != KIND_ELEM || root->shape.rank == 0)
+    return false;
+  Group gr = {s, p, &root->shape, first, k};
+  for (int j = first; j <= k; j++) {
+    const Node *r = s->kernel[j].root;
+    if (op_info[r->op].kind != KIND_ELEM || !shape_eq(&r->shape, &root->shape) ||
+        !loads_are_safe(&gr, r))
+      return false;
+  }
+  return true;
+}
+
+void sched_join(Schedule *s, const MemPlan *p) {
+  int first = 0;
+  for (int k = 1; k < s->n; k++) {
+    s->kernel[k].joins_previous = can_join(s, p, first, k);
+    if (!s->kernel[k].joins_previous)
+      first = k;
+  }
+}
+
+int sched_groups(const Schedule *s) {
+  int n = 0;
+  for (int k = 0; k < s->n; k++)
+    n += !s->kernel[k].joins_previous;
+  return n;
 }
 
 /* Whether kernel k's fused expression (rooted at n) loads `leaf`. */
@@ -130,6 +231,15 @@ bool sched_same_kernel(const Schedule *a, const Kernel *ka, const Schedule *b, c
   return ka->root == kb->root && ka->out == kb->out && same_fusion(a, b, ka->root);
 }
 
+bool sched_same_group(const Schedule *a, const Kernel *ka, const Schedule *b, const Kernel *kb) {
+  const Kernel *enda = a->kernel + a->n, *endb = b->kernel + b->n;
+  do {
+    if (!sched_same_kernel(a, ka++, b, kb++))
+      return false;
+  } while (ka < enda && kb < endb && ka->joins_previous && kb->joins_previous);
+  return !(ka < enda && ka->joins_previous) && !(kb < endb && kb->joins_previous);
+}
+
 static void print_fused(FILE *out, const Schedule *s, const Node *n, bool top) {
   if (!top && (s->materialized[n->id] || is_immediate(n)))
     return;
@@ -146,6 +256,8 @@ void sched_print(FILE *out, const Schedule *s, const Graph *g) {
     char sh[64];
     fprintf(out, "k%d %s %%%u -> ws[%lld] : %s", k, node_op_name(n), n->id,
             (long long)s->kernel[k].out, shape_str(&n->shape, sh, sizeof sh));
+    if (s->kernel[k].joins_previous)
+      fprintf(out, "  (in k%d's loop)", k - 1);
     if (n->name)
       fprintf(out, "  # %s", n->name);
     fputs("\n   fused:", out);

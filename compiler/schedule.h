@@ -16,6 +16,7 @@
 typedef struct {
   Node *root;      /* computed by this kernel */
   int64_t out;     /* workspace offset it writes */
+  bool joins_previous; /* computed in the same loop as the kernel before it (sched_join) */
 } Kernel;
 
 typedef struct {
@@ -36,12 +37,21 @@ void memplan_init(MemPlan *p, Graph *g, int64_t max_batch);
 void memplan_add(MemPlan *p, Graph *g, const Schedule *s);
 /* Sets kernel output offsets from the plan. */
 void sched_assign(Schedule *s, const MemPlan *p);
+/* Loop fusion across kernels: marks each elementwise kernel that can run in the loop of the one
+ * before it — same shape, and every value the joined loop reads that one of its kernels writes
+ * read at the element being computed, so no kernel sees a value written for another element.
+ * Adam's three updates of a weight become one pass; so do a bias add and its activation. */
+void sched_join(Schedule *s, const MemPlan *p);
+/* The number of loops (groups of joined kernels) of s. */
+int sched_groups(const Schedule *s);
 /* Whether every in-place update is safe: no kernel after the one that overwrites a parameter
  * or state reads that leaf's old value. */
 bool sched_updates_in_place_safely(const Schedule *s, const Graph *g);
 /* Whether kernel ka of a and kb of b compute the same thing the same way (same root, output
  * and fused expression), so that one compiled function can serve both. */
 bool sched_same_kernel(const Schedule *a, const Kernel *ka, const Schedule *b, const Kernel *kb);
+/* The same for the groups of joined kernels starting at ka and kb. */
+bool sched_same_group(const Schedule *a, const Kernel *ka, const Schedule *b, const Kernel *kb);
 /* One line per kernel: `k3 matmul %12 -> ws[40] : [N, 2]  fused: add sigmoid`. */
 void sched_print(FILE *out, const Schedule *s, const Graph *g);
 

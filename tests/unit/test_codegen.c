@@ -59,7 +59,8 @@ static Jit *jit_program(const Program *p, bool *ok) {
 }
 
 /* y = op(a, b) with the shapes each kind needs; output of a predict-only program. */
-static Node *build_op(Graph *g, Op op) {
+static Node *build_op(Graph *g, int op_id) {
+  Op op = (Op)op_id;
   Shape s34 = {2, {3, 4}}, s4 = {1, {4}};
   switch (op_info[op].kind) {
   case KIND_ELEM:
@@ -81,7 +82,9 @@ static Node *build_op(Graph *g, Op op) {
   return NULL;
 }
 
-static void check_op(Op op) {
+/* The output of the predict-only graph build(g, arg) builds: compiled equals interpreted;
+ * returns the number of loops of its schedule. */
+static int check_built(Node *(*build)(Graph *, int), int arg) {
   Arena arena;
   arena_init(&arena);
   Diag diag;
@@ -89,7 +92,7 @@ static void check_op(Op op) {
   Graph g;
   graph_init(&g, &arena, &diag);
   Model m = {.name = "op"};
-  g.output = build_op(&g, op);
+  g.output = build(&g, arg);
   assert_non_null(g.output);
   Program p;
   program_plan(&p, &g, &m, "op.nn");
@@ -106,9 +109,11 @@ static void check_op(Op op) {
   assert_non_null(predict);
   predict(ws, 1);
   assert_node_matches(&it, ws, p.plan.offset[g.output->id], g.output, 1);
+  int loops = sched_groups(&p.predict);
   jit_free(j);
   free(ws);
   arena_free(&arena);
+  return loops;
 }
 
 static void every_op_compiles_to_what_the_interpreter_computes(void **state) {
@@ -116,7 +121,7 @@ static void every_op_compiles_to_what_the_interpreter_computes(void **state) {
   int checked = 0;
   for (int op = 0; op < OP_COUNT; op++)
     if (op_info[op].kind != KIND_LEAF) {
-      check_op((Op)op);
+      check_built(build_op, op);
       checked++;
     }
   assert_int_equal(checked, OP_COUNT - 4);
@@ -291,7 +296,7 @@ static void check_parts(const char *source, int64_t rows) {
   Jit *j = jit_program(&p, &ok);
   assert_true(ok);
   const NnrtModel *m = jit_lookup(j, "nn_model");
-  assert_int_equal(m->n_step_kernels, p.step.n);
+  assert_int_equal(m->n_step_kernels, sched_groups(&p.step));
   m->step(ws, rows);
   for (int k = 0; k < m->n_step_kernels; k++)
     for (int part = 0; part < 4; part++)
@@ -318,6 +323,22 @@ static void step_kernels_in_parts_equal_the_serial_step(void **state) {
               " batch = 9\n}\n", 9);
   check_parts(odd_model, 127);
   check_parts(odd_model, 17);
+}
+
+/* a = exp(P), used twice so it is a kernel of its own; then a + 2a (variant 0) or a + aᵀ. */
+static Node *build_reuse(Graph *g, int transposed) {
+  Node *a = g_exp(g, g_param(g, "P", (Shape){2, {3, 3}}));
+  int perm[2] = {1, 0};
+  Node *other = transposed ? g_permute(g, a, shape_perm_bits(perm, 2)) : g_mul(g, a, g_const(g, 2));
+  return g_add(g, a, other);
+}
+
+/* Loop fusion (sched_join) puts a + 2a in the loop that computes a, element by element; a + aᵀ
+ * reads a[j, i] while a[i, j] is computed, so it needs a loop of its own. */
+static void joined_loops_read_only_their_own_element(void **state) {
+  (void)state;
+  assert_int_equal(check_built(build_reuse, 0), 1);
+  assert_int_equal(check_built(build_reuse, 1), 2);
 }
 
 /* --- the tiled matrix kernels (codegen_matmul.c) --- */
@@ -403,6 +424,7 @@ int main(void) {
     cmocka_unit_test(xor_step_matches_interpreter_partial_batch),
     cmocka_unit_test(every_optimizer_compiles_to_what_the_interpreter_computes),
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
+    cmocka_unit_test(joined_loops_read_only_their_own_element),
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_odd_shapes),
     cmocka_unit_test(odd_widths_step_matches_interpreter),
   };
