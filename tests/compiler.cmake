@@ -2,3 +2,5 @@ nnc_unit_test(test_grad ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_grad.c nnc_compile
 nnc_unit_test(test_codegen ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_codegen.c nnc_compiler)
 nnc_unit_test(test_graph ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_graph.c nnc_compiler)
 nnc_unit_test(test_optim ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_optim.c nnc_compiler)
+# A training step allocates nothing: the suite counts malloc calls around each step.
+nnc_unit_test(test_noalloc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_noalloc.c nnc_compiler nnrt)
