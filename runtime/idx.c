@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 
 enum { IDX_CHUNK = 1 << 16 }; /* first allocation for an IDX body, before it doubles */
@@ -101,42 +102,71 @@ static int check_idx_shapes(const NnrtModel *m, const Idx *in, const Idx *lab) {
   return 0;
 }
 
-/* Reads the body the header describes into *body, growing it only as data arrives, and
- * insists that the file ends there. */
-static int read_idx_body(Idx *f, unsigned char **body) {
-  size_t need = (size_t)(f->count * f->width), got = 0, cap = 0;
-  while (got < need) {
-    if (got == cap) {
-      cap = cap * 2 > IDX_CHUNK ? cap * 2 : IDX_CHUNK;
-      cap = cap < need ? cap : need;
-      unsigned char *grown = realloc(*body, cap);
-      if (!grown)
-        return data_fail(&f->r, "out of memory after %zu bytes", got);
-      *body = grown;
-    }
-    int64_t k = data_read_gz(f->gz, &f->r, *body + got, cap - got);
+/* Where an IDX body goes as it arrives: bytes kept as they are (labels), or inputs turned into
+ * scaled floats at once, so the bytes of 60,000 images never sit beside their floats. Either
+ * buffer grows (doubling) only as data arrives. */
+typedef struct {
+  const NnrtData *d; /* inputs: scale with d into floats; NULL: keep the bytes */
+  unsigned char *bytes;
+  float *floats;
+  size_t cap, need;
+} Body;
+
+static int body_put(Body *b, const Idx *f, const unsigned char *chunk, size_t at, size_t n) {
+  if (at + n > b->cap) {
+    size_t cap = b->cap * 2 > IDX_CHUNK ? b->cap * 2 : IDX_CHUNK;
+    cap = cap < b->need ? cap : b->need;
+    void *grown = b->d ? realloc(b->floats, cap * sizeof(float)) : realloc(b->bytes, cap);
+    if (!grown)
+      return data_fail(&f->r, "out of memory after %zu bytes", at);
+    if (b->d)
+      b->floats = grown;
+    else
+      b->bytes = grown;
+    b->cap = cap;
+  }
+  if (!b->d) {
+    memcpy(b->bytes + at, chunk, n);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (isnan(b->floats[at + i] = data_scaled(b->d, chunk[i])))
+      return data_fail(&f->r, "the scale %g makes inputs overflow", b->d->scale);
+  return 0;
+}
+
+/* Reads the body the header describes into b, chunk by chunk, and insists that the file ends
+ * there. */
+static int read_idx_body(Idx *f, Body *b) {
+  unsigned char chunk[IDX_CHUNK];
+  size_t got = 0;
+  b->need = (size_t)(f->count * f->width);
+  while (got < b->need) {
+    size_t want = b->need - got < IDX_CHUNK ? b->need - got : IDX_CHUNK;
+    int64_t k = data_read_gz(f->gz, &f->r, chunk, want);
     if (k < 0)
       return -1;
     if (k == 0)
-      return data_fail(&f->r, "truncated: expected %zu bytes of data, file ends after %zu", need,
-                       got);
+      return data_fail(&f->r, "truncated: expected %zu bytes of data, file ends after %zu",
+                       b->need, got);
+    if (body_put(b, f, chunk, got, (size_t)k) != 0)
+      return -1;
     got += (size_t)k;
   }
   unsigned char extra;
   int64_t k = data_read_gz(f->gz, &f->r, &extra, 1);
   if (k > 0)
-    return data_fail(&f->r, "more data than the header describes (%zu bytes)", need);
+    return data_fail(&f->r, "more data than the header describes (%zu bytes)", b->need);
   return k < 0 ? -1 : data_check_clean_end(f->gz, &f->r);
 }
 
-static int fill_from_idx(const NnrtModel *m, const NnrtData *d, const Idx *in, const Idx *lab,
-                         const unsigned char *xb, const unsigned char *yb, NnrtDataset *ds) {
+/* The labels (bytes) as targets; the inputs are already in ds->x. */
+static int fill_targets(const NnrtModel *m, const NnrtData *d, const Idx *lab,
+                        const unsigned char *yb, NnrtDataset *ds) {
   int64_t rows = (int64_t)lab->count;
-  if (data_alloc_rows(ds, rows, &in->r) != 0)
-    return -1;
-  for (int64_t i = 0; i < rows * ds->in_width; i++)
-    if (isnan(ds->x[i] = data_scaled(d, xb[i])))
-      return data_fail(&in->r, "the scale %g makes inputs overflow", d->scale);
+  ds->y = malloc((size_t)rows * (size_t)ds->target_width * sizeof(float));
+  if (!ds->y)
+    return data_fail(&lab->r, "out of memory for %lld rows", (long long)rows);
   for (int64_t i = 0; i < rows; i++) {
     if (m->n_classes == 0)
       ds->y[i] = data_target_value(d, yb[i]);
@@ -152,15 +182,15 @@ int data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const 
   Idx in = {.r = *r}, lab = {.r = {d->labels_path, r->err, r->errlen}};
   if (!d->labels_path)
     return data_fail(r, "IDX data needs a labels file as well");
-  unsigned char *xb = NULL, *yb = NULL;
+  Body x = {.d = d}, y = {0};
   int rc = open_idx(&in) || open_idx(&lab) || check_idx_shapes(m, &in, &lab) ||
-           read_idx_body(&in, &xb) || read_idx_body(&lab, &yb) ||
-           fill_from_idx(m, d, &in, &lab, xb, yb, ds);
+           read_idx_body(&in, &x);
+  ds->x = x.floats; /* ds owns it from here, freed with ds on failure */
+  rc = rc || read_idx_body(&lab, &y) || fill_targets(m, d, &lab, y.bytes, ds);
   if (in.gz)
     gzclose(in.gz);
   if (lab.gz)
     gzclose(lab.gz);
-  free(xb);
-  free(yb);
+  free(y.bytes);
   return rc ? -1 : 0;
 }
