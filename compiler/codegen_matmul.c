@@ -10,7 +10,8 @@
  * so there is one tile height only (plus single rows for parts shorter than a tile).
  *
  * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
- * the part it falls in or the thread count: results are bit-identical for any --threads. */
+ * the part it falls in or the thread count: results are bit-identical for any --threads.
+ * A B read transposed is first copied into rows (emit_matmul). */
 #include "codegen_internal.h"
 
 #include <string.h>
@@ -68,19 +69,9 @@ static LLVMValueRef splat(Mm *m, LLVMValueRef x) {
   return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(m->vec), LLVMConstNull(idx), "bcast");
 }
 
-/* `lanes` consecutive columns of B's row k from column j, zero beyond. A B read across its
- * rows (transposed) is gathered lane by lane. */
+/* `lanes` consecutive columns of B's row k from column j, zero beyond. */
 static LLVMValueRef load_b(Mm *m, LLVMValueRef k, LLVMValueRef j, int lanes) {
   CgCtx *c = m->c;
-  if (m->b_j != 1) {
-    LLVMValueRef v = LLVMConstNull(m->vec);
-    for (int l = 0; l < lanes; l++) {
-      LLVMValueRef p = at(m, m->b, offset2(m, k, m->b_k, plus(m, j, l), m->b_j));
-      v = LLVMBuildInsertElement(c->b, v, LLVMBuildLoad2(c->b, c->f32, p, ""),
-                                 LLVMConstInt(c->i32, (unsigned long long)l, 0), "");
-    }
-    return v;
-  }
   LLVMValueRef p = at(m, m->b, offset2(m, k, m->b_k, j, 1));
   if (lanes == m->w) {
     LLVMValueRef v = LLVMBuildLoad2(c->b, m->vec, p, "b");
@@ -190,20 +181,64 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->mstore = intrinsic(m, "llvm.masked.store", vec_ptr, 2, &m->mstore_ty);
 }
 
+/* Column blocks [first, end) of C over rows [lo, hi): the full blocks, then the masked one
+ * when the range reaches the end of C. */
+static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef first,
+                        LLVMValueRef end) {
+  CgCtx *c = m->c;
+  int64_t block = (int64_t)TILE_VECS * m->w, full = m->cols / block, rest = m->cols % block;
+  LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, full), "");
+  LLVMValueRef full_end = LLVMBuildSelect(c->b, below, end, cg_i64(c, full), "");
+  Loop lj;
+  LLVMValueRef jb = cg_loop_open_range(c, &lj, first, full_end, "jb");
+  emit_rows(m, lo, hi, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), TILE_VECS, m->w);
+  cg_loop_close(c, &lj, jb);
+  if (rest == 0)
+    return;
+  LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "last_block");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "blocks_done");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, end, cg_i64(c, full), ""), last, done);
+  LLVMPositionBuilderAtEnd(c->b, last);
+  int nv = (int)((rest + m->w - 1) / m->w);
+  emit_rows(m, lo, hi, cg_i64(c, full * block), nv, (int)(rest - (int64_t)(nv - 1) * m->w));
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+/* scratch[k, j] = B[k, j] for columns [j0, j1): B read transposed becomes rows of columns. */
+static void transpose_b(Mm *m, LLVMValueRef scratch, LLVMValueRef j0, LLVMValueRef j1) {
+  CgCtx *c = m->c;
+  Loop lj, lk;
+  LLVMValueRef j = cg_loop_open_range(c, &lj, j0, j1, "tj");
+  LLVMValueRef k = cg_loop_open(c, &lk, m->kdim, "tk");
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->f32, at(m, m->b, offset2(m, k, m->b_k, j, m->b_j)), "");
+  LLVMBuildStore(c->b, v, at(m, scratch, offset2(m, k, m->cols, j, 1)));
+  cg_loop_close(c, &lk, k);
+  cg_loop_close(c, &lj, j);
+}
+
+/* Threads share C by rows. When B is read transposed they share it by column blocks instead:
+ * each part copies its columns of B into the product's scratch as rows (the tiles need B's rows
+ * contiguous) and computes those columns of C, so no part reads what another writes. */
 void emit_matmul(CgCtx *c, const Kernel *k) {
   Mm m;
   mm_init(&m, c, k);
-  LLVMValueRef lo, hi;
-  cg_share(c, cg_extent(c, k->root->shape.dim[0]), &lo, &hi);
-  int64_t block = (int64_t)TILE_VECS * m.w, full = m.cols / block, rest = m.cols % block;
-  if (full > 0) {
-    Loop lj;
-    LLVMValueRef jb = cg_loop_open(c, &lj, cg_i64(c, full), "jb");
-    emit_rows(&m, lo, hi, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), TILE_VECS, m.w);
-    cg_loop_close(c, &lj, jb);
+  int64_t block = (int64_t)TILE_VECS * m.w, blocks = (m.cols + block - 1) / block;
+  LLVMValueRef rows = cg_extent(c, k->root->shape.dim[0]), lo, hi;
+  if (m.b_j == 1) {
+    cg_share(c, rows, &lo, &hi);
+    emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
+    return;
   }
-  if (rest > 0) {
-    int nv = (int)((rest + m.w - 1) / m.w);
-    emit_rows(&m, lo, hi, cg_i64(c, full * block), nv, (int)(rest - (int64_t)(nv - 1) * m.w));
-  }
+  LLVMValueRef first, end;
+  cg_share(c, cg_i64(c, blocks), &first, &end);
+  LLVMValueRef scratch = at(&m, c->ws, cg_i64(c, c->p->plan.scratch[k->root->id]));
+  LLVMValueRef j1 = LLVMBuildMul(c->b, end, cg_i64(c, block), "");
+  j1 = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, j1, cg_i64(c, m.cols), ""), j1,
+                       cg_i64(c, m.cols), "j1");
+  transpose_b(&m, scratch, LLVMBuildMul(c->b, first, cg_i64(c, block), ""), j1);
+  m.b = scratch;
+  m.b_k = m.cols;
+  m.b_j = 1;
+  emit_blocks(&m, cg_i64(c, 0), rows, first, end);
 }

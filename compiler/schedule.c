@@ -80,8 +80,9 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
 
 void memplan_init(MemPlan *p, Graph *g, int64_t max_batch) {
   p->offset = ARENA_ARRAY(g->arena, int64_t, g->n);
+  p->scratch = ARENA_ARRAY(g->arena, int64_t, g->n);
   for (uint32_t i = 0; i < g->n; i++)
-    p->offset[i] = -1;
+    p->offset[i] = p->scratch[i] = -1;
   p->total = 0;
   p->max_batch = max_batch;
 }
@@ -102,8 +103,14 @@ void memplan_add(MemPlan *p, Graph *g, const Schedule *s) {
       p->offset[g->params[i].update->id] = p->offset[g->params[i].param->id];
   }
   for (uint32_t i = 0; i < g->n; i++)
-    if (s->materialized[i])
+    if (s->materialized[i]) {
       place(p, g->node[i]);
+      const Node *n = g->node[i];
+      if (n->op == OP_MATMUL && (n->arg.bits & 2) && p->scratch[i] < 0) {
+        p->scratch[i] = p->total;
+        p->total += (shape_numel(&n->src[1]->shape, p->max_batch) + 15) & ~(int64_t)15;
+      }
+    }
 }
 
 void sched_assign(Schedule *s, const MemPlan *p) {

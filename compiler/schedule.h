@@ -27,13 +27,16 @@ typedef struct {
 
 typedef struct {
   int64_t *offset; /* by node id; -1 when the node never lives in memory */
+  int64_t *scratch; /* by node id: a matrix product's copy of its right operand transposed
+                       (when that operand is read transposed), else -1 */
   int64_t total;   /* floats */
   int64_t max_batch;
 } MemPlan;
 
 void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots);
 void memplan_init(MemPlan *p, Graph *g, int64_t max_batch);
-/* Gives a region to every node s materializes that has none yet; updates alias their param. */
+/* Gives a region to every node s materializes that has none yet (and scratch to the matrix
+ * products that need it); updates alias their param. */
 void memplan_add(MemPlan *p, Graph *g, const Schedule *s);
 /* Sets kernel output offsets from the plan. */
 void sched_assign(Schedule *s, const MemPlan *p);
