@@ -21,8 +21,9 @@ Parts (all by default):
            fm_adam_b256, against the budget data-as-float32 + 4 x params + 32 MiB; the peers'
            peaks for information.
 
-Every sample is kept in the JSON file given by --out. The summary prints medians, ratios (peer
-seconds / nnc seconds: above 1 means nnc is faster) and the issue's targets, met or not.
+Every sample is kept in the JSON file given by --out, and --svg charts the train part's epoch
+times (bench/plot.py). The summary prints medians, ratios (peer seconds / nnc seconds: above 1
+means nnc is faster) and the issue's targets, met or not.
 """
 import argparse
 import json
@@ -34,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import plot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -391,6 +394,16 @@ class Bench:
         return text
 
 
+def plot_epochs(a, results):
+    """The train part's epochs as an SVG chart (bench/plot.py): --svg, by default
+    bench-epochs.svg beside the --out file; --svg '' draws nothing."""
+    if "train" not in a.parts or a.svg == "":
+        return
+    svg = a.svg if a.svg is not None else os.path.join(os.path.dirname(a.out), "bench-epochs.svg")
+    plot.write_svg(results, svg)
+    log(f"wrote {svg}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -404,6 +417,9 @@ def main():
                     help="passes over the test set per inference sample (default 10)")
     ap.add_argument("--out", default="bench-results.json",
                     help="where to write every sample as JSON (default ./bench-results.json)")
+    ap.add_argument("--svg", default=None,
+                    help="chart of the train part's epoch times (default bench-epochs.svg beside "
+                         "--out; '' for none)")
     a = ap.parse_args()
     a.parts = [p.strip() for p in a.parts.split(",") if p.strip()]
     a.skip = [p.strip() for p in a.skip.split(",") if p.strip()]
@@ -431,10 +447,11 @@ def main():
         b.info["benchmark_seconds"] = round(time.perf_counter() - t0, 1)
         b.info["loadavg_after"] = loadavg()
         text = b.report()
+        results = {"machine": b.info, "rounds": a.rounds, "samples": b.samples, "report": text}
         with open(a.out, "w") as f:
-            json.dump({"machine": b.info, "rounds": a.rounds, "samples": b.samples,
-                       "report": text}, f, indent=1)
+            json.dump(results, f, indent=1)
         log(f"samples written to {a.out}")
+        plot_epochs(a, results)
     finally:
         shutil.rmtree(b.tmp, ignore_errors=True)
 
