@@ -38,16 +38,17 @@ static bool reads_only_leaves(const Schedule *s, const Node *n) {
   return true;
 }
 
-/* Moves the kernels that read only leaves (Adam's 1 − βᵗ, from t alone) to the front, in order,
- * where they separate no two kernels that could share a loop. They read no kernel's output,
- * and no parameter they read is updated before them (sched_updates_in_place_safely), so they
- * compute the same there. */
+/* Moves the scalar kernels that read only leaves (Adam's 1 − βᵗ, from t alone) to the front,
+ * in order, where they separate no two kernels that could share a loop. They read no kernel's
+ * output, and no parameter they read is updated before them (sched_updates_in_place_safely),
+ * so they compute the same there. */
 static void leaf_kernels_first(Schedule *s, Arena *arena) {
   Kernel *sorted = ARENA_ARRAY(arena, Kernel, s->n + 1);
   int n = 0;
   for (int pass = 0; pass < 2; pass++)
     for (int k = 0; k < s->n; k++)
-      if (reads_only_leaves(s, s->kernel[k].root) == (pass == 0))
+      if ((s->kernel[k].root->shape.rank == 0 && reads_only_leaves(s, s->kernel[k].root)) ==
+          (pass == 0))
         sorted[n++] = s->kernel[k];
   memcpy(s->kernel, sorted, sizeof(Kernel) * (size_t)s->n);
 }
