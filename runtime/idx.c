@@ -110,6 +110,8 @@ typedef struct {
   unsigned char *bytes;
   float *floats;
   size_t cap, need;
+  float scaled[256]; /* each byte's float, once (NAN: it overflows) */
+  int has_scaled;
 } Body;
 
 static int body_put(Body *b, const Idx *f, const unsigned char *chunk, size_t at, size_t n) {
@@ -129,8 +131,12 @@ static int body_put(Body *b, const Idx *f, const unsigned char *chunk, size_t at
     memcpy(b->bytes + at, chunk, n);
     return 0;
   }
+  if (!b->has_scaled)
+    for (int v = 0; v < 256; v++)
+      b->scaled[v] = data_scaled(b->d, v);
+  b->has_scaled = 1;
   for (size_t i = 0; i < n; i++)
-    if (isnan(b->floats[at + i] = data_scaled(b->d, chunk[i])))
+    if (isnan(b->floats[at + i] = b->scaled[chunk[i]]))
       return data_fail(&f->r, "the scale %g makes inputs overflow", b->d->scale);
   return 0;
 }
@@ -182,7 +188,7 @@ int data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const 
   Idx in = {.r = *r}, lab = {.r = {d->labels_path, r->err, r->errlen}};
   if (!d->labels_path)
     return data_fail(r, "IDX data needs a labels file as well");
-  Body x = {.d = d}, y = {0};
+  Body x = {.d = d}, y = {.d = NULL};
   int rc = open_idx(&in) || open_idx(&lab) || check_idx_shapes(m, &in, &lab) ||
            read_idx_body(&in, &x);
   ds->x = x.floats; /* ds owns it from here, freed with ds on failure */
