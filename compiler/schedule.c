@@ -141,7 +141,10 @@ static bool loads_same_element(const Group *gr, const Node *consumer, int s) {
     return false;
   node_src_view(consumer, s, view);
   shape_strides(gr->shape, own);
-  return memcmp(view, own, sizeof(int64_t) * (size_t)gr->shape->rank) == 0;
+  for (int a = 0; a < gr->shape->rank; a++) /* an axis of extent 1 may have any stride */
+    if (view[a] != own[a] && gr->shape->dim[a] != 1)
+      return false;
+  return true;
 }
 
 /* Whether every load of the expression fused below n that touches what a kernel of the group
