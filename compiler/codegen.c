@@ -418,7 +418,7 @@ static void ctx_init(CgCtx *c, const Program *p, LLVMContextRef ctx) {
   LLVMTypeRef args[4] = {c->ptr, c->i64, c->i64, c->i64};
   c->entry_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 2, 0);
   c->kernel_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), args, 4, 0);
-  c->vector_floats = target_vector_floats();
+  c->vector_floats = p->vector_floats ? p->vector_floats : target_vector_floats();
   c->noinline = LLVMCreateEnumAttribute(ctx, LLVMGetEnumAttributeKindForName("noinline", 8), 0);
 }
 

@@ -20,6 +20,7 @@ typedef struct {
   bool can_train;
   Schedule step, evaluate, predict;
   MemPlan plan;
+  int vector_floats; /* lanes of the vectors matrix kernels use; 0 (program_plan): the host's */
 } Program;
 
 /* Schedules and plans the workspace of a graph that has its loss, grads and updates. */

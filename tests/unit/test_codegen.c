@@ -353,7 +353,7 @@ enum { NODD = sizeof odd_sizes / sizeof *odd_sizes };
 /* C = op(A) op(B) for an m×k by k×n product, transposes per bits, compiled against the
  * interpreter (in double). A float sum of k products may differ from the exact one by up to
  * k·ε·Σ|a||b| (ε = 2⁻²⁴ per rounding, one per multiply-add); the test allows that bound. */
-static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits) {
+static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits, int vector_floats) {
   Arena arena;
   arena_init(&arena);
   Diag diag;
@@ -367,6 +367,7 @@ static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits) {
   assert_non_null(g.output);
   Program p;
   program_plan(&p, &g, &model, "mm.nn");
+  p.vector_floats = vector_floats;
   Interp it;
   interp_init(&it, &arena, &g, 1);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
@@ -404,10 +405,22 @@ static void tiled_matmul_matches_interpreter_on_odd_shapes(void **state) {
       /* each size in each position, the other two drawn from the list (small ones with 785) */
       int64_t x = odd_sizes[s], y = odd_sizes[(s * 3 + bits) % NODD];
       int64_t z = odd_sizes[(s * 5 + 2 * bits + 1) % (x == 785 || y == 785 ? 4 : NODD)];
-      check_matmul(x, y, z, bits);
-      check_matmul(z, x, y, bits);
-      check_matmul(y, z, x, bits);
+      check_matmul(x, y, z, bits, 0);
+      check_matmul(z, x, y, bits, 0);
+      check_matmul(y, z, x, bits, 0);
     }
+}
+
+/* The tiles for the other vector widths nnc generates (4 floats without AVX, 16 with AVX-512):
+ * LLVM splits or widens the vectors for this CPU, so their blocking and masking run here too. */
+static void tiled_matmul_is_right_for_every_vector_width(void **state) {
+  (void)state;
+  static const int widths[] = {4, 16};
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
+    for (uint32_t bits = 0; bits < 4; bits++)
+      for (int s = 0; s < NODD - 1; s++)
+        check_matmul(odd_sizes[s], odd_sizes[(s + 2) % (NODD - 1)], odd_sizes[(s + 4) % (NODD - 1)],
+                     bits, widths[w]);
 }
 
 static void odd_widths_step_matches_interpreter(void **state) {
@@ -429,6 +442,7 @@ int main(void) {
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
     cmocka_unit_test(joined_loops_read_only_their_own_element),
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_odd_shapes),
+    cmocka_unit_test(tiled_matmul_is_right_for_every_vector_width),
     cmocka_unit_test(odd_widths_step_matches_interpreter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
