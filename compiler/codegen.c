@@ -183,7 +183,7 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx,
 
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx);
 
-/* Source s of `consumer`, at index idx of the consumer's index space. */
+/* The value loaded for scalar n before the kernel's loops, or NULL. */
 static LLVMValueRef hoisted_scalar(CgCtx *c, const Node *n) {
   for (int i = 0; i < c->nscalars; i++)
     if (c->scalar_node[i] == n)
@@ -207,6 +207,7 @@ static void hoist_scalars(CgCtx *c, const Node *n) {
   }
 }
 
+/* Source s of `consumer`, at index idx of the consumer's index space. */
 static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LLVMValueRef *idx) {
   const Node *src = consumer->src[s];
   if (src->op == OP_CONST)
@@ -223,11 +224,8 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
   return cg_load_node(c, src, idx, stride, node_space(consumer)->rank);
 }
 
-/* Whether a divisor is the same for every element of a kernel: a constant, N, or a scalar
- * loaded before the loops. */
-static bool loop_invariant(CgCtx *c, const Node *n) {
-  return n->op == OP_CONST || n->op == OP_BATCH || (n->shape.rank == 0 && hoisted_scalar(c, n));
-}
+/* Whether a divisor is the same for every element of a kernel: a constant, N, a scalar. */
+static bool loop_invariant(const Node *n) { return n->shape.rank == 0; }
 
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) {
   LLVMValueRef a = emit_operand(c, n, 0, idx);
@@ -235,7 +233,7 @@ static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) 
   /* x / s as x · (1/s), 1/s computed once outside the loop: a division costs ten times a
    * multiplication (Adam's bias corrections are two per weight), and the results differ by
    * a rounding only. */
-  if (n->op == OP_DIV && loop_invariant(c, n->src[1]))
+  if (n->op == OP_DIV && loop_invariant(n->src[1]))
     return LLVMBuildFMul(c->b, a, LLVMBuildFDiv(c->b, cg_f32(c, 1), b, "recip"), "div");
   return cg_scalar[n->op](c, a, b, n->arg.k);
 }

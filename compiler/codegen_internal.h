@@ -1,4 +1,4 @@
-/* codegen_internal: what codegen.c and descriptor.c share — the state of the module being
+/* codegen_internal: what codegen.c, codegen_matmul.c and descriptor.c share — the state of the module being
  * built and the small constant makers. Not for other stages. */
 #ifndef NNC_CODEGEN_INTERNAL_H
 #define NNC_CODEGEN_INTERNAL_H

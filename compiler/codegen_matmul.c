@@ -231,6 +231,7 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
     return;
   }
   LLVMValueRef first, end;
+  NNC_ASSERT(c->p->plan.scratch[k->root->id] >= 0); /* memplan_add gives B read transposed one */
   cg_share(c, cg_i64(c, blocks), &first, &end);
   LLVMValueRef scratch = at(&m, c->ws, cg_i64(c, c->p->plan.scratch[k->root->id]));
   LLVMValueRef j1 = LLVMBuildMul(c->b, end, cg_i64(c, block), "");

@@ -42,13 +42,17 @@ static bool reads_only_leaves(const Schedule *s, const Node *n) {
  * in order, where they separate no two kernels that could share a loop. They read no kernel's
  * output, and no parameter they read is updated before them (sched_updates_in_place_safely),
  * so they compute the same there. */
+static bool moves_first(const Schedule *s, const Node *root) {
+  /* an update (a scalar parameter's, say) must stay after every kernel that reads the old value */
+  return root->shape.rank == 0 && !(root->flags & NODE_UPDATE) && reads_only_leaves(s, root);
+}
+
 static void leaf_kernels_first(Schedule *s, Arena *arena) {
   Kernel *sorted = ARENA_ARRAY(arena, Kernel, s->n + 1);
   int n = 0;
   for (int pass = 0; pass < 2; pass++)
     for (int k = 0; k < s->n; k++)
-      if ((s->kernel[k].root->shape.rank == 0 && reads_only_leaves(s, s->kernel[k].root)) ==
-          (pass == 0))
+      if (moves_first(s, s->kernel[k].root) == (pass == 0))
         sorted[n++] = s->kernel[k];
   memcpy(s->kernel, sorted, sizeof(Kernel) * (size_t)s->n);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-enum { IDX_CHUNK = 1 << 16 }; /* first allocation for an IDX body, before it doubles */
+enum { IDX_CHUNK = 1 << 16 }; /* bytes read at a time, and the first allocation for a body */
 
 /* ---- IDX ---- */
 
@@ -141,12 +141,10 @@ static int body_put(Body *b, const Idx *f, const unsigned char *chunk, size_t at
   return 0;
 }
 
-/* Reads the body the header describes into b, chunk by chunk, and insists that the file ends
- * there. */
-static int read_idx_body(Idx *f, Body *b) {
-  unsigned char chunk[IDX_CHUNK];
+/* Reads the body the header describes into b through the buffer chunk (IDX_CHUNK bytes), and
+ * insists that the file ends there. */
+static int read_idx_chunks(Idx *f, Body *b, unsigned char *chunk) {
   size_t got = 0;
-  b->need = (size_t)(f->count * f->width);
   while (got < b->need) {
     size_t want = b->need - got < IDX_CHUNK ? b->need - got : IDX_CHUNK;
     int64_t k = data_read_gz(f->gz, &f->r, chunk, want);
@@ -164,6 +162,16 @@ static int read_idx_body(Idx *f, Body *b) {
   if (k > 0)
     return data_fail(&f->r, "more data than the header describes (%zu bytes)", b->need);
   return k < 0 ? -1 : data_check_clean_end(f->gz, &f->r);
+}
+
+static int read_idx_body(Idx *f, Body *b) {
+  b->need = (size_t)(f->count * f->width);
+  unsigned char *chunk = malloc(IDX_CHUNK); /* not on the stack: an embedder's thread may be small */
+  if (!chunk)
+    return data_fail(&f->r, "out of memory");
+  int rc = read_idx_chunks(f, b, chunk);
+  free(chunk);
+  return rc;
 }
 
 /* The labels (bytes) as targets; the inputs are already in ds->x. */

@@ -20,11 +20,21 @@
  * other closely), then sleep on it with a futex, so an idle pool (between epochs, during
  * validation) takes no CPU. */
 typedef struct {
-  atomic_int arrived, phase, sleepers;
+  atomic_int arrived, sleepers;
+  atomic_uint phase; /* rounds completed, wrapping */
   int total;
 } Barrier;
 
 enum { SPINS = 20000 };
+
+/* Tells the core this is a spin loop (saves power, frees the sibling hyperthread). */
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
 
 static void barrier_init(Barrier *b, int total) {
   atomic_init(&b->arrived, 0);
@@ -34,21 +44,24 @@ static void barrier_init(Barrier *b, int total) {
 }
 
 static void barrier_wait(Barrier *b) {
-  int phase = atomic_load_explicit(&b->phase, memory_order_acquire);
+  unsigned phase = atomic_load_explicit(&b->phase, memory_order_acquire);
   if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->total - 1) {
     atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-    atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-    if (atomic_load_explicit(&b->sleepers, memory_order_acquire) > 0)
+    /* Sequentially consistent, with the sleepers' count below and in the waiter: otherwise
+     * this load could pass the store of the phase (x86 lets a load pass an earlier store),
+     * read no sleeper while one is about to sleep on the old phase, and never wake it. */
+    atomic_store(&b->phase, phase + 1u);
+    if (atomic_load(&b->sleepers) > 0)
       syscall(SYS_futex, &b->phase, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     return;
   }
   for (int i = 0; i < SPINS; i++) {
     if (atomic_load_explicit(&b->phase, memory_order_acquire) != phase)
       return;
-    __builtin_ia32_pause();
+    spin_pause();
   }
-  atomic_fetch_add_explicit(&b->sleepers, 1, memory_order_acq_rel);
-  while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
+  atomic_fetch_add(&b->sleepers, 1);
+  while (atomic_load(&b->phase) == phase)
     syscall(SYS_futex, &b->phase, FUTEX_WAIT_PRIVATE, phase, NULL, NULL, 0);
   atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_acq_rel);
 }
@@ -72,9 +85,15 @@ typedef struct {
   int part;
 } Worker;
 
+/* The step is read once, after the start barrier: after the last kernel barrier the main
+ * thread may already be setting up the next step. */
 static void run_share(NnrtPool *p, int part) {
-  for (int k = 0; k < p->m->n_step_kernels; k++) {
-    p->m->step_kernels[k](p->ws, p->n, part, p->threads);
+  const NnrtModel *m = p->m;
+  float *ws = p->ws;
+  int64_t n = p->n;
+  int32_t kernels = m->n_step_kernels;
+  for (int k = 0; k < kernels; k++) {
+    m->step_kernels[k](ws, n, part, p->threads);
     barrier_wait(&p->kernel);
   }
 }
@@ -85,7 +104,12 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&p->lock);
   while (!p->ready && !p->quit)
     pthread_cond_wait(&p->go, &p->lock);
+  int never_ready = !p->ready;
   pthread_mutex_unlock(&p->lock);
+  if (never_ready) { /* a later worker could not start: the start barrier would never fill */
+    free(w);
+    return NULL;
+  }
   for (;;) {
     barrier_wait(&p->start);
     if (p->quit)

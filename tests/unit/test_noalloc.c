@@ -18,7 +18,7 @@
 
 static long allocations;
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define REPLACES_MALLOC 0
 #else
 #define REPLACES_MALLOC 1
