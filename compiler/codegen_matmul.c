@@ -16,7 +16,9 @@
 
 #include <string.h>
 
-enum { TILE_ROWS = 6, TILE_VECS = 2 };
+/* K_BLOCK: a long k is done in blocks of this many steps, so that the block of B a tile
+ * streams (K_BLOCK × 2 vectors: 16 KiB with AVX2) stays in the L1 cache across the row tiles. */
+enum { TILE_ROWS = 6, TILE_VECS = 2, K_BLOCK = 256 };
 
 typedef struct {
   CgCtx *c;
@@ -26,6 +28,8 @@ typedef struct {
   int64_t a_i, a_k, b_k, b_j, c_i; /* element strides (C's j stride is 1) */
   int64_t cols;                    /* C's width */
   LLVMValueRef kdim;
+  LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
+  LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
   LLVMTypeRef fma_ty, mload_ty, mstore_ty;
   LLVMValueRef fma, mload, mstore;
 } Mm;
@@ -82,6 +86,18 @@ static LLVMValueRef load_b(Mm *m, LLVMValueRef k, LLVMValueRef j, int lanes) {
   return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, "b");
 }
 
+static LLVMValueRef load_c(Mm *m, LLVMValueRef i, LLVMValueRef j, int lanes) {
+  CgCtx *c = m->c;
+  LLVMValueRef p = at(m, m->out, offset2(m, i, m->c_i, j, 1));
+  if (lanes == m->w) {
+    LLVMValueRef v = LLVMBuildLoad2(c->b, m->vec, p, "c");
+    LLVMSetAlignment(v, 4);
+    return v;
+  }
+  LLVMValueRef args[4] = {p, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes), LLVMConstNull(m->vec)};
+  return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, "c");
+}
+
 static void store_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int lanes) {
   CgCtx *c = m->c;
   LLVMValueRef p = at(m, m->out, offset2(m, i, m->c_i, j, 1));
@@ -93,17 +109,46 @@ static void store_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int l
   LLVMBuildCall2(c->b, m->mstore_ty, m->mstore, args, 4, "");
 }
 
-/* C[i0 .. i0+rows, j0 .. j0+cols) with cols = (nv − 1)·w + last_lanes. */
-static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef j0, int rows, int nv, int last_lanes) {
+/* Stores row i0 + r of a tile, unless the tile before (which this one overlaps) stored it
+ * already: with k blocked, doing it twice would add this block's sums twice. */
+static void store_row(Mm *m, LLVMValueRef i0, int r, LLVMValueRef fresh, LLVMValueRef j0,
+                      LLVMValueRef *acc, int nv, int last_lanes) {
+  CgCtx *c = m->c;
+  LLVMBasicBlockRef next = NULL;
+  if (m->accumulate) {
+    LLVMBasicBlockRef store = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "store");
+    next = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "stored");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, plus(m, i0, r), fresh, ""), store, next);
+    LLVMPositionBuilderAtEnd(c->b, store);
+  }
+  for (int v = 0; v < nv; v++)
+    store_c(m, plus(m, i0, r), plus(m, j0, (int64_t)v * m->w),
+            LLVMBuildLoad2(c->b, m->vec, acc[v], ""), v == nv - 1 ? last_lanes : m->w);
+  if (next) {
+    LLVMBuildBr(c->b, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+  }
+}
+
+/* C[i0 .. i0+rows, j0 .. j0+cols) with cols = (nv − 1)·w + last_lanes, over the k block;
+ * rows below `fresh` belong to the tile before. */
+static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j0, int rows,
+                      int nv, int last_lanes) {
   CgCtx *c = m->c;
   LLVMValueRef acc[TILE_ROWS][TILE_VECS], bv[TILE_VECS];
   for (int r = 0; r < rows; r++)
     for (int v = 0; v < nv; v++) {
       acc[r][v] = cg_alloca(c, m->vec, "acc");
-      LLVMBuildStore(c->b, LLVMConstNull(m->vec), acc[r][v]);
+      LLVMValueRef start = LLVMConstNull(m->vec);
+      if (m->accumulate) {
+        LLVMValueRef sum = load_c(m, plus(m, i0, r), plus(m, j0, (int64_t)v * m->w),
+                                  v == nv - 1 ? last_lanes : m->w);
+        start = LLVMBuildSelect(c->b, m->accumulate, sum, start, "");
+      }
+      LLVMBuildStore(c->b, start, acc[r][v]);
     }
   Loop lk;
-  LLVMValueRef k = cg_loop_open(c, &lk, m->kdim, "k");
+  LLVMValueRef k = cg_loop_open_range(c, &lk, m->k_lo, m->k_hi, "k");
   for (int v = 0; v < nv; v++)
     bv[v] = load_b(m, k, plus(m, j0, (int64_t)v * m->w), v == nv - 1 ? last_lanes : m->w);
   for (int r = 0; r < rows; r++) {
@@ -116,9 +161,7 @@ static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef j0, int rows, int nv,
   }
   cg_loop_close(c, &lk, k);
   for (int r = 0; r < rows; r++)
-    for (int v = 0; v < nv; v++)
-      store_c(m, plus(m, i0, r), plus(m, j0, (int64_t)v * m->w),
-              LLVMBuildLoad2(c->b, m->vec, acc[r][v], ""), v == nv - 1 ? last_lanes : m->w);
+    store_row(m, i0, r, fresh, j0, acc[r], nv, last_lanes);
 }
 
 /* The rows [lo, hi) of one column block: whole tiles, the last one moved back to end at hi;
@@ -138,16 +181,17 @@ static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef j0, 
   LLVMValueRef last = LLVMBuildSub(c->b, hi, cg_i64(c, TILE_ROWS), "");
   Loop lt;
   LLVMValueRef t = cg_loop_open(c, &lt, ntiles, "t");
-  LLVMValueRef i = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, t, cg_i64(c, TILE_ROWS), ""), "");
-  i = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, i, last, ""), last, i, "i");
-  emit_tile(m, i, j0, TILE_ROWS, nv, last_lanes);
+  LLVMValueRef fresh = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, t, cg_i64(c, TILE_ROWS), ""), "");
+  LLVMValueRef i = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, fresh, last, ""), last,
+                                   fresh, "i");
+  emit_tile(m, i, fresh, j0, TILE_ROWS, nv, last_lanes);
   cg_loop_close(c, &lt, t);
   LLVMBuildBr(c->b, done);
 
   LLVMPositionBuilderAtEnd(c->b, single);
   Loop li;
   LLVMValueRef row = cg_loop_open_range(c, &li, lo, hi, "i");
-  emit_tile(m, row, j0, 1, nv, last_lanes);
+  emit_tile(m, row, row, j0, 1, nv, last_lanes);
   cg_loop_close(c, &li, row);
   LLVMBuildBr(c->b, done);
   LLVMPositionBuilderAtEnd(c->b, done);
@@ -175,6 +219,8 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->c_i = sc[0];
   m->cols = n->shape.dim[1];
   m->kdim = cg_extent(c, ta ? A->shape.dim[0] : A->shape.dim[1]);
+  m->k_lo = cg_i64(c, 0);
+  m->k_hi = m->kdim;
   LLVMTypeRef vec_ptr[2] = {m->vec, c->ptr};
   m->fma = intrinsic(m, "llvm.fmuladd", vec_ptr, 1, &m->fma_ty);
   m->mload = intrinsic(m, "llvm.masked.load", vec_ptr, 2, &m->mload_ty);
@@ -227,7 +273,21 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   LLVMValueRef rows = cg_extent(c, k->root->shape.dim[0]), lo, hi;
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
+    const Node *A = k->root->src[0];
+    int64_t kdim = A->shape.dim[k->root->arg.bits & 1 ? 0 : 1];
+    if (kdim == DIM_BATCH || kdim <= K_BLOCK) {
+      emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
+      return;
+    }
+    Loop lb;
+    LLVMValueRef kb = cg_loop_open(c, &lb, cg_i64(c, (kdim + K_BLOCK - 1) / K_BLOCK), "kb");
+    m.k_lo = LLVMBuildMul(c->b, kb, cg_i64(c, K_BLOCK), "k_lo");
+    LLVMValueRef next = plus(&m, m.k_lo, K_BLOCK);
+    m.k_hi = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, m.kdim, ""), next, m.kdim,
+                             "k_hi");
+    m.accumulate = LLVMBuildICmp(c->b, LLVMIntSGT, kb, cg_i64(c, 0), "accumulate");
     emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
+    cg_loop_close(c, &lb, kb);
     return;
   }
   LLVMValueRef first, end;

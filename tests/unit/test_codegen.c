@@ -335,6 +335,17 @@ static void step_kernels_in_parts_equal_the_serial_step(void **state) {
               " batch = 9\n}\n", 9);
   check_parts(odd_model, 127);
   check_parts(odd_model, 17);
+  /* an input of 300 values: x @ W1 runs its k in blocks (K_BLOCK, codegen_matmul.c) */
+  char *wide = malloc(4096);
+  int at = snprintf(wide, 4096, "model m {\n input x[300]\n target y[2]\n h = dense(x, 19, relu)\n"
+                     " z = dense(h, 2)\n loss = mse(z, y)\n output z\n}\n"
+                     "train m {\n batch = 23\n data = table {");
+  for (int i = 0; i < 300; i++)
+    at += snprintf(wide + at, 4096 - (size_t)at, " %d", i % 7);
+  snprintf(wide + at, 4096 - (size_t)at, " -> 1 2 }\n}\n");
+  check_parts(wide, 23);
+  check_parts(wide, 5);
+  free(wide);
 }
 
 /* a = exp(P), used twice so it is a kernel of its own; then a + 2a (variant 0) or a + aᵀ. */
