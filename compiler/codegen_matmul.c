@@ -73,29 +73,25 @@ static LLVMValueRef splat(Mm *m, LLVMValueRef x) {
   return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(m->vec), LLVMConstNull(idx), "bcast");
 }
 
-/* `lanes` consecutive columns of B's row k from column j, zero beyond. */
-static LLVMValueRef load_b(Mm *m, LLVMValueRef k, LLVMValueRef j, int lanes) {
+/* `lanes` consecutive floats at p, zero beyond (a masked load when lanes < w). */
+static LLVMValueRef load_lanes(Mm *m, LLVMValueRef p, int lanes, const char *name) {
   CgCtx *c = m->c;
-  LLVMValueRef p = at(m, m->b, offset2(m, k, m->b_k, j, 1));
   if (lanes == m->w) {
-    LLVMValueRef v = LLVMBuildLoad2(c->b, m->vec, p, "b");
+    LLVMValueRef v = LLVMBuildLoad2(c->b, m->vec, p, name);
     LLVMSetAlignment(v, 4);
     return v;
   }
   LLVMValueRef args[4] = {p, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes), LLVMConstNull(m->vec)};
-  return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, "b");
+  return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, name);
+}
+
+/* Columns j .. j+lanes of B's row k, and of C's row i. */
+static LLVMValueRef load_b(Mm *m, LLVMValueRef k, LLVMValueRef j, int lanes) {
+  return load_lanes(m, at(m, m->b, offset2(m, k, m->b_k, j, 1)), lanes, "b");
 }
 
 static LLVMValueRef load_c(Mm *m, LLVMValueRef i, LLVMValueRef j, int lanes) {
-  CgCtx *c = m->c;
-  LLVMValueRef p = at(m, m->out, offset2(m, i, m->c_i, j, 1));
-  if (lanes == m->w) {
-    LLVMValueRef v = LLVMBuildLoad2(c->b, m->vec, p, "c");
-    LLVMSetAlignment(v, 4);
-    return v;
-  }
-  LLVMValueRef args[4] = {p, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes), LLVMConstNull(m->vec)};
-  return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, "c");
+  return load_lanes(m, at(m, m->out, offset2(m, i, m->c_i, j, 1)), lanes, "c");
 }
 
 static void store_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int lanes) {

@@ -82,15 +82,20 @@ static Node *build_op(Graph *g, int op_id) {
   return NULL;
 }
 
+/* An empty graph in a fresh arena, its diagnostics to stderr. */
+static void graph_fixture(Arena *arena, Diag *diag, Graph *g) {
+  arena_init(arena);
+  diag_init(diag, NULL, stderr);
+  graph_init(g, arena, diag);
+}
+
 /* The output of the predict-only graph build(g, arg) builds: compiled equals interpreted;
  * returns the number of loops of its schedule. */
 static int check_built(Node *(*build)(Graph *, int), int arg) {
   Arena arena;
-  arena_init(&arena);
   Diag diag;
-  diag_init(&diag, NULL, stderr);
   Graph g;
-  graph_init(&g, &arena, &diag);
+  graph_fixture(&arena, &diag, &g);
   Model m = {.name = "op"};
   g.output = build(&g, arg);
   assert_non_null(g.output);
@@ -375,11 +380,9 @@ enum { NODD = sizeof odd_sizes / sizeof *odd_sizes };
  * k·ε·Σ|a||b| (ε = 2⁻²⁴ per rounding, one per multiply-add); the test allows that bound. */
 static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits, int vector_floats) {
   Arena arena;
-  arena_init(&arena);
   Diag diag;
-  diag_init(&diag, NULL, stderr);
   Graph g;
-  graph_init(&g, &arena, &diag);
+  graph_fixture(&arena, &diag, &g);
   Model model = {.name = "mm"};
   Node *A = g_param(&g, "A", bits & 1 ? (Shape){2, {k, m}} : (Shape){2, {m, k}});
   Node *B = g_param(&g, "B", bits & 2 ? (Shape){2, {n, k}} : (Shape){2, {k, n}});
