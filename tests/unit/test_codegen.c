@@ -446,6 +446,16 @@ static void tiled_matmul_matches_interpreter_on_odd_shapes(void **state) {
     }
 }
 
+/* Shapes drawn at random (seeded): m, k, n in [1, 300], any transposes. */
+static void tiled_matmul_matches_interpreter_on_random_shapes(void **state) {
+  (void)state;
+  for (int i = 0; i < 24; i++) {
+    int64_t m = 1 + (int64_t)uniform(0, 300), k = 1 + (int64_t)uniform(0, 300);
+    int64_t n = 1 + (int64_t)uniform(0, 300);
+    check_matmul(m, k, n, (uint32_t)uniform(0, 4), 0);
+  }
+}
+
 /* The tiles for the other vector widths nnc generates (4 floats without AVX, 16 with AVX-512):
  * LLVM splits or widens the vectors for this CPU, so their blocking and masking run here too. */
 static void tiled_matmul_is_right_for_every_vector_width(void **state) {
@@ -493,6 +503,7 @@ int main(void) {
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
     cmocka_unit_test(joined_loops_read_only_their_own_element),
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_odd_shapes),
+    cmocka_unit_test(tiled_matmul_matches_interpreter_on_random_shapes),
     cmocka_unit_test(tiled_matmul_is_right_for_every_vector_width),
     cmocka_unit_test(odd_widths_step_matches_interpreter),
     cmocka_unit_test(an_update_from_leaves_alone_keeps_its_place),
