@@ -6,8 +6,9 @@
  * multiply-adds and C is written once. Column blocks are the outer loop, so one block of B
  * stays in cache while the rows go by. Columns left over after the full blocks (C's width is
  * always a constant) get a tile of masked vectors; rows left over at the end of a part are
- * covered by one more tile that overlaps the previous one and recomputes identical values,
- * so there is one tile height only (plus single rows for parts shorter than a tile).
+ * covered by one more tile that overlaps the previous one and stores only its new rows, so
+ * there is one tile height only (plus single rows for parts shorter than a tile). A long k is
+ * done in blocks (K_BLOCK), each continuing from the sums C holds.
  *
  * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
  * the part it falls in or the thread count: results are bit-identical for any --threads.
@@ -22,7 +23,7 @@ enum { TILE_ROWS = 6, TILE_VECS = 2, K_BLOCK = 256 };
 
 typedef struct {
   CgCtx *c;
-  LLVMTypeRef vec, mask_ty;
+  LLVMTypeRef vec;
   int w;                           /* floats per vector */
   LLVMValueRef a, b, out;          /* &ws[offset] of op(A), op(B) and C */
   int64_t a_i, a_k, b_k, b_j, c_i; /* element strides (C's j stride is 1) */
@@ -204,7 +205,6 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->c = c;
   m->w = c->vector_floats;
   m->vec = LLVMVectorType(c->f32, (unsigned)m->w);
-  m->mask_ty = LLVMVectorType(LLVMInt1TypeInContext(c->ctx), (unsigned)m->w);
   m->a = at(m, c->ws, cg_i64(c, c->p->plan.offset[A->id]));
   m->b = at(m, c->ws, cg_i64(c, c->p->plan.offset[B->id]));
   m->out = at(m, c->ws, cg_i64(c, k->out));
