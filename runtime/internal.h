@@ -127,11 +127,22 @@ int nnrt_save_run(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
 int nnrt_load_run(const NnrtModel *m, float *ws, const NnrtInputStats *st, NnrtRunState *rs,
                   const char *path, char *err, size_t errlen);
 
+/* The rows of one step: rows order[start ...] (start ... when order is NULL) of the data set's
+ * x and y, for m's input and target slots. nnrt_batch_load copies the step's rows [from, to). */
+typedef struct {
+  const NnrtModel *m;
+  const float *x, *y;
+  const int64_t *order;
+  int64_t start;
+} NnrtBatch;
+void nnrt_batch_load(const NnrtBatch *b, float *ws, int64_t from, int64_t to);
+
 /* threads.c: a pool of `threads` threads running a step's kernels in parts (NULL for 1, or
- * when threads cannot be started); nnrt_pool_step with a NULL pool is m->step. */
+ * when threads cannot be started). nnrt_pool_step loads the batch's n rows, each thread a
+ * share of them, and runs the step; with a NULL pool it is nnrt_batch_load and m->step. */
 typedef struct NnrtPool NnrtPool;
 NnrtPool *nnrt_pool_new(int threads);
-void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n);
+void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n, const NnrtBatch *batch);
 void nnrt_pool_free(NnrtPool *p);
 
 /* Shared by the program's command line and the REPL (compiler/repl.c), which hosts the same

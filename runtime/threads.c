@@ -78,6 +78,7 @@ struct NnrtPool {
   const NnrtModel *m;
   float *ws;
   int64_t n;
+  const NnrtBatch *batch;
 };
 
 typedef struct {
@@ -86,12 +87,16 @@ typedef struct {
 } Worker;
 
 /* The step is read once, after the start barrier: after the last kernel barrier the main
- * thread may already be setting up the next step. */
+ * thread may already be setting up the next step. Each part first copies its share of the
+ * batch's rows (the batch lives only until the step ends; it is not read after the first
+ * barrier). */
 static void run_share(NnrtPool *p, int part) {
   const NnrtModel *m = p->m;
   float *ws = p->ws;
   int64_t n = p->n;
   int32_t kernels = m->n_step_kernels;
+  nnrt_batch_load(p->batch, ws, n * part / p->threads, n * (part + 1) / p->threads);
+  barrier_wait(&p->kernel);
   for (int k = 0; k < kernels; k++) {
     m->step_kernels[k](ws, n, part, p->threads);
     barrier_wait(&p->kernel);
@@ -175,14 +180,17 @@ NnrtPool *nnrt_pool_new(int threads) {
   return p;
 }
 
-void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n) {
+void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n,
+                    const NnrtBatch *batch) {
   if (!p || m->n_step_kernels < 1) {
+    nnrt_batch_load(batch, ws, 0, n);
     m->step(ws, n);
     return;
   }
   p->m = m;
   p->ws = ws;
   p->n = n;
+  p->batch = batch;
   barrier_wait(&p->start);
   run_share(p, 0);
 }

@@ -90,13 +90,18 @@ static double now_seconds(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void load_rows(const NnrtSlot *s, float *ws, const float *data, const int64_t *order,
-                      int64_t start, int64_t n) {
+static void load_rows(const NnrtSlot *s, float *ws, const float *data, const NnrtBatch *b,
+                      int64_t from, int64_t to) {
   size_t bytes = (size_t)s->width * sizeof(float);
-  for (int64_t r = 0; r < n; r++) {
-    int64_t row = order ? order[start + r] : start + r;
+  for (int64_t r = from; r < to; r++) {
+    int64_t row = b->order ? b->order[b->start + r] : b->start + r;
     memcpy(ws + s->offset + r * s->width, data + row * s->width, bytes);
   }
+}
+
+void nnrt_batch_load(const NnrtBatch *b, float *ws, int64_t from, int64_t to) {
+  load_rows(&b->m->input, ws, b->x, b, from, to);
+  load_rows(&b->m->target, ws, b->y, b, from, to);
 }
 
 static double metric_of(const NnrtModel *m, int64_t correct, int64_t rows) {
@@ -158,14 +163,13 @@ static int run_epoch(Run *r, int64_t *n_out) {
   while (r->position < ds->rows) {
     int64_t start = r->position;
     int64_t n = ds->rows - start < r->batch ? ds->rows - start : r->batch;
-    load_rows(&m->input, ws, ds->x, r->order, start, n);
-    load_rows(&m->target, ws, ds->y, r->order, start, n);
+    NnrtBatch batch = {m, ds->x, ds->y, r->order, start};
     r->lr = nnrt_lr_at(r->o, r->steps_per_epoch, r->step);
     ws[m->lr_offset] = (float)r->lr;
     if (m->step_offset >= 0)
       ws[m->step_offset] = (float)(r->step + 1);
     nnrt_fill_noise(m, ws, &r->dropout);
-    nnrt_pool_step(r->pool, m, ws, n);
+    nnrt_pool_step(r->pool, m, ws, n, &batch);
     r->step++;
     r->position += n;
     *n_out = n;
@@ -189,8 +193,7 @@ void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, dou
   int64_t correct = 0;
   for (int64_t start = 0; start < ds->rows; start += m->max_batch) {
     int64_t n = ds->rows - start < m->max_batch ? ds->rows - start : m->max_batch;
-    load_rows(&m->input, ws, ds->x, NULL, start, n);
-    load_rows(&m->target, ws, ds->y, NULL, start, n);
+    nnrt_batch_load(&(NnrtBatch){m, ds->x, ds->y, NULL, start}, ws, 0, n);
     m->evaluate(ws, n);
     sum += (double)ws[m->loss_offset] * (double)n;
     correct += nnrt_count_correct(m, ws, n);
