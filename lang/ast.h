@@ -7,8 +7,8 @@
 #define NNC_AST_H
 #include <stdio.h>
 
-#include "../compiler/support/arena.h"
-#include "../compiler/support/diag.h"
+#include "arena.h"
+#include "diag.h"
 
 typedef enum {
   AST_MODEL,   /* model NAME { items }            u.block: name, items */

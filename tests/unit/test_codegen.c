@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/nnrt.h"
+#include "nnrt.h"
 #include "codegen.h"
 #include "driver.h"
 #include "interp.h"
@@ -96,11 +96,11 @@ static int check_built(Node *(*build)(Graph *, int), int arg) {
   Diag diag;
   Graph g;
   graph_fixture(&arena, &diag, &g);
-  Model m = {.name = "op"};
+  TrainSettings none = {0};
   g.output = build(&g, arg);
   assert_non_null(g.output);
   Program p;
-  program_plan(&p, &g, &m, "op.nn");
+  program_plan(&p, &g, "op", 0, &none, "op.nn");
   Interp it;
   interp_init(&it, &arena, &g, 1);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
@@ -182,7 +182,7 @@ static void step_run_open(StepRun *r, const char *name, const char *text, size_t
                           int64_t rows, const OptimizerSettings *o) {
   compilation_init(&r->c, name, text, len, stderr);
   front_with(&r->c, o);
-  program_plan(&r->p, &r->c.graph, r->c.model, name);
+  compilation_plan(&r->c, &r->p, name);
   assert_true(r->p.can_train);
   interp_init(&r->it, &r->c.arena, &r->c.graph, rows);
   r->ws = calloc((size_t)r->p.plan.total + 16, sizeof(float));
@@ -293,7 +293,7 @@ static void check_parts(const char *source, int64_t rows) {
   compilation_init(&c, "parts.nn", source, strlen(source), stderr);
   assert_true(compilation_front(&c));
   Program p;
-  program_plan(&p, &c.graph, c.model, "parts.nn");
+  compilation_plan(&c, &p, "parts.nn");
   Interp it;
   interp_init(&it, &c.arena, &c.graph, rows);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
@@ -383,13 +383,13 @@ static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits, int vec
   Diag diag;
   Graph g;
   graph_fixture(&arena, &diag, &g);
-  Model model = {.name = "mm"};
+  TrainSettings none = {0};
   Node *A = g_param(&g, "A", bits & 1 ? (Shape){2, {k, m}} : (Shape){2, {m, k}});
   Node *B = g_param(&g, "B", bits & 2 ? (Shape){2, {n, k}} : (Shape){2, {k, n}});
   g.output = g_matmul(&g, A, B, bits);
   assert_non_null(g.output);
   Program p;
-  program_plan(&p, &g, &model, "mm.nn");
+  program_plan(&p, &g, "mm", 0, &none, "mm.nn");
   p.vector_floats = vector_floats;
   Interp it;
   interp_init(&it, &arena, &g, 1);

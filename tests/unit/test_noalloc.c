@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../runtime/nnrt.h"
+#include "nnrt.h"
 #include "codegen.h"
 #include "driver.h"
 #include "jit.h"
@@ -117,7 +117,7 @@ static void a_training_step_allocates_nothing(void **state) {
   compilation_init(&c, "noalloc.nn", source, strlen(source), stderr);
   assert_true(compilation_front(&c));
   Program p;
-  program_plan(&p, &c.graph, c.model, "noalloc.nn");
+  compilation_plan(&c, &p, "noalloc.nn");
   char err[1024];
   Jit *j = jit_new(err, sizeof err);
   assert_non_null(j);

@@ -469,8 +469,8 @@ static void settings_filled(void **state) {
   assert_int_equal(t->opt.kind, OPT_SGD);
   assert_true(t->opt.lr == 0.5 && t->opt.momentum == 0.9 && t->opt.nesterov);
   assert_true(t->opt.weight_decay == 1e-4);
-  assert_int_equal(t->sched.kind, SCHED_STEP);
-  assert_true(t->sched.a == 0.25 && t->sched.b == 3 && t->sched.warmup_epochs == 1.5);
+  assert_int_equal(t->lr_schedule.kind, LR_STEP);
+  assert_true(t->lr_schedule.a == 0.25 && t->lr_schedule.b == 3 && t->lr_schedule.warmup_epochs == 1.5);
   assert_int_equal(t->epochs, 7);
   assert_int_equal(t->batch, 4);
   assert_false(t->shuffle);
@@ -479,7 +479,12 @@ static void settings_filled(void **state) {
   assert_int_equal(t->early_stopping, 2);
   assert_int_equal(t->checkpoint_every, 5);
   assert_int_equal(t->data.kind, DATA_TABLE);
-  assert_int_equal(t->data.table->u.table.n, 4);
+  assert_int_equal(t->data.rows, 4);
+  assert_int_equal(t->data.x_width, 2);
+  assert_int_equal(t->data.y_width, 1);
+  static const float x[] = {0, 0, 0, 1, 1, 0, 1, 1}, y[] = {0, 1, 1, 0};
+  assert_memory_equal(t->data.x, x, sizeof x);
+  assert_memory_equal(t->data.y, y, sizeof y);
   assert_int_equal(t->validate.kind, DATA_TABLE);
   assert_true(t->validation_split == 0);
   assert_int_equal(c.model->n_classes, 0);
@@ -504,23 +509,23 @@ static void optimizer_defaults(void **state) {
     switch (i) {
     case 0:
       assert_true(t->opt.lr == 0.01 && t->opt.momentum == 0 && !t->opt.nesterov);
-      assert_int_equal(t->sched.kind, SCHED_CONSTANT);
+      assert_int_equal(t->lr_schedule.kind, LR_CONSTANT);
       break;
     case 1:
       assert_true(t->opt.lr == 0.001 && t->opt.beta1 == 0.9 && t->opt.beta2 == 0.999);
       assert_true(t->opt.eps == 1e-7);
-      assert_int_equal(t->sched.kind, SCHED_EXPONENTIAL);
-      assert_true(t->sched.a == 0.96);
+      assert_int_equal(t->lr_schedule.kind, LR_EXPONENTIAL);
+      assert_true(t->lr_schedule.a == 0.96);
       break;
     case 2:
       assert_true(t->opt.lr == 0.002 && t->opt.weight_decay == 0.01 && t->opt.eps == 1e-7);
-      assert_int_equal(t->sched.kind, SCHED_COSINE);
-      assert_true(t->sched.a == 0.1);
+      assert_int_equal(t->lr_schedule.kind, LR_COSINE);
+      assert_true(t->lr_schedule.a == 0.1);
       break;
     case 3:
       assert_true(t->opt.lr == 0.001 && t->opt.rho == 0.9 && t->opt.momentum == 0);
-      assert_int_equal(t->sched.kind, SCHED_STEP);
-      assert_true(t->sched.a == 0.5 && t->sched.b == 10);
+      assert_int_equal(t->lr_schedule.kind, LR_STEP);
+      assert_true(t->lr_schedule.a == 0.5 && t->lr_schedule.b == 10);
       break;
     }
     sema_done(&r);

@@ -13,7 +13,7 @@
 #include "gradcheck.h"
 #include "optim.h"
 #include "parse.h"
-#include "../../runtime/nnrt.h"
+#include "nnrt.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
 static double uniform(double lo, double hi) { return test_uniform(&rng_state, lo, hi); }

@@ -24,6 +24,11 @@ void compilation_init(Compilation *c, const char *name, const char *text, size_t
   diag_init(&c->diag, &c->src, diag_out);
 }
 
+void compilation_plan(Compilation *c, Program *p, const char *src) {
+  const Model *m = c->model;
+  program_plan(p, &c->graph, m->name, m->n_classes, &m->train, src);
+}
+
 void compilation_free(Compilation *c) { arena_free(&c->arena); }
 
 static bool verified(Compilation *c, const char *stage) {
@@ -152,7 +157,7 @@ static int emit_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Progra
 
 static int back_end(Compilation *c, const Options *o, FILE *out) {
   Program p;
-  program_plan(&p, &c->graph, c->model, c->src.name);
+  compilation_plan(c, &p, c->src.name);
   if (o->emit == EMIT_SCHED) {
     if (p.can_train) {
       fputs("# nn_step\n", out);

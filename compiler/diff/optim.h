@@ -7,7 +7,7 @@
 #ifndef NNC_OPTIM_H
 #define NNC_OPTIM_H
 #include "graph.h"
-#include "sema.h"
+#include "settings.h"
 
 void optim_build(Graph *g, const OptimizerSettings *o);
 

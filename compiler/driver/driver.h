@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "graph.h"
+#include "plan.h"
 #include "lower.h"
 #include "sema.h"
 
@@ -41,6 +42,8 @@ typedef struct {
 void compilation_init(Compilation *c, const char *name, const char *text, size_t len,
                       FILE *diag_out);
 bool compilation_front(Compilation *c);
+/* The back end's plan of a compilation whose front end succeeded; src names it in messages. */
+void compilation_plan(Compilation *c, Program *p, const char *src);
 void compilation_free(Compilation *c);
 int driver_run(const Options *o, FILE *out);
 

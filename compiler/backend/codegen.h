@@ -9,22 +9,8 @@
 #define NNC_CODEGEN_H
 #include <llvm-c/Core.h>
 
-#include "lower.h"
-#include "schedule.h"
+#include "plan.h"
 
-/* Everything the back end needs about one compiled model. */
-typedef struct {
-  Graph *g;
-  const Model *m;
-  const char *source_name;
-  bool can_train;
-  Schedule step, evaluate, predict;
-  MemPlan plan;
-  int vector_floats; /* lanes of the vectors matrix kernels use; 0 (program_plan): the host's */
-} Program;
-
-/* Schedules and plans the workspace of a graph that has its loss, grads and updates. */
-void program_plan(Program *p, Graph *g, const Model *m, const char *src);
 LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_main);
 
 #endif

@@ -4,7 +4,7 @@
  * layout LLVM's default struct layout reproduces. Also the generated program's main(). */
 #include <string.h>
 
-#include "../runtime/nnrt.h"
+#include "nnrt.h"
 #include "codegen_internal.h"
 #include "summary.h"
 
@@ -122,30 +122,14 @@ static LLVMValueRef string_array(CgCtx *c, const char **v, int n) {
   return private_array(c, c->ptr, e, n, "class_names");
 }
 
-/* The rows of a data table as two float arrays: inputs, and targets (or class labels). */
-static void table_arrays(CgCtx *c, const AstNode *t, LLVMValueRef *x, LLVMValueRef *y) {
-  int64_t rows = t->u.table.n;
-  int64_t nin = t->u.table.rows->u.row.n_in, nout = t->u.table.rows->u.row.n_out;
-  float *xs = ARENA_ARRAY(c->p->g->arena, float, rows * nin + 1);
-  float *ys = ARENA_ARRAY(c->p->g->arena, float, rows * nout + 1);
-  int64_t i = 0, j = 0;
-  for (const AstNode *r = t->u.table.rows; r; r = r->next) {
-    for (const AstNode *v = r->u.row.in; v; v = v->next)
-      xs[i++] = (float)v->u.num.value;
-    for (const AstNode *v = r->u.row.out; v; v = v->next)
-      ys[j++] = (float)v->u.num.value;
-  }
-  *x = global_floats(c, xs, i, "data_x");
-  *y = global_floats(c, ys, j, "data_y");
-}
-
 /* An NnrtData, field by field. */
 static LLVMValueRef data_value(CgCtx *c, const DataSettings *d) {
   LLVMValueRef x = LLVMConstNull(c->ptr), y = LLVMConstNull(c->ptr);
   int64_t rows = 0;
   if (d->kind == DATA_TABLE && c->p->can_train) {
-    table_arrays(c, d->table, &x, &y);
-    rows = d->table->u.table.n;
+    x = global_floats(c, d->x, d->rows * d->x_width, "data_x");
+    y = global_floats(c, d->y, d->rows * d->y_width, "data_y");
+    rows = d->rows;
   }
   LLVMValueRef f[] = {
     i32c(c, d->kind), cg_i64(c, rows), x, y,
@@ -234,24 +218,24 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
                      LLVMValueRef *step_kernels) {
   const Program *p = c->p;
   const Graph *g = p->g;
-  const TrainSettings *t = &p->m->train;
+  const TrainSettings *t = p->train;
   bool train = p->can_train;
   int nlayers, nchecks;
   LLVMValueRef layers = layers_array(c, &nlayers), checks = checks_array(c, &nchecks);
   int64_t mem_params, mem_state, mem_other;
   memory_plan(p, &mem_params, &mem_state, &mem_other);
   LLVMValueRef f[] = {
-    i32c(c, NNRT_ABI_VERSION), global_string(c, p->m->name), global_string(c, p->source_name),
+    i32c(c, NNRT_ABI_VERSION), global_string(c, p->name), global_string(c, p->source_name),
     cg_i64(c, p->plan.total), cg_i64(c, p->plan.max_batch),
     slot_value(c, g->input, "input"), slot_value(c, train ? g->target : NULL, "target"),
     slot_value(c, g->output, "output"),
     cg_i64(c, train ? offset_of(p, g->loss) : -1), cg_i64(c, train ? offset_of(p, g->lr) : -1),
     cg_i64(c, train ? offset_of(p, g->step) : -1),
     i32c(c, count_params(p)), params_array(c), i32c(c, g->nnoise), noise_array(c),
-    i32c(c, p->m->n_classes), i32c(c, g->metric),
+    i32c(c, p->n_classes), i32c(c, g->metric),
     i32c(c, train), cg_i64(c, t->epochs), cg_i64(c, t->batch), cg_i64(c, t->log_every),
     cg_i64(c, (int64_t)t->seed), i32c(c, t->shuffle), f64c(c, t->opt.lr),
-    i32c(c, t->sched.kind), f64c(c, t->sched.a), f64c(c, t->sched.b), f64c(c, t->sched.warmup_epochs),
+    i32c(c, t->lr_schedule.kind), f64c(c, t->lr_schedule.a), f64c(c, t->lr_schedule.b), f64c(c, t->lr_schedule.warmup_epochs),
     data_value(c, &t->data), data_value(c, &t->validate), f64c(c, t->validation_split),
     i32c(c, t->early_stopping), cg_i64(c, t->checkpoint_every),
     or_null(c, step), or_null(c, evaluate), predict,

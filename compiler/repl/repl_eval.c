@@ -55,7 +55,7 @@ bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *wan
     return false;
   }
   Program p;
-  program_plan(&p, &c->comp.graph, c->comp.model, name);
+  compilation_plan(&c->comp, &p, name);
   LLVMModuleRef mod = codegen_module(&p, jit_context(c->jit), false);
   double t2 = repl_now_ms();
   if (!mod || !jit_add(c->jit, mod, repl_jit_opt, err, sizeof err) ||

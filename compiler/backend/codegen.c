@@ -406,7 +406,7 @@ static void ctx_init(CgCtx *c, const Program *p, LLVMContextRef ctx) {
   memset(c, 0, sizeof *c);
   c->p = p;
   c->ctx = ctx;
-  c->mod = LLVMModuleCreateWithNameInContext(p->m->name, ctx);
+  c->mod = LLVMModuleCreateWithNameInContext(p->name, ctx);
   c->b = LLVMCreateBuilderInContext(ctx);
   c->f32 = LLVMFloatTypeInContext(ctx);
   c->f64 = LLVMDoubleTypeInContext(ctx);
@@ -438,45 +438,4 @@ LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_mai
     descriptor_emit_main(&c);
   LLVMDisposeBuilder(c.b);
   return c.mod;
-}
-
-void program_plan(Program *p, Graph *g, const Model *m, const char *src) {
-  memset(p, 0, sizeof *p);
-  p->g = g;
-  p->m = m;
-  p->source_name = src;
-  p->can_train = m->train.present && g->loss;
-  int nroots = 0;
-  Node **roots = ARENA_ARRAY(g->arena, Node *, 2 * g->nparams + 2);
-  if (p->can_train) {
-    roots[nroots++] = g->loss;
-    roots[nroots++] = g->output;
-    for (int i = 0; i < g->nparams; i++) {
-      if (g->params[i].update) {
-        roots[nroots++] = g->params[i].grad;
-        roots[nroots++] = g->params[i].update;
-      }
-    }
-    sched_build(&p->step, g, roots, nroots);
-    NNC_ASSERT(sched_updates_in_place_safely(&p->step, g));
-    sched_build(&p->evaluate, g, roots, 2);
-  }
-  sched_build(&p->predict, g, &g->output, 1);
-  int64_t max_batch = p->can_train ? m->train.batch : 1;
-  memplan_init(&p->plan, g, max_batch < 1 ? 1 : max_batch);
-  if (p->can_train) {
-    memplan_add(&p->plan, g, &p->step);
-    memplan_add(&p->plan, g, &p->evaluate);
-  }
-  memplan_add(&p->plan, g, &p->predict);
-  if (p->can_train) {
-    sched_assign(&p->step, &p->plan);
-    sched_assign(&p->evaluate, &p->plan);
-  }
-  sched_assign(&p->predict, &p->plan);
-  if (p->can_train) {
-    sched_join(&p->step, &p->plan);
-    sched_join(&p->evaluate, &p->plan);
-  }
-  sched_join(&p->predict, &p->plan);
 }

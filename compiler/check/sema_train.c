@@ -235,10 +235,10 @@ static void schedule_setting(Sema *s, const AstNode *v, TrainSettings *t) {
   }
   static const char *const example[] = {"constant", "step(factor = 0.5, every = 10)",
                                         "exponential(rate = 0.96)", "cosine(final = 0)"};
-  ScheduleSettings sc = {.kind = (ScheduleKind)k, .warmup_epochs = t->sched.warmup_epochs};
-  if (k == SCHED_STEP)
+  LrSchedule sc = {.kind = (LrScheduleKind)k, .warmup_epochs = t->lr_schedule.warmup_epochs};
+  if (k == LR_STEP)
     sc.a = 0.5, sc.b = 10;
-  else if (k == SCHED_EXPONENTIAL)
+  else if (k == LR_EXPONENTIAL)
     sc.a = 0.96;
   Args a = {.fn = sched_names[k], .names = sched_args[k]};
   sema_collect_args(s, v, &a, 0,
@@ -251,7 +251,7 @@ static void schedule_setting(Sema *s, const AstNode *v, TrainSettings *t) {
   int64_t n;
   if (every && sema_int(s, every, "every", 1, INT_MAX, &n))
     sc.b = (double)n;
-  t->sched = sc;
+  t->lr_schedule = sc;
 }
 
 /* --- train blocks --- */
@@ -310,7 +310,7 @@ static void check_setting(TrainCheck *tc, const AstNode *st) {
   case S_SPLIT: sema_ranged(s, v, name, R_OPEN, &t->validation_split); break;
   case S_OPTIMIZER: optimizer_setting(s, v, t); break;
   case S_SCHEDULE: schedule_setting(s, v, t); break;
-  case S_WARMUP: sema_ranged(s, v, name, R_NONNEG, &t->sched.warmup_epochs); break;
+  case S_WARMUP: sema_ranged(s, v, name, R_NONNEG, &t->lr_schedule.warmup_epochs); break;
   case S_EPOCHS: sema_int(s, v, name, 1, (int64_t)1e15, &t->epochs); break;
   case S_BATCH: sema_int(s, v, name, 1, (int64_t)1e15, &t->batch); break;
   case S_SHUFFLE: sema_bool(s, v, name, &t->shuffle); break;
@@ -333,12 +333,12 @@ void sema_check_train(Sema *s, Model *m, const AstNode *block) {
   TrainSettings *t = &m->train;
   if (t->present) {
     diag_error(d, block->loc, "model '%s' has a second train block", m->name);
-    diag_note(d, t->block->loc, "the first is here");
+    diag_note(d, t->loc, "the first is here");
     return;
   }
-  *t = (TrainSettings){.present = true, .block = block, .epochs = 10, .batch = 32,
+  *t = (TrainSettings){.present = true, .loc = block->loc, .epochs = 10, .batch = 32,
                        .log_every = 1, .shuffle = true, .opt = opt_defaults[OPT_SGD],
-                       .sched = {.kind = SCHED_CONSTANT}};
+                       .lr_schedule = {.kind = LR_CONSTANT}};
   TrainCheck tc = {.s = s, .m = m, .t = t};
   for (const AstNode *st = block->u.block.items; st; st = st->next)
     check_setting(&tc, st);

@@ -43,6 +43,25 @@ static void check_rows(Diag *d, const Model *m, const AstNode *table) {
   }
 }
 
+/* The rows of a checked table as two float arrays: inputs, and targets (or class labels). */
+static void table_floats(Arena *arena, const AstNode *t, DataSettings *out) {
+  const AstNode *first = t->u.table.rows;
+  out->rows = t->u.table.n;
+  out->x_width = first ? first->u.row.n_in : 0;
+  out->y_width = first ? first->u.row.n_out : 0;
+  float *x = ARENA_ARRAY(arena, float, out->rows * out->x_width + 1);
+  float *y = ARENA_ARRAY(arena, float, out->rows * out->y_width + 1);
+  int64_t i = 0, j = 0;
+  for (const AstNode *r = first; r; r = r->next) {
+    for (const AstNode *v = r->u.row.in; v; v = v->next)
+      x[i++] = (float)v->u.num.value;
+    for (const AstNode *v = r->u.row.out; v; v = v->next)
+      y[j++] = (float)v->u.num.value;
+  }
+  out->x = x;
+  out->y = y;
+}
+
 /* A relative path is taken from the .nn file's directory, like C's #include "...". */
 static const char *resolve_path(Sema *s, const char *path) {
   if (path[0] == '/' || !s->dir)
@@ -218,13 +237,13 @@ static void idx_source(Sema *s, const Model *m, const AstNode *v, DataSettings *
 /* data = / validate = : table { ... } | csv(...) | idx(...) */
 void sema_data_source(Sema *s, const Model *m, const AstNode *setting, DataSettings *out) {
   const AstNode *v = setting->u.decl.value;
-  *out = (DataSettings){.ast = v, .scale = 1};
+  *out = (DataSettings){.loc = v->loc, .scale = 1};
   if (v->kind == AST_TABLE) {
     if (v->u.table.n == 0)
       diag_error(s->d, v->loc, "the data table is empty");
     check_rows(s->d, m, v);
     out->kind = DATA_TABLE;
-    out->table = v;
+    table_floats(s->arena, v, out);
     return;
   }
   static const char *const sources[] = {"table", "csv", "idx", NULL};

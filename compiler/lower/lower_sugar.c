@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "../runtime/nnrt.h"
+#include "nnrt.h"
 
 /* --- sugar built from primitives: helpers --- */
 

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "graph.h"
-#include "sema.h"
+#include "settings.h"
 
 /* opt: the settings the update was built with, named in its heading (NULL: not named). */
 void explain_print(FILE *out, const Graph *g, const OptimizerSettings *opt);

@@ -1,4 +1,4 @@
-#include "schedule.h"
+#include "plan.h"
 
 #include <string.h>
 
@@ -81,41 +81,6 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
       s->kernel[s->n++] = (Kernel){n, -1, false};
   }
   leaf_kernels_first(s, g->arena);
-}
-
-void memplan_init(MemPlan *p, Graph *g, int64_t max_batch) {
-  p->offset = ARENA_ARRAY(g->arena, int64_t, g->n);
-  p->scratch = ARENA_ARRAY(g->arena, int64_t, g->n);
-  for (uint32_t i = 0; i < g->n; i++)
-    p->offset[i] = p->scratch[i] = -1;
-  p->total = 0;
-  p->max_batch = max_batch;
-}
-
-/* Regions start on 16-float (64-byte) boundaries, so vector loads of a row stay aligned. */
-static void place(MemPlan *p, const Node *n) {
-  if (p->offset[n->id] >= 0)
-    return;
-  p->offset[n->id] = p->total;
-  int64_t size = shape_numel(&n->shape, p->max_batch);
-  p->total += (size + 15) & ~(int64_t)15;
-}
-
-void memplan_add(MemPlan *p, Graph *g, const Schedule *s) {
-  for (int i = 0; i < g->nparams; i++) {
-    place(p, g->params[i].param);
-    if (g->params[i].update && s->materialized[g->params[i].update->id])
-      p->offset[g->params[i].update->id] = p->offset[g->params[i].param->id];
-  }
-  for (uint32_t i = 0; i < g->n; i++)
-    if (s->materialized[i]) {
-      place(p, g->node[i]);
-      const Node *n = g->node[i];
-      if (n->op == OP_MATMUL && (n->arg.bits & 2) && p->scratch[i] < 0) {
-        p->scratch[i] = p->total;
-        p->total += (shape_numel(&n->src[1]->shape, p->max_batch) + 15) & ~(int64_t)15;
-      }
-    }
 }
 
 void sched_assign(Schedule *s, const MemPlan *p) {

@@ -1,6 +1,9 @@
 /* sema: the entry point (sema_check), models and their declarations, class targets, and the
  * constant numbers every setting is evaluated with. Contract: sema.h; the train block is
  * checked in sema_train.c, its data sources in sema_data.c and sema_csv.c. */
+/* realpath is POSIX.1-2008 XSI, not base POSIX. */
+#define _XOPEN_SOURCE 700
+
 #include "sema_internal.h"
 #include "strmap.h"
 

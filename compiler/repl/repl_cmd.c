@@ -258,7 +258,7 @@ static void cmd_ir(Repl *r, Entry *e) {
   c.comp.want_model = e->model->name;
   if (compilation_front(&c.comp)) {
     Program p;
-    program_plan(&p, &c.comp.graph, c.comp.model, c.comp.src.name);
+    compilation_plan(&c.comp, &p, c.comp.src.name);
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef mod = codegen_module(&p, ctx, false);
     if (mod) {

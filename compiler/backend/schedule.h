@@ -4,9 +4,9 @@
  * values used more than once, and values whose consumer iterates over another shape — and
  * makes one kernel per materialized non-leaf node, in id (topological) order. Every other
  * elementwise node is fused into the expression of the kernel that consumes it, so a chain
- * like σ(x W + b) is one loop. Constants and N are immediates. The plan gives every node
- * materialized by any schedule its own region of the workspace (sized for max_batch rows);
- * an update's kernel writes over its parameter, and runs after every kernel that reads it. */
+ * like σ(x W + b) is one loop. Constants and N are immediates. An update's kernel
+ * writes over its parameter (plan.c places both in one region), and runs after every kernel
+ * that reads it. */
 #ifndef NNC_SCHED_H
 #define NNC_SCHED_H
 #include <stdio.h>
@@ -25,19 +25,9 @@ typedef struct {
   bool *materialized; /* by node id */
 } Schedule;
 
-typedef struct {
-  int64_t *offset; /* by node id; -1 when the node never lives in memory */
-  int64_t *scratch; /* by node id: a matrix product's copy of its right operand transposed
-                       (when that operand is read transposed), else -1 */
-  int64_t total;   /* floats */
-  int64_t max_batch;
-} MemPlan;
+typedef struct MemPlan MemPlan; /* plan.h */
 
 void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots);
-void memplan_init(MemPlan *p, Graph *g, int64_t max_batch);
-/* Gives a region to every node s materializes that has none yet (and scratch to the matrix
- * products that need it); updates alias their param. */
-void memplan_add(MemPlan *p, Graph *g, const Schedule *s);
 /* Sets kernel output offsets from the plan. */
 void sched_assign(Schedule *s, const MemPlan *p);
 /* Loop fusion across kernels: marks each elementwise kernel that can run in the loop of the one
