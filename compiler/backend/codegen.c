@@ -33,7 +33,7 @@ static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double 
 static LLVMValueRef cg_log(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.log.f32", &a, 1);
 }
-/* σ(a) = 1 / (1 + exp(−a)) */
+/* libm's log1pf: LLVM has no intrinsic, and log(1 + a) loses a's digits when |a| is small. */
 static LLVMValueRef cg_log1p(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "log1pf", &a, 1);
 }
@@ -43,6 +43,7 @@ static LLVMValueRef cg_sqrt(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) 
 static LLVMValueRef cg_abs(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.fabs.f32", &a, 1);
 }
+/* σ(a) = 1 / (1 + exp(−a)) */
 static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, a, ""), b, k);
   return LLVMBuildFDiv(c->b, cg_f32(c, 1), LLVMBuildFAdd(c->b, cg_f32(c, 1), e, ""), "sigmoid");
