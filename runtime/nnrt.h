@@ -10,6 +10,8 @@
 #define NNRT_H
 #include <stdint.h>
 
+#include "nnrt_fields.h"
+
 #define NNRT_ABI_VERSION 4
 
 typedef enum {
@@ -28,41 +30,37 @@ typedef enum {
   NNRT_ROLE_CONST, /* a constant tensor of the model (an array literal in an expression) */
 } NnrtRole;
 
+/* The structs' fields are listed once, in nnrt_fields.h, which the compiler's descriptor emitter
+ * reads too; their comments are there. */
+typedef int64_t NnrtDims[4];
+/* Generated code's entry points: step, evaluate and predict on the first n rows. */
+typedef void (*NnrtStepFn)(float *ws, int64_t n);
+/* Kernel k of step, called as step_kernels[k](ws, n, part, parts), does its share `part` of
+ * `parts`, writing elements no other part writes, computed exactly as with parts = 1; step(ws, n)
+ * is every kernel with (0, 1). All parts of kernel k must finish before kernel k + 1 starts. */
+typedef void (*NnrtKernelFn)(float *ws, int64_t n, int64_t part, int64_t parts);
+
+#define NNRT_C_FIELD(kind, type, name) type name;
+
 typedef struct {
-  const char *name;     /* as in the source: "W1", "h1.W" for layer parameters, "W1.m" for state */
-  int64_t offset, size; /* floats */
-  int32_t rank;
-  int64_t dim[4];
-  int32_t init; /* NnrtInitKind */
-  double a, b;
-  const float *values; /* NNRT_INIT_VALUES only, else NULL */
-  int32_t role;        /* NnrtRole */
+  NNRT_PARAM_FIELDS(NNRT_C_FIELD)
 } NnrtParam;
 
 /* A dropout mask: before each training step the runtime fills max_batch rows of `width` floats
  * with independent draws of Bernoulli(1 − p) / (1 − p); before predicting, with 1. */
 typedef struct {
-  int64_t offset, width;
-  double p;
+  NNRT_NOISE_FIELDS(NNRT_C_FIELD)
 } NnrtNoise;
 
 /* One row of `info`: a named value of the model, with what it costs. */
 typedef struct {
-  const char *name;
-  const char *op;  /* the primitive that computes it: "matmul", "max", "sigmoid", ... */
-  int32_t rank;    /* of one sample's value (the batch axis left out) */
-  int64_t dim[4];
-  int64_t params;  /* parameter floats first used by this value's computation */
-  int64_t flops;   /* floating-point operations per sample to compute it */
+  NNRT_LAYER_FIELDS(NNRT_C_FIELD)
 } NnrtLayer;
 
 /* A buffer the training step writes, in the order it writes them: after a non-finite loss the
  * runtime finds the first one holding a non-finite value and names its line of the source. */
 typedef struct {
-  int64_t offset, width; /* width floats, per row when per_row (times n rows), else in total */
-  int32_t per_row;
-  int32_t line, col;     /* in the .nn file; 0 for values the compiler made up */
-  const char *what;      /* "A1", "∂L/∂W1", "matmul" */
+  NNRT_CHECK_FIELDS(NNRT_C_FIELD)
 } NnrtCheck;
 
 typedef enum { NNRT_DATA_NONE, NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX } NnrtDataKind;
@@ -72,33 +70,16 @@ typedef enum { NNRT_SCALE_NONE, NNRT_SCALE_FACTOR, NNRT_SCALE_STANDARDIZE } Nnrt
  * or, when the model has classes, one integer label per row that the loader turns into a
  * one-hot row of n_classes floats. */
 typedef struct {
-  int32_t kind; /* NnrtDataKind */
-  /* NNRT_DATA_TABLE: rows of input.width floats in x; targets in y (target.width floats per
-   * row, or one label per row for classes). */
-  int64_t rows;
-  const float *x, *y;
-  /* NNRT_DATA_CSV: path; NNRT_DATA_IDX: path holds the inputs, labels_path the labels. */
-  const char *path, *labels_path;
-  int32_t header;    /* CSV: the first line names the columns */
-  int32_t delimiter; /* CSV: the separator character */
-  int32_t n_x_cols;  /* CSV: feature columns, 0-based; 0 means every column not a target */
-  const int32_t *x_cols;
-  int32_t n_y_cols; /* CSV: target columns (one label column for classes) */
-  const int32_t *y_cols;
-  int32_t n_class_names; /* CSV with classes: labels written as these names, 0.. in order; */
-  const char *const *class_names; /* 0 means labels are integers */
-  int32_t scaling; /* NnrtScaling of the inputs */
-  double scale;    /* NNRT_SCALE_FACTOR: inputs are multiplied by it (1/255 for pixels) */
-  int32_t one_vs_rest; /* a model without classes: target 1 where the label equals */
-  int32_t positive;    /* `positive`, 0 elsewhere (one class against the rest) */
+  NNRT_DATA_FIELDS(NNRT_C_FIELD)
 } NnrtData;
 
+/* How the learning rate changes over a run (not the back end's kernel schedule). */
 typedef enum {
-  NNRT_SCHED_CONSTANT,    /* η */
-  NNRT_SCHED_STEP,        /* η · a^floor(epoch / b) */
-  NNRT_SCHED_EXPONENTIAL, /* η · a^epoch, epoch counted fractionally step by step */
-  NNRT_SCHED_COSINE,      /* η · (a + (1 − a)(1 + cos(π · step / total steps)) / 2) */
-} NnrtSchedule;
+  NNRT_LR_CONSTANT,    /* η */
+  NNRT_LR_STEP,        /* η · a^floor(epoch / b) */
+  NNRT_LR_EXPONENTIAL, /* η · a^epoch, epoch counted fractionally step by step */
+  NNRT_LR_COSINE,      /* η · (a + (1 − a)(1 + cos(π · step / total steps)) / 2) */
+} NnrtLrSchedule;
 
 typedef enum {
   NNRT_METRIC_NONE,   /* regression: loss only */
@@ -108,68 +89,14 @@ typedef enum {
 
 /* A batch buffer: max_batch rows of `width` floats each (width = product of non-batch dims). */
 typedef struct {
-  const char *name;
-  int64_t offset, width;
+  NNRT_SLOT_FIELDS(NNRT_C_FIELD)
 } NnrtSlot;
 
 typedef struct {
-  int32_t abi_version; /* NNRT_ABI_VERSION */
-  const char *name;    /* model name */
-  const char *source;  /* the .nn file it came from, for messages */
-  int64_t workspace_floats;
-  int64_t max_batch; /* step and predict accept 1 <= n <= max_batch rows */
-  NnrtSlot input, target, output; /* target.width == 0 when the model cannot train */
-  int64_t loss_offset;            /* scalar written by step; -1 when the model cannot train */
-  int64_t lr_offset;              /* scalar read by step: the learning rate; -1 likewise */
-  int64_t step_offset; /* scalar read by step: the step number t = 1, 2, ...; -1 if unused */
-  int32_t n_params;    /* parameters, optimizer state and constants, in that order */
-  const NnrtParam *params;
-  int32_t n_noise;
-  const NnrtNoise *noise;
-  int32_t n_classes; /* > 0: targets are class labels, one-hot in the target slot */
-  int32_t metric;    /* NnrtMetric */
-
-  /* Settings of the train block; has_train == 0 for a predict-only model. */
-  int32_t has_train;
-  int64_t epochs, batch, log_every;
-  uint64_t seed;
-  int32_t shuffle;
-  double lr;
-  int32_t schedule; /* NnrtSchedule, with its arguments */
-  double sched_a, sched_b;
-  double warmup_epochs; /* η grows linearly from 0 over this many epochs (0: none) */
-  NnrtData train, validate;
-  double validation_split; /* fraction of train rows held out when validate.kind is NONE */
-  int32_t early_stopping;  /* patience in epochs on the validation loss (0: off); the best
-                              weights are restored at the end */
-  int64_t checkpoint_every; /* epochs between checkpoints (0: only at the end) */
-
-  /* Forward, backward and optimizer update on the first n rows of input/target;
-   * writes the mean loss of those rows at loss_offset and their outputs in the output slot. */
-  void (*step)(float *ws, int64_t n);
-  /* Forward only, with the loss: fills output and loss_offset for the first n rows of input
-   * and target, changing nothing else (for validation; NULL when the model cannot train). */
-  void (*evaluate)(float *ws, int64_t n);
-  /* Forward only: fills the first n rows of output from the first n rows of input. */
-  void (*predict)(float *ws, int64_t n);
-
-  /* A hash of the compiled graph (forward, backward and optimizer): checkpoints carry it, so a
-   * checkpoint from another model, or the same model with another optimizer, is refused. */
-  uint64_t model_hash;
-  int32_t n_layers; /* for `info`, in the order the model computes them */
-  const NnrtLayer *layers;
-  int32_t n_checks; /* every buffer nn_step writes, in order */
-  const NnrtCheck *checks;
-  /* The memory plan in floats: parameters, optimizer state, and everything else the workspace
-   * holds (inputs, activations, gradients) for max_batch rows. */
-  int64_t mem_params, mem_state, mem_other;
-  /* The kernels of step, in order, for running it on several threads: kernel k called as
-   * step_kernels[k](ws, n, part, parts) does its share `part` of `parts`, writing elements no
-   * other part writes, computed exactly as with parts = 1; step(ws, n) is every kernel with
-   * (0, 1). All parts of kernel k must finish before kernel k + 1 starts. */
-  int32_t n_step_kernels;
-  void (*const *step_kernels)(float *ws, int64_t n, int64_t part, int64_t parts);
+  NNRT_MODEL_FIELDS(NNRT_C_FIELD)
 } NnrtModel;
+
+#undef NNRT_C_FIELD
 
 /* Exit codes of generated programs (documented in --help and the README). */
 enum {
@@ -221,8 +148,8 @@ typedef struct {
   uint64_t seed;     /* the shuffling and dropout streams are derived from it (see rng.h) */
   int32_t shuffle;   /* nonzero: a fresh Fisher-Yates order of the rows every epoch */
   double lr;
-  int32_t schedule;        /* NnrtSchedule of the learning rate, with its arguments */
-  double sched_a, sched_b; /* NNRT_SCHED_STEP needs sched_b > 0 */
+  int32_t lr_schedule;                 /* NnrtLrSchedule, with its arguments */
+  double lr_schedule_a, lr_schedule_b; /* NNRT_LR_STEP needs lr_schedule_b > 0 */
   double warmup_epochs;    /* >= 0 */
   int32_t early_stopping;  /* patience in epochs (0: off); needs validation rows */
   int64_t checkpoint_every;    /* > 0: save every this many epochs to checkpoint_path */
@@ -239,8 +166,8 @@ typedef struct {
 int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen);
 /* The descriptor's train-block settings. */
 NnrtTrainOptions nnrt_train_options(const NnrtModel *m);
-/* 0 when o can train m: a train block, epochs/batch >= 1, a valid schedule, and validation data
- * (validate or validation_split) whenever early stopping is on. */
+/* 0 when o can train m: a train block, epochs/batch >= 1, a valid learning-rate schedule, and
+ * validation data (validate or validation_split) whenever early stopping is on. */
 int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char *err,
                              size_t errlen);
 /* m->workspace_floats zeroed floats, 64-byte aligned; NULL when out of memory. */
@@ -295,7 +222,7 @@ int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const cha
  * with st for NNRT_SCALE_STANDARDIZE (st must then have width input.width), else unchanged. */
 void nnrt_scale_inputs(const NnrtModel *m, const NnrtInputStats *st, float *x, int64_t rows);
 
-/* The learning rate of 0-based step s of a run (schedule, then warm-up; see NnrtSchedule):
+/* The learning rate of 0-based step s of a run (schedule, then warm-up; see NnrtLrSchedule):
  * epoch e = s / steps_per_epoch, i = s % steps_per_epoch, total = epochs * steps_per_epoch. */
 double nnrt_lr_at(const NnrtTrainOptions *o, int64_t steps_per_epoch, int64_t s);
 

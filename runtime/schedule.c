@@ -11,15 +11,18 @@ double nnrt_lr_at(const NnrtTrainOptions *o, int64_t steps_per_epoch, int64_t s)
   int64_t spe = steps_per_epoch > 0 ? steps_per_epoch : 1;
   int64_t epoch = s / spe, i = s % spe;
   double lr = o->lr;
-  switch ((NnrtSchedule)o->schedule) {
-  case NNRT_SCHED_CONSTANT: break;
-  case NNRT_SCHED_STEP: lr *= pow(o->sched_a, floor((double)epoch / o->sched_b)); break;
-  case NNRT_SCHED_EXPONENTIAL:
-    lr *= pow(o->sched_a, (double)epoch + (double)i / (double)spe);
+  switch ((NnrtLrSchedule)o->lr_schedule) {
+  case NNRT_LR_CONSTANT: break;
+  case NNRT_LR_STEP:
+    lr *= pow(o->lr_schedule_a, floor((double)epoch / o->lr_schedule_b));
     break;
-  case NNRT_SCHED_COSINE: {
+  case NNRT_LR_EXPONENTIAL:
+    lr *= pow(o->lr_schedule_a, (double)epoch + (double)i / (double)spe);
+    break;
+  case NNRT_LR_COSINE: {
     double total = (double)o->epochs * (double)spe;
-    lr *= o->sched_a + (1.0 - o->sched_a) * (1.0 + cos(NNRT_PI * (double)s / total)) / 2.0;
+    double a = o->lr_schedule_a;
+    lr *= a + (1.0 - a) * (1.0 + cos(NNRT_PI * (double)s / total)) / 2.0;
     break;
   }
   }

@@ -28,7 +28,7 @@ typedef enum { LR_CONSTANT, LR_STEP, LR_EXPONENTIAL, LR_COSINE } LrScheduleKind;
 
 typedef struct {
   LrScheduleKind kind;
-  double a, b;          /* as NnrtSchedule documents */
+  double a, b;          /* as NnrtLrSchedule documents */
   double warmup_epochs; /* 0: none */
 } LrSchedule;
 

@@ -148,7 +148,7 @@ static const NnrtModel adam = {
   .loss_offset = ALOSS, .lr_offset = ALR, .step_offset = ASTEP,
   .n_params = 6, .params = adam_params, .n_noise = 1, .noise = adam_noise,
   .has_train = 1, .epochs = 10, .batch = 3, .log_every = 1, .seed = 9, .shuffle = 1,
-  .lr = 0.05, .schedule = NNRT_SCHED_EXPONENTIAL, .sched_a = 0.9, .warmup_epochs = 1,
+  .lr = 0.05, .lr_schedule = NNRT_LR_EXPONENTIAL, .lr_schedule_a = 0.9, .warmup_epochs = 1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = AROWS, .x = adam_x, .y = adam_y},
   .step = adam_step, .evaluate = adam_evaluate, .predict = adam_predict,
   .model_hash = UINT64_C(0xada3ada3ada3ada3),
@@ -253,8 +253,8 @@ static void test_resume_after_whole_epochs_is_exact(void **state) {
 static void test_sigint_mid_epoch_then_resume_is_exact(void **state) {
   (void)state;
   NnrtModel m = adam;
-  m.schedule = NNRT_SCHED_COSINE;
-  m.sched_a = 0.1;
+  m.lr_schedule = NNRT_LR_COSINE;
+  m.lr_schedule_a = 0.1;
   float a[AWS], b[AWS], lr_a[MAX_T];
   NnrtTrainResult ra, rb;
   straight(&m, 10, a, &ra, lr_a);
