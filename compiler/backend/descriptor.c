@@ -14,6 +14,35 @@
 
 #define COUNT(a) (unsigned)(sizeof(a) / sizeof *(a))
 
+/* The compiler's own enums whose values the descriptor copies into NNRT fields: settings.h and
+ * graph.h cannot see nnrt.h (the IR and the settings do not depend on the runtime), so their
+ * values are checked here, where both are visible; a reordered enum on either side fails the
+ * build. */
+#define MIRRORED_ENUMS(X)                                                                       \
+  X(INIT_ZEROS, NNRT_INIT_ZEROS)                                                                \
+  X(INIT_ONES, NNRT_INIT_ONES)                                                                  \
+  X(INIT_CONST, NNRT_INIT_CONST)                                                                \
+  X(INIT_NORMAL, NNRT_INIT_NORMAL)                                                              \
+  X(INIT_UNIFORM, NNRT_INIT_UNIFORM)                                                            \
+  X(INIT_VALUES, NNRT_INIT_VALUES)                                                              \
+  X(ROLE_PARAM, NNRT_ROLE_PARAM)                                                                \
+  X(ROLE_STATE, NNRT_ROLE_STATE)                                                                \
+  X(ROLE_CONST, NNRT_ROLE_CONST)                                                                \
+  X(LR_CONSTANT, NNRT_LR_CONSTANT)                                                              \
+  X(LR_STEP, NNRT_LR_STEP)                                                                      \
+  X(LR_EXPONENTIAL, NNRT_LR_EXPONENTIAL)                                                        \
+  X(LR_COSINE, NNRT_LR_COSINE)                                                                  \
+  X(DATA_NONE, NNRT_DATA_NONE)                                                                  \
+  X(DATA_TABLE, NNRT_DATA_TABLE)                                                                \
+  X(DATA_CSV, NNRT_DATA_CSV)                                                                    \
+  X(DATA_IDX, NNRT_DATA_IDX)                                                                    \
+  X(SCALE_NONE, NNRT_SCALE_NONE)                                                                \
+  X(SCALE_FACTOR, NNRT_SCALE_FACTOR)                                                            \
+  X(SCALE_STANDARDIZE, NNRT_SCALE_STANDARDIZE)
+
+#define SAME_VALUE(ours, nnrt) _Static_assert((int)(ours) == (int)(nnrt), #ours " != " #nnrt);
+MIRRORED_ENUMS(SAME_VALUE)
+
 static LLVMValueRef global_string(CgCtx *c, const char *s) {
   return LLVMBuildGlobalStringPtr(c->b, s, "str");
 }
