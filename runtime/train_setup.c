@@ -347,3 +347,16 @@ void nnrt_train_data_free(NnrtTrainData *td) {
 }
 
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td) { return &td->stats; }
+
+static const NnrtDataset *train_data_set(const NnrtTrainData *td, NnrtSet set) {
+  return set == NNRT_SET_VALIDATION ? &td->val : &td->train;
+}
+
+int64_t nnrt_train_data_rows(const NnrtTrainData *td, NnrtSet set) {
+  return train_data_set(td, set)->rows;
+}
+
+void nnrt_evaluate_train_data(const NnrtModel *m, float *ws, const NnrtTrainData *td,
+                              NnrtSet set, double *loss, double *acc) {
+  nnrt_evaluate_set(m, ws, train_data_set(td, set), loss, acc);
+}

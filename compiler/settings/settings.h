@@ -9,7 +9,7 @@
 
 #include "diag.h"
 
-/* The enums below, but the optimizer's (which the runtime never sees), mirror runtime/nnrt.h's
+/* The enums below, but the optimizer's (which the runtime never sees), mirror nnrt.h's
  * values one for one, so codegen copies them (compiler/backend/descriptor.c asserts it). */
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerKind;
 

@@ -6,7 +6,7 @@
  * Input layout: byte 0 settings, the rest is the file. A failed load must leave the workspace
  * as it was (the contract of nnrt_load); that is checked here. */
 #include "fuzz_common.h"
-#include "nnrt.h"
+#include "nnrt_host.h"
 
 enum { WS = 16, MARK = 7 };
 

@@ -1,119 +1,18 @@
-/* nnrt.h: THE ABI between the code nnc generates and the runtime library.
- *
- * A generated object defines one `const NnrtModel nn_model`; the runtime's main() (cli.c) hands
- * it to nnrt_main. The same descriptor is what the JIT host gets from LLJIT, so this struct is
- * the only thing the two sides agree on. All buffers live in one float workspace that the
- * runtime allocates once (workspace_floats floats, 64-byte aligned, zeroed); every offset below
- * is in floats from its start. Rows are contiguous: row r of a batch slot starts at
- * offset + r * width. The generated functions never allocate and never touch anything else. */
-#ifndef NNRT_H
-#define NNRT_H
-#include <stdint.h>
-
-#include "nnrt_fields.h"
-
-#define NNRT_ABI_VERSION 4
-
-typedef enum {
-  NNRT_INIT_ZEROS,   /* all 0 */
-  NNRT_INIT_ONES,    /* all 1 */
-  NNRT_INIT_CONST,   /* all a */
-  NNRT_INIT_NORMAL,  /* N(a, b^2): mean a, standard deviation b */
-  NNRT_INIT_UNIFORM, /* U[a, b) */
-  NNRT_INIT_VALUES,  /* copy `values` (size floats) */
-} NnrtInitKind;
-
-/* What a tensor that lives across steps is for. */
-typedef enum {
-  NNRT_ROLE_PARAM, /* trained; saved in checkpoints */
-  NNRT_ROLE_STATE, /* optimizer state (momentum, Adam's moments): zero at start */
-  NNRT_ROLE_CONST, /* a constant tensor of the model (an array literal in an expression) */
-} NnrtRole;
-
-/* The structs' fields are listed once, in nnrt_fields.h, which the compiler's descriptor emitter
- * reads too; their comments are there. */
-typedef int64_t NnrtDims[4];
-/* Generated code's entry points: step, evaluate and predict on the first n rows. */
-typedef void (*NnrtStepFn)(float *ws, int64_t n);
-/* Kernel k of step, called as step_kernels[k](ws, n, part, parts), does its share `part` of
- * `parts`, writing elements no other part writes, computed exactly as with parts = 1; step(ws, n)
- * is every kernel with (0, 1). All parts of kernel k must finish before kernel k + 1 starts. */
-typedef void (*NnrtKernelFn)(float *ws, int64_t n, int64_t part, int64_t parts);
-
-#define NNRT_C_FIELD(kind, type, name) type name;
-
-typedef struct {
-  NNRT_PARAM_FIELDS(NNRT_C_FIELD)
-} NnrtParam;
-
-/* A dropout mask: before each training step the runtime fills max_batch rows of `width` floats
- * with independent draws of Bernoulli(1 − p) / (1 − p); before predicting, with 1. */
-typedef struct {
-  NNRT_NOISE_FIELDS(NNRT_C_FIELD)
-} NnrtNoise;
-
-/* One row of `info`: a named value of the model, with what it costs. */
-typedef struct {
-  NNRT_LAYER_FIELDS(NNRT_C_FIELD)
-} NnrtLayer;
-
-/* A buffer the training step writes, in the order it writes them: after a non-finite loss the
- * runtime finds the first one holding a non-finite value and names its line of the source. */
-typedef struct {
-  NNRT_CHECK_FIELDS(NNRT_C_FIELD)
-} NnrtCheck;
-
-typedef enum { NNRT_DATA_NONE, NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX } NnrtDataKind;
-typedef enum { NNRT_SCALE_NONE, NNRT_SCALE_FACTOR, NNRT_SCALE_STANDARDIZE } NnrtScaling;
-
-/* A data source as the train block names it. Targets are real values (target.width per row),
- * or, when the model has classes, one integer label per row that the loader turns into a
- * one-hot row of n_classes floats. */
-typedef struct {
-  NNRT_DATA_FIELDS(NNRT_C_FIELD)
-} NnrtData;
-
-/* How the learning rate changes over a run (not the back end's kernel schedule). */
-typedef enum {
-  NNRT_LR_CONSTANT,    /* η */
-  NNRT_LR_STEP,        /* η · a^floor(epoch / b) */
-  NNRT_LR_EXPONENTIAL, /* η · a^epoch, epoch counted fractionally step by step */
-  NNRT_LR_COSINE,      /* η · (a + (1 − a)(1 + cos(π · step / total steps)) / 2) */
-} NnrtLrSchedule;
-
-typedef enum {
-  NNRT_METRIC_NONE,   /* regression: loss only */
-  NNRT_METRIC_ARGMAX, /* accuracy: the largest output against the label */
-  NNRT_METRIC_BINARY, /* accuracy: output > 0.5 against target > 0.5 */
-} NnrtMetric;
-
-/* A batch buffer: max_batch rows of `width` floats each (width = product of non-batch dims). */
-typedef struct {
-  NNRT_SLOT_FIELDS(NNRT_C_FIELD)
-} NnrtSlot;
-
-typedef struct {
-  NNRT_MODEL_FIELDS(NNRT_C_FIELD)
-} NnrtModel;
-
-#undef NNRT_C_FIELD
-
-/* Exit codes of generated programs (documented in --help and the README). */
-enum {
-  NNRT_EXIT_OK = 0,
-  NNRT_EXIT_DATA = 1,  /* bad input values or data */
-  NNRT_EXIT_USAGE = 2, /* bad command line */
-  NNRT_EXIT_IO = 3,    /* a file could not be read or written */
-};
-
-/* The whole command line of a generated program: train | predict | --help. */
-int nnrt_main(const NnrtModel *m, int argc, char **argv);
-
-/* ---- Runtime library API: what nnrt_main is built from, for the JIT host to reuse. ----
- * Functions that can fail return 0 / -1 (or NAN) and write a one-line message, without the
- * program name, into err[errlen]; they never exit and never print except to the FILE given. */
+/* nnrt_host.h: the runtime library's API for hosts — what nnrt_main is built from, for the
+ * REPL and `nnc run` (which JIT a model and drive it with these), and the context API that
+ * embedded models (nnc -c) call. The ABI they all drive is nnrt.h's NnrtModel.
+ * Functions that can fail return 0 / -1 (or NAN, or an NNRT_EXIT_* code) and write a one-line
+ * message, without the program name, into err[errlen]; they never exit and never print except
+ * to the FILE given. */
+#ifndef NNRT_HOST_H
+#define NNRT_HOST_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "nnrt.h"
+
+/* ---- Training: options, progress reports, the loop ---- */
 
 /* What the training loop reports, for progress bars, logs and plots (see report.c). */
 typedef struct {
@@ -197,7 +96,7 @@ int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, 
  * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first. */
 int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
 
-/* ---- ABI v2 additions: data, input scaling, schedules, metrics, a training run's results ---- */
+/* ---- Data, input scaling, learning rate, metrics, a training run's results ---- */
 
 /* Per-feature statistics of standardised inputs (train data with NNRT_SCALE_STANDARDIZE): a
  * model input v becomes (v - mean) / std as nnrt_data_standardize defines it. They are computed
@@ -234,8 +133,7 @@ int64_t nnrt_count_correct(const NnrtModel *m, const float *ws, int64_t n);
 int64_t nnrt_metric_count(const NnrtModel *m, int64_t n);
 
 /* The data of a training run: training rows, validation rows (from m->validate, or the last
- * validation_split of the training rows), and the input statistics; opaque here, defined in
- * internal.h. */
+ * validation_split of the training rows), and the input statistics; opaque. */
 typedef struct NnrtTrainData NnrtTrainData;
 /* Loads it once; returns NNRT_EXIT_OK, or NNRT_EXIT_IO when a data file cannot be opened, or
  * NNRT_EXIT_DATA when the data is bad (err: "cannot load 'PATH': why"). */
@@ -243,6 +141,13 @@ int nnrt_train_data_load(const NnrtModel *m, NnrtTrainData **out, char *err, siz
 void nnrt_train_data_free(NnrtTrainData *td);
 /* Its input statistics (width 0 when the model does not standardise). */
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td);
+/* Its training rows, or its validation rows (0: the run has none). */
+typedef enum { NNRT_SET_TRAIN, NNRT_SET_VALIDATION } NnrtSet;
+int64_t nnrt_train_data_rows(const NnrtTrainData *td, NnrtSet set);
+/* Loss and metric (NAN without one) of the weights in ws on those rows, through m->evaluate
+ * with every dropout mask at 1. */
+void nnrt_evaluate_train_data(const NnrtModel *m, float *ws, const NnrtTrainData *td,
+                              NnrtSet set, double *loss, double *acc);
 
 /* What a training run measured. Accuracies are NAN without a metric, val_* without validation. */
 typedef struct {
@@ -302,14 +207,7 @@ float nnrt_context_train_batch(NnrtContext *c, const float *x, const float *y, i
  * chunks of max_batch rows), with every dropout mask at 1; nothing happens when n < 1. */
 void nnrt_context_predict(NnrtContext *c, const float *x, int64_t n, float *out);
 
-/* ---- Checkpoints and robustness: resume, --init, signals, non-finite values ---- */
-
-/* Exit codes added to NNRT_EXIT_*: a non-finite value (a starting weight, the loss, a gradient)
- * shares 3 with NNRT_EXIT_IO; an interrupted run exits as a shell reports SIGINT. */
-enum {
-  NNRT_EXIT_NONFINITE = 3,
-  NNRT_EXIT_INTERRUPTED = 130,
-};
+/* ---- Starting weights: --init, non-finite values ---- */
 
 /* --init: copies every ROLE_PARAM tensor of the safetensors file at path (same names and
  * shapes, F32; other tensors and the metadata are ignored, a missing one is an error) into ws,
@@ -321,5 +219,63 @@ int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err, s
 /* 0 when every ROLE_PARAM value in ws is finite, else -1 with "initial weight 'W1' has a
  * non-finite value (nan) at index 3" (nnrt_train_on checks this before the first step). */
 int nnrt_check_finite_params(const NnrtModel *m, const float *ws, char *err, size_t errlen);
+
+/* ---- What a host shows: progress of a run, outputs (report.c, train.c) ---- */
+
+/* Progress of a training run (report.c): a bar on a terminal, one line per logged epoch, a JSON
+ * line per epoch, and the history the SVG plot is drawn from. Its on_step/on_epoch are the
+ * NnrtReporter the command line hands to nnrt_train_on. */
+typedef struct {
+  FILE *out;        /* epoch lines, and the bar when tty */
+  int tty;          /* redraw a progress bar with '\r' (only on a terminal) */
+  int metric;       /* the model has an accuracy: print it */
+  double interval;  /* seconds between two redraws of the bar (0.1) */
+  double (*now)(void); /* a monotonic clock in seconds (tests replace it) */
+  double last_draw; /* when the bar was last drawn; negative: never */
+  int bar_shown;    /* a bar is on the screen and must be erased before the next line */
+  FILE *json;       /* --log-json, or NULL */
+  int json_failed;  /* a write to it failed */
+  /* The epochs the plot draws: every epoch until NNRT_PLOT_POINTS are stored, then every
+   * other one of those (and of those with validation), and so on, so a long run's history
+   * stays small; the last epoch reported is always drawn. */
+  NnrtEpochReport *hist, last;
+  int64_t n_hist, cap_hist;
+  int64_t seen, seen_val;   /* epochs, and epochs with validation, reported so far */
+  int64_t stride, stride_val; /* store every stride-th epoch, every stride_val-th validated one */
+} NnrtProgress;
+
+/* out and tty as above, metric from m. */
+void nnrt_progress_init(NnrtProgress *p, const NnrtModel *m, FILE *out, int tty);
+/* Truncates path and writes one JSON object a line to it from now on; -1 with err set. */
+int nnrt_progress_open_json(NnrtProgress *p, const char *path, char *err, size_t errlen);
+/* The reporter whose ctx is p. */
+NnrtReporter nnrt_progress_reporter(NnrtProgress *p);
+void nnrt_progress_on_step(const NnrtStepReport *r, void *ctx);
+void nnrt_progress_on_epoch(const NnrtEpochReport *r, void *ctx);
+/* Erases a bar still on the screen (after an error or an interruption). */
+void nnrt_progress_end(NnrtProgress *p);
+/* The history to plot (see hist), in hist's storage; *n entries. */
+const NnrtEpochReport *nnrt_progress_history(NnrtProgress *p, int64_t *n);
+/* Closes the JSON log and frees the history: -1 with err set when the log could not be written. */
+int nnrt_progress_close(NnrtProgress *p, const char *json_path, char *err, size_t errlen);
+
+/* "epoch  3/10  loss 0.123456  accuracy 0.9000  val_loss 0.234567  val_accuracy 0.8500  0.12s"
+ * (accuracy and val_accuracy only when metric; val_* only when r->has_val), with a newline. */
+void nnrt_print_epoch_line(FILE *out, const NnrtEpochReport *r, int metric);
+/* {"epoch": 1, "loss": 0.5, "accuracy": null, "val_loss": null, "val_accuracy": null,
+ *  "lr": 0.1, "seconds": 0.01}: NAN and infinities are null; with a newline. */
+void nnrt_print_epoch_json(FILE *out, const NnrtEpochReport *r);
+/* An SVG of the history (loss and val_loss; accuracy and val_accuracy in a second panel when
+ * any is finite), written atomically to path (temporary file, then rename); -1 with err set. */
+int nnrt_plot_svg(const char *path, const char *title, const NnrtEpochReport *h, int64_t n,
+                  char *err, size_t errlen);
+
+/* Rows printed as the program prints them (the REPL prints what the program would). */
+void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt);
+/* A row of outputs, then "  class K" for a classifier, then a newline. */
+void nnrt_print_outputs(FILE *out, const NnrtModel *m, const float *y, const char *fmt);
+/* "x -> y" for every row of a training table (NNRT_EXIT_DATA when out of memory). */
+int nnrt_print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
+                                 const NnrtTrainData *td);
 
 #endif
