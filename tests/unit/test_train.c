@@ -114,19 +114,16 @@ static const NnrtParam probe_params[] = {
   {.name = "k", .offset = PK, .size = 2, .rank = 1, .dim = {2}, .init = NNRT_INIT_VALUES,
    .values = probe_k, .role = NNRT_ROLE_CONST},
 };
-static const NnrtNoise probe_noise[] = {{PNOISE, PNW, 0.3}};
+static const NnrtNoise probe_noise[] = {{.offset = PNOISE, .width = PNW, .p = 0.3}};
 
-static const NnrtModel probe = {
-  .abi_version = NNRT_ABI_VERSION, .name = "probe", .source = "probe.nn",
-  .workspace_floats = PWS, .max_batch = PB,
-  .input = {"x", PX, 3}, .target = {"y", PY, 3}, .output = {"p", POUT, 3},
-  .loss_offset = PLOSS, .lr_offset = PLR, .step_offset = PSTEP,
+static const NnrtModel probe = FIXTURE_MODEL(
+  "probe", "probe.nn", PWS, PB, FIXTURE_SLOT("x", PX, 3), FIXTURE_SLOT("p", POUT, 3),
+  FIXTURE_TRAINS(FIXTURE_SLOT("y", PY, 3), PLOSS, PLR, PSTEP),
   .n_params = 3, .params = probe_params, .n_noise = 1, .noise = probe_noise,
   .n_classes = 3, .metric = NNRT_METRIC_ARGMAX,
   .has_train = 1, .epochs = 3, .batch = 4, .log_every = 1, .seed = 11, .shuffle = 1, .lr = 0.1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = PROWS, .x = probe_x, .y = probe_labels},
-  .step = probe_step, .evaluate = probe_evaluate, .predict = probe_predict,
-};
+  .step = probe_step, .evaluate = probe_evaluate, .predict = probe_predict);
 
 /* ---- Helpers ---- */
 
