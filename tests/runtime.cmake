@@ -23,3 +23,6 @@ nnrt_white_box(test_checkpoint)
 # continuity, and the hunt for the first non-finite value (exit 3).
 nnc_unit_test(test_resume ${CMAKE_CURRENT_LIST_DIR}/unit/test_resume.c nnrt)
 nnrt_white_box(test_resume)
+# The descriptor round trip: every field of the NnrtModel the JIT-compiled model hands the
+# runtime equals what the compiler meant, compared field by field from nnrt_fields.h.
+nnc_unit_test(test_descriptor ${CMAKE_CURRENT_LIST_DIR}/unit/test_descriptor.c nnc_compiler nnrt)

@@ -86,7 +86,7 @@ static LLVMValueRef string_array(CgCtx *c, const char **v, int n) {
   return private_array(c, c->ptr, e, n, "class_names");
 }
 
-/* ---- Kinds: each kind's LLVM type, and its constant from the C value a field function gives ---- */
+/* ---- Kinds: each kind's LLVM type, and its constant from a field function's C value ---- */
 
 typedef struct {
   int64_t d[4];
@@ -163,7 +163,7 @@ static LLVMTypeRef check_type(CgCtx *c) {
   return struct_type(c, f, COUNT(f));
 }
 
-/* ---- NnrtSlot: a slot named after its node; an unnamed one (output softmax(z)) after its role ---- */
+/* ---- NnrtSlot: named after its node; an unnamed one (output softmax(z)) after its role ---- */
 
 typedef struct {
   CgCtx *c;
@@ -189,7 +189,7 @@ static SlotSource slot_of(const Node *n, const char *role) {
   return (SlotSource){n, n && n->name ? n->name : n ? role : ""};
 }
 
-/* ---- NnrtParam: parameters, then optimizer state, then constants (the order nnrt.h promises) ---- */
+/* ---- NnrtParam: parameters, then optimizer state, then constants (as nnrt.h promises) ---- */
 
 typedef struct {
   CgCtx *c;

@@ -18,7 +18,8 @@ ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so' && LIBS="$LIBS -fsanitize=address
 run nm nm -g --defined-only "$RT"
 expect_rc nm 0 "nm -g --defined-only libnnrt.a"
 awk 'NF == 3 { print $3 }' nm.out | grep -v '^nnrt_' | grep -v '^__' >unprefixed.txt
-[ -s unprefixed.txt ] && fail "libnnrt.a exports names without the nnrt_ prefix: $(tr '\n' ' ' <unprefixed.txt)" \
+[ -s unprefixed.txt ] \
+  && fail "libnnrt.a exports names without the nnrt_ prefix: $(tr '\n' ' ' <unprefixed.txt)" \
   || pass "libnnrt.a exports only nnrt_* names ($(awk 'NF == 3' nm.out | wc -l) symbols)"
 
 run compile "$NNC" "$SRC/examples/xor.nn" -c -o xor.o --header xor.h
@@ -30,7 +31,8 @@ expect_rc build 0 "a program defining the old names links with the whole libnnrt
 run clash ./clash
 expect_rc clash 0 "./clash"
 contains clash.out "said: hello" "the program's own cli_say runs"
-contains clash.out "json_init 3 data_fail 3 data_scaled 3 json_string 1" "its own functions and variables"
+contains clash.out "json_init 3 data_fail 3 data_scaled 3 json_string 1" \
+  "its own functions and variables"
 contains clash.out "loss small" "the embedded model trains"
 contains clash.out "xor 0110" "the embedded model predicts XOR"
 
