@@ -8,7 +8,7 @@
  *   non-finite value during training; 130 interrupted (SIGINT).
  * It is the only place in the runtime that chooses exit codes; everything it does is built from
  * the functions of nnrt.h (and the loader of data.h, the reporter of report.c and the summary
- * of summary.c), so the JIT host can do the same without it. Training reports its progress
+ * of info.c), so the JIT host can do the same without it. Training reports its progress
  * through NnrtTrainOptions.report (report.c prints it). Inputs to predict and eval are raw
  * values as in the training data; the train block's scaling is applied to them (with the
  * standardisation statistics stored in the checkpoint).

@@ -39,12 +39,12 @@ int nnrt_main_streams(const NnrtModel *m, int argc, char **argv, FILE *out, FILE
 /* The index of the largest of v[0..n) (the first on ties): the class a row of scores picks. */
 int64_t nnrt_argmax(const float *v, int64_t n);
 
-/* ---- The generated program's command line (cli.c, report.c, summary.c) ---- */
+/* ---- The generated program's command line (cli.c, report.c, info.c) ---- */
 
 /* nnrt_main_streams with standard input injected too (predict - reads rows from `in`). */
 int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
-/* The `info` table (summary.c): layers, totals and the memory plan. */
+/* The `info` table (info.c): layers, totals and the memory plan. */
 void nnrt_print_summary(const NnrtModel *m, FILE *out);
 
 /* The state of a training run besides the workspace: what a checkpoint needs so that resuming

@@ -179,7 +179,7 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
                      const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
                      size_t errlen);
 
-/* ---- Embedding (nnc -c --header, runtime/embed.c): a model as a library object ----
+/* ---- Embedding (nnc -c --header, runtime/context.c): a model as a library object ----
  * A context is one model's workspace with its parameters; the caller feeds batches. The
  * wrappers nnc writes into the object (<prefix>_create, <prefix>_train_batch, ...) are these
  * functions with the model's descriptor bound. Contexts share nothing: different contexts may

@@ -1,5 +1,5 @@
 /* test_cli: the command line of generated programs (cli.c), its progress reports (report.c) and
- * its `info` table (summary.c), against a hand-written classifier "clf" whose outputs are its
+ * its `info` table (info.c), against a hand-written classifier "clf" whose outputs are its
  * inputs (so predictions, accuracy and the confusion matrix are known), whose step writes loss
  * 0.5 and whose evaluate writes loss 0.25. Files go to a fresh directory under /tmp. */
 #include "test.h"

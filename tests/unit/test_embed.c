@@ -1,4 +1,4 @@
-/* test_embed: the runtime's context API (runtime/embed.c, what nnc -c's wrappers call) against a
+/* test_embed: the runtime's context API (runtime/context.c, what nnc -c's wrappers call) against a
  * hand-written linear model: out = x · w + b, trained by its step on the mean squared error
  * with plain SGD. The step records the learning rate, the step number and the dropout masks
  * it saw; predict records its batch sizes and whether a mask was not 1. Files go to a fresh

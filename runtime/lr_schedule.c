@@ -1,6 +1,6 @@
-/* schedule: what the runtime writes into the workspace before every training step besides the
- * batch: the learning rate of the schedule (nnrt_lr_at) and the dropout masks (nnrt_fill_noise).
- * Both are pure functions of their arguments and the stream, so a seed fixes a whole run. */
+/* lr_schedule: the learning rate the runtime writes into the workspace before every training
+ * step (nnrt_lr_at): the train block's schedule (NnrtLrSchedule), then the warm-up. A pure
+ * function of the options and the step number, so a resumed run continues it exactly. */
 #include <math.h>
 
 #include "internal.h"
@@ -31,21 +31,4 @@ double nnrt_lr_at(const NnrtTrainOptions *o, int64_t steps_per_epoch, int64_t s)
     lr *= ramp < 1.0 ? ramp : 1.0;
   }
   return lr;
-}
-
-void nnrt_fill_noise(const NnrtModel *m, float *ws, NnrtRng *r) {
-  for (int32_t k = 0; k < m->n_noise; k++) {
-    const NnrtNoise *z = &m->noise[k];
-    float *mask = ws + z->offset;
-    int64_t count = m->max_batch * z->width;
-    if (!r || z->p <= 0.0) {
-      for (int64_t j = 0; j < count; j++)
-        mask[j] = 1.0f;
-      continue;
-    }
-    /* u < p drops: P(drop) = p to within the 2^-24 grid of the uniform floats. */
-    float keep = (float)(1.0 / (1.0 - z->p)), p = (float)z->p;
-    for (int64_t j = 0; j < count; j++)
-      mask[j] = nnrt_rng_float(r) < p ? 0.0f : keep;
-  }
 }
