@@ -59,7 +59,7 @@
 #include "json.h"
 
 
-Tensor *checkpoint_add_tensor(TensorList *l, const char *prefix, const char *name, int dtype,
+Tensor *nnrt_checkpoint_add_tensor(TensorList *l, const char *prefix, const char *name, int dtype,
                               int32_t rank, const int64_t *dim, int64_t size, void *data) {
   if (l->n == l->cap) {
     int32_t cap = l->cap ? 2 * l->cap : 16;
@@ -85,26 +85,26 @@ Tensor *checkpoint_add_tensor(TensorList *l, const char *prefix, const char *nam
   return t;
 }
 
-void checkpoint_free_tensors(TensorList *l) {
+void nnrt_checkpoint_free_tensors(TensorList *l) {
   for (int32_t i = 0; i < l->n; i++)
     free(l->t[i].owned);
   free(l->t);
   *l = (TensorList){0};
 }
 
-Tensor *checkpoint_add_param(TensorList *l, const char *prefix, const NnrtParam *p, float *data) {
-  return checkpoint_add_tensor(l, prefix, p->name, TT_F32, p->rank, p->dim, p->size, data);
+Tensor *nnrt_checkpoint_add_param(TensorList *l, const char *prefix, const NnrtParam *p, float *data) {
+  return nnrt_checkpoint_add_tensor(l, prefix, p->name, TT_F32, p->rank, p->dim, p->size, data);
 }
 
 /* The ROLE_PARAM tensors, each at its place in ws (prefix NULL) or, with a prefix, in the
  * back-to-back buffer buf when it is not NULL. */
-int checkpoint_add_params(TensorList *l, const NnrtModel *m, float *ws, const char *prefix,
+int nnrt_checkpoint_add_params(TensorList *l, const NnrtModel *m, float *ws, const char *prefix,
                           float *buf) {
   for (int32_t i = 0; i < m->n_params; i++) {
     const NnrtParam *p = &m->params[i];
     if (p->role != NNRT_ROLE_PARAM)
       continue;
-    if (!checkpoint_add_param(l, prefix, p, buf ? buf : ws + p->offset))
+    if (!nnrt_checkpoint_add_param(l, prefix, p, buf ? buf : ws + p->offset))
       return -1;
     if (buf)
       buf += p->size;
@@ -112,12 +112,12 @@ int checkpoint_add_params(TensorList *l, const NnrtModel *m, float *ws, const ch
   return 0;
 }
 
-int checkpoint_add_stats(TensorList *l, const NnrtInputStats *st) {
+int nnrt_checkpoint_add_stats(TensorList *l, const NnrtInputStats *st) {
   if (!st || st->width <= 0)
     return 0;
   int64_t dim[1] = {st->width};
-  return checkpoint_add_tensor(l, NULL, STATS_MEAN, TT_F32, 1, dim, st->width, st->mean) &&
-             checkpoint_add_tensor(l, NULL, STATS_STD, TT_F32, 1, dim, st->width, st->std)
+  return nnrt_checkpoint_add_tensor(l, NULL, STATS_MEAN, TT_F32, 1, dim, st->width, st->mean) &&
+             nnrt_checkpoint_add_tensor(l, NULL, STATS_STD, TT_F32, 1, dim, st->width, st->std)
            ? 0
            : -1;
 }
@@ -126,22 +126,22 @@ int checkpoint_add_stats(TensorList *l, const NnrtInputStats *st) {
 static int saved_tensors(const NnrtModel *m, float *ws, const NnrtInputStats *st,
                          const NnrtRunState *rs, TensorList *l) {
   int restored = rs && rs->restored && rs->best;
-  if (checkpoint_add_params(l, m, ws, restored ? "" : NULL, restored ? rs->best : NULL) != 0)
+  if (nnrt_checkpoint_add_params(l, m, ws, restored ? "" : NULL, restored ? rs->best : NULL) != 0)
     return -1;
   for (int32_t i = 0; rs && i < m->n_params; i++)
     if (m->params[i].role == NNRT_ROLE_STATE &&
-        !checkpoint_add_param(l, NULL, &m->params[i], ws + m->params[i].offset))
+        !nnrt_checkpoint_add_param(l, NULL, &m->params[i], ws + m->params[i].offset))
       return -1;
-  if (checkpoint_add_stats(l, st) != 0)
+  if (nnrt_checkpoint_add_stats(l, st) != 0)
     return -1;
   if (!rs)
     return 0;
   int64_t dim[1] = {rs->rows};
-  if (!checkpoint_add_tensor(l, NULL, ORDER, TT_I64, 1, dim, rs->rows, rs->order))
+  if (!nnrt_checkpoint_add_tensor(l, NULL, ORDER, TT_I64, 1, dim, rs->rows, rs->order))
     return -1;
-  if (rs->best && rs->best_epoch > 0 && checkpoint_add_params(l, m, ws, BEST, rs->best) != 0)
+  if (rs->best && rs->best_epoch > 0 && nnrt_checkpoint_add_params(l, m, ws, BEST, rs->best) != 0)
     return -1;
-  return restored ? checkpoint_add_params(l, m, ws, LAST, NULL) : 0;
+  return restored ? nnrt_checkpoint_add_params(l, m, ws, LAST, NULL) : 0;
 }
 
 /* ---- Saving ---- */
@@ -380,7 +380,7 @@ static int save(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
   }
   free(tmp);
   free(header);
-  checkpoint_free_tensors(&l);
+  nnrt_checkpoint_free_tensors(&l);
   return rc;
 }
 

@@ -97,20 +97,20 @@ static inline const char *checkpoint_meta_get(const Loader *l, const char *key) 
 }
 
 /* checkpoint.c */
-Tensor *checkpoint_add_tensor(TensorList *l, const char *prefix, const char *name, int dtype,
+Tensor *nnrt_checkpoint_add_tensor(TensorList *l, const char *prefix, const char *name, int dtype,
                               int32_t rank, const int64_t *dim, int64_t size, void *data);
-void checkpoint_free_tensors(TensorList *l);
-Tensor *checkpoint_add_param(TensorList *l, const char *prefix, const NnrtParam *p, float *data);
-int checkpoint_add_params(TensorList *l, const NnrtModel *m, float *ws, const char *prefix,
+void nnrt_checkpoint_free_tensors(TensorList *l);
+Tensor *nnrt_checkpoint_add_param(TensorList *l, const char *prefix, const NnrtParam *p, float *data);
+int nnrt_checkpoint_add_params(TensorList *l, const NnrtModel *m, float *ws, const char *prefix,
                           float *buf);
-int checkpoint_add_stats(TensorList *l, const NnrtInputStats *st);
+int nnrt_checkpoint_add_stats(TensorList *l, const NnrtInputStats *st);
 
 /* checkpoint_load.c */
-int checkpoint_match_entries(Loader *l);
-int64_t checkpoint_tensor_bytes(const Tensor *p);
-unsigned char *checkpoint_read_all(Loader *l);
-int checkpoint_commit(Loader *l, const unsigned char *scratch);
-void checkpoint_loader_free(Loader *l);
-int checkpoint_loader_parse(Loader *l);
+int nnrt_checkpoint_match_entries(Loader *l);
+int64_t nnrt_checkpoint_tensor_bytes(const Tensor *p);
+unsigned char *nnrt_checkpoint_read_all(Loader *l);
+int nnrt_checkpoint_commit(Loader *l, const unsigned char *scratch);
+void nnrt_checkpoint_loader_free(Loader *l);
+int nnrt_checkpoint_loader_parse(Loader *l);
 
 #endif

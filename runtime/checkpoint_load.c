@@ -63,13 +63,13 @@ static int read_header(Loader *l) {
 static int parse_uints(Loader *l, JsonCursor *c, const char *name, const char *field,
                        uint64_t *out, int max, int *n) {
   int count = 0, r;
-  if (json_expect(c, '[') != 0)
+  if (nnrt_json_expect(c, '[') != 0)
     return json_fail(l, c);
   *n = 0;
-  while ((r = json_next_element(c, &count)) == 1) {
+  while ((r = nnrt_json_next_element(c, &count)) == 1) {
     if (*n == max)
       return checkpoint_load_fail(l, "tensor '%s' has more than %d %s", name, max, field);
-    if (json_uint(c, &out[(*n)++]) != 0)
+    if (nnrt_json_uint(c, &out[(*n)++]) != 0)
       return json_fail(l, c);
   }
   return r == 0 ? 0 : json_fail(l, c);
@@ -77,7 +77,7 @@ static int parse_uints(Loader *l, JsonCursor *c, const char *name, const char *f
 
 static int parse_field(Loader *l, JsonCursor *c, const char *key, Entry *t) {
   if (strcmp(key, "dtype") == 0 && !t->dtype)
-    return json_string(c, &t->dtype) == 0 ? 0 : json_fail(l, c);
+    return nnrt_json_string(c, &t->dtype) == 0 ? 0 : json_fail(l, c);
   if (strcmp(key, "shape") == 0 && t->rank < 0)
     return parse_uints(l, c, t->name, "dimensions", t->dim, MAX_DIMS, &t->rank);
   if (strcmp(key, "data_offsets") == 0 && t->n_offsets < 0)
@@ -98,9 +98,9 @@ static int parse_entry(Loader *l, JsonCursor *c, char *name) {
   *t = (Entry){.name = name, .rank = -1, .n_offsets = -1, .want = -1};
   int count = 0, r;
   char *key;
-  if (json_expect(c, '{') != 0)
+  if (nnrt_json_expect(c, '{') != 0)
     return json_fail(l, c);
-  while ((r = json_next_member(c, &count, &key)) == 1)
+  while ((r = nnrt_json_next_member(c, &count, &key)) == 1)
     if (parse_field(l, c, key, t) != 0)
       return -1;
   return r == 0 ? 0 : json_fail(l, c);
@@ -108,20 +108,20 @@ static int parse_entry(Loader *l, JsonCursor *c, char *name) {
 
 /* The metadata: string values are kept (the first MAX_META), anything else is skipped. */
 static int parse_metadata(Loader *l, JsonCursor *c) {
-  if (!json_eat(c, '{'))
-    return json_skip_value(c) == 0 ? 0 : json_fail(l, c);
+  if (!nnrt_json_eat(c, '{'))
+    return nnrt_json_skip_value(c) == 0 ? 0 : json_fail(l, c);
   int count = 0, r;
   char *key;
-  while ((r = json_next_member(c, &count, &key)) == 1) {
+  while ((r = nnrt_json_next_member(c, &count, &key)) == 1) {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
       c->p++;
     if (c->p < c->end && *c->p == '"') {
       char *value;
-      if (json_string(c, &value) != 0)
+      if (nnrt_json_string(c, &value) != 0)
         return json_fail(l, c);
       if (l->n_meta < MAX_META)
         l->meta[l->n_meta++] = (Meta){key, value};
-    } else if (json_skip_value(c) != 0) {
+    } else if (nnrt_json_skip_value(c) != 0) {
       return json_fail(l, c);
     }
   }
@@ -130,19 +130,19 @@ static int parse_metadata(Loader *l, JsonCursor *c) {
 
 static int parse_header(Loader *l) {
   JsonCursor c;
-  json_init(&c, l->header, (size_t)l->hlen);
-  if (!json_eat(&c, '{'))
+  nnrt_json_init(&c, l->header, (size_t)l->hlen);
+  if (!nnrt_json_eat(&c, '{'))
     return checkpoint_load_fail(l, "header is not a JSON object");
   int count = 0, r;
   char *key;
-  while ((r = json_next_member(&c, &count, &key)) == 1) {
+  while ((r = nnrt_json_next_member(&c, &count, &key)) == 1) {
     int rc = strcmp(key, "__metadata__") == 0 ? parse_metadata(l, &c) : parse_entry(l, &c, key);
     if (rc != 0)
       return -1;
   }
   if (r != 0)
     return json_fail(l, &c);
-  if (!json_at_end(&c))
+  if (!nnrt_json_at_end(&c))
     return checkpoint_load_fail(l, "header has text after its JSON object");
   return 0;
 }
@@ -260,7 +260,7 @@ static int check_overlaps(Loader *l) {
 }
 
 /* Pairs every entry with a wanted tensor, then checks what each pair says. */
-int checkpoint_match_entries(Loader *l) {
+int nnrt_checkpoint_match_entries(Loader *l) {
   for (int32_t i = 0; i < l->n_entries; i++) {
     Entry *e = &l->entries[i];
     int32_t w = find_wanted(l, e->name);
@@ -306,13 +306,13 @@ static int read_tensor(Loader *l, const Tensor *p, const Entry *e, unsigned char
   return 0;
 }
 
-int64_t checkpoint_tensor_bytes(const Tensor *p) { return dtype_bytes[p->dtype] * p->size; }
+int64_t nnrt_checkpoint_tensor_bytes(const Tensor *p) { return dtype_bytes[p->dtype] * p->size; }
 
 /* Every present wanted tensor into one scratch buffer, in want order; NULL on failure. */
-unsigned char *checkpoint_read_all(Loader *l) {
+unsigned char *nnrt_checkpoint_read_all(Loader *l) {
   int64_t total = 0;
   for (int32_t i = 0; i < l->want.n; i++)
-    total += l->want.t[i].present ? checkpoint_tensor_bytes(&l->want.t[i]) : 0;
+    total += l->want.t[i].present ? nnrt_checkpoint_tensor_bytes(&l->want.t[i]) : 0;
   unsigned char *scratch = malloc((size_t)(total > 0 ? total : 1));
   if (!scratch) {
     checkpoint_load_fail(l, "out of memory for %lld bytes of tensors", (long long)total);
@@ -327,22 +327,22 @@ unsigned char *checkpoint_read_all(Loader *l) {
       free(scratch);
       return NULL;
     }
-    at += checkpoint_tensor_bytes(p);
+    at += nnrt_checkpoint_tensor_bytes(p);
   }
   return scratch;
 }
 
 /* Copies (or compares) every present wanted tensor from scratch to its place. */
-int checkpoint_commit(Loader *l, const unsigned char *scratch) {
+int nnrt_checkpoint_commit(Loader *l, const unsigned char *scratch) {
   int64_t at = 0;
   for (int32_t i = 0; i < l->want.n; i++) {
     const Tensor *p = &l->want.t[i];
     if (!p->present || p->compare) {
-      at += p->present ? checkpoint_tensor_bytes(p) : 0;
+      at += p->present ? nnrt_checkpoint_tensor_bytes(p) : 0;
       continue;
     }
-    memcpy(p->data, scratch + at, (size_t)checkpoint_tensor_bytes(p));
-    at += checkpoint_tensor_bytes(p);
+    memcpy(p->data, scratch + at, (size_t)nnrt_checkpoint_tensor_bytes(p));
+    at += nnrt_checkpoint_tensor_bytes(p);
   }
   return 0;
 }
@@ -378,16 +378,16 @@ static int check_hash(Loader *l) {
   return 0;
 }
 
-void checkpoint_loader_free(Loader *l) {
+void nnrt_checkpoint_loader_free(Loader *l) {
   if (l->f)
     fclose(l->f);
   free(l->header);
   free(l->entries);
-  checkpoint_free_tensors(&l->want);
+  nnrt_checkpoint_free_tensors(&l->want);
 }
 
 /* Opens and parses the header and checks the model hash. */
-int checkpoint_loader_parse(Loader *l) {
+int nnrt_checkpoint_loader_parse(Loader *l) {
   int rc = open_file(l);
   if (rc == 0)
     rc = read_header(l);
@@ -400,25 +400,25 @@ int checkpoint_loader_parse(Loader *l) {
 
 /* loader_parse, then matches the entries against the wanted tensors; then the caller reads. */
 static int loader_run(Loader *l) {
-  int rc = checkpoint_loader_parse(l);
-  return rc == 0 ? checkpoint_match_entries(l) : rc;
+  int rc = nnrt_checkpoint_loader_parse(l);
+  return rc == 0 ? nnrt_checkpoint_match_entries(l) : rc;
 }
 
 int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const char *path,
                     char *err, size_t errlen) {
   Loader l = {.m = m, .mode = LOAD_WEIGHTS, .path = path, .verb = "load", .err = err,
               .errlen = errlen};
-  int rc = checkpoint_add_params(&l.want, m, ws, NULL, NULL) == 0 &&
-                   checkpoint_add_stats(&l.want, st) == 0
+  int rc = nnrt_checkpoint_add_params(&l.want, m, ws, NULL, NULL) == 0 &&
+                   nnrt_checkpoint_add_stats(&l.want, st) == 0
              ? loader_run(&l)
              : checkpoint_load_fail(&l, "out of memory");
-  unsigned char *scratch = rc == 0 ? checkpoint_read_all(&l) : NULL;
+  unsigned char *scratch = rc == 0 ? nnrt_checkpoint_read_all(&l) : NULL;
   if (rc == 0 && !scratch)
     rc = -1;
   if (rc == 0)
-    rc = checkpoint_commit(&l, scratch);
+    rc = nnrt_checkpoint_commit(&l, scratch);
   free(scratch);
-  checkpoint_loader_free(&l);
+  nnrt_checkpoint_loader_free(&l);
   return rc;
 }
 
@@ -453,16 +453,16 @@ int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err,
   for (int32_t i = 0; i < m->n_params; i++)
     floats += m->params[i].role == NNRT_ROLE_PARAM ? m->params[i].size : 0;
   float *copy = malloc((size_t)(floats > 0 ? floats : 1) * sizeof *copy);
-  int rc = copy && checkpoint_add_params(&l.want, m, ws, "", copy) == 0
+  int rc = copy && nnrt_checkpoint_add_params(&l.want, m, ws, "", copy) == 0
                ? loader_run(&l)
                : checkpoint_load_fail(&l, "out of memory");
-  unsigned char *scratch = rc == 0 ? checkpoint_read_all(&l) : NULL;
+  unsigned char *scratch = rc == 0 ? nnrt_checkpoint_read_all(&l) : NULL;
   if (rc == 0 && !scratch)
     rc = -1;
   if (rc == 0)
-    checkpoint_commit(&l, scratch);
+    nnrt_checkpoint_commit(&l, scratch);
   free(scratch);
-  checkpoint_loader_free(&l);
+  nnrt_checkpoint_loader_free(&l);
   int status = rc == 0 ? NNRT_EXIT_OK : NNRT_EXIT_IO;
   if (rc == 0) {
     /* The weights must be finite before they go into the workspace. */

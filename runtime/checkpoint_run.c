@@ -108,8 +108,8 @@ static int check_run_tensors(Loader *l, const unsigned char *scratch, const Nnrt
     if (!p->present)
       continue;
     const unsigned char *v = scratch + at;
-    at += checkpoint_tensor_bytes(p);
-    if (p->compare && memcmp(v, p->data, (size_t)checkpoint_tensor_bytes(p)) != 0)
+    at += nnrt_checkpoint_tensor_bytes(p);
+    if (p->compare && memcmp(v, p->data, (size_t)nnrt_checkpoint_tensor_bytes(p)) != 0)
       return checkpoint_load_fail(l,
                                   "its input statistics ('%s') differ from this run's training "
                                   "data",
@@ -155,38 +155,38 @@ int nnrt_load_run(const NnrtModel *m, float *ws, const NnrtInputStats *st, NnrtR
   Loader l = {.m = m, .mode = LOAD_RUN, .path = path, .verb = "resume from", .err = err,
               .errlen = errlen};
   NnrtRunState got = *rs;
-  int listed = checkpoint_add_params(&l.want, m, ws, NULL, NULL) == 0;
+  int listed = nnrt_checkpoint_add_params(&l.want, m, ws, NULL, NULL) == 0;
   for (int32_t i = 0; listed && i < m->n_params; i++)
     if (m->params[i].role == NNRT_ROLE_STATE)
-      listed = checkpoint_add_param(&l.want, NULL, &m->params[i], ws + m->params[i].offset) != NULL;
+      listed = nnrt_checkpoint_add_param(&l.want, NULL, &m->params[i], ws + m->params[i].offset) != NULL;
   int32_t first_stat = l.want.n;
-  listed = listed && checkpoint_add_stats(&l.want, (NnrtInputStats *)st) == 0;
+  listed = listed && nnrt_checkpoint_add_stats(&l.want, (NnrtInputStats *)st) == 0;
   for (int32_t i = first_stat; listed && i < l.want.n; i++)
     l.want.t[i].compare = 1;
   int64_t dim[1] = {rs->rows};
   listed = listed &&
-           checkpoint_add_tensor(&l.want, NULL, ORDER, TT_I64, 1, dim, rs->rows, rs->order);
+           nnrt_checkpoint_add_tensor(&l.want, NULL, ORDER, TT_I64, 1, dim, rs->rows, rs->order);
   int32_t first_extra = l.want.n;
   /* __last after the parameters: when present, it overwrites them. */
-  listed = listed && (!rs->best || checkpoint_add_params(&l.want, m, ws, BEST, rs->best) == 0) &&
-           checkpoint_add_params(&l.want, m, ws, LAST, NULL) == 0;
+  listed = listed && (!rs->best || nnrt_checkpoint_add_params(&l.want, m, ws, BEST, rs->best) == 0) &&
+           nnrt_checkpoint_add_params(&l.want, m, ws, LAST, NULL) == 0;
   for (int32_t i = first_extra; listed && i < l.want.n; i++)
     l.want.t[i].optional = 1;
-  int rc = listed ? checkpoint_loader_parse(&l) : checkpoint_load_fail(&l, "out of memory");
+  int rc = listed ? nnrt_checkpoint_loader_parse(&l) : checkpoint_load_fail(&l, "out of memory");
   if (rc == 0)
     rc = read_run_metadata(&l, &got);
   if (rc == 0)
-    rc = checkpoint_match_entries(&l);
-  unsigned char *scratch = rc == 0 ? checkpoint_read_all(&l) : NULL;
+    rc = nnrt_checkpoint_match_entries(&l);
+  unsigned char *scratch = rc == 0 ? nnrt_checkpoint_read_all(&l) : NULL;
   if (rc == 0 && !scratch)
     rc = -1;
   if (rc == 0)
     rc = check_run_tensors(&l, scratch, &got);
   if (rc == 0) {
-    checkpoint_commit(&l, scratch);
+    nnrt_checkpoint_commit(&l, scratch);
     *rs = got;
   }
   free(scratch);
-  checkpoint_loader_free(&l);
+  nnrt_checkpoint_loader_free(&l);
   return rc;
 }

@@ -8,7 +8,7 @@
  *   non-finite value during training; 130 interrupted (SIGINT).
  * It is the only place in the runtime that chooses exit codes; everything it does is built from
  * the functions of nnrt.h (and the loader of data.h, the reporter of report.c and the summary
- * of summary.c), so the JIT host can do the same without it. Training reports its progress
+ * of info.c), so the JIT host can do the same without it. Training reports its progress
  * through NnrtTrainOptions.report (report.c prints it). Inputs to predict and eval are raw
  * values as in the training data; the train block's scaling is applied to them (with the
  * standardisation statistics stored in the checkpoint).
@@ -26,7 +26,7 @@
 
 /* ---- Messages ---- */
 
-__attribute__((format(printf, 2, 3))) void cli_say(const Cli *c, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) void nnrt_cli_say(const Cli *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(c->err, "%s: ", c->prog);
@@ -36,7 +36,7 @@ __attribute__((format(printf, 2, 3))) void cli_say(const Cli *c, const char *fmt
 }
 
 /* A command line we do not understand: the message plus where to read how it works. */
-__attribute__((format(printf, 3, 4))) int cli_usage_error(const Cli *c, const char *cmd,
+__attribute__((format(printf, 3, 4))) int nnrt_cli_usage_error(const Cli *c, const char *cmd,
                                                           const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -68,7 +68,7 @@ static size_t distance(const char *a, const char *b) {
 }
 
 /* The closest of names to s within 2 edits, or NULL. */
-const char *cli_closest(const char *s, const char *const *names, size_t n) {
+const char *nnrt_cli_closest(const char *s, const char *const *names, size_t n) {
   const char *best = NULL;
   size_t bd = 3;
   for (size_t i = 0; i < n; i++) {
@@ -81,9 +81,9 @@ const char *cli_closest(const char *s, const char *const *names, size_t n) {
   return best;
 }
 
-const char *cli_plural(int64_t n) { return n == 1 ? "" : "s"; }
+const char *nnrt_cli_plural(int64_t n) { return n == 1 ? "" : "s"; }
 
-char *cli_default_weights_path(const Cli *c) {
+char *nnrt_cli_default_weights_path(const Cli *c) {
   static const char suffix[] = ".safetensors";
   size_t n = strlen(c->argv0);
   char *path = malloc(n + sizeof suffix);
@@ -96,12 +96,12 @@ char *cli_default_weights_path(const Cli *c) {
 
 /* ---- Help ---- */
 
-int cli_file_data(const NnrtModel *m) {
+int nnrt_cli_file_data(const NnrtModel *m) {
   return m->has_train && (m->train.kind == NNRT_DATA_CSV || m->train.kind == NNRT_DATA_IDX);
 }
 
 static const char *data_paths_text(const NnrtModel *m) {
-  if (!cli_file_data(m))
+  if (!nnrt_cli_file_data(m))
     return "PATH ...";
   return m->train.kind == NNRT_DATA_IDX ? "IMAGES LABELS" : "CSV";
 }
@@ -128,9 +128,9 @@ static void print_model(const Cli *c) {
   const NnrtModel *m = c->m;
   fprintf(c->out, "Model '%s' (from %s):\n", m->name, m->source ? m->source : "?");
   fprintf(c->out, "  input  '%s': %lld value%s per row\n", m->input.name,
-          (long long)m->input.width, cli_plural(m->input.width));
+          (long long)m->input.width, nnrt_cli_plural(m->input.width));
   fprintf(c->out, "  output '%s': %lld value%s per row\n\n", m->output.name,
-          (long long)m->output.width, cli_plural(m->output.width));
+          (long long)m->output.width, nnrt_cli_plural(m->output.width));
 }
 
 static void print_usage(const Cli *c) {
@@ -142,7 +142,7 @@ static void print_usage(const Cli *c) {
             p);
   fprintf(c->out, "%s predict [--weights PATH] X1 ... X%lld\n", p, w);
   fprintf(c->out, "       %s predict [--weights PATH] -\n", p);
-  if (cli_file_data(c->m))
+  if (nnrt_cli_file_data(c->m))
     fprintf(c->out, "       %s predict [--weights PATH] --data %s\n", p, data_paths_text(c->m));
   if (c->m->has_train)
     fprintf(c->out, "       %s eval [--weights PATH] [--data %s]\n", p, data_paths_text(c->m));
@@ -204,8 +204,8 @@ static void print_predict_help(const Cli *c) {
           "                    (the largest output) for a classifier\n"
           "  predict -         the same for every line of standard input: one row a line,\n"
           "                    values separated by spaces or commas\n",
-          (long long)m->input.width, (long long)m->input.width, cli_plural(m->input.width));
-  if (cli_file_data(m))
+          (long long)m->input.width, (long long)m->input.width, nnrt_cli_plural(m->input.width));
+  if (nnrt_cli_file_data(m))
     fprintf(c->out,
             "  predict --data %s\n"
             "                    the same for every row of a data file laid out like the\n"
@@ -222,7 +222,7 @@ static void print_eval_help(const Cli *c) {
           "                    (rows: true class, columns: predicted class)\n"
           "    --weights PATH  weights to use (default %s.safetensors)\n",
           c->argv0);
-  if (cli_file_data(c->m))
+  if (nnrt_cli_file_data(c->m))
     fprintf(c->out, "    --data %s\n                    evaluate on this data file instead\n",
             data_paths_text(c->m));
 }
@@ -247,7 +247,7 @@ static void print_help(const Cli *c) {
   print_exit_codes(c);
 }
 
-void cli_print_command_help(const Cli *c, Command cmd) {
+void nnrt_cli_print_command_help(const Cli *c, Command cmd) {
   print_usage(c);
   switch (cmd) {
   case CMD_TRAIN: print_train_help(c); break;
@@ -263,10 +263,10 @@ void cli_print_command_help(const Cli *c, Command cmd) {
 
 static int cmd_info(const Cli *c, int argc, char **argv) {
   Args a = {0};
-  int rc = cli_parse_args(c, CMD_INFO, argc, argv, &a);
+  int rc = nnrt_cli_parse_args(c, CMD_INFO, argc, argv, &a);
   if (rc || a.help) {
     if (a.help)
-      cli_print_command_help(c, CMD_INFO);
+      nnrt_cli_print_command_help(c, CMD_INFO);
     return rc;
   }
   nnrt_print_summary(c->m, c->out);
@@ -280,7 +280,7 @@ static const char *base_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
-static int is_help(const char *arg) { return cli_is_help_flag(arg) || strcmp(arg, "help") == 0; }
+static int is_help(const char *arg) { return nnrt_cli_is_help_flag(arg) || strcmp(arg, "help") == 0; }
 
 static int dispatch(const Cli *c, int argc, char **argv) {
   if (argc < 2 && !c->m->has_train) {
@@ -288,28 +288,28 @@ static int dispatch(const Cli *c, int argc, char **argv) {
     return NNRT_EXIT_OK;
   }
   if (argc < 2)
-    return cli_cmd_train(c, 0, argv + argc);
+    return nnrt_cli_cmd_train(c, 0, argv + argc);
   const char *cmd = argv[1];
   if (is_help(cmd)) {
     print_help(c);
     return NNRT_EXIT_OK;
   }
   if (strcmp(cmd, "train") == 0)
-    return cli_cmd_train(c, argc - 2, argv + 2);
+    return nnrt_cli_cmd_train(c, argc - 2, argv + 2);
   if (strcmp(cmd, "predict") == 0)
-    return cli_cmd_predict(c, argc - 2, argv + 2);
+    return nnrt_cli_cmd_predict(c, argc - 2, argv + 2);
   if (strcmp(cmd, "eval") == 0)
-    return cli_cmd_eval(c, argc - 2, argv + 2);
+    return nnrt_cli_cmd_eval(c, argc - 2, argv + 2);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(c, argc - 2, argv + 2);
   /* "prog --epochs 10" reads as the default command with options. */
   if (cmd[0] == '-' && c->m->has_train)
-    return cli_cmd_train(c, argc - 1, argv + 1);
+    return nnrt_cli_cmd_train(c, argc - 1, argv + 1);
   static const char *const names[] = {"train", "predict", "eval", "info", "help"};
-  const char *hint = cli_closest(cmd, names, sizeof names / sizeof *names);
+  const char *hint = nnrt_cli_closest(cmd, names, sizeof names / sizeof *names);
   if (hint)
-    return cli_usage_error(c, NULL, "unknown command '%s'; did you mean '%s'?", cmd, hint);
-  return cli_usage_error(c, NULL, "unknown command '%s'", cmd);
+    return nnrt_cli_usage_error(c, NULL, "unknown command '%s'; did you mean '%s'?", cmd, hint);
+  return nnrt_cli_usage_error(c, NULL, "unknown command '%s'", cmd);
 }
 
 int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out, FILE *err) {
@@ -317,7 +317,7 @@ int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out,
   Cli c = {.m = m, .prog = base_name(argv0), .argv0 = argv0, .in = in, .out = out, .err = err};
   char msg[256];
   if (nnrt_check_model(m, msg, sizeof msg) != 0) {
-    cli_say(&c, "invalid model descriptor: %s", msg);
+    nnrt_cli_say(&c, "invalid model descriptor: %s", msg);
     return NNRT_EXIT_DATA;
   }
   int rc = dispatch(&c, argc, argv);

@@ -1,5 +1,5 @@
-/* cli_args: the options after a subcommand (cli_parse_args into Args), and opening what they name:
- * data files (cli_load_dataset) and weights (cli_load_weights) for every command.
+/* cli_args: the options after a subcommand (nnrt_cli_parse_args into Args), and opening what they name:
+ * data files (nnrt_cli_load_dataset) and weights (nnrt_cli_load_weights) for every command.
  * Contract: each returns an exit code of cli.c's contract and has said why when not 0. */
 #include <errno.h>
 #include <float.h>
@@ -50,7 +50,7 @@ static int parse_count(const Cli *c, const char *opt, const char *s, int64_t *ou
   errno = 0;
   long long v = strtoll(s, &end, 10);
   if (*s < '0' || *s > '9' || *end || errno || v < 1)
-    return cli_usage_error(c, "train", "%s expects a positive integer, got '%s'", opt, s);
+    return nnrt_cli_usage_error(c, "train", "%s expects a positive integer, got '%s'", opt, s);
   *out = v;
   return 0;
 }
@@ -60,7 +60,7 @@ static int parse_seed(const Cli *c, const char *s, uint64_t *out) {
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (*s < '0' || *s > '9' || *end || errno)
-    return cli_usage_error(c, "train", "--seed expects an integer from 0 to 2^64-1, got '%s'", s);
+    return nnrt_cli_usage_error(c, "train", "--seed expects an integer from 0 to 2^64-1, got '%s'", s);
   *out = v;
   return 0;
 }
@@ -69,7 +69,7 @@ static int parse_lr(const Cli *c, const char *s, double *out) {
   char *end;
   double v = strtod(s, &end);
   if (!*s || *s == ' ' || *s == '\t' || *end || !isfinite(v) || !(v > 0))
-    return cli_usage_error(c, "train", "--lr expects a positive number, got '%s'", s);
+    return nnrt_cli_usage_error(c, "train", "--lr expects a positive number, got '%s'", s);
   *out = v;
   return 0;
 }
@@ -78,8 +78,8 @@ static int parse_lr(const Cli *c, const char *s, double *out) {
 static int take_paths(const Cli *c, const char *cmd, const char *opt, const char *first,
                       int argc, char **argv, int *i, Paths *p) {
   const NnrtModel *m = c->m;
-  if (!cli_file_data(m))
-    return cli_usage_error(c, cmd,
+  if (!nnrt_cli_file_data(m))
+    return nnrt_cli_usage_error(c, cmd,
                            "%s: model '%s' %s; it has no data file to replace", opt, m->name,
                            m->has_train ? "trains on a data table in its source"
                                     : "has no train block");
@@ -87,7 +87,7 @@ static int take_paths(const Cli *c, const char *cmd, const char *opt, const char
   p->path[p->n++] = first;
   if (m->train.kind == NNRT_DATA_IDX) {
     if (*i + 1 >= argc || argv[*i + 1][0] == '-')
-      return cli_usage_error(c, cmd, "%s needs two paths for IDX data: the images, then the labels",
+      return nnrt_cli_usage_error(c, cmd, "%s needs two paths for IDX data: the images, then the labels",
                              opt);
     p->path[p->n++] = argv[++*i];
   }
@@ -122,11 +122,11 @@ static int unknown_option(const Cli *c, const char *cmd, const char *arg, const 
   char name[64];
   size_t len = strcspn(arg, "=");
   snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), arg);
-  const char *hint = cli_closest(name, names, n < 16 ? n : 16);
+  const char *hint = nnrt_cli_closest(name, names, n < 16 ? n : 16);
   if (hint)
-    return cli_usage_error(c, cmd, "unknown option '%s' for %s; did you mean '%s'?", name, cmd,
+    return nnrt_cli_usage_error(c, cmd, "unknown option '%s' for %s; did you mean '%s'?", name, cmd,
                            hint);
-  return cli_usage_error(c, cmd, "unknown option '%s' for %s", name, cmd);
+  return nnrt_cli_usage_error(c, cmd, "unknown option '%s' for %s", name, cmd);
 }
 
 /* One "--name[=value]" option at argv[*i]. */
@@ -142,7 +142,7 @@ static int parse_option(const Cli *c, const char *cmd, const OptSpec *opts, size
       v = arg + len + 1;
     } else {
       if (*i + 1 >= argc)
-        return cli_usage_error(c, cmd, "option '%s' needs a value", opts[k].name);
+        return nnrt_cli_usage_error(c, cmd, "option '%s' needs a value", opts[k].name);
       v = argv[++*i];
     }
     return set_option(c, cmd, opts[k].id, opts[k].name, v, argc, argv, i, a);
@@ -150,13 +150,13 @@ static int parse_option(const Cli *c, const char *cmd, const OptSpec *opts, size
   return unknown_option(c, cmd, arg, opts, n);
 }
 
-int cli_is_help_flag(const char *arg) {
+int nnrt_cli_is_help_flag(const char *arg) {
   return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
 /* Predict's values may be negative, so there only "--" arguments are options, and "-" alone is
  * standard input. */
-int cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a) {
+int nnrt_cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a) {
   static const struct {
     const OptSpec *opts;
     size_t n;
@@ -168,7 +168,7 @@ int cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a) {
   };
   const char *name = COMMAND_NAMES[cmd];
   for (int i = 0; i < argc; i++)
-    if (cli_is_help_flag(argv[i])) {
+    if (nnrt_cli_is_help_flag(argv[i])) {
       a->help = 1;
       return 0;
     }
@@ -178,13 +178,13 @@ int cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a) {
     if (strncmp(arg, "--", 2) == 0 && arg[2])
       rc = parse_option(c, name, table[cmd].opts, table[cmd].n, argc, argv, &i, a);
     else if (cmd == CMD_PREDICT && strcmp(arg, "-") == 0)
-      rc = a->from_stdin++ ? cli_usage_error(c, name, "'-' given twice") : 0;
+      rc = a->from_stdin++ ? nnrt_cli_usage_error(c, name, "'-' given twice") : 0;
     else if (cmd == CMD_PREDICT)
       rc = (a->values[a->n_values++] = argv[i], 0);
     else if (arg[0] == '-')
       rc = unknown_option(c, name, arg, table[cmd].opts, table[cmd].n);
     else
-      rc = cli_usage_error(c, name, "unexpected argument '%s' for %s", arg, name);
+      rc = nnrt_cli_usage_error(c, name, "unexpected argument '%s' for %s", arg, name);
     if (rc)
       return NNRT_EXIT_USAGE;
   }
@@ -194,7 +194,7 @@ int cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a) {
 /* ---- Data ---- */
 
 /* The train block's data source with its paths replaced by p (same kind, columns, scaling). */
-NnrtData cli_data_with_paths(const NnrtModel *m, const Paths *p) {
+NnrtData nnrt_cli_data_with_paths(const NnrtModel *m, const Paths *p) {
   NnrtData d = m->train;
   d.path = p->path[0];
   d.labels_path = p->n > 1 ? p->path[1] : NULL;
@@ -204,7 +204,7 @@ NnrtData cli_data_with_paths(const NnrtModel *m, const Paths *p) {
 static int open_check(const Cli *c, const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    cli_say(c, "cannot load '%s': %s", path, strerror(errno));
+    nnrt_cli_say(c, "cannot load '%s': %s", path, strerror(errno));
     return NNRT_EXIT_IO;
   }
   fclose(f);
@@ -214,7 +214,7 @@ static int open_check(const Cli *c, const char *path) {
 /* Loads d as the loader of data.h does (scale factor applied), then standardises the inputs
  * with st when the model standardises. A file that cannot be opened is exit 3, a file the
  * loader rejects exit 1. */
-int cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
                      NnrtDataset *ds) {
   memset(ds, 0, sizeof *ds);
   int rc = NNRT_EXIT_OK;
@@ -227,7 +227,7 @@ int cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
   char msg[768] = "";
   rc = nnrt_data_load(c->m, d, ds, msg, sizeof msg);
   if (rc != 0) {
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
     return rc == NNRT_EXIT_IO ? NNRT_EXIT_IO : NNRT_EXIT_DATA;
   }
   if (st && st->width > 0)
@@ -238,7 +238,7 @@ int cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
 /* ---- Weights ---- */
 
 /* Room for the model's input statistics when it standardises (width 0 otherwise). */
-int cli_stats_new(const NnrtModel *m, NnrtInputStats *st) {
+int nnrt_cli_stats_new(const NnrtModel *m, NnrtInputStats *st) {
   *st = (NnrtInputStats){0};
   if (!m->has_train || m->train.scaling != NNRT_SCALE_STANDARDIZE)
     return 0;
@@ -254,27 +254,27 @@ static int load_or_fail(const Cli *c, float *ws, NnrtInputStats *st, const char 
   char msg[1024];
   if (nnrt_load_stats(c->m, ws, st, path, msg, sizeof msg) == 0)
     return NNRT_EXIT_OK;
-  cli_say(c, "%s", msg);
+  nnrt_cli_say(c, "%s", msg);
   return NNRT_EXIT_IO;
 }
 
 /* --weights, else the default checkpoint, else the initialisers of a model that never trains.
  * Constants and optimizer state are not in checkpoints: they come from the initialisers first. */
-int cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights) {
+int nnrt_cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights) {
   nnrt_init_params(c->m, ws, c->m->seed);
   if (weights)
     return load_or_fail(c, ws, st, weights);
-  char *path = cli_default_weights_path(c);
+  char *path = nnrt_cli_default_weights_path(c);
   int rc = NNRT_EXIT_OK;
   if (!path) {
-    cli_say(c, "out of memory");
+    nnrt_cli_say(c, "out of memory");
     rc = NNRT_EXIT_DATA;
   } else if (access(path, F_OK) == 0) {
     rc = load_or_fail(c, ws, st, path);
   } else if (!c->m->has_train) {
     /* the initialisers are already in ws */
   } else {
-    cli_say(c, "no trained weights at '%s'; run '%s train' first", path, c->argv0);
+    nnrt_cli_say(c, "no trained weights at '%s'; run '%s train' first", path, c->argv0);
     rc = NNRT_EXIT_IO;
   }
   free(path);

@@ -1,5 +1,5 @@
 /* cli_cmd: the predict and eval commands, and the printing of outputs they share with train.
- * Contract: cli_cmd_predict and cli_cmd_eval return an exit code of cli.c's contract and have said
+ * Contract: nnrt_cli_cmd_predict and nnrt_cli_cmd_eval return an exit code of cli.c's contract and have said
  * why when not 0. */
 #include <errno.h>
 #include <float.h>
@@ -44,13 +44,13 @@ static int parse_value(const char *s, float *out) {
 static int parse_inputs(const Cli *c, const Args *a, float *x) {
   const NnrtModel *m = c->m;
   if (a->n_values != m->input.width) {
-    cli_say(c, "predict expects %lld input value%s, got %d", (long long)m->input.width,
-            cli_plural(m->input.width), a->n_values);
+    nnrt_cli_say(c, "predict expects %lld input value%s, got %d", (long long)m->input.width,
+            nnrt_cli_plural(m->input.width), a->n_values);
     return NNRT_EXIT_USAGE;
   }
   for (int i = 0; i < a->n_values; i++) {
     if (parse_value(a->values[i], &x[i]) != 0) {
-      cli_say(c, "input value %d ('%s') is not a finite number", i + 1, a->values[i]);
+      nnrt_cli_say(c, "input value %d ('%s') is not a finite number", i + 1, a->values[i]);
       return NNRT_EXIT_USAGE;
     }
   }
@@ -105,7 +105,7 @@ static int parse_line(char *s, int64_t width, float *x, char *why, size_t whylen
     }
   }
   if (n != width) {
-    snprintf(why, whylen, "expected %lld value%s, got %lld", (long long)width, cli_plural(width),
+    snprintf(why, whylen, "expected %lld value%s, got %lld", (long long)width, nnrt_cli_plural(width),
              (long long)n);
     return -1;
   }
@@ -122,7 +122,7 @@ static int read_stdin_rows(const Cli *c, Rows *rows) {
       int64_t cap = rows->cap ? 2 * rows->cap : 64;
       float *x = realloc(rows->x, (size_t)(cap * w) * sizeof *x);
       if (!x) {
-        cli_say(c, "out of memory for %lld input rows", (long long)cap);
+        nnrt_cli_say(c, "out of memory for %lld input rows", (long long)cap);
         rc = NNRT_EXIT_DATA;
         break;
       }
@@ -131,14 +131,14 @@ static int read_stdin_rows(const Cli *c, Rows *rows) {
     }
     int r = parse_line(line, w, rows->x + rows->rows * w, why, sizeof why);
     if (r < 0) {
-      cli_say(c, "standard input, line %lld: %s", (long long)lineno, why);
+      nnrt_cli_say(c, "standard input, line %lld: %s", (long long)lineno, why);
       rc = NNRT_EXIT_DATA;
       break;
     }
     rows->rows += r == 0;
   }
   if (!rc && ferror(c->in)) {
-    cli_say(c, "cannot read standard input: %s", strerror(errno));
+    nnrt_cli_say(c, "cannot read standard input: %s", strerror(errno));
     rc = NNRT_EXIT_IO;
   }
   free(line);
@@ -151,7 +151,7 @@ static int predict_rows(const Cli *c, float *ws, const NnrtInputStats *st, float
   const NnrtModel *m = c->m;
   float *y = malloc((size_t)((rows > 0 ? rows : 1) * m->output.width) * sizeof *y);
   if (!y) {
-    cli_say(c, "out of memory for %lld output rows", (long long)rows);
+    nnrt_cli_say(c, "out of memory for %lld output rows", (long long)rows);
     return NNRT_EXIT_DATA;
   }
   if (scale)
@@ -167,7 +167,7 @@ static int predict_stdin(const Cli *c, const Args *a, float *ws, NnrtInputStats 
   Rows rows = {0};
   int rc = read_stdin_rows(c, &rows);
   if (!rc)
-    rc = cli_load_weights(c, ws, st, a->weights);
+    rc = nnrt_cli_load_weights(c, ws, st, a->weights);
   if (!rc)
     rc = predict_rows(c, ws, st, rows.x, rows.rows, 1);
   free(rows.x);
@@ -175,12 +175,12 @@ static int predict_stdin(const Cli *c, const Args *a, float *ws, NnrtInputStats 
 }
 
 static int predict_data(const Cli *c, const Args *a, float *ws, NnrtInputStats *st) {
-  int rc = cli_load_weights(c, ws, st, a->weights);
+  int rc = nnrt_cli_load_weights(c, ws, st, a->weights);
   if (rc)
     return rc;
-  NnrtData d = cli_data_with_paths(c->m, &a->data);
+  NnrtData d = nnrt_cli_data_with_paths(c->m, &a->data);
   NnrtDataset ds;
-  rc = cli_load_dataset(c, &d, st, &ds);
+  rc = nnrt_cli_load_dataset(c, &d, st, &ds);
   if (!rc)
     rc = predict_rows(c, ws, st, ds.x, ds.rows, 0);
   nnrt_dataset_free(&ds);
@@ -191,12 +191,12 @@ static int predict_values(const Cli *c, const Args *a, float *ws, NnrtInputStats
   const NnrtModel *m = c->m;
   float *x = malloc((size_t)m->input.width * sizeof *x);
   if (!x) {
-    cli_say(c, "out of memory");
+    nnrt_cli_say(c, "out of memory");
     return NNRT_EXIT_DATA;
   }
   int rc = parse_inputs(c, a, x);
   if (!rc)
-    rc = cli_load_weights(c, ws, st, a->weights);
+    rc = nnrt_cli_load_weights(c, ws, st, a->weights);
   if (!rc)
     rc = predict_rows(c, ws, st, x, 1, 1);
   free(x);
@@ -206,13 +206,13 @@ static int predict_values(const Cli *c, const Args *a, float *ws, NnrtInputStats
 static int run_predict(const Cli *c, const Args *a) {
   int modes = (a->n_values > 0) + a->from_stdin + (a->data.n > 0);
   if (modes > 1)
-    return cli_usage_error(c, "predict",
+    return nnrt_cli_usage_error(c, "predict",
                            "predict takes input values, '-' (standard input) or --data, only one");
   NnrtInputStats st;
   float *ws = nnrt_workspace_new(c->m);
-  if (!ws || cli_stats_new(c->m, &st) != 0) {
+  if (!ws || nnrt_cli_stats_new(c->m, &st) != 0) {
     nnrt_workspace_free(ws);
-    cli_say(c, "out of memory for the workspace");
+    nnrt_cli_say(c, "out of memory for the workspace");
     return NNRT_EXIT_DATA;
   }
   int rc = a->from_stdin ? predict_stdin(c, a, ws, &st)
@@ -223,15 +223,15 @@ static int run_predict(const Cli *c, const Args *a) {
   return rc;
 }
 
-int cli_cmd_predict(const Cli *c, int argc, char **argv) {
+int nnrt_cli_cmd_predict(const Cli *c, int argc, char **argv) {
   Args a = {.values = malloc((size_t)(argc > 0 ? argc : 1) * sizeof(char *))};
   if (!a.values) {
-    cli_say(c, "out of memory");
+    nnrt_cli_say(c, "out of memory");
     return NNRT_EXIT_DATA;
   }
-  int rc = cli_parse_args(c, CMD_PREDICT, argc, argv, &a);
+  int rc = nnrt_cli_parse_args(c, CMD_PREDICT, argc, argv, &a);
   if (!rc && a.help)
-    cli_print_command_help(c, CMD_PREDICT);
+    nnrt_cli_print_command_help(c, CMD_PREDICT);
   else if (!rc)
     rc = run_predict(c, &a);
   free(a.values);
@@ -336,18 +336,18 @@ static void print_confusion(const Cli *c, const Eval *e) {
 static int eval_data(const Cli *c, const Args *a, const NnrtInputStats *st, NnrtDataset *ds) {
   const NnrtModel *m = c->m;
   if (a->data.n) {
-    NnrtData d = cli_data_with_paths(m, &a->data);
-    return cli_load_dataset(c, &d, st, ds);
+    NnrtData d = nnrt_cli_data_with_paths(m, &a->data);
+    return nnrt_cli_load_dataset(c, &d, st, ds);
   }
   if (m->validate.kind != NNRT_DATA_NONE)
-    return cli_load_dataset(c, &m->validate, st, ds);
-  int rc = cli_load_dataset(c, &m->train, st, ds);
+    return nnrt_cli_load_dataset(c, &m->validate, st, ds);
+  int rc = nnrt_cli_load_dataset(c, &m->train, st, ds);
   if (rc || !(m->validation_split > 0))
     return rc;
   NnrtDataset val;
   char msg[512];
   if (nnrt_data_split(ds, m->validation_split, &val, msg, sizeof msg) != 0) {
-    cli_say(c, "cannot hold out validation_split %g of the training data: %s", m->validation_split,
+    nnrt_cli_say(c, "cannot hold out validation_split %g of the training data: %s", m->validation_split,
             msg);
     return NNRT_EXIT_DATA;
   }
@@ -366,13 +366,13 @@ static int run_eval(const Cli *c, const Args *a) {
   float *ws = nnrt_workspace_new(m);
   e.confusion = calloc((size_t)(e.k > 0 ? e.k * e.k : 1), sizeof *e.confusion);
   int rc = NNRT_EXIT_OK;
-  if (!ws || !e.confusion || cli_stats_new(m, &st) != 0) {
-    cli_say(c, "out of memory for the workspace");
+  if (!ws || !e.confusion || nnrt_cli_stats_new(m, &st) != 0) {
+    nnrt_cli_say(c, "out of memory for the workspace");
     nnrt_workspace_free(ws);
     free(e.confusion);
     return NNRT_EXIT_DATA;
   }
-  rc = cli_load_weights(c, ws, &st, a->weights);
+  rc = nnrt_cli_load_weights(c, ws, &st, a->weights);
   if (!rc)
     rc = eval_data(c, a, &st, &ds);
   if (!rc) {
@@ -391,16 +391,16 @@ static int run_eval(const Cli *c, const Args *a) {
   return rc;
 }
 
-int cli_cmd_eval(const Cli *c, int argc, char **argv) {
+int nnrt_cli_cmd_eval(const Cli *c, int argc, char **argv) {
   Args a = {0};
-  int rc = cli_parse_args(c, CMD_EVAL, argc, argv, &a);
+  int rc = nnrt_cli_parse_args(c, CMD_EVAL, argc, argv, &a);
   if (rc || a.help) {
     if (a.help)
-      cli_print_command_help(c, CMD_EVAL);
+      nnrt_cli_print_command_help(c, CMD_EVAL);
     return rc;
   }
   if (!c->m->has_train || !c->m->evaluate) {
-    cli_say(c, "model '%s' has no train block: there is no loss to evaluate", c->m->name);
+    nnrt_cli_say(c, "model '%s' has no train block: there is no loss to evaluate", c->m->name);
     return NNRT_EXIT_USAGE;
   }
   return run_eval(c, &a);

@@ -42,29 +42,29 @@ typedef struct {
 } Args;
 
 /* cli.c */
-__attribute__((format(printf, 2, 3))) void cli_say(const Cli *c, const char *fmt, ...);
-__attribute__((format(printf, 3, 4))) int cli_usage_error(const Cli *c, const char *cmd,
+__attribute__((format(printf, 2, 3))) void nnrt_cli_say(const Cli *c, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int nnrt_cli_usage_error(const Cli *c, const char *cmd,
                                                           const char *fmt, ...);
-const char *cli_closest(const char *s, const char *const *names, size_t n);
-const char *cli_plural(int64_t n);
-char *cli_default_weights_path(const Cli *c);
-int cli_file_data(const NnrtModel *m);
-void cli_print_command_help(const Cli *c, Command cmd);
+const char *nnrt_cli_closest(const char *s, const char *const *names, size_t n);
+const char *nnrt_cli_plural(int64_t n);
+char *nnrt_cli_default_weights_path(const Cli *c);
+int nnrt_cli_file_data(const NnrtModel *m);
+void nnrt_cli_print_command_help(const Cli *c, Command cmd);
 
 /* cli_args.c */
-int cli_is_help_flag(const char *arg);
-int cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a);
-NnrtData cli_data_with_paths(const NnrtModel *m, const Paths *p);
-int cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+int nnrt_cli_is_help_flag(const char *arg);
+int nnrt_cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a);
+NnrtData nnrt_cli_data_with_paths(const NnrtModel *m, const Paths *p);
+int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
                      NnrtDataset *ds);
-int cli_stats_new(const NnrtModel *m, NnrtInputStats *st);
-int cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights);
+int nnrt_cli_stats_new(const NnrtModel *m, NnrtInputStats *st);
+int nnrt_cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights);
 
 /* cli_train.c */
-int cli_cmd_train(const Cli *c, int argc, char **argv);
+int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv);
 
 /* cli_cmd.c */
-int cli_cmd_predict(const Cli *c, int argc, char **argv);
-int cli_cmd_eval(const Cli *c, int argc, char **argv);
+int nnrt_cli_cmd_predict(const Cli *c, int argc, char **argv);
+int nnrt_cli_cmd_eval(const Cli *c, int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /* cli_train: the train command: data, weights to start from, the run and its reports, the save.
- * Contract: cli_cmd_train returns an exit code of cli.c's contract and has said why when not 0. */
+ * Contract: nnrt_cli_cmd_train returns an exit code of cli.c's contract and has said why when not 0. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -75,7 +75,7 @@ static int start_weights(const Cli *c, TrainRun *t, float *ws) {
     return NNRT_EXIT_OK;
   int rc = nnrt_load_init(t->m, ws, t->a->init, msg, sizeof msg);
   if (rc)
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
   return rc;
 }
 
@@ -89,12 +89,12 @@ static int finish_reports(const Cli *c, TrainRun *t) {
     int64_t n;
     const NnrtEpochReport *h = nnrt_progress_history(&t->progress, &n);
     if (nnrt_plot_svg(t->a->plot, t->m->name, h, n, msg, sizeof msg) != 0) {
-      cli_say(c, "%s", msg);
+      nnrt_cli_say(c, "%s", msg);
       rc = NNRT_EXIT_IO;
     }
   }
   if (nnrt_progress_close(&t->progress, t->a->log_json, msg, sizeof msg) != 0) {
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
     rc = rc ? rc : NNRT_EXIT_IO;
   }
   return rc;
@@ -115,9 +115,9 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
   int report_rc = finish_reports(c, t);
   if (res.status != NNRT_EXIT_OK) {
     if (msg[0])
-      cli_say(c, "%s", msg);
+      nnrt_cli_say(c, "%s", msg);
     else if (res.status == NNRT_EXIT_INTERRUPTED)
-      cli_say(c, "interrupted");
+      nnrt_cli_say(c, "interrupted");
     return res.status;
   }
   print_restored(c, &a->opt, &res);
@@ -125,13 +125,13 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
   if (t->m->train.kind == NNRT_DATA_TABLE) {
     rc = nnrt_print_table_predictions(c->out, t->m, ws, td);
     if (rc != NNRT_EXIT_OK)
-      cli_say(c, "out of memory for the predictions");
+      nnrt_cli_say(c, "out of memory for the predictions");
     if (rc)
       return rc;
   }
   if (!res.saved &&
       nnrt_save_stats(t->m, ws, nnrt_train_data_stats(td), t->save, msg, sizeof msg) != 0) {
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_IO;
   }
   fprintf(c->out, "saved weights to %s\n", t->save);
@@ -147,7 +147,7 @@ static int check_writable(const Cli *c, const char *path) {
   else
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
   if (access(dir, W_OK) != 0) {
-    cli_say(c, "cannot write '%s': %s", path, strerror(errno));
+    nnrt_cli_say(c, "cannot write '%s': %s", path, strerror(errno));
     return NNRT_EXIT_IO;
   }
   return NNRT_EXIT_OK;
@@ -160,15 +160,15 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
   if (t->a->plot && check_writable(c, t->a->plot) != 0)
     return NNRT_EXIT_IO;
   if (t->a->log_json && nnrt_progress_open_json(&t->progress, t->a->log_json, msg, sizeof msg)) {
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_IO;
   }
   int rc = nnrt_train_data_load(t->m, &td, msg, sizeof msg);
   float *ws = NULL;
   if (rc) {
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
   } else if (!(ws = nnrt_workspace_new(t->m))) {
-    cli_say(c, "out of memory for the workspace");
+    nnrt_cli_say(c, "out of memory for the workspace");
     rc = NNRT_EXIT_DATA;
   } else {
     rc = train_and_save(c, t, ws, td);
@@ -184,30 +184,30 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
 static int check_train_args(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
   if (a->threads > 256)
-    return cli_usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
+    return nnrt_cli_usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
   if (a->opt.batch > m->max_batch)
-    return cli_usage_error(c, "train",
+    return nnrt_cli_usage_error(c, "train",
                            "this program was compiled for batches of at most %lld rows (train "
                            "block batch = %lld); recompile to train with %lld",
                            (long long)m->max_batch, (long long)m->max_batch,
                            (long long)a->opt.batch);
   if (a->resume && a->init)
-    return cli_usage_error(c, "train",
+    return nnrt_cli_usage_error(c, "train",
                            "--resume and --init cannot be used together: --resume continues a run, "
                            "--init starts a new one from given weights");
   return NNRT_EXIT_OK;
 }
 
-int cli_cmd_train(const Cli *c, int argc, char **argv) {
+int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
   if (!c->m->has_train) {
-    cli_say(c, "model '%s' has no train block", c->m->name);
+    nnrt_cli_say(c, "model '%s' has no train block", c->m->name);
     return NNRT_EXIT_USAGE;
   }
   Args a = {.opt = nnrt_train_options(c->m), .threads = 1};
-  int rc = cli_parse_args(c, CMD_TRAIN, argc, argv, &a);
+  int rc = nnrt_cli_parse_args(c, CMD_TRAIN, argc, argv, &a);
   if (rc || a.help) {
     if (a.help)
-      cli_print_command_help(c, CMD_TRAIN);
+      nnrt_cli_print_command_help(c, CMD_TRAIN);
     return rc;
   }
   a.opt.threads = (int32_t)a.threads;
@@ -215,17 +215,17 @@ int cli_cmd_train(const Cli *c, int argc, char **argv) {
     return rc;
   NnrtModel m = *c->m;
   if (a.data.n)
-    m.train = cli_data_with_paths(c->m, &a.data);
+    m.train = nnrt_cli_data_with_paths(c->m, &a.data);
   if (a.validate.n)
-    m.validate = cli_data_with_paths(c->m, &a.validate);
+    m.validate = nnrt_cli_data_with_paths(c->m, &a.validate);
   char msg[512];
   if (nnrt_check_train_options(&m, &a.opt, msg, sizeof msg) != 0) {
-    cli_say(c, "%s", msg);
+    nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_USAGE;
   }
-  char *default_path = a.save ? NULL : cli_default_weights_path(c);
+  char *default_path = a.save ? NULL : nnrt_cli_default_weights_path(c);
   if (!a.save && !default_path) {
-    cli_say(c, "out of memory");
+    nnrt_cli_say(c, "out of memory");
     return NNRT_EXIT_DATA;
   }
   TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : default_path};

@@ -37,7 +37,7 @@ typedef struct {
 static int append_to_line(LineReader *lr, size_t *n, const unsigned char *src, size_t k) {
   /* One byte over the limit is a '\r' that will be stripped. */
   if (*n + k > NNRT_CSV_MAX_LINE + 1)
-    return data_fail(lr->r, "line %lld: longer than %d bytes", (long long)lr->line_no + 1,
+    return nnrt_data_fail(lr->r, "line %lld: longer than %d bytes", (long long)lr->line_no + 1,
                      NNRT_CSV_MAX_LINE);
   if (*n + k + 1 > lr->cap) {
     size_t cap = lr->cap ? lr->cap : BLOCK;
@@ -45,7 +45,7 @@ static int append_to_line(LineReader *lr, size_t *n, const unsigned char *src, s
       cap *= 2;
     char *line = realloc(lr->line, cap);
     if (!line)
-      return data_fail(lr->r, "out of memory at line %lld", (long long)lr->line_no + 1);
+      return nnrt_data_fail(lr->r, "out of memory at line %lld", (long long)lr->line_no + 1);
     lr->line = line;
     lr->cap = cap;
   }
@@ -60,7 +60,7 @@ static int next_line(LineReader *lr) {
   int ended = 0, any = 0;
   while (!ended) {
     if (lr->pos == lr->len) {
-      int64_t k = data_read_gz(lr->gz, lr->r, lr->block, sizeof lr->block);
+      int64_t k = nnrt_data_read_gz(lr->gz, lr->r, lr->block, sizeof lr->block);
       if (k < 0)
         return -1;
       if (k == 0)
@@ -82,10 +82,10 @@ static int next_line(LineReader *lr) {
   if (n > 0 && lr->line[n - 1] == '\r')
     n--;
   if (n > NNRT_CSV_MAX_LINE)
-    return data_fail(lr->r, "line %lld: longer than %d bytes", (long long)lr->line_no,
+    return nnrt_data_fail(lr->r, "line %lld: longer than %d bytes", (long long)lr->line_no,
                      NNRT_CSV_MAX_LINE);
   if (memchr(lr->line, '\0', n))
-    return data_fail(lr->r, "line %lld: contains a NUL byte (is this a binary file?)",
+    return nnrt_data_fail(lr->r, "line %lld: contains a NUL byte (is this a binary file?)",
                      (long long)lr->line_no);
   lr->line[n] = '\0'; /* append_to_line always left room, even for an empty line */
   return 1;
@@ -116,13 +116,13 @@ static char *skip_blanks(char *p, char delim) {
 
 static int add_cell(Csv *c, char *cell) {
   if (c->n_cells == NNRT_CSV_MAX_COLUMNS)
-    return data_fail(c->r, "line %lld: more than %d columns", (long long)c->lr.line_no,
+    return nnrt_data_fail(c->r, "line %lld: more than %d columns", (long long)c->lr.line_no,
                      NNRT_CSV_MAX_COLUMNS);
   if (c->n_cells == c->cap_cells) {
     int32_t cap = c->cap_cells ? c->cap_cells * 2 : 64;
     char **cells = realloc(c->cells, (size_t)cap * sizeof *cells);
     if (!cells)
-      return data_fail(c->r, "out of memory at line %lld", (long long)c->lr.line_no);
+      return nnrt_data_fail(c->r, "out of memory at line %lld", (long long)c->lr.line_no);
     c->cells = cells;
     c->cap_cells = cap;
   }
@@ -134,7 +134,7 @@ static int add_cell(Csv *c, char *cell) {
 static char *unquote(Csv *c, char *p, char **w) {
   for (p++;; p++) {
     if (!*p) {
-      data_fail(c->r, "line %lld: column %d has no closing quote", (long long)c->lr.line_no,
+      nnrt_data_fail(c->r, "line %lld: column %d has no closing quote", (long long)c->lr.line_no,
                 c->n_cells + 1);
       return NULL;
     }
@@ -145,7 +145,7 @@ static char *unquote(Csv *c, char *p, char **w) {
   }
   p = skip_blanks(p + 1, c->delim);
   if (*p && *p != c->delim) {
-    data_fail(c->r, "line %lld: column %d has text after its closing quote",
+    nnrt_data_fail(c->r, "line %lld: column %d has text after its closing quote",
               (long long)c->lr.line_no, c->n_cells + 1);
     return NULL;
   }
@@ -179,7 +179,7 @@ static int split_cells(Csv *c) {
 
 static int check_index(const Csv *c, const char *what, int32_t col) {
   if (col >= c->n_cols)
-    return data_fail(c->r, "line %lld: %s column index %d is beyond the row's %d columns",
+    return nnrt_data_fail(c->r, "line %lld: %s column index %d is beyond the row's %d columns",
                      (long long)c->lr.line_no, what, col, c->n_cols);
   return 0;
 }
@@ -195,14 +195,14 @@ static int is_target(const NnrtData *d, int32_t col) {
 static int derive_x_cols(Csv *c) {
   c->own_x_cols = malloc((size_t)c->n_cols * sizeof *c->own_x_cols);
   if (!c->own_x_cols)
-    return data_fail(c->r, "out of memory at line %lld", (long long)c->lr.line_no);
+    return nnrt_data_fail(c->r, "out of memory at line %lld", (long long)c->lr.line_no);
   int32_t n = 0;
   for (int32_t col = 0; col < c->n_cols; col++)
     if (!is_target(c->d, col))
       c->own_x_cols[n++] = col;
   c->x_cols = c->own_x_cols;
   if (n != c->m->input.width)
-    return data_fail(c->r,
+    return nnrt_data_fail(c->r,
                      "line %lld: %d feature columns (the columns that are not targets), but the "
                      "model's input takes %lld value%s",
                      (long long)c->lr.line_no, n, (long long)c->m->input.width,
@@ -230,10 +230,10 @@ static int parse_number(const Csv *c, int32_t col, double *v) {
   if (*s && !isspace((unsigned char)*s))
     *v = strtod(s, &end);
   if (end == s || *end)
-    return data_fail(c->r, "line %lld: column %d is not a number ('%.*s%s')",
+    return nnrt_data_fail(c->r, "line %lld: column %d is not a number ('%.*s%s')",
                      (long long)c->lr.line_no, col + 1, SHOW, s, ellipsis(s));
   if (!isfinite(*v) || fabs(*v) > FLT_MAX)
-    return data_fail(c->r, "line %lld: column %d is not a finite float ('%.*s%s')",
+    return nnrt_data_fail(c->r, "line %lld: column %d is not a finite float ('%.*s%s')",
                      (long long)c->lr.line_no, col + 1, SHOW, s, ellipsis(s));
   return 0;
 }
@@ -244,9 +244,9 @@ static int parse_inputs(const Csv *c, float *x) {
     double v;
     if (parse_number(c, col, &v) != 0)
       return -1;
-    x[j] = data_scaled(c->d, v);
+    x[j] = nnrt_data_scaled(c->d, v);
     if (isnan(x[j]))
-      return data_fail(c->r, "line %lld: column %d (%g) is not a finite float after scaling by %g",
+      return nnrt_data_fail(c->r, "line %lld: column %d (%g) is not a finite float after scaling by %g",
                        (long long)c->lr.line_no, col + 1, v, c->d->scale);
   }
   return 0;
@@ -266,7 +266,7 @@ static int parse_targets(const Csv *c, float *y) {
     for (int32_t j = 0; j < d->n_y_cols; j++) {
       if (parse_number(c, d->y_cols[j], &v) != 0)
         return -1;
-      y[j] = data_target_value(d, v);
+      y[j] = nnrt_data_target_value(d, v);
     }
     return 0;
   }
@@ -274,21 +274,21 @@ static int parse_targets(const Csv *c, float *y) {
   if (d->n_class_names > 0) {
     int idx = class_index(d, s);
     if (idx < 0)
-      return data_fail(c->r, "line %lld: unknown class '%.*s%s'", (long long)c->lr.line_no, SHOW, s,
+      return nnrt_data_fail(c->r, "line %lld: unknown class '%.*s%s'", (long long)c->lr.line_no, SHOW, s,
                        ellipsis(s));
     v = idx;
   } else if (parse_number(c, d->y_cols[0], &v) != 0) {
     return -1;
   }
-  return data_put_label(c->r, "line", c->lr.line_no, v, c->m->n_classes, y);
+  return nnrt_data_put_label(c->r, "line", c->lr.line_no, v, c->m->n_classes, y);
 }
 
 static int parse_row(Csv *c) {
   if (c->n_cells != c->n_cols)
-    return data_fail(c->r, "line %lld: ragged row: %d columns, but the first data row has %d",
+    return nnrt_data_fail(c->r, "line %lld: ragged row: %d columns, but the first data row has %d",
                      (long long)c->lr.line_no, c->n_cells, c->n_cols);
   NnrtDataset *ds = c->out;
-  if (data_grow_rows(ds, &c->cap, c->r) != 0 ||
+  if (nnrt_data_grow_rows(ds, &c->cap, c->r) != 0 ||
       parse_inputs(c, ds->x + ds->rows * ds->in_width) != 0 ||
       parse_targets(c, ds->y + ds->rows * ds->target_width) != 0)
     return -1;
@@ -311,22 +311,22 @@ static int read_csv(Csv *c) {
     if (split_cells(c) != 0 || (c->n_cols == 0 && plan_columns(c) != 0) || parse_row(c) != 0)
       return -1;
   }
-  if (got < 0 || data_check_clean_end(c->lr.gz, c->r) != 0)
+  if (got < 0 || nnrt_data_check_clean_end(c->lr.gz, c->r) != 0)
     return -1;
   if (!any)
-    return data_fail(c->r, "empty file");
+    return nnrt_data_fail(c->r, "empty file");
   if (c->out->rows == 0)
-    return data_fail(c->r, "no data rows after the header");
-  data_shrink_to_rows(c->out);
+    return nnrt_data_fail(c->r, "no data rows after the header");
+  nnrt_data_shrink_to_rows(c->out);
   return 0;
 }
 
 static int check_column_list(const Report *r, const char *what, int32_t n, const int32_t *cols) {
   if (n < 0 || (n > 0 && !cols))
-    return data_fail(r, "the %s column list is malformed", what);
+    return nnrt_data_fail(r, "the %s column list is malformed", what);
   for (int32_t i = 0; i < n; i++)
     if (cols[i] < 0)
-      return data_fail(r, "%s column index %d is negative", what, cols[i]);
+      return nnrt_data_fail(r, "%s column index %d is negative", what, cols[i]);
   return 0;
 }
 
@@ -336,27 +336,27 @@ static int check_csv_columns(const NnrtModel *m, const NnrtData *d, const Report
       check_column_list(r, "feature", d->n_x_cols, d->x_cols) != 0)
     return -1;
   if (d->n_y_cols == 0)
-    return data_fail(r, "no target columns given");
+    return nnrt_data_fail(r, "no target columns given");
   if (m->n_classes > 0 && d->n_y_cols != 1)
-    return data_fail(r, "%d target columns given, but a model with classes takes one label column",
+    return nnrt_data_fail(r, "%d target columns given, but a model with classes takes one label column",
                      d->n_y_cols);
   if (m->n_classes == 0 && d->n_y_cols != m->target.width)
-    return data_fail(r, "%d target columns given, but the model's target takes %lld value%s",
+    return nnrt_data_fail(r, "%d target columns given, but the model's target takes %lld value%s",
                      d->n_y_cols, (long long)m->target.width, plural(m->target.width));
   if (d->n_x_cols > 0 && d->n_x_cols != m->input.width)
-    return data_fail(r, "%d feature columns given, but the model's input takes %lld value%s",
+    return nnrt_data_fail(r, "%d feature columns given, but the model's input takes %lld value%s",
                      d->n_x_cols, (long long)m->input.width, plural(m->input.width));
   if (d->n_class_names < 0 || (d->n_class_names > 0 && !d->class_names))
-    return data_fail(r, "the class name list is malformed");
+    return nnrt_data_fail(r, "the class name list is malformed");
   return 0;
 }
 
-int data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
+int nnrt_data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
   if (check_csv_columns(m, d, r) != 0)
     return -1;
   Csv c = {.m = m, .d = d, .r = r, .out = ds, .delim = d->delimiter ? (char)d->delimiter : ',',
            .x_cols = d->x_cols, .lr = {.r = r}};
-  if (!(c.lr.gz = data_open_gz(r)))
+  if (!(c.lr.gz = nnrt_data_open_gz(r)))
     return -1;
   int rc = read_csv(&c);
   gzclose(c.lr.gz);

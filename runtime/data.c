@@ -23,7 +23,7 @@ enum {
 
 /* ---- Messages ---- */
 
-__attribute__((format(printf, 2, 3))) int data_fail(const Report *r, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) int nnrt_data_fail(const Report *r, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -49,18 +49,18 @@ static int rows_fit(const NnrtDataset *ds, int64_t rows) {
 }
 
 /* Room for exactly `rows` rows; used when the rows are already in memory. */
-int data_alloc_rows(NnrtDataset *ds, int64_t rows, const Report *r) {
+int nnrt_data_alloc_rows(NnrtDataset *ds, int64_t rows, const Report *r) {
   if (rows_fit(ds, rows)) {
     ds->x = malloc(row_bytes(rows, ds->in_width));
     ds->y = malloc(row_bytes(rows, ds->target_width));
   }
   if (!ds->x || !ds->y)
-    return data_fail(r, "out of memory for %lld rows", (long long)rows);
+    return nnrt_data_fail(r, "out of memory for %lld rows", (long long)rows);
   return 0;
 }
 
 /* Room for one more row, doubling *cap when ds is full. */
-int data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r) {
+int nnrt_data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r) {
   if (ds->rows < *cap)
     return 0;
   int64_t want = *cap ? *cap * 2 : FIRST_ROWS;
@@ -69,14 +69,14 @@ int data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r) {
     ds->x = x;
   float *y = x ? realloc(ds->y, row_bytes(want, ds->target_width)) : NULL;
   if (!y)
-    return data_fail(r, "out of memory after %lld rows", (long long)ds->rows);
+    return nnrt_data_fail(r, "out of memory after %lld rows", (long long)ds->rows);
   ds->y = y;
   *cap = want;
   return 0;
 }
 
 /* Gives back the unused tail of a data set that grew by doubling; keeping it is harmless. */
-void data_shrink_to_rows(NnrtDataset *ds) {
+void nnrt_data_shrink_to_rows(NnrtDataset *ds) {
   float *x = realloc(ds->x, row_bytes(ds->rows, ds->in_width));
   if (x)
     ds->x = x;
@@ -93,7 +93,7 @@ void nnrt_dataset_free(NnrtDataset *ds) {
 }
 
 /* Input value v as the model sees it, or NAN when that is no finite float. */
-float data_scaled(const NnrtData *d, double v) {
+float nnrt_data_scaled(const NnrtData *d, double v) {
   if (d->scaling == NNRT_SCALE_FACTOR)
     v *= d->scale;
   return isfinite(v) && fabs(v) <= FLT_MAX ? (float)v : NAN;
@@ -101,16 +101,16 @@ float data_scaled(const NnrtData *d, double v) {
 
 /* Label v of `unit` number `rec` (a line, row or record) as a one-hot row of n classes. */
 /* A real-valued target as the data gives it, or 1/0 for one class against the rest. */
-float data_target_value(const NnrtData *d, double v) {
+float nnrt_data_target_value(const NnrtData *d, double v) {
   return d->one_vs_rest ? (float)(v == d->positive) : (float)v;
 }
 
-int data_put_label(const Report *r, const char *unit, int64_t rec, double v, int32_t n,
+int nnrt_data_put_label(const Report *r, const char *unit, int64_t rec, double v, int32_t n,
                    float *row) {
   if (v != floor(v))
-    return data_fail(r, "%s %lld: label %g is not an integer", unit, (long long)rec, v);
+    return nnrt_data_fail(r, "%s %lld: label %g is not an integer", unit, (long long)rec, v);
   if (v < 0 || v >= n)
-    return data_fail(r, "%s %lld: label %g is out of range for %d classes", unit, (long long)rec, v,
+    return nnrt_data_fail(r, "%s %lld: label %g is out of range for %d classes", unit, (long long)rec, v,
                      n);
   memset(row, 0, (size_t)n * sizeof *row);
   row[(int64_t)v] = 1.0f;
@@ -123,22 +123,22 @@ static int copy_table_row(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds
                           const Report *r) {
   float *x = ds->x + i * ds->in_width, *y = ds->y + i * ds->target_width;
   for (int64_t j = 0; j < ds->in_width; j++) {
-    x[j] = data_scaled(d, d->x[i * ds->in_width + j]);
+    x[j] = nnrt_data_scaled(d, d->x[i * ds->in_width + j]);
     if (isnan(x[j]))
-      return data_fail(r, "row %lld: input value %lld (%g) is not a finite float after scaling",
+      return nnrt_data_fail(r, "row %lld: input value %lld (%g) is not a finite float after scaling",
                        (long long)i + 1, (long long)j + 1, (double)d->x[i * ds->in_width + j]);
   }
   if (m->n_classes > 0)
-    return data_put_label(r, "row", i + 1, d->y[i], m->n_classes, y);
+    return nnrt_data_put_label(r, "row", i + 1, d->y[i], m->n_classes, y);
   for (int64_t j = 0; j < ds->target_width; j++)
-    y[j] = data_target_value(d, d->y[i * ds->target_width + j]);
+    y[j] = nnrt_data_target_value(d, d->y[i * ds->target_width + j]);
   return 0;
 }
 
 static int load_table(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
   if (d->rows < 1 || !d->x || !d->y)
-    return data_fail(r, "it has no rows");
-  if (data_alloc_rows(ds, d->rows, r) != 0)
+    return nnrt_data_fail(r, "it has no rows");
+  if (nnrt_data_alloc_rows(ds, d->rows, r) != 0)
     return -1;
   for (int64_t i = 0; i < d->rows; i++)
     if (copy_table_row(m, d, ds, i, r) != 0)
@@ -149,11 +149,11 @@ static int load_table(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, co
 
 /* ---- Reading through zlib ---- */
 
-gzFile data_open_gz(const Report *r) {
+gzFile nnrt_data_open_gz(const Report *r) {
   errno = 0;
   gzFile gz = gzopen(r->path, "rb");
   if (!gz)
-    data_fail(r, "%s", errno ? strerror(errno) : "out of memory");
+    nnrt_data_fail(r, "%s", errno ? strerror(errno) : "out of memory");
   else
     gzbuffer(gz, 1 << 17);
   return gz;
@@ -163,12 +163,12 @@ static int gz_fail(gzFile gz, const Report *r) {
   int code;
   const char *msg = gzerror(gz, &code);
   if (code == Z_ERRNO)
-    return data_fail(r, "read error: %s", strerror(errno));
-  return data_fail(r, "corrupt gzip data (%s)", msg);
+    return nnrt_data_fail(r, "read error: %s", strerror(errno));
+  return nnrt_data_fail(r, "corrupt gzip data (%s)", msg);
 }
 
 /* Up to n bytes into buf; fewer only at the end of the file; -1 on a read error. */
-int64_t data_read_gz(gzFile gz, const Report *r, unsigned char *buf, size_t n) {
+int64_t nnrt_data_read_gz(gzFile gz, const Report *r, unsigned char *buf, size_t n) {
   size_t got = 0;
   while (got < n) {
     size_t ask = n - got < READ_MAX ? n - got : READ_MAX;
@@ -183,11 +183,11 @@ int64_t data_read_gz(gzFile gz, const Report *r, unsigned char *buf, size_t n) {
 }
 
 /* gzread reports a gzip stream cut short as an ordinary end of file; this tells them apart. */
-int data_check_clean_end(gzFile gz, const Report *r) {
+int nnrt_data_check_clean_end(gzFile gz, const Report *r) {
   int code;
   gzerror(gz, &code);
   if (code == Z_BUF_ERROR)
-    return data_fail(r, "truncated gzip stream (unexpected end of file)");
+    return nnrt_data_fail(r, "truncated gzip stream (unexpected end of file)");
   return 0;
 }
 
@@ -196,14 +196,14 @@ int data_check_clean_end(gzFile gz, const Report *r) {
 /* What the model and the descriptor must agree on whatever the source. */
 static int check_descriptor(const NnrtModel *m, const NnrtData *d, const Report *r) {
   if (m->input.width < 1 || m->target.width < 1)
-    return data_fail(r, "the model has no input or no target to load data for");
+    return nnrt_data_fail(r, "the model has no input or no target to load data for");
   if (m->n_classes > 0 && m->target.width != m->n_classes)
-    return data_fail(r, "the model's target takes %lld values but it has %d classes",
+    return nnrt_data_fail(r, "the model's target takes %lld values but it has %d classes",
                      (long long)m->target.width, m->n_classes);
   if ((d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX) && !d->path)
-    return data_fail(r, "no file named");
+    return nnrt_data_fail(r, "no file named");
   if (d->scaling == NNRT_SCALE_FACTOR && !isfinite(d->scale))
-    return data_fail(r, "the scale factor %g is not finite", d->scale);
+    return nnrt_data_fail(r, "the scale factor %g is not finite", d->scale);
   return 0;
 }
 
@@ -212,9 +212,9 @@ static int load_kind(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, con
     return -1;
   switch (d->kind) {
   case NNRT_DATA_TABLE: return load_table(m, d, ds, r);
-  case NNRT_DATA_CSV: return data_load_csv(m, d, ds, r);
-  case NNRT_DATA_IDX: return data_load_idx(m, d, ds, r);
-  default: return data_fail(r, "the model names no data source (kind %d)", d->kind);
+  case NNRT_DATA_CSV: return nnrt_data_load_csv(m, d, ds, r);
+  case NNRT_DATA_IDX: return nnrt_data_load_idx(m, d, ds, r);
+  default: return nnrt_data_fail(r, "the model names no data source (kind %d)", d->kind);
   }
 }
 
@@ -301,6 +301,6 @@ int nnrt_data_split(NnrtDataset *ds, double fraction, NnrtDataset *val, char *er
   memcpy(val->y, ds->y + keep * ds->target_width, row_bytes(n, ds->target_width));
   val->rows = n;
   ds->rows = keep;
-  data_shrink_to_rows(ds);
+  nnrt_data_shrink_to_rows(ds);
   return 0;
 }

@@ -2,7 +2,7 @@
  * Contract: data.c loads (nnrt_data_load dispatches on the source's kind), copies tables,
  * preprocesses, and owns the helpers below; csv.c and idx.c read their formats into an
  * NnrtDataset with them. Every function that can fail reports one message through a Report
- * (data_fail) and returns -1; 0 on success. */
+ * (nnrt_data_fail) and returns -1; 0 on success. */
 #ifndef NNRT_DATA_INTERNAL_H
 #define NNRT_DATA_INTERNAL_H
 #include <stddef.h>
@@ -19,29 +19,29 @@ typedef struct {
 } Report;
 
 /* Formats the message into r's buffer after "cannot load 'path': "; returns -1. */
-__attribute__((format(printf, 2, 3))) int data_fail(const Report *r, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) int nnrt_data_fail(const Report *r, const char *fmt, ...);
 
 /* Building a data set: room for exactly `rows` rows, or for one more row (doubling *cap); and
  * giving back the unused tail. */
-int data_alloc_rows(NnrtDataset *ds, int64_t rows, const Report *r);
-int data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r);
-void data_shrink_to_rows(NnrtDataset *ds);
+int nnrt_data_alloc_rows(NnrtDataset *ds, int64_t rows, const Report *r);
+int nnrt_data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r);
+void nnrt_data_shrink_to_rows(NnrtDataset *ds);
 
 /* Values as the model sees them: a scaled input (NAN when no finite float), a real-valued
  * target, a class label as a one-hot row of n classes. */
-float data_scaled(const NnrtData *d, double v);
-float data_target_value(const NnrtData *d, double v);
-int data_put_label(const Report *r, const char *unit, int64_t rec, double v, int32_t n,
+float nnrt_data_scaled(const NnrtData *d, double v);
+float nnrt_data_target_value(const NnrtData *d, double v);
+int nnrt_data_put_label(const Report *r, const char *unit, int64_t rec, double v, int32_t n,
                    float *row);
 
 /* Reading through zlib: r->path opened (NULL after a report), up to n bytes (fewer only at the
  * end; -1 on a read error), and whether the end was clean rather than a cut-short stream. */
-gzFile data_open_gz(const Report *r);
-int64_t data_read_gz(gzFile gz, const Report *r, unsigned char *buf, size_t n);
-int data_check_clean_end(gzFile gz, const Report *r);
+gzFile nnrt_data_open_gz(const Report *r);
+int64_t nnrt_data_read_gz(gzFile gz, const Report *r, unsigned char *buf, size_t n);
+int nnrt_data_check_clean_end(gzFile gz, const Report *r);
 
 /* The readers of csv.c and idx.c, as data.h documents them. */
-int data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r);
-int data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r);
+int nnrt_data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r);
+int nnrt_data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r);
 
 #endif

@@ -37,13 +37,13 @@ static uint32_t big_endian32(const unsigned char *b) {
 
 /* Reads exactly n header bytes after `before` bytes of the header already read. */
 static int read_header_bytes(Idx *f, unsigned char *buf, size_t n, size_t before) {
-  int64_t got = data_read_gz(f->gz, &f->r, buf, n);
+  int64_t got = nnrt_data_read_gz(f->gz, &f->r, buf, n);
   if (got < 0)
     return -1;
   if (got == 0 && before == 0)
-    return data_fail(&f->r, "empty file");
+    return nnrt_data_fail(&f->r, "empty file");
   if ((size_t)got < n)
-    return data_fail(&f->r, "truncated: expected %zu bytes of header, file ends after %zu",
+    return nnrt_data_fail(&f->r, "truncated: expected %zu bytes of header, file ends after %zu",
                      before + n, before + (size_t)got);
   return 0;
 }
@@ -64,39 +64,39 @@ static int read_dims(Idx *f) {
       break;
   }
   if (f->width > NNRT_IDX_MAX_BYTES || total > NNRT_IDX_MAX_BYTES)
-    return data_fail(&f->r, "the header claims more than %llu bytes of data, the loader's limit",
+    return nnrt_data_fail(&f->r, "the header claims more than %llu bytes of data, the loader's limit",
                      (unsigned long long)NNRT_IDX_MAX_BYTES);
   return 0;
 }
 
 static int open_idx(Idx *f) {
   unsigned char magic[4];
-  if (!(f->gz = data_open_gz(&f->r)) || read_header_bytes(f, magic, 4, 0) != 0)
+  if (!(f->gz = nnrt_data_open_gz(&f->r)) || read_header_bytes(f, magic, 4, 0) != 0)
     return -1;
   if (magic[0] || magic[1])
-    return data_fail(&f->r, "not an IDX file (magic 0x%08x)", big_endian32(magic));
+    return nnrt_data_fail(&f->r, "not an IDX file (magic 0x%08x)", big_endian32(magic));
   if (magic[2] != 0x08)
-    return data_fail(&f->r, "IDX type 0x%02x (%s) is not supported, only 0x08 (unsigned byte)",
+    return nnrt_data_fail(&f->r, "IDX type 0x%02x (%s) is not supported, only 0x08 (unsigned byte)",
                      magic[2], idx_type_name(magic[2]));
   if (magic[3] == 0)
-    return data_fail(&f->r, "the IDX header has no dimensions");
+    return nnrt_data_fail(&f->r, "the IDX header has no dimensions");
   f->ndim = magic[3];
   return read_dims(f);
 }
 
 static int check_idx_shapes(const NnrtModel *m, const Idx *in, const Idx *lab) {
   if (in->count == 0)
-    return data_fail(&in->r, "no records");
+    return nnrt_data_fail(&in->r, "no records");
   if (in->width != (uint64_t)m->input.width)
-    return data_fail(&in->r, "records of %llu values, but the model's input takes %lld",
+    return nnrt_data_fail(&in->r, "records of %llu values, but the model's input takes %lld",
                      (unsigned long long)in->width, (long long)m->input.width);
   if (lab->ndim != 1)
-    return data_fail(&lab->r, "a labels file has 1 dimension, this one has %d", lab->ndim);
+    return nnrt_data_fail(&lab->r, "a labels file has 1 dimension, this one has %d", lab->ndim);
   if (lab->count != in->count)
-    return data_fail(&lab->r, "%llu labels for the %llu records of '%s'",
+    return nnrt_data_fail(&lab->r, "%llu labels for the %llu records of '%s'",
                      (unsigned long long)lab->count, (unsigned long long)in->count, in->r.path);
   if (m->n_classes == 0 && m->target.width != 1)
-    return data_fail(&lab->r,
+    return nnrt_data_fail(&lab->r,
                      "labels give 1 target value per record, but the model's target takes %lld",
                      (long long)m->target.width);
   return 0;
@@ -120,7 +120,7 @@ static int body_put(Body *b, const Idx *f, const unsigned char *chunk, size_t at
     cap = cap < b->need ? cap : b->need;
     void *grown = b->d ? realloc(b->floats, cap * sizeof(float)) : realloc(b->bytes, cap);
     if (!grown)
-      return data_fail(&f->r, "out of memory after %zu bytes", at);
+      return nnrt_data_fail(&f->r, "out of memory after %zu bytes", at);
     if (b->d)
       b->floats = grown;
     else
@@ -133,11 +133,11 @@ static int body_put(Body *b, const Idx *f, const unsigned char *chunk, size_t at
   }
   if (!b->has_scaled)
     for (int v = 0; v < 256; v++)
-      b->scaled[v] = data_scaled(b->d, v);
+      b->scaled[v] = nnrt_data_scaled(b->d, v);
   b->has_scaled = 1;
   for (size_t i = 0; i < n; i++)
     if (isnan(b->floats[at + i] = b->scaled[chunk[i]]))
-      return data_fail(&f->r, "the scale %g makes inputs overflow", b->d->scale);
+      return nnrt_data_fail(&f->r, "the scale %g makes inputs overflow", b->d->scale);
   return 0;
 }
 
@@ -147,28 +147,28 @@ static int read_idx_chunks(Idx *f, Body *b, unsigned char *chunk) {
   size_t got = 0;
   while (got < b->need) {
     size_t want = b->need - got < IDX_CHUNK ? b->need - got : IDX_CHUNK;
-    int64_t k = data_read_gz(f->gz, &f->r, chunk, want);
+    int64_t k = nnrt_data_read_gz(f->gz, &f->r, chunk, want);
     if (k < 0)
       return -1;
     if (k == 0)
-      return data_fail(&f->r, "truncated: expected %zu bytes of data, file ends after %zu",
+      return nnrt_data_fail(&f->r, "truncated: expected %zu bytes of data, file ends after %zu",
                        b->need, got);
     if (body_put(b, f, chunk, got, (size_t)k) != 0)
       return -1;
     got += (size_t)k;
   }
   unsigned char extra;
-  int64_t k = data_read_gz(f->gz, &f->r, &extra, 1);
+  int64_t k = nnrt_data_read_gz(f->gz, &f->r, &extra, 1);
   if (k > 0)
-    return data_fail(&f->r, "more data than the header describes (%zu bytes)", b->need);
-  return k < 0 ? -1 : data_check_clean_end(f->gz, &f->r);
+    return nnrt_data_fail(&f->r, "more data than the header describes (%zu bytes)", b->need);
+  return k < 0 ? -1 : nnrt_data_check_clean_end(f->gz, &f->r);
 }
 
 static int read_idx_body(Idx *f, Body *b) {
   b->need = (size_t)(f->count * f->width);
   unsigned char *chunk = malloc(IDX_CHUNK); /* not on the stack: an embedder's thread may be small */
   if (!chunk)
-    return data_fail(&f->r, "out of memory");
+    return nnrt_data_fail(&f->r, "out of memory");
   int rc = read_idx_chunks(f, b, chunk);
   free(chunk);
   return rc;
@@ -180,11 +180,11 @@ static int fill_targets(const NnrtModel *m, const NnrtData *d, const Idx *lab,
   int64_t rows = (int64_t)lab->count;
   ds->y = malloc((size_t)rows * (size_t)ds->target_width * sizeof(float));
   if (!ds->y)
-    return data_fail(&lab->r, "out of memory for %lld rows", (long long)rows);
+    return nnrt_data_fail(&lab->r, "out of memory for %lld rows", (long long)rows);
   for (int64_t i = 0; i < rows; i++) {
     if (m->n_classes == 0)
-      ds->y[i] = data_target_value(d, yb[i]);
-    else if (data_put_label(&lab->r, "record", i + 1, yb[i], m->n_classes,
+      ds->y[i] = nnrt_data_target_value(d, yb[i]);
+    else if (nnrt_data_put_label(&lab->r, "record", i + 1, yb[i], m->n_classes,
                             ds->y + i * m->n_classes))
       return -1;
   }
@@ -192,10 +192,10 @@ static int fill_targets(const NnrtModel *m, const NnrtData *d, const Idx *lab,
   return 0;
 }
 
-int data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
+int nnrt_data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
   Idx in = {.r = *r}, lab = {.r = {d->labels_path, r->err, r->errlen}};
   if (!d->labels_path)
-    return data_fail(r, "IDX data needs a labels file as well");
+    return nnrt_data_fail(r, "IDX data needs a labels file as well");
   Body x = {.d = d}, y = {.d = NULL};
   int rc = open_idx(&in) || open_idx(&lab) || check_idx_shapes(m, &in, &lab) ||
            read_idx_body(&in, &x);

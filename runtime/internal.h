@@ -1,4 +1,5 @@
-/* internal: helpers shared by the runtime's own files; not part of the ABI. */
+/* internal: helpers shared by the runtime's own files; private to runtime/ (hosts use
+ * nnrt_host.h, generated code nnrt.h). */
 #ifndef NNRT_INTERNAL_H
 #define NNRT_INTERNAL_H
 #include <stdarg.h>
@@ -6,6 +7,7 @@
 
 #include "data.h"
 #include "nnrt.h"
+#include "nnrt_host.h"
 #include "rng.h"
 
 /* Formats a message into err[errlen] when the caller gave a buffer. */
@@ -37,60 +39,12 @@ int nnrt_main_streams(const NnrtModel *m, int argc, char **argv, FILE *out, FILE
 /* The index of the largest of v[0..n) (the first on ties): the class a row of scores picks. */
 int64_t nnrt_argmax(const float *v, int64_t n);
 
-/* ---- The generated program's command line (cli.c, report.c, summary.c) ---- */
+/* ---- The generated program's command line (cli.c, report.c, info.c) ---- */
 
 /* nnrt_main_streams with standard input injected too (predict - reads rows from `in`). */
 int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
-/* Progress of a training run (report.c): a bar on a terminal, one line per logged epoch, a JSON
- * line per epoch, and the history the SVG plot is drawn from. Its on_step/on_epoch are the
- * NnrtReporter the command line hands to nnrt_train_on. */
-typedef struct {
-  FILE *out;        /* epoch lines, and the bar when tty */
-  int tty;          /* redraw a progress bar with '\r' (only on a terminal) */
-  int metric;       /* the model has an accuracy: print it */
-  double interval;  /* seconds between two redraws of the bar (0.1) */
-  double (*now)(void); /* a monotonic clock in seconds (tests replace it) */
-  double last_draw; /* when the bar was last drawn; negative: never */
-  int bar_shown;    /* a bar is on the screen and must be erased before the next line */
-  FILE *json;       /* --log-json, or NULL */
-  int json_failed;  /* a write to it failed */
-  /* The epochs the plot draws: every epoch until NNRT_PLOT_POINTS are stored, then every
-   * other one of those (and of those with validation), and so on, so a long run's history
-   * stays small; the last epoch reported is always drawn. */
-  NnrtEpochReport *hist, last;
-  int64_t n_hist, cap_hist;
-  int64_t seen, seen_val;   /* epochs, and epochs with validation, reported so far */
-  int64_t stride, stride_val; /* store every stride-th epoch, every stride_val-th validated one */
-} NnrtProgress;
-
-/* out and tty as above, metric from m. */
-void nnrt_progress_init(NnrtProgress *p, const NnrtModel *m, FILE *out, int tty);
-/* Truncates path and writes one JSON object a line to it from now on; -1 with err set. */
-int nnrt_progress_open_json(NnrtProgress *p, const char *path, char *err, size_t errlen);
-/* The reporter whose ctx is p. */
-NnrtReporter nnrt_progress_reporter(NnrtProgress *p);
-void nnrt_progress_on_step(const NnrtStepReport *r, void *ctx);
-void nnrt_progress_on_epoch(const NnrtEpochReport *r, void *ctx);
-/* Erases a bar still on the screen (after an error or an interruption). */
-void nnrt_progress_end(NnrtProgress *p);
-/* The history to plot (see hist), in hist's storage; *n entries. */
-const NnrtEpochReport *nnrt_progress_history(NnrtProgress *p, int64_t *n);
-/* Closes the JSON log and frees the history: -1 with err set when the log could not be written. */
-int nnrt_progress_close(NnrtProgress *p, const char *json_path, char *err, size_t errlen);
-
-/* "epoch  3/10  loss 0.123456  accuracy 0.9000  val_loss 0.234567  val_accuracy 0.8500  0.12s"
- * (accuracy and val_accuracy only when metric; val_* only when r->has_val), with a newline. */
-void nnrt_print_epoch_line(FILE *out, const NnrtEpochReport *r, int metric);
-/* {"epoch": 1, "loss": 0.5, "accuracy": null, "val_loss": null, "val_accuracy": null,
- *  "lr": 0.1, "seconds": 0.01}: NAN and infinities are null; with a newline. */
-void nnrt_print_epoch_json(FILE *out, const NnrtEpochReport *r);
-/* An SVG of the history (loss and val_loss; accuracy and val_accuracy in a second panel when
- * any is finite), written atomically to path (temporary file, then rename); -1 with err set. */
-int nnrt_plot_svg(const char *path, const char *title, const NnrtEpochReport *h, int64_t n,
-                  char *err, size_t errlen);
-
-/* The `info` table (summary.c): layers, totals and the memory plan. */
+/* The `info` table (info.c): layers, totals and the memory plan. */
 void nnrt_print_summary(const NnrtModel *m, FILE *out);
 
 /* The state of a training run besides the workspace: what a checkpoint needs so that resuming
@@ -145,14 +99,6 @@ NnrtPool *nnrt_pool_new(int threads);
 void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n, const NnrtBatch *batch);
 void nnrt_pool_free(NnrtPool *p);
 
-/* Shared by the program's command line and the REPL (compiler/repl.c), which hosts the same
- * runtime: rows printed as the program prints them, and the loss and metric of a data set. */
-void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt);
-/* A row of outputs, then "  class K" for a classifier, then a newline. */
-void nnrt_print_outputs(FILE *out, const NnrtModel *m, const float *y, const char *fmt);
-/* "x -> y" for every row of a training table (NNRT_EXIT_DATA when out of memory). */
-int nnrt_print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
-                                 const NnrtTrainData *td);
 /* Loss and metric (NAN without one) of the weights in ws on ds, through m->evaluate with every
  * dropout mask at 1. */
 void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-void json_init(JsonCursor *c, char *text, size_t len) {
+void nnrt_json_init(JsonCursor *c, char *text, size_t len) {
   *c = (JsonCursor){.p = text, .end = text + len, .base = text};
 }
 
@@ -25,18 +25,18 @@ static int peek(JsonCursor *c) {
   return c->p < c->end ? (unsigned char)*c->p : -1;
 }
 
-int json_eat(JsonCursor *c, char ch) {
+int nnrt_json_eat(JsonCursor *c, char ch) {
   if (peek(c) != (unsigned char)ch)
     return 0;
   c->p++;
   return 1;
 }
 
-int json_expect(JsonCursor *c, char ch) {
+int nnrt_json_expect(JsonCursor *c, char ch) {
   static const char *const expected[] = {['{'] = "expected '{'", ['}'] = "expected '}'",
                                          ['['] = "expected '['", [']'] = "expected ']'",
                                          [':'] = "expected ':'", [','] = "expected ','"};
-  if (json_eat(c, ch))
+  if (nnrt_json_eat(c, ch))
     return 0;
   return fail(c, (size_t)ch < sizeof expected / sizeof *expected && expected[(size_t)ch]
                      ? expected[(size_t)ch]
@@ -44,22 +44,22 @@ int json_expect(JsonCursor *c, char ch) {
 }
 
 static int next_item(JsonCursor *c, int *count, char close) {
-  if (json_eat(c, close))
+  if (nnrt_json_eat(c, close))
     return 0;
-  if (*count > 0 && json_expect(c, ',') != 0)
+  if (*count > 0 && nnrt_json_expect(c, ',') != 0)
     return -1;
   ++*count;
   return 1;
 }
 
-int json_next_member(JsonCursor *c, int *count, char **key) {
+int nnrt_json_next_member(JsonCursor *c, int *count, char **key) {
   int r = next_item(c, count, '}');
   if (r != 1)
     return r;
-  return json_string(c, key) == 0 && json_expect(c, ':') == 0 ? 1 : -1;
+  return nnrt_json_string(c, key) == 0 && nnrt_json_expect(c, ':') == 0 ? 1 : -1;
 }
 
-int json_next_element(JsonCursor *c, int *count) { return next_item(c, count, ']'); }
+int nnrt_json_next_element(JsonCursor *c, int *count) { return next_item(c, count, ']'); }
 
 static int hex4(JsonCursor *c, unsigned *out) {
   if (c->end - c->p < 4)
@@ -138,7 +138,7 @@ static int escape(JsonCursor *c, char **w) {
   return 0;
 }
 
-int json_string(JsonCursor *c, char **out) {
+int nnrt_json_string(JsonCursor *c, char **out) {
   if (peek(c) != '"')
     return fail(c, "expected a string");
   char *w = ++c->p;
@@ -191,7 +191,7 @@ static int skip_number(JsonCursor *c) {
   return 0;
 }
 
-int json_uint(JsonCursor *c, uint64_t *out) {
+int nnrt_json_uint(JsonCursor *c, uint64_t *out) {
   skip_ws(c);
   char *start = c->p;
   if (skip_number(c) != 0)
@@ -225,7 +225,7 @@ static int skip_container(JsonCursor *c, char open, int depth) {
   c->p++;
   int count = 0, r;
   char *key;
-  while ((r = open == '{' ? json_next_member(c, &count, &key) : json_next_element(c, &count)) == 1)
+  while ((r = open == '{' ? nnrt_json_next_member(c, &count, &key) : nnrt_json_next_element(c, &count)) == 1)
     if (skip_at_depth(c, depth + 1) != 0)
       return -1;
   return r;
@@ -237,7 +237,7 @@ static int skip_at_depth(JsonCursor *c, int depth) {
   case '[': return skip_container(c, '[', depth);
   case '"': {
     char *ignored;
-    return json_string(c, &ignored);
+    return nnrt_json_string(c, &ignored);
   }
   case 't': return skip_literal(c, "true");
   case 'f': return skip_literal(c, "false");
@@ -246,6 +246,6 @@ static int skip_at_depth(JsonCursor *c, int depth) {
   }
 }
 
-int json_skip_value(JsonCursor *c) { return skip_at_depth(c, 0); }
+int nnrt_json_skip_value(JsonCursor *c) { return skip_at_depth(c, 0); }
 
-int json_at_end(JsonCursor *c) { return peek(c) < 0; }
+int nnrt_json_at_end(JsonCursor *c) { return peek(c) < 0; }

@@ -18,21 +18,21 @@ typedef struct {
   size_t error_at;
 } JsonCursor;
 
-void json_init(JsonCursor *c, char *text, size_t len);
+void nnrt_json_init(JsonCursor *c, char *text, size_t len);
 /* Skips whitespace and consumes ch if it comes next; returns whether it did. */
-int json_eat(JsonCursor *c, char ch);
-/* json_eat, or records "expected 'ch'" and returns -1. */
-int json_expect(JsonCursor *c, char ch);
+int nnrt_json_eat(JsonCursor *c, char ch);
+/* nnrt_json_eat, or records "expected 'ch'" and returns -1. */
+int nnrt_json_expect(JsonCursor *c, char ch);
 /* After '{' was consumed: 1 with *key set (and ':' consumed) while members remain, 0 once the
  * closing '}' is consumed, -1 on error. *count must start at 0. */
-int json_next_member(JsonCursor *c, int *count, char **key);
+int nnrt_json_next_member(JsonCursor *c, int *count, char **key);
 /* After '[' was consumed: 1 while elements remain, 0 once ']' is consumed, -1 on error. */
-int json_next_element(JsonCursor *c, int *count);
-int json_string(JsonCursor *c, char **out);
+int nnrt_json_next_element(JsonCursor *c, int *count);
+int nnrt_json_string(JsonCursor *c, char **out);
 /* A number that is a non-negative integer below 2^53 (exactly representable everywhere). */
-int json_uint(JsonCursor *c, uint64_t *out);
-int json_skip_value(JsonCursor *c);
+int nnrt_json_uint(JsonCursor *c, uint64_t *out);
+int nnrt_json_skip_value(JsonCursor *c);
 /* Whether only whitespace remains. */
-int json_at_end(JsonCursor *c);
+int nnrt_json_at_end(JsonCursor *c);
 
 #endif

@@ -150,8 +150,9 @@ int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
 NnrtTrainOptions nnrt_train_options(const NnrtModel *m) {
   return (NnrtTrainOptions){
     .epochs = m->epochs, .batch = m->batch, .log_every = m->log_every, .seed = m->seed,
-    .shuffle = m->shuffle, .lr = m->lr, .schedule = m->schedule, .sched_a = m->sched_a,
-    .sched_b = m->sched_b, .warmup_epochs = m->warmup_epochs,
+    .shuffle = m->shuffle, .lr = m->lr, .lr_schedule = m->lr_schedule,
+    .lr_schedule_a = m->lr_schedule_a, .lr_schedule_b = m->lr_schedule_b,
+    .warmup_epochs = m->warmup_epochs,
     .early_stopping = m->early_stopping, .checkpoint_every = m->checkpoint_every,
     .threads = 1,
   };
@@ -167,9 +168,9 @@ int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char
     nnrt_errf(err, errlen, "epochs and batch must be at least 1 and lr finite");
     return -1;
   }
-  if (o->schedule < NNRT_SCHED_CONSTANT || o->schedule > NNRT_SCHED_COSINE ||
-      !isfinite(o->sched_a) || !isfinite(o->sched_b) ||
-      (o->schedule == NNRT_SCHED_STEP && !(o->sched_b > 0)) ||
+  if (o->lr_schedule < NNRT_LR_CONSTANT || o->lr_schedule > NNRT_LR_COSINE ||
+      !isfinite(o->lr_schedule_a) || !isfinite(o->lr_schedule_b) ||
+      (o->lr_schedule == NNRT_LR_STEP && !(o->lr_schedule_b > 0)) ||
       !(o->warmup_epochs >= 0 && isfinite(o->warmup_epochs))) {
     nnrt_errf(err, errlen, "the learning-rate schedule or its warm-up is invalid");
     return -1;
@@ -346,3 +347,16 @@ void nnrt_train_data_free(NnrtTrainData *td) {
 }
 
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td) { return &td->stats; }
+
+static const NnrtDataset *train_data_set(const NnrtTrainData *td, NnrtSet set) {
+  return set == NNRT_SET_VALIDATION ? &td->val : &td->train;
+}
+
+int64_t nnrt_train_data_rows(const NnrtTrainData *td, NnrtSet set) {
+  return train_data_set(td, set)->rows;
+}
+
+void nnrt_evaluate_train_data(const NnrtModel *m, float *ws, const NnrtTrainData *td,
+                              NnrtSet set, double *loss, double *acc) {
+  nnrt_evaluate_set(m, ws, train_data_set(td, set), loss, acc);
+}

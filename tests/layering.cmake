@@ -13,7 +13,10 @@ set(NNC_LAYER_PROBES
   "nnc_backend   codegen.h     ast.h sema.h lower.h grad.h explain.h driver.h"
   "nnc_explain   explain.h     ast.h sema.h codegen.h driver.h"
   "nnc_driver    driver.h      repl.h"
-  "nnrt          nnrt.h        graph.h arena.h")
+  "nnrt          nnrt.h        graph.h arena.h"
+  # The runtime's own headers are private: hosts see nnrt_host.h, the back end nnrt.h.
+  "nnc_repl      nnrt_host.h   internal.h data.h cli_internal.h"
+  "nnrt_abi      nnrt.h        internal.h data.h")
 
 function(nnc_layer_probe lib header expect_ok)
   string(MAKE_C_IDENTIFIER "${lib}_${header}" id)

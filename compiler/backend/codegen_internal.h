@@ -60,7 +60,7 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
 
 /* The kernel of a matrix product (codegen_matmul.c). */
 void emit_matmul(CgCtx *c, const Kernel *k);
-/* The constant `nn_model` (runtime/nnrt.h) for entry points step, evaluate (both may be NULL)
+/* The constant `nn_model` (nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
 void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,
                      LLVMValueRef *step_kernels);

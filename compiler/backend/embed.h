@@ -2,7 +2,7 @@
  * Contract: embed_module turns the module of codegen_module(p, ctx, false) into a library:
  * every symbol it defines (entry points, descriptor, kernels) gets internal linkage, and it adds
  * the only exported functions, <prefix>_create, _free, _load, _save, _train_batch and _predict,
- * thin wrappers around runtime/nnrt.h's nnrt_context_* API with the internal descriptor bound.
+ * thin wrappers around nnrt_host.h's nnrt_context_* API with the internal descriptor bound.
  * So two models compiled with -c link into one program without clashing, as long as their
  * prefixes differ. embed_write_header writes the header that declares those functions.
  * Both work for any model, trainable or predict-only. */

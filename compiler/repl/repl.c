@@ -39,7 +39,7 @@
 #include <editline/readline.h>
 #include <llvm-c/Core.h>
 
-#include "internal.h"
+#include "nnrt_host.h"
 #include "codegen.h"
 #include "driver.h"
 #include "explain.h"

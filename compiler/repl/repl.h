@@ -3,7 +3,7 @@
  * codegen_module) and run through the JIT (jit.h), one Jit instance per definition, so a
  * redefinition releases the old code with jit_free; expressions are compiled the same way as a
  * one-output model of constants (the interpreter is never used). Training, prediction, saving
- * and loading are nnrt's functions (runtime/nnrt.h), so their output and files are a generated
+ * and loading are nnrt's functions (nnrt_host.h), so their output and files are a generated
  * program's. A user error (syntax, shape, bad command, missing file, bad data) prints its
  * diagnostic and the loop goes on; only :quit and end of input end it (exit status 0).
  * docs/repl.md describes the commands. */

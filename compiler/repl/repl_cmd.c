@@ -171,12 +171,12 @@ static void cmd_eval(Repl *r, int argc, char **argv) {
     return;
   const NnrtModel *m = e->c.m;
   double loss, acc;
-  nnrt_evaluate_set(m, e->ws, &e->td->train, &loss, &acc);
+  nnrt_evaluate_train_data(m, e->ws, e->td, NNRT_SET_TRAIN, &loss, &acc);
   printf("loss %.6f", loss);
   if (m->metric != NNRT_METRIC_NONE)
     printf("  accuracy %.4f", acc);
-  if (e->td->val.rows > 0) {
-    nnrt_evaluate_set(m, e->ws, &e->td->val, &loss, &acc);
+  if (nnrt_train_data_rows(e->td, NNRT_SET_VALIDATION) > 0) {
+    nnrt_evaluate_train_data(m, e->ws, e->td, NNRT_SET_VALIDATION, &loss, &acc);
     printf("  val_loss %.6f", loss);
     if (m->metric != NNRT_METRIC_NONE)
       printf("  val_accuracy %.4f", acc);

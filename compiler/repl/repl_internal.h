@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "nnrt_host.h"
 #include "codegen.h"
 #include "driver.h"
 #include "explain.h"

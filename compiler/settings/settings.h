@@ -9,7 +9,8 @@
 
 #include "diag.h"
 
-/* The enums below mirror runtime/nnrt.h's values one for one, so codegen copies them. */
+/* The enums below, but the optimizer's (which the runtime never sees), mirror nnrt.h's
+ * values one for one, so codegen copies them (compiler/backend/descriptor.c asserts it). */
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerKind;
 
 typedef struct {
@@ -28,7 +29,7 @@ typedef enum { LR_CONSTANT, LR_STEP, LR_EXPONENTIAL, LR_COSINE } LrScheduleKind;
 
 typedef struct {
   LrScheduleKind kind;
-  double a, b;          /* as NnrtSchedule documents */
+  double a, b;          /* as NnrtLrSchedule documents */
   double warmup_epochs; /* 0: none */
 } LrSchedule;
 

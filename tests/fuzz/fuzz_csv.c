@@ -9,6 +9,7 @@
  *           the gzip stream is cut off (none, 1 byte, the trailer and 1 byte, half) */
 #include "data.h"
 #include "fuzz_common.h"
+#include "model_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2)
@@ -32,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else {
     path = fuzz_write_file(0, body, n);
   }
-  NnrtModel m = {.abi_version = NNRT_ABI_VERSION, .name = "fuzz",
-                 .input = {"x", 0, in_width}, .target = {"y", 0, target_width},
-                 .n_classes = classes ? 3 : 0};
+  NnrtModel m = FIXTURE_MODEL("fuzz", NULL, 0, 0, FIXTURE_SLOT("x", 0, in_width), FIXTURE_NO_SLOT,
+                              .target = FIXTURE_SLOT("y", 0, target_width),
+                              .n_classes = classes ? 3 : 0);
   NnrtData d = {.kind = NNRT_DATA_CSV, .path = path, .header = f0 & 1,
                 .delimiter = delims[(f0 >> 1) & 3],
                 .n_x_cols = (f0 & 0x20) ? in_width : 0, .x_cols = x_cols,

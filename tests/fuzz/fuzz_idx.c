@@ -8,6 +8,7 @@
  *           bit 6 scale inputs by 1/255; bit 7 one-vs-rest targets (positive = 3) */
 #include "data.h"
 #include "fuzz_common.h"
+#include "model_fixture.h"
 
 static const char *put(int slot, const uint8_t *p, size_t n, int gz, int cut) {
   return gz ? fuzz_write_gz(slot, p, n, cut ? 3 : 0) : fuzz_write_file(slot, p, n);
@@ -23,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *images = data + 3, *labels = images + len;
   static const int64_t widths[] = {1, 4, 6, 784};
   int classes = (f >> 3) & 1;
-  NnrtModel m = {.abi_version = NNRT_ABI_VERSION, .name = "fuzz",
-                 .input = {"x", 0, widths[(f >> 4) & 3]}, .target = {"y", 0, classes ? 10 : 1},
-                 .n_classes = classes ? 10 : 0};
+  NnrtModel m = FIXTURE_MODEL("fuzz", NULL, 0, 0, FIXTURE_SLOT("x", 0, widths[(f >> 4) & 3]),
+                              FIXTURE_NO_SLOT, .target = FIXTURE_SLOT("y", 0, classes ? 10 : 1),
+                              .n_classes = classes ? 10 : 0);
   NnrtData d = {.kind = NNRT_DATA_IDX,
                 .path = put(0, images, len, f & 1, f & 4),
                 .labels_path = put(1, labels, rest - len, f & 2, f & 4),

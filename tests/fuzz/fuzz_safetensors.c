@@ -6,7 +6,8 @@
  * Input layout: byte 0 settings, the rest is the file. A failed load must leave the workspace
  * as it was (the contract of nnrt_load); that is checked here. */
 #include "fuzz_common.h"
-#include "nnrt.h"
+#include "model_fixture.h"
+#include "nnrt_host.h"
 
 enum { WS = 16, MARK = 7 };
 
@@ -16,12 +17,9 @@ static const NnrtParam params[] = {
   {.name = "W.m", .offset = 8, .size = 6, .rank = 2, .dim = {3, 2}, .role = NNRT_ROLE_STATE},
 };
 
-static const NnrtModel model = {
-  .abi_version = NNRT_ABI_VERSION, .name = "fuzz", .source = "fuzz.nn",
-  .workspace_floats = WS, .max_batch = 1,
-  .input = {"x", 14, 3}, .output = {"y", 14, 2}, .loss_offset = -1, .lr_offset = -1,
-  .step_offset = -1, .n_params = 3, .params = params,
-};
+static const NnrtModel model = FIXTURE_MODEL(
+  "fuzz", "fuzz.nn", WS, 1, FIXTURE_SLOT("x", 14, 3), FIXTURE_SLOT("y", 14, 2),
+  FIXTURE_PREDICT_ONLY, .n_params = 3, .params = params);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)

@@ -5,6 +5,7 @@
 #define NNC_RUNTIME_FIXTURE_H
 #include <stdio.h>
 
+#include "model_fixture.h"
 #include "nnrt.h"
 #include "tmp_dir.h"
 

@@ -62,21 +62,18 @@ static const NnrtParam ck_params[] = {
   {.name = "h1.W.m", .offset = CM, .size = 6, .rank = 2, .dim = {2, 3}, .init = NNRT_INIT_ZEROS,
    .role = NNRT_ROLE_STATE},
 };
-static const NnrtNoise ck_noise[] = {{CNOISE, 3, 0.5}};
+static const NnrtNoise ck_noise[] = {{.offset = CNOISE, .width = 3, .p = 0.5}};
 
-static const NnrtModel ck = {
-  .abi_version = NNRT_ABI_VERSION, .name = "ck", .source = "ck.nn",
-  .workspace_floats = CWS, .max_batch = CB,
-  .input = {"x", CX, 3}, .target = {"y", CY, 1}, .output = {"p", COUT, 1},
-  .loss_offset = CLOSS, .lr_offset = CLR, .step_offset = CSTEP,
+static const NnrtModel ck = FIXTURE_MODEL(
+  "ck", "ck.nn", CWS, CB, FIXTURE_SLOT("x", CX, 3), FIXTURE_SLOT("p", COUT, 1),
+  FIXTURE_TRAINS(FIXTURE_SLOT("y", CY, 1), CLOSS, CLR, CSTEP),
   .n_params = 2, .params = ck_params, .n_noise = 1, .noise = ck_noise,
   .has_train = 1, .epochs = 4, .batch = 4, .log_every = 1, .seed = 5, .shuffle = 1, .lr = 0.1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = CROWS, .x = ck_x, .y = ck_y,
             .scaling = NNRT_SCALE_STANDARDIZE},
   .validation_split = 0.2, .early_stopping = 5,
   .step = ck_step, .evaluate = ck_evaluate, .predict = ck_predict,
-  .model_hash = UINT64_C(0x0123456789abcdef),
-};
+  .model_hash = UINT64_C(0x0123456789abcdef));
 
 /* ---- An independent safetensors reader ---- */
 
@@ -568,12 +565,10 @@ static const NnrtParam big_params[] = {
   {.name = "big", .offset = 0, .size = BIG_FLOATS, .rank = 1, .dim = {BIG_FLOATS},
    .init = NNRT_INIT_ZEROS, .role = NNRT_ROLE_PARAM},
 };
-static const NnrtModel big = {
-  .abi_version = NNRT_ABI_VERSION, .name = "big", .workspace_floats = BIG_FLOATS + 16,
-  .max_batch = 1, .input = {"x", BIG_FLOATS, 1}, .output = {"y", BIG_FLOATS + 1, 1},
-  .loss_offset = -1, .lr_offset = -1, .step_offset = -1, .n_params = 1, .params = big_params,
-  .predict = ck_predict, .model_hash = 42,
-};
+static const NnrtModel big = FIXTURE_MODEL(
+  "big", NULL, BIG_FLOATS + 16, 1, FIXTURE_SLOT("x", BIG_FLOATS, 1),
+  FIXTURE_SLOT("y", BIG_FLOATS + 1, 1), FIXTURE_PREDICT_ONLY,
+  .n_params = 1, .params = big_params, .predict = ck_predict, .model_hash = 42);
 
 static int count_entries(const char *dir) {
   DIR *d = opendir(dir);

@@ -1,5 +1,5 @@
 /* test_cli: the command line of generated programs (cli.c), its progress reports (report.c) and
- * its `info` table (summary.c), against a hand-written classifier "clf" whose outputs are its
+ * its `info` table (info.c), against a hand-written classifier "clf" whose outputs are its
  * inputs (so predictions, accuracy and the confusion matrix are known), whose step writes loss
  * 0.5 and whose evaluate writes loss 0.25. Files go to a fresh directory under /tmp. */
 #include "test.h"
@@ -54,24 +54,21 @@ static const NnrtParam clf_params[] = {
 static const float clf_x[CROWS * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0};
 static const float clf_labels[CROWS] = {0, 1, 2, 1, 0, 1};
 static const NnrtLayer clf_layers[] = {
-  {"hidden", "matmul", 1, {128}, 512, 1024},
-  {"scores", "add", 2, {3, 2}, 7, 6},
-  {"probs", "softmax", 1, {3}, 0, 1234567},
+  {.name = "hidden", .op = "matmul", .rank = 1, .dim = {128}, .params = 512, .flops = 1024},
+  {.name = "scores", .op = "add", .rank = 2, .dim = {3, 2}, .params = 7, .flops = 6},
+  {.name = "probs", .op = "softmax", .rank = 1, .dim = {3}, .params = 0, .flops = 1234567},
 };
 
-static const NnrtModel clf = {
-  .abi_version = NNRT_ABI_VERSION, .name = "clf", .source = "clf.nn",
-  .workspace_floats = CWS, .max_batch = CB,
-  .input = {"x", CX, 3}, .target = {"y", CY, 3}, .output = {"p", COUT, 3},
-  .loss_offset = CLOSS, .lr_offset = CLR, .step_offset = CSTEP,
+static const NnrtModel clf = FIXTURE_MODEL(
+  "clf", "clf.nn", CWS, CB, FIXTURE_SLOT("x", CX, 3), FIXTURE_SLOT("p", COUT, 3),
+  FIXTURE_TRAINS(FIXTURE_SLOT("y", CY, 3), CLOSS, CLR, CSTEP),
   .n_params = 1, .params = clf_params,
   .n_classes = 3, .metric = NNRT_METRIC_ARGMAX,
   .has_train = 1, .epochs = 3, .batch = 4, .log_every = 2, .seed = 5, .shuffle = 0, .lr = 0.1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = CROWS, .x = clf_x, .y = clf_labels},
   .step = clf_step, .evaluate = clf_evaluate, .predict = clf_predict,
   .n_layers = 3, .layers = clf_layers,
-  .mem_params = 1, .mem_state = 0, .mem_other = 39,
-};
+  .mem_params = 1, .mem_state = 0, .mem_other = 39);
 
 static const int32_t csv_y[1] = {3};
 static const char *const csv_names[3] = {"cat", "dog", "eel"};

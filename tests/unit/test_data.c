@@ -18,6 +18,7 @@
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
 #define TEST_TMP_DIR "/tmp/nnc-test-data-XXXXXX"
+#include "model_fixture.h"
 #include "tmp_dir.h"
 
 /* ---- Helpers ---- */
@@ -48,9 +49,9 @@ static void cut_file(const char *path, long drop) {
 
 /* A model with only what the loader reads: widths and classes. */
 static NnrtModel model(int64_t in_width, int64_t target_width, int32_t classes) {
-  return (NnrtModel){.abi_version = NNRT_ABI_VERSION, .name = "m",
-                     .input = {"x", 0, in_width}, .target = {"y", 0, target_width},
-                     .n_classes = classes};
+  return (NnrtModel)FIXTURE_MODEL("m", NULL, 0, 0, FIXTURE_SLOT("x", 0, in_width), FIXTURE_NO_SLOT,
+                                  .target = FIXTURE_SLOT("y", 0, target_width),
+                                  .n_classes = classes);
 }
 
 static const int32_t last_of_3[] = {2};

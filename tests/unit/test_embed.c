@@ -1,4 +1,4 @@
-/* test_embed: the runtime's context API (runtime/embed.c, what nnc -c's wrappers call) against a
+/* test_embed: the runtime's context API (runtime/context.c, what nnc -c's wrappers call) against a
  * hand-written linear model: out = x · w + b, trained by its step on the mean squared error
  * with plain SGD. The step records the learning rate, the step number and the dropout masks
  * it saw; predict records its batch sizes and whether a mask was not 1. Files go to a fresh
@@ -82,18 +82,15 @@ static const NnrtParam lin_params[] = {
   {.name = "b", .offset = LB, .size = 1, .rank = 1, .dim = {1}, .init = NNRT_INIT_ZEROS,
    .role = NNRT_ROLE_PARAM},
 };
-static const NnrtNoise lin_noise[] = {{LNOISE, 1, 0.5}};
+static const NnrtNoise lin_noise[] = {{.offset = LNOISE, .width = 1, .p = 0.5}};
 
-static const NnrtModel lin = {
-  .abi_version = NNRT_ABI_VERSION, .name = "lin", .source = "lin.nn",
-  .workspace_floats = LWS, .max_batch = LMB,
-  .input = {"x", LX, 2}, .target = {"y", LY, 1}, .output = {"out", LOUT, 1},
-  .loss_offset = LLOSS, .lr_offset = LLR, .step_offset = LSTEP,
+static const NnrtModel lin = FIXTURE_MODEL(
+  "lin", "lin.nn", LWS, LMB, FIXTURE_SLOT("x", LX, 2), FIXTURE_SLOT("out", LOUT, 1),
+  FIXTURE_TRAINS(FIXTURE_SLOT("y", LY, 1), LLOSS, LLR, LSTEP),
   .n_params = 2, .params = lin_params, .n_noise = 1, .noise = lin_noise,
   .has_train = 1, .epochs = 1, .batch = 2, .log_every = 1, .seed = 1, .lr = 0.1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = 2, .x = table_x, .y = table_y},
-  .step = lin_step, .predict = lin_predict,
-};
+  .step = lin_step, .predict = lin_predict);
 
 /* Rows of y = 2 x0 - x1 + 0.5. */
 static const float data_x[10] = {0, 0, 1, 0, 0, 1, 1, 1, 0.5f, -1};

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nnrt.h"
+#include "nnrt_host.h"
 #include "codegen.h"
 #include "driver.h"
 #include "jit.h"

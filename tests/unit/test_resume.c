@@ -132,28 +132,25 @@ static const NnrtParam adam_params[] = {
   {.name = "b.m", .offset = ABM, .size = 1, .rank = 1, .dim = {1}, .role = NNRT_ROLE_STATE},
   {.name = "b.v", .offset = ABV, .size = 1, .rank = 1, .dim = {1}, .role = NNRT_ROLE_STATE},
 };
-static const NnrtNoise adam_noise[] = {{AMASK, 2, 0.25}};
+static const NnrtNoise adam_noise[] = {{.offset = AMASK, .width = 2, .p = 0.25}};
 static const NnrtCheck adam_checks[] = {
-  {AA1, 2, 1, 11, 3, "A1"},
-  {AOUT, 1, 1, 12, 10, "y"},
-  {ALOSS, 1, 0, 13, 1, "loss"},
-  {AGW, 2, 0, 0, 0, "∂L/∂W"},
-  {AGB, 1, 0, 0, 0, "∂L/∂b"},
+  {.offset = AA1, .width = 2, .per_row = 1, .line = 11, .col = 3, .what = "A1"},
+  {.offset = AOUT, .width = 1, .per_row = 1, .line = 12, .col = 10, .what = "y"},
+  {.offset = ALOSS, .width = 1, .per_row = 0, .line = 13, .col = 1, .what = "loss"},
+  {.offset = AGW, .width = 2, .what = "∂L/∂W"},
+  {.offset = AGB, .width = 1, .what = "∂L/∂b"},
 };
 
-static const NnrtModel adam = {
-  .abi_version = NNRT_ABI_VERSION, .name = "adam", .source = "adam.nn",
-  .workspace_floats = AWS, .max_batch = AMB,
-  .input = {"x", AX, 2}, .target = {"y", AY, 1}, .output = {"y", AOUT, 1},
-  .loss_offset = ALOSS, .lr_offset = ALR, .step_offset = ASTEP,
+static const NnrtModel adam = FIXTURE_MODEL(
+  "adam", "adam.nn", AWS, AMB, FIXTURE_SLOT("x", AX, 2), FIXTURE_SLOT("y", AOUT, 1),
+  FIXTURE_TRAINS(FIXTURE_SLOT("y", AY, 1), ALOSS, ALR, ASTEP),
   .n_params = 6, .params = adam_params, .n_noise = 1, .noise = adam_noise,
   .has_train = 1, .epochs = 10, .batch = 3, .log_every = 1, .seed = 9, .shuffle = 1,
-  .lr = 0.05, .schedule = NNRT_SCHED_EXPONENTIAL, .sched_a = 0.9, .warmup_epochs = 1,
+  .lr = 0.05, .lr_schedule = NNRT_LR_EXPONENTIAL, .lr_schedule_a = 0.9, .warmup_epochs = 1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = AROWS, .x = adam_x, .y = adam_y},
   .step = adam_step, .evaluate = adam_evaluate, .predict = adam_predict,
   .model_hash = UINT64_C(0xada3ada3ada3ada3),
-  .n_checks = 5, .checks = adam_checks,
-};
+  .n_checks = 5, .checks = adam_checks);
 
 /* ---- Helpers ---- */
 
@@ -253,8 +250,8 @@ static void test_resume_after_whole_epochs_is_exact(void **state) {
 static void test_sigint_mid_epoch_then_resume_is_exact(void **state) {
   (void)state;
   NnrtModel m = adam;
-  m.schedule = NNRT_SCHED_COSINE;
-  m.sched_a = 0.1;
+  m.lr_schedule = NNRT_LR_COSINE;
+  m.lr_schedule_a = 0.1;
   float a[AWS], b[AWS], lr_a[MAX_T];
   NnrtTrainResult ra, rb;
   straight(&m, 10, a, &ra, lr_a);

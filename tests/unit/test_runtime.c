@@ -71,16 +71,13 @@ static const NnrtParam lin_params[] = {
   {.name = "b", .offset = B_OFF, .size = 1, .rank = 1, .dim = {1}, .init = NNRT_INIT_ZEROS},
 };
 
-static const NnrtModel linreg = {
-  .abi_version = NNRT_ABI_VERSION, .name = "linreg", .source = "linreg.nn",
-  .workspace_floats = WS_FLOATS, .max_batch = MAX_BATCH,
-  .input = {"x", X_OFF, 2}, .target = {"y", Y_OFF, 1}, .output = {"y", OUT_OFF, 1},
-  .loss_offset = LOSS_OFF, .lr_offset = LR_OFF, .step_offset = -1, .n_params = 2,
-  .params = lin_params,
+static const NnrtModel linreg = FIXTURE_MODEL(
+  "linreg", "linreg.nn", WS_FLOATS, MAX_BATCH, FIXTURE_SLOT("x", X_OFF, 2),
+  FIXTURE_SLOT("y", OUT_OFF, 1), FIXTURE_TRAINS(FIXTURE_SLOT("y", Y_OFF, 1), LOSS_OFF, LR_OFF, -1),
+  .n_params = 2, .params = lin_params,
   .has_train = 1, .epochs = 300, .batch = 3, .log_every = 100, .seed = 7, .shuffle = 1,
   .lr = 0.1, .train = {.kind = NNRT_DATA_TABLE, .rows = ROWS, .x = data_x, .y = data_y},
-  .step = lin_step, .predict = lin_predict,
-};
+  .step = lin_step, .predict = lin_predict);
 
 /* A predict-only model: fixed weights W = (1, 2), b = 0.4. */
 static const float neuron_w[] = {1, 2};
@@ -91,14 +88,10 @@ static const NnrtParam neuron_params[] = {
    .a = 0.4},
 };
 
-static const NnrtModel neuron = {
-  .abi_version = NNRT_ABI_VERSION, .name = "neuron", .source = "neuron.nn",
-  .workspace_floats = WS_FLOATS, .max_batch = MAX_BATCH,
-  .input = {"x", X_OFF, 2}, .output = {"y", OUT_OFF, 1},
-  .loss_offset = -1, .lr_offset = -1, .step_offset = -1, .n_params = 2,
-  .params = neuron_params,
-  .predict = lin_predict,
-};
+static const NnrtModel neuron = FIXTURE_MODEL(
+  "neuron", "neuron.nn", WS_FLOATS, MAX_BATCH, FIXTURE_SLOT("x", X_OFF, 2),
+  FIXTURE_SLOT("y", OUT_OFF, 1), FIXTURE_PREDICT_ONLY,
+  .n_params = 2, .params = neuron_params, .predict = lin_predict);
 
 /* ---- Helpers ---- */
 
@@ -268,11 +261,9 @@ static const NnrtParam init_params[] = {
   {.name = "u", .offset = 12 + BIG, .size = BIG, .rank = 1, .dim = {BIG},
    .init = NNRT_INIT_UNIFORM, .a = -1.0, .b = 3.0},
 };
-static const NnrtModel init_model = {
-  .abi_version = NNRT_ABI_VERSION, .name = "inits", .workspace_floats = 12 + 2 * BIG,
-  .max_batch = 1, .input = {"x", 0, 1}, .output = {"y", 0, 1}, .loss_offset = -1,
-  .lr_offset = -1, .step_offset = -1, .n_params = 6, .params = init_params, .predict = lin_predict,
-};
+static const NnrtModel init_model = FIXTURE_MODEL(
+  "inits", NULL, 12 + 2 * BIG, 1, FIXTURE_SLOT("x", 0, 1), FIXTURE_SLOT("y", 0, 1),
+  FIXTURE_PREDICT_ONLY, .n_params = 6, .params = init_params, .predict = lin_predict);
 
 static void moments(const float *v, int n, double *mean, double *sd) {
   double sum = 0, sq = 0;

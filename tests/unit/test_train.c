@@ -114,19 +114,16 @@ static const NnrtParam probe_params[] = {
   {.name = "k", .offset = PK, .size = 2, .rank = 1, .dim = {2}, .init = NNRT_INIT_VALUES,
    .values = probe_k, .role = NNRT_ROLE_CONST},
 };
-static const NnrtNoise probe_noise[] = {{PNOISE, PNW, 0.3}};
+static const NnrtNoise probe_noise[] = {{.offset = PNOISE, .width = PNW, .p = 0.3}};
 
-static const NnrtModel probe = {
-  .abi_version = NNRT_ABI_VERSION, .name = "probe", .source = "probe.nn",
-  .workspace_floats = PWS, .max_batch = PB,
-  .input = {"x", PX, 3}, .target = {"y", PY, 3}, .output = {"p", POUT, 3},
-  .loss_offset = PLOSS, .lr_offset = PLR, .step_offset = PSTEP,
+static const NnrtModel probe = FIXTURE_MODEL(
+  "probe", "probe.nn", PWS, PB, FIXTURE_SLOT("x", PX, 3), FIXTURE_SLOT("p", POUT, 3),
+  FIXTURE_TRAINS(FIXTURE_SLOT("y", PY, 3), PLOSS, PLR, PSTEP),
   .n_params = 3, .params = probe_params, .n_noise = 1, .noise = probe_noise,
   .n_classes = 3, .metric = NNRT_METRIC_ARGMAX,
   .has_train = 1, .epochs = 3, .batch = 4, .log_every = 1, .seed = 11, .shuffle = 1, .lr = 0.1,
   .train = {.kind = NNRT_DATA_TABLE, .rows = PROWS, .x = probe_x, .y = probe_labels},
-  .step = probe_step, .evaluate = probe_evaluate, .predict = probe_predict,
-};
+  .step = probe_step, .evaluate = probe_evaluate, .predict = probe_predict);
 
 /* ---- Helpers ---- */
 
@@ -196,16 +193,16 @@ static float *train_probe(const NnrtModel *m, NnrtTrainOptions o, NnrtTrainResul
 
 static NnrtTrainOptions sched(int kind, double lr, double a, double b, double warmup,
                               int64_t epochs) {
-  return (NnrtTrainOptions){.epochs = epochs, .batch = 1, .lr = lr, .schedule = kind,
-                            .sched_a = a, .sched_b = b, .warmup_epochs = warmup};
+  return (NnrtTrainOptions){.epochs = epochs, .batch = 1, .lr = lr, .lr_schedule = kind,
+                            .lr_schedule_a = a, .lr_schedule_b = b, .warmup_epochs = warmup};
 }
 
 static void test_schedule_constant_and_step(void **state) {
   (void)state;
-  NnrtTrainOptions c = sched(NNRT_SCHED_CONSTANT, 0.1, 0, 0, 0, 10);
+  NnrtTrainOptions c = sched(NNRT_LR_CONSTANT, 0.1, 0, 0, 0, 10);
   assert_true(nnrt_lr_at(&c, 3, 0) == 0.1 && nnrt_lr_at(&c, 3, 29) == 0.1);
   /* 0.1 * 0.5^floor(epoch / 2), 3 steps per epoch: epochs 0-1 (steps 0-5), 2-3, 4-5. */
-  NnrtTrainOptions s = sched(NNRT_SCHED_STEP, 0.1, 0.5, 2, 0, 10);
+  NnrtTrainOptions s = sched(NNRT_LR_STEP, 0.1, 0.5, 2, 0, 10);
   assert_close(nnrt_lr_at(&s, 3, 0), 0.1, 1e-15);
   assert_close(nnrt_lr_at(&s, 3, 5), 0.1, 1e-15);
   assert_close(nnrt_lr_at(&s, 3, 6), 0.05, 1e-15);
@@ -216,7 +213,7 @@ static void test_schedule_constant_and_step(void **state) {
 static void test_schedule_exponential_counts_epochs_fractionally(void **state) {
   (void)state;
   /* 0.1 * 0.9^(epoch + i/4): step 6 is epoch 1, i = 2, so 0.1 * 0.9^1.5. */
-  NnrtTrainOptions e = sched(NNRT_SCHED_EXPONENTIAL, 0.1, 0.9, 0, 0, 10);
+  NnrtTrainOptions e = sched(NNRT_LR_EXPONENTIAL, 0.1, 0.9, 0, 0, 10);
   assert_close(nnrt_lr_at(&e, 4, 0), 0.1, 1e-15);
   assert_close(nnrt_lr_at(&e, 4, 4), 0.09, 1e-15);
   assert_close(nnrt_lr_at(&e, 4, 6), 0.08538149682454625, 1e-15);
@@ -226,7 +223,7 @@ static void test_schedule_exponential_counts_epochs_fractionally(void **state) {
 static void test_schedule_cosine(void **state) {
   (void)state;
   /* 0.1 * (0.1 + 0.9 (1 + cos(pi s / 50)) / 2) over 10 epochs of 5 steps. */
-  NnrtTrainOptions c = sched(NNRT_SCHED_COSINE, 0.1, 0.1, 0, 0, 10);
+  NnrtTrainOptions c = sched(NNRT_LR_COSINE, 0.1, 0.1, 0, 0, 10);
   assert_close(nnrt_lr_at(&c, 5, 0), 0.1, 1e-15);
   assert_close(nnrt_lr_at(&c, 5, 10), 0.09140576474687264, 1e-15);
   assert_close(nnrt_lr_at(&c, 5, 25), 0.055, 1e-15);
@@ -236,26 +233,26 @@ static void test_schedule_cosine(void **state) {
 static void test_schedule_warmup(void **state) {
   (void)state;
   /* Times min(1, (s + 1) / (2 epochs * 5 steps)). */
-  NnrtTrainOptions w = sched(NNRT_SCHED_CONSTANT, 0.1, 0, 0, 2, 10);
+  NnrtTrainOptions w = sched(NNRT_LR_CONSTANT, 0.1, 0, 0, 2, 10);
   assert_close(nnrt_lr_at(&w, 5, 0), 0.01, 1e-15);
   assert_close(nnrt_lr_at(&w, 5, 4), 0.05, 1e-15);
   assert_close(nnrt_lr_at(&w, 5, 9), 0.1, 1e-15);
   assert_close(nnrt_lr_at(&w, 5, 30), 0.1, 1e-15);
   /* Fractional warm-up on top of a cosine: step 2 of 0.5 epochs * 4 steps = 3/2 -> 1. */
-  NnrtTrainOptions wc = sched(NNRT_SCHED_COSINE, 0.1, 0.1, 0, 0.5, 10);
+  NnrtTrainOptions wc = sched(NNRT_LR_COSINE, 0.1, 0.1, 0, 0.5, 10);
   assert_close(nnrt_lr_at(&wc, 4, 0), 0.05, 1e-15);
   assert_close(nnrt_lr_at(&wc, 4, 2), nnrt_lr_at(&(NnrtTrainOptions){.epochs = 10, .lr = 0.1,
-                                                   .schedule = NNRT_SCHED_COSINE,
-                                                   .sched_a = 0.1}, 4, 2), 0);
+                                                   .lr_schedule = NNRT_LR_COSINE,
+                                                   .lr_schedule_a = 0.1}, 4, 2), 0);
 }
 
 /* The loop writes the schedule's rate and t = 1, 2, ... before every step. */
 static void test_loop_writes_lr_and_step_number(void **state) {
   (void)state;
   NnrtModel m = probe;
-  m.schedule = NNRT_SCHED_STEP;
-  m.sched_a = 0.5;
-  m.sched_b = 1;
+  m.lr_schedule = NNRT_LR_STEP;
+  m.lr_schedule_a = 0.5;
+  m.lr_schedule_b = 1;
   m.lr = 0.4;
   NnrtTrainResult res;
   float *ws = train_probe(&m, nnrt_train_options(&m), &res, NULL);
@@ -282,7 +279,7 @@ static void test_loop_applies_warmup(void **state) {
 static void test_bad_schedules_are_rejected(void **state) {
   (void)state;
   NnrtTrainOptions o = nnrt_train_options(&probe);
-  o.schedule = NNRT_SCHED_STEP; /* sched_b = 0 */
+  o.lr_schedule = NNRT_LR_STEP; /* lr_schedule_b = 0 */
   assert_int_equal(nnrt_check_train_options(&probe, &o, err, sizeof err), -1);
   assert_string_equal(err, "the learning-rate schedule or its warm-up is invalid");
   o = nnrt_train_options(&probe);

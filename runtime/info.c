@@ -1,4 +1,4 @@
-/* summary: the `info` table of a generated program, in the manner of Keras's model.summary():
+/* info: the `info` table of a generated program, in the manner of Keras's model.summary():
  * one row per value the model computes (m->layers), the totals, and the training memory plan.
  *
  *   Model 'xor' (from examples/xor.nn)

@@ -1,192 +1,18 @@
-/* nnrt.h: THE ABI between the code nnc generates and the runtime library.
- *
- * A generated object defines one `const NnrtModel nn_model`; the runtime's main() (cli.c) hands
- * it to nnrt_main. The same descriptor is what the JIT host gets from LLJIT, so this struct is
- * the only thing the two sides agree on. All buffers live in one float workspace that the
- * runtime allocates once (workspace_floats floats, 64-byte aligned, zeroed); every offset below
- * is in floats from its start. Rows are contiguous: row r of a batch slot starts at
- * offset + r * width. The generated functions never allocate and never touch anything else. */
-#ifndef NNRT_H
-#define NNRT_H
-#include <stdint.h>
-
-#define NNRT_ABI_VERSION 4
-
-typedef enum {
-  NNRT_INIT_ZEROS,   /* all 0 */
-  NNRT_INIT_ONES,    /* all 1 */
-  NNRT_INIT_CONST,   /* all a */
-  NNRT_INIT_NORMAL,  /* N(a, b^2): mean a, standard deviation b */
-  NNRT_INIT_UNIFORM, /* U[a, b) */
-  NNRT_INIT_VALUES,  /* copy `values` (size floats) */
-} NnrtInitKind;
-
-/* What a tensor that lives across steps is for. */
-typedef enum {
-  NNRT_ROLE_PARAM, /* trained; saved in checkpoints */
-  NNRT_ROLE_STATE, /* optimizer state (momentum, Adam's moments): zero at start */
-  NNRT_ROLE_CONST, /* a constant tensor of the model (an array literal in an expression) */
-} NnrtRole;
-
-typedef struct {
-  const char *name;     /* as in the source: "W1", "h1.W" for layer parameters, "W1.m" for state */
-  int64_t offset, size; /* floats */
-  int32_t rank;
-  int64_t dim[4];
-  int32_t init; /* NnrtInitKind */
-  double a, b;
-  const float *values; /* NNRT_INIT_VALUES only, else NULL */
-  int32_t role;        /* NnrtRole */
-} NnrtParam;
-
-/* A dropout mask: before each training step the runtime fills max_batch rows of `width` floats
- * with independent draws of Bernoulli(1 − p) / (1 − p); before predicting, with 1. */
-typedef struct {
-  int64_t offset, width;
-  double p;
-} NnrtNoise;
-
-/* One row of `info`: a named value of the model, with what it costs. */
-typedef struct {
-  const char *name;
-  const char *op;  /* the primitive that computes it: "matmul", "max", "sigmoid", ... */
-  int32_t rank;    /* of one sample's value (the batch axis left out) */
-  int64_t dim[4];
-  int64_t params;  /* parameter floats first used by this value's computation */
-  int64_t flops;   /* floating-point operations per sample to compute it */
-} NnrtLayer;
-
-/* A buffer the training step writes, in the order it writes them: after a non-finite loss the
- * runtime finds the first one holding a non-finite value and names its line of the source. */
-typedef struct {
-  int64_t offset, width; /* width floats, per row when per_row (times n rows), else in total */
-  int32_t per_row;
-  int32_t line, col;     /* in the .nn file; 0 for values the compiler made up */
-  const char *what;      /* "A1", "∂L/∂W1", "matmul" */
-} NnrtCheck;
-
-typedef enum { NNRT_DATA_NONE, NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX } NnrtDataKind;
-typedef enum { NNRT_SCALE_NONE, NNRT_SCALE_FACTOR, NNRT_SCALE_STANDARDIZE } NnrtScaling;
-
-/* A data source as the train block names it. Targets are real values (target.width per row),
- * or, when the model has classes, one integer label per row that the loader turns into a
- * one-hot row of n_classes floats. */
-typedef struct {
-  int32_t kind; /* NnrtDataKind */
-  /* NNRT_DATA_TABLE: rows of input.width floats in x; targets in y (target.width floats per
-   * row, or one label per row for classes). */
-  int64_t rows;
-  const float *x, *y;
-  /* NNRT_DATA_CSV: path; NNRT_DATA_IDX: path holds the inputs, labels_path the labels. */
-  const char *path, *labels_path;
-  int32_t header;    /* CSV: the first line names the columns */
-  int32_t delimiter; /* CSV: the separator character */
-  int32_t n_x_cols;  /* CSV: feature columns, 0-based; 0 means every column not a target */
-  const int32_t *x_cols;
-  int32_t n_y_cols; /* CSV: target columns (one label column for classes) */
-  const int32_t *y_cols;
-  int32_t n_class_names; /* CSV with classes: labels written as these names, 0.. in order; */
-  const char *const *class_names; /* 0 means labels are integers */
-  int32_t scaling; /* NnrtScaling of the inputs */
-  double scale;    /* NNRT_SCALE_FACTOR: inputs are multiplied by it (1/255 for pixels) */
-  int32_t one_vs_rest; /* a model without classes: target 1 where the label equals */
-  int32_t positive;    /* `positive`, 0 elsewhere (one class against the rest) */
-} NnrtData;
-
-typedef enum {
-  NNRT_SCHED_CONSTANT,    /* η */
-  NNRT_SCHED_STEP,        /* η · a^floor(epoch / b) */
-  NNRT_SCHED_EXPONENTIAL, /* η · a^epoch, epoch counted fractionally step by step */
-  NNRT_SCHED_COSINE,      /* η · (a + (1 − a)(1 + cos(π · step / total steps)) / 2) */
-} NnrtSchedule;
-
-typedef enum {
-  NNRT_METRIC_NONE,   /* regression: loss only */
-  NNRT_METRIC_ARGMAX, /* accuracy: the largest output against the label */
-  NNRT_METRIC_BINARY, /* accuracy: output > 0.5 against target > 0.5 */
-} NnrtMetric;
-
-/* A batch buffer: max_batch rows of `width` floats each (width = product of non-batch dims). */
-typedef struct {
-  const char *name;
-  int64_t offset, width;
-} NnrtSlot;
-
-typedef struct {
-  int32_t abi_version; /* NNRT_ABI_VERSION */
-  const char *name;    /* model name */
-  const char *source;  /* the .nn file it came from, for messages */
-  int64_t workspace_floats;
-  int64_t max_batch; /* step and predict accept 1 <= n <= max_batch rows */
-  NnrtSlot input, target, output; /* target.width == 0 when the model cannot train */
-  int64_t loss_offset;            /* scalar written by step; -1 when the model cannot train */
-  int64_t lr_offset;              /* scalar read by step: the learning rate; -1 likewise */
-  int64_t step_offset; /* scalar read by step: the step number t = 1, 2, ...; -1 if unused */
-  int32_t n_params;    /* parameters, optimizer state and constants, in that order */
-  const NnrtParam *params;
-  int32_t n_noise;
-  const NnrtNoise *noise;
-  int32_t n_classes; /* > 0: targets are class labels, one-hot in the target slot */
-  int32_t metric;    /* NnrtMetric */
-
-  /* Settings of the train block; has_train == 0 for a predict-only model. */
-  int32_t has_train;
-  int64_t epochs, batch, log_every;
-  uint64_t seed;
-  int32_t shuffle;
-  double lr;
-  int32_t schedule; /* NnrtSchedule, with its arguments */
-  double sched_a, sched_b;
-  double warmup_epochs; /* η grows linearly from 0 over this many epochs (0: none) */
-  NnrtData train, validate;
-  double validation_split; /* fraction of train rows held out when validate.kind is NONE */
-  int32_t early_stopping;  /* patience in epochs on the validation loss (0: off); the best
-                              weights are restored at the end */
-  int64_t checkpoint_every; /* epochs between checkpoints (0: only at the end) */
-
-  /* Forward, backward and optimizer update on the first n rows of input/target;
-   * writes the mean loss of those rows at loss_offset and their outputs in the output slot. */
-  void (*step)(float *ws, int64_t n);
-  /* Forward only, with the loss: fills output and loss_offset for the first n rows of input
-   * and target, changing nothing else (for validation; NULL when the model cannot train). */
-  void (*evaluate)(float *ws, int64_t n);
-  /* Forward only: fills the first n rows of output from the first n rows of input. */
-  void (*predict)(float *ws, int64_t n);
-
-  /* A hash of the compiled graph (forward, backward and optimizer): checkpoints carry it, so a
-   * checkpoint from another model, or the same model with another optimizer, is refused. */
-  uint64_t model_hash;
-  int32_t n_layers; /* for `info`, in the order the model computes them */
-  const NnrtLayer *layers;
-  int32_t n_checks; /* every buffer nn_step writes, in order */
-  const NnrtCheck *checks;
-  /* The memory plan in floats: parameters, optimizer state, and everything else the workspace
-   * holds (inputs, activations, gradients) for max_batch rows. */
-  int64_t mem_params, mem_state, mem_other;
-  /* The kernels of step, in order, for running it on several threads: kernel k called as
-   * step_kernels[k](ws, n, part, parts) does its share `part` of `parts`, writing elements no
-   * other part writes, computed exactly as with parts = 1; step(ws, n) is every kernel with
-   * (0, 1). All parts of kernel k must finish before kernel k + 1 starts. */
-  int32_t n_step_kernels;
-  void (*const *step_kernels)(float *ws, int64_t n, int64_t part, int64_t parts);
-} NnrtModel;
-
-/* Exit codes of generated programs (documented in --help and the README). */
-enum {
-  NNRT_EXIT_OK = 0,
-  NNRT_EXIT_DATA = 1,  /* bad input values or data */
-  NNRT_EXIT_USAGE = 2, /* bad command line */
-  NNRT_EXIT_IO = 3,    /* a file could not be read or written */
-};
-
-/* The whole command line of a generated program: train | predict | --help. */
-int nnrt_main(const NnrtModel *m, int argc, char **argv);
-
-/* ---- Runtime library API: what nnrt_main is built from, for the JIT host to reuse. ----
- * Functions that can fail return 0 / -1 (or NAN) and write a one-line message, without the
- * program name, into err[errlen]; they never exit and never print except to the FILE given. */
+/* nnrt_host.h: the runtime library's API for hosts — what nnrt_main is built from, for the
+ * REPL and `nnc run` (which JIT a model and drive it with these), and the context API that
+ * embedded models (nnc -c) call. The ABI they all drive is nnrt.h's NnrtModel.
+ * Functions that can fail return 0 / -1 (or NAN, or an NNRT_EXIT_* code) and write a one-line
+ * message, without the program name, into err[errlen]; they never exit and never print except
+ * to the FILE given. */
+#ifndef NNRT_HOST_H
+#define NNRT_HOST_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "nnrt.h"
+
+/* ---- Training: options, progress reports, the loop ---- */
 
 /* What the training loop reports, for progress bars, logs and plots (see report.c). */
 typedef struct {
@@ -221,8 +47,8 @@ typedef struct {
   uint64_t seed;     /* the shuffling and dropout streams are derived from it (see rng.h) */
   int32_t shuffle;   /* nonzero: a fresh Fisher-Yates order of the rows every epoch */
   double lr;
-  int32_t schedule;        /* NnrtSchedule of the learning rate, with its arguments */
-  double sched_a, sched_b; /* NNRT_SCHED_STEP needs sched_b > 0 */
+  int32_t lr_schedule;                 /* NnrtLrSchedule, with its arguments */
+  double lr_schedule_a, lr_schedule_b; /* NNRT_LR_STEP needs lr_schedule_b > 0 */
   double warmup_epochs;    /* >= 0 */
   int32_t early_stopping;  /* patience in epochs (0: off); needs validation rows */
   int64_t checkpoint_every;    /* > 0: save every this many epochs to checkpoint_path */
@@ -239,8 +65,8 @@ typedef struct {
 int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen);
 /* The descriptor's train-block settings. */
 NnrtTrainOptions nnrt_train_options(const NnrtModel *m);
-/* 0 when o can train m: a train block, epochs/batch >= 1, a valid schedule, and validation data
- * (validate or validation_split) whenever early stopping is on. */
+/* 0 when o can train m: a train block, epochs/batch >= 1, a valid learning-rate schedule, and
+ * validation data (validate or validation_split) whenever early stopping is on. */
 int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char *err,
                              size_t errlen);
 /* m->workspace_floats zeroed floats, 64-byte aligned; NULL when out of memory. */
@@ -270,7 +96,7 @@ int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, 
  * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first. */
 int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
 
-/* ---- ABI v2 additions: data, input scaling, schedules, metrics, a training run's results ---- */
+/* ---- Data, input scaling, learning rate, metrics, a training run's results ---- */
 
 /* Per-feature statistics of standardised inputs (train data with NNRT_SCALE_STANDARDIZE): a
  * model input v becomes (v - mean) / std as nnrt_data_standardize defines it. They are computed
@@ -295,7 +121,7 @@ int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const cha
  * with st for NNRT_SCALE_STANDARDIZE (st must then have width input.width), else unchanged. */
 void nnrt_scale_inputs(const NnrtModel *m, const NnrtInputStats *st, float *x, int64_t rows);
 
-/* The learning rate of 0-based step s of a run (schedule, then warm-up; see NnrtSchedule):
+/* The learning rate of 0-based step s of a run (schedule, then warm-up; see NnrtLrSchedule):
  * epoch e = s / steps_per_epoch, i = s % steps_per_epoch, total = epochs * steps_per_epoch. */
 double nnrt_lr_at(const NnrtTrainOptions *o, int64_t steps_per_epoch, int64_t s);
 
@@ -307,8 +133,7 @@ int64_t nnrt_count_correct(const NnrtModel *m, const float *ws, int64_t n);
 int64_t nnrt_metric_count(const NnrtModel *m, int64_t n);
 
 /* The data of a training run: training rows, validation rows (from m->validate, or the last
- * validation_split of the training rows), and the input statistics; opaque here, defined in
- * internal.h. */
+ * validation_split of the training rows), and the input statistics; opaque. */
 typedef struct NnrtTrainData NnrtTrainData;
 /* Loads it once; returns NNRT_EXIT_OK, or NNRT_EXIT_IO when a data file cannot be opened, or
  * NNRT_EXIT_DATA when the data is bad (err: "cannot load 'PATH': why"). */
@@ -316,6 +141,13 @@ int nnrt_train_data_load(const NnrtModel *m, NnrtTrainData **out, char *err, siz
 void nnrt_train_data_free(NnrtTrainData *td);
 /* Its input statistics (width 0 when the model does not standardise). */
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td);
+/* Its training rows, or its validation rows (0: the run has none). */
+typedef enum { NNRT_SET_TRAIN, NNRT_SET_VALIDATION } NnrtSet;
+int64_t nnrt_train_data_rows(const NnrtTrainData *td, NnrtSet set);
+/* Loss and metric (NAN without one) of the weights in ws on those rows, through m->evaluate
+ * with every dropout mask at 1. */
+void nnrt_evaluate_train_data(const NnrtModel *m, float *ws, const NnrtTrainData *td,
+                              NnrtSet set, double *loss, double *acc);
 
 /* What a training run measured. Accuracies are NAN without a metric, val_* without validation. */
 typedef struct {
@@ -347,7 +179,7 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
                      const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
                      size_t errlen);
 
-/* ---- Embedding (nnc -c --header, runtime/embed.c): a model as a library object ----
+/* ---- Embedding (nnc -c --header, runtime/context.c): a model as a library object ----
  * A context is one model's workspace with its parameters; the caller feeds batches. The
  * wrappers nnc writes into the object (<prefix>_create, <prefix>_train_batch, ...) are these
  * functions with the model's descriptor bound. Contexts share nothing: different contexts may
@@ -375,14 +207,7 @@ float nnrt_context_train_batch(NnrtContext *c, const float *x, const float *y, i
  * chunks of max_batch rows), with every dropout mask at 1; nothing happens when n < 1. */
 void nnrt_context_predict(NnrtContext *c, const float *x, int64_t n, float *out);
 
-/* ---- Checkpoints and robustness: resume, --init, signals, non-finite values ---- */
-
-/* Exit codes added to NNRT_EXIT_*: a non-finite value (a starting weight, the loss, a gradient)
- * shares 3 with NNRT_EXIT_IO; an interrupted run exits as a shell reports SIGINT. */
-enum {
-  NNRT_EXIT_NONFINITE = 3,
-  NNRT_EXIT_INTERRUPTED = 130,
-};
+/* ---- Starting weights: --init, non-finite values ---- */
 
 /* --init: copies every ROLE_PARAM tensor of the safetensors file at path (same names and
  * shapes, F32; other tensors and the metadata are ignored, a missing one is an error) into ws,
@@ -394,5 +219,63 @@ int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err, s
 /* 0 when every ROLE_PARAM value in ws is finite, else -1 with "initial weight 'W1' has a
  * non-finite value (nan) at index 3" (nnrt_train_on checks this before the first step). */
 int nnrt_check_finite_params(const NnrtModel *m, const float *ws, char *err, size_t errlen);
+
+/* ---- What a host shows: progress of a run, outputs (report.c, train.c) ---- */
+
+/* Progress of a training run (report.c): a bar on a terminal, one line per logged epoch, a JSON
+ * line per epoch, and the history the SVG plot is drawn from. Its on_step/on_epoch are the
+ * NnrtReporter the command line hands to nnrt_train_on. */
+typedef struct {
+  FILE *out;        /* epoch lines, and the bar when tty */
+  int tty;          /* redraw a progress bar with '\r' (only on a terminal) */
+  int metric;       /* the model has an accuracy: print it */
+  double interval;  /* seconds between two redraws of the bar (0.1) */
+  double (*now)(void); /* a monotonic clock in seconds (tests replace it) */
+  double last_draw; /* when the bar was last drawn; negative: never */
+  int bar_shown;    /* a bar is on the screen and must be erased before the next line */
+  FILE *json;       /* --log-json, or NULL */
+  int json_failed;  /* a write to it failed */
+  /* The epochs the plot draws: every epoch until NNRT_PLOT_POINTS are stored, then every
+   * other one of those (and of those with validation), and so on, so a long run's history
+   * stays small; the last epoch reported is always drawn. */
+  NnrtEpochReport *hist, last;
+  int64_t n_hist, cap_hist;
+  int64_t seen, seen_val;   /* epochs, and epochs with validation, reported so far */
+  int64_t stride, stride_val; /* store every stride-th epoch, every stride_val-th validated one */
+} NnrtProgress;
+
+/* out and tty as above, metric from m. */
+void nnrt_progress_init(NnrtProgress *p, const NnrtModel *m, FILE *out, int tty);
+/* Truncates path and writes one JSON object a line to it from now on; -1 with err set. */
+int nnrt_progress_open_json(NnrtProgress *p, const char *path, char *err, size_t errlen);
+/* The reporter whose ctx is p. */
+NnrtReporter nnrt_progress_reporter(NnrtProgress *p);
+void nnrt_progress_on_step(const NnrtStepReport *r, void *ctx);
+void nnrt_progress_on_epoch(const NnrtEpochReport *r, void *ctx);
+/* Erases a bar still on the screen (after an error or an interruption). */
+void nnrt_progress_end(NnrtProgress *p);
+/* The history to plot (see hist), in hist's storage; *n entries. */
+const NnrtEpochReport *nnrt_progress_history(NnrtProgress *p, int64_t *n);
+/* Closes the JSON log and frees the history: -1 with err set when the log could not be written. */
+int nnrt_progress_close(NnrtProgress *p, const char *json_path, char *err, size_t errlen);
+
+/* "epoch  3/10  loss 0.123456  accuracy 0.9000  val_loss 0.234567  val_accuracy 0.8500  0.12s"
+ * (accuracy and val_accuracy only when metric; val_* only when r->has_val), with a newline. */
+void nnrt_print_epoch_line(FILE *out, const NnrtEpochReport *r, int metric);
+/* {"epoch": 1, "loss": 0.5, "accuracy": null, "val_loss": null, "val_accuracy": null,
+ *  "lr": 0.1, "seconds": 0.01}: NAN and infinities are null; with a newline. */
+void nnrt_print_epoch_json(FILE *out, const NnrtEpochReport *r);
+/* An SVG of the history (loss and val_loss; accuracy and val_accuracy in a second panel when
+ * any is finite), written atomically to path (temporary file, then rename); -1 with err set. */
+int nnrt_plot_svg(const char *path, const char *title, const NnrtEpochReport *h, int64_t n,
+                  char *err, size_t errlen);
+
+/* Rows printed as the program prints them (the REPL prints what the program would). */
+void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt);
+/* A row of outputs, then "  class K" for a classifier, then a newline. */
+void nnrt_print_outputs(FILE *out, const NnrtModel *m, const float *y, const char *fmt);
+/* "x -> y" for every row of a training table (NNRT_EXIT_DATA when out of memory). */
+int nnrt_print_table_predictions(FILE *out, const NnrtModel *m, float *ws,
+                                 const NnrtTrainData *td);
 
 #endif

@@ -1,4 +1,4 @@
-/* embed: a compiled model as a library object (nnc -c --header): one workspace with its
+/* context: a compiled model as a library object (nnc -c --header): one workspace with its
  * parameters, trained one batch at a time by the caller and asked for predictions.
  * Contract: the wrappers nnc writes into the object (<prefix>_create, ...) call these functions
  * with the model's descriptor; everything model-specific is in the descriptor, so this file is
