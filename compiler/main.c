@@ -8,10 +8,6 @@
 #include "embed.h"
 #include "repl.h"
 
-#ifndef NNC_VERSION
-#define NNC_VERSION "0.0.0"
-#endif
-
 static const char usage[] =
   "usage: nnc FILE.nn [-o OUT] [options]\n"
   "       nnc repl [FILE.nn]   (or nnc -i [FILE.nn]): the interactive loop, on the JIT\n"
@@ -99,7 +95,7 @@ static int parse_args(int argc, char **argv, Options *o) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h"))
       return fputs(usage, stdout), -1;
     if (!strcmp(a, "--version"))
-      return printf("nnc %s (LLVM 19)\n", NNC_VERSION), -1;
+      return printf("nnc %s (LLVM 19)\n", nnc_version), -1;
     if (!strcmp(a, "-o")) {
       if (++i == argc)
         return usage_error("%s needs a file name", a);

@@ -58,26 +58,27 @@ bool compilation_front(Compilation *c) {
 
 /* --- reading the source --- */
 
+const char nnc_version[] = NNC_VERSION;
+
 enum { MAX_SOURCE = 16 << 20 };
 
-static char *read_source(const char *path, size_t *len) {
+char *driver_read_source(const char *path, size_t *len, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   struct stat st;
   if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fprintf(stderr, "nnc: error: cannot read '%s': %s\n", path,
-            f ? "not a regular file" : strerror(errno));
+    snprintf(err, errlen, "cannot read '%s': %s", path, f ? "not a regular file" : strerror(errno));
     if (f)
       fclose(f);
     return NULL;
   }
   if (st.st_size > MAX_SOURCE) {
-    fprintf(stderr, "nnc: error: '%s' is larger than the limit of %d MiB\n", path, MAX_SOURCE >> 20);
+    snprintf(err, errlen, "'%s' is larger than the limit of %d MiB", path, MAX_SOURCE >> 20);
     fclose(f);
     return NULL;
   }
   char *text = malloc((size_t)st.st_size + 1);
   if (!text) {
-    fprintf(stderr, "nnc: error: out of memory reading '%s'\n", path);
+    snprintf(err, errlen, "out of memory reading '%s'", path);
     fclose(f);
     return NULL;
   }
@@ -226,9 +227,12 @@ static bool front_until(Compilation *c, const Options *o) {
 
 int driver_run(const Options *o, FILE *out) {
   size_t len = 0;
-  char *text = read_source(o->input, &len);
-  if (!text)
+  char err[4200];
+  char *text = driver_read_source(o->input, &len, err, sizeof err);
+  if (!text) {
+    fprintf(stderr, "nnc: error: %s\n", err);
     return EXIT_IO;
+  }
   Compilation c;
   compilation_init(&c, o->input, text, len, stderr);
   c.diag.format = o->diag_format;

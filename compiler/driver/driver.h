@@ -47,4 +47,10 @@ void compilation_plan(Compilation *c, Program *p, const char *src);
 void compilation_free(Compilation *c);
 int driver_run(const Options *o, FILE *out);
 
+/* nnc's version (the project's, set by CMake in this library only). */
+extern const char nnc_version[];
+/* The text of the source file at path, NUL-terminated, *len bytes; NULL with err set ("cannot
+ * read 'PATH': why") when it is not a readable regular file or exceeds the size limit. */
+char *driver_read_source(const char *path, size_t *len, char *err, size_t errlen);
+
 #endif

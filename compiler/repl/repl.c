@@ -48,10 +48,6 @@
 
 #include "repl_internal.h"
 
-#ifndef NNC_VERSION
-#define NNC_VERSION "0.0.0"
-#endif
-
 double repl_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -86,27 +82,6 @@ void repl_buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 void repl_buf_rep(Buf *b, char c, size_t n) {
   for (size_t i = 0; i < n; i++)
     buf_add(b, &c, 1);
-}
-
-char *repl_read_file(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  struct stat st;
-  if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "cannot read '%s': %s", path, f ? "not a regular file" : strerror(errno));
-    if (f)
-      fclose(f);
-    return NULL;
-  }
-  char *text = malloc((size_t)st.st_size + 1);
-  if (!text) {
-    fclose(f);
-    snprintf(err, errlen, "cannot read '%s': out of memory", path);
-    return NULL;
-  }
-  *len = fread(text, 1, (size_t)st.st_size, f);
-  text[*len] = '\0';
-  fclose(f);
-  return text;
 }
 
 /* ---- Training and what a generated program prints around it ---- */
@@ -264,7 +239,7 @@ int run_main(int argc, char **argv) {
     return run_usage("%s", "no input file");
   char err[4096];
   size_t len;
-  char *text = repl_read_file(file, &len, err, sizeof err);
+  char *text = driver_read_source(file, &len, err, sizeof err);
   if (!text) {
     fprintf(stderr, "nnc: error: %s\n", err);
     return EXIT_IO;
@@ -429,7 +404,7 @@ int repl_main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *home = getenv("HOME");
   if (r.tty) {
-    printf("nnc %s: type an expression, a model, or :help\n", NNC_VERSION);
+    printf("nnc %s: type an expression, a model, or :help\n", nnc_version);
     struct sigaction sa = {.sa_handler = repl_on_sigint}; /* no SA_RESTART: readline returns */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -19,7 +19,7 @@
 
 /* ---- Commands ---- */
 
-enum { MAX_ARGS = 64 };
+enum { MAX_WORDS = 64 }; /* of a command line */
 
 static Entry *need_model(Repl *r, const char *name) {
   if (!name) {
@@ -299,9 +299,9 @@ static const char help[] =
 
 /* Returns false for :quit. */
 bool repl_command(Repl *r, char *line) {
-  char *argv[MAX_ARGS];
+  char *argv[MAX_WORDS];
   int argc = 0;
-  for (char *t = strtok(line, " \t\r\n"); t && argc < MAX_ARGS; t = strtok(NULL, " \t\r\n"))
+  for (char *t = strtok(line, " \t\r\n"); t && argc < MAX_WORDS; t = strtok(NULL, " \t\r\n"))
     argv[argc++] = t;
   if (argc == 0)
     return true;

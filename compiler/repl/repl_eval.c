@@ -342,7 +342,7 @@ bool repl_define_source(Repl *r, const char *src_name, const char *text, unsigne
 bool repl_load_file(Repl *r, const char *path) {
   char err[1024];
   size_t len;
-  char *text = repl_read_file(path, &len, err, sizeof err);
+  char *text = driver_read_source(path, &len, err, sizeof err);
   if (!text) {
     repl_error(r, "%s", err);
     return false;

@@ -66,7 +66,6 @@ double repl_now_ms(void);
 char *repl_xstrdup(const char *s);
 void repl_buf_str(Buf *b, const char *s);
 void repl_buf_rep(Buf *b, char c, size_t n);
-char *repl_read_file(const char *path, size_t *len, char *err, size_t errlen);
 void repl_on_sigint(int sig);
 int repl_train_and_report(const NnrtModel *m, float *ws, NnrtTrainOptions *o,
                           const NnrtTrainData *td, char *msg, size_t msglen);
