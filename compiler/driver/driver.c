@@ -38,23 +38,49 @@ static bool verified(Compilation *c, const char *stage) {
   return false;
 }
 
-bool compilation_front(Compilation *c) {
+static bool parse(Compilation *c) {
   c->ast = parse_source(&c->arena, &c->diag, &c->src);
-  if (diag_count(&c->diag))
-    return false;
+  return diag_count(&c->diag) == 0;
+}
+
+static bool check(Compilation *c) {
   c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
-  if (!c->model)
-    return false;
+  return c->model != NULL;
+}
+
+static bool lower(Compilation *c) {
   graph_init(&c->graph, &c->arena, &c->diag);
-  if (!lower_model(&c->graph, c->model) || !verified(c, "lowering"))
-    return false;
+  return lower_model(&c->graph, c->model) && verified(c, "lowering");
+}
+
+/* A model without a train block has no backward pass and no optimizer: its graph is done. */
+static bool differentiate(Compilation *c) {
+  return !c->model->train.present || (grad_build(&c->graph) && verified(c, "differentiation"));
+}
+
+static bool optimize(Compilation *c) {
   if (!c->model->train.present)
     return true;
-  if (!grad_build(&c->graph) || !verified(c, "differentiation"))
-    return false;
   optim_build(&c->graph, &c->model->train.opt);
   return diag_count(&c->diag) == 0 && verified(c, "the optimizer");
 }
+
+/* The front end's stages, in the order of Stage. */
+static bool (*const stages[])(Compilation *) = {
+  [STAGE_PARSE] = parse, [STAGE_CHECK] = check, [STAGE_LOWER] = lower,
+  [STAGE_GRAD] = differentiate, [STAGE_OPTIM] = optimize,
+};
+
+bool compilation_run(Compilation *c, Stage last) {
+  for (Stage s = c->done + 1; s <= last; s++) {
+    if (!stages[s](c))
+      return false;
+    c->done = s;
+  }
+  return true;
+}
+
+bool compilation_front(Compilation *c) { return compilation_run(c, STAGE_OPTIM); }
 
 /* --- reading the source --- */
 
@@ -213,16 +239,10 @@ static bool emit_front(Compilation *c, const Options *o, FILE *out) {
   return o->check_only;
 }
 
-/* --emit=ast stops after parsing; --emit=graph after lowering (before the backward pass). */
-static bool front_until(Compilation *c, const Options *o) {
-  if (o->emit != EMIT_AST && o->emit != EMIT_GRAPH)
-    return compilation_front(c);
-  c->ast = parse_source(&c->arena, &c->diag, &c->src);
-  if (diag_count(&c->diag) || o->emit == EMIT_AST)
-    return !diag_count(&c->diag);
-  c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
-  graph_init(&c->graph, &c->arena, &c->diag);
-  return c->model && lower_model(&c->graph, c->model);
+/* The last front-end stage each emit kind needs: --emit=ast stops after parsing, --emit=graph
+ * after lowering (before the backward pass); the others need the whole front end. */
+static Stage last_stage(EmitKind k) {
+  return k == EMIT_AST ? STAGE_PARSE : k == EMIT_GRAPH ? STAGE_LOWER : STAGE_OPTIM;
 }
 
 int driver_run(const Options *o, FILE *out) {
@@ -238,7 +258,7 @@ int driver_run(const Options *o, FILE *out) {
   c.diag.format = o->diag_format;
   c.want_model = o->model;
   int rc;
-  if (!front_until(&c, o))
+  if (!compilation_run(&c, last_stage(o->emit)))
     rc = diag_count(&c.diag) ? EXIT_INPUT : EXIT_INTERNAL;
   else if (o->explain && !c.model->train.present) {
     fprintf(stderr, "nnc: error: model '%s' is not trained, so there is no backward pass to "
