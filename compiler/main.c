@@ -11,8 +11,8 @@
 static const char usage[] =
   "usage: nnc FILE.nn [-o OUT] [options]\n"
   "       nnc repl [FILE.nn]   (or nnc -i [FILE.nn]): the interactive loop, on the JIT\n"
-  "       nnc run FILE.nn [--epochs N] [--lr X] [--batch B] [--seed S] [--save PATH]:\n"
-  "                            train with the JIT, printing what the compiled program prints\n"
+  "       nnc run FILE.nn [--model NAME] [COMMAND] [OPTIONS]: the compiled program's command\n"
+  "                            line (train, predict, eval, info) on the JIT\n"
   "\n"
   "Compiles a network description into a standalone program that trains and predicts.\n"
   "\n"

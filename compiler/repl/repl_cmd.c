@@ -86,48 +86,65 @@ static bool ensure_data(Repl *r, Entry *e) {
   return true;
 }
 
+static int data_interrupted(void) { return repl_interrupted; }
+
+/* Room for the input statistics :train records, for a model that standardises its inputs. */
+static NnrtInputStats *stats_room(Entry *e) {
+  const NnrtModel *m = e->c.m;
+  if (!m->has_train || m->train.scaling != NNRT_SCALE_STANDARDIZE)
+    return NULL;
+  if (!e->stats_buf) {
+    e->stats_buf = malloc((size_t)(2 * m->input.width) * sizeof(float));
+    if (!e->stats_buf)
+      return NULL;
+    e->stats = (NnrtInputStats){0, e->stats_buf, e->stats_buf + m->input.width};
+  }
+  return &e->stats;
+}
+
+/* epochs=10 is the REPL's spelling of --epochs=10 (and log_every=K of --log-every=K). */
+static char *as_flag(const char *arg) {
+  const char *eq = strchr(arg, '=');
+  if (arg[0] == '-' || !eq)
+    return repl_xstrdup(arg);
+  Buf b = {0};
+  repl_buf_str(&b, "--");
+  for (const char *p = arg; p < eq; p++)
+    repl_buf_rep(&b, *p == '_' ? '-' : *p, 1);
+  repl_buf_str(&b, eq);
+  return b.s;
+}
+
+/* The program's train command (the runtime's, nnrt_cli_train) on the model's weights and data:
+ * the same flags, checks, messages and output, continuing from the current weights and saving
+ * only with --save. Ctrl-C while the data loads cancels the run; during the run the runtime
+ * stops after the current step. */
 static void cmd_train(Repl *r, int argc, char **argv) {
   int used;
   Entry *e = model_arg(r, argc, argv, &used);
-  if (!e || !need_train(r, e))
+  if (!e)
     return;
-  NnrtTrainOptions o = nnrt_train_options(e->c.m);
-  bool seeded = false;
-  for (int i = 1 + used; i < argc; i++) {
-    char *eq = strchr(argv[i], '=');
-    if (!eq) {
-      repl_error(r, "expected KEY=VALUE, got '%s' (epochs=N lr=X batch=B seed=S)", argv[i]);
-      return;
-    }
-    *eq = '\0';
-    const char *why = repl_set_train_option(&o, argv[i], eq + 1, &seeded);
-    if (why) {
-      repl_error(r, "%s: %s", argv[i], why);
-      return;
-    }
-  }
-  char err[1024];
-  if (nnrt_check_train_options(e->c.m, &o, err, sizeof err) != 0 ||
-      !repl_batch_fits(e->c.m, &o, err, sizeof err)) {
-    repl_error(r, "%s", err);
-    return;
-  }
+  int n = argc - 1 - used;
+  char **flags = calloc((size_t)n + 1, sizeof *flags);
+  for (int i = 0; i < n; i++)
+    flags[i] = as_flag(argv[1 + used + i]);
+  char prog[32];
+  snprintf(prog, sizeof prog, "<repl>:%u: error", r->cmdline);
+  NnrtCliNames names = {.prog = prog};
+  NnrtTrainState st = {.ws = e->ws, .td = &e->td, .stats = stats_room(e),
+                       .interrupted = data_interrupted};
   struct sigaction sa = {.sa_handler = repl_on_sigint}, old;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
   repl_interrupted = 0;
-  if (ensure_data(r, e)) {
-    /* seed=S starts again from the initialisers, as a program's --seed does. */
-    if (seeded)
-      nnrt_init_params(e->c.m, e->ws, o.seed);
-    if (repl_interrupted)
-      repl_error(r, "interrupted");
-    else if (repl_train_and_report(e->c.m, e->ws, &o, e->td, err, sizeof err) != 0)
-      repl_error(r, "%s%s", err, strncmp(err, "interrupted", 11) ? ""
-                                   : "; the model keeps the weights of its last step");
-  }
+  fflush(stdout);
+  if (nnrt_cli_train(e->c.m, &names, &st, n, flags, stdout, stderr) == NNRT_EXIT_INTERRUPTED)
+    fprintf(stderr, "<repl>:%u: note: the model keeps the weights it has now\n", r->cmdline);
   sigaction(SIGINT, &old, NULL);
   repl_interrupted = 0;
+  for (int i = 0; i < n; i++)
+    free(flags[i]);
+  free(flags);
 }
 
 static void cmd_predict(Repl *r, int argc, char **argv) {

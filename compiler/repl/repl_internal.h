@@ -64,15 +64,11 @@ typedef struct {
 extern volatile sig_atomic_t repl_interrupted;
 double repl_now_ms(void);
 char *repl_xstrdup(const char *s);
+void repl_buf_add(Buf *b, const char *s, size_t n);
 void repl_buf_str(Buf *b, const char *s);
 void repl_buf_rep(Buf *b, char c, size_t n);
 void repl_on_sigint(int sig);
-int repl_train_and_report(const NnrtModel *m, float *ws, NnrtTrainOptions *o,
-                          const NnrtTrainData *td, char *msg, size_t msglen);
 bool repl_parse_f64(const char *s, double *out);
-const char *repl_set_train_option(NnrtTrainOptions *o, const char *key, const char *v,
-                                  bool *seeded);
-bool repl_batch_fits(const NnrtModel *m, const NnrtTrainOptions *o, char *msg, size_t n);
 
 /* repl_eval.c */
 /* The optimisation level of JIT code for the definitions that follow (:opt N). */

@@ -192,7 +192,7 @@ static void test_threads_and_batch_limits(void **state) {
   assert_int_equal(RUN(&clf, "./clf", "train", "--threads", "257"), NNRT_EXIT_USAGE);
   expect_message("--threads: at most 256, got 257");
   assert_int_equal(RUN(&clf, "./clf", "--batch", "5"), NNRT_EXIT_USAGE);
-  expect_message("this program was compiled for batches of at most 4 rows (train block batch "
+  expect_message("model 'clf' was compiled for batches of at most 4 rows (train block batch "
                  "= 4); recompile to train with 5");
   assert_int_equal(RUN(&clf, "./clf", "train", "--resume", "a", "--init", "b"),
                    NNRT_EXIT_USAGE);
