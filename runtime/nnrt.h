@@ -382,6 +382,13 @@ typedef struct {
 int nnrt_cli_train(const NnrtModel *m, const NnrtCliNames *names, NnrtTrainState *state,
                    int argc, char **argv, FILE *out, FILE *err);
 
+/* The one binder of predict's input values (the program's `predict X1 ... Xn`, the REPL's
+ * :predict): n strings, each all a finite float, into x[input.width] as given (unscaled); 0, or
+ * -1 with err ("predict expects 2 input values, got 1", "input value 2 ('x') is not a finite
+ * number"). */
+int nnrt_parse_input_row(const NnrtModel *m, int n, char *const *values, float *x, char *err,
+                         size_t errlen);
+
 /* ---- Embedding (nnc -c --header, runtime/embed.c): a model as a library object ----
  * A context is one model's workspace with its parameters; the caller feeds batches. The
  * wrappers nnc writes into the object (<prefix>_create, <prefix>_train_batch, ...) are these

@@ -84,15 +84,6 @@ void repl_buf_rep(Buf *b, char c, size_t n) {
     repl_buf_add(b, &c, 1);
 }
 
-bool repl_parse_f64(const char *s, double *out) {
-  char *end;
-  double v = strtod(s, &end);
-  if (!*s || isspace((unsigned char)*s) || *end || !isfinite(v))
-    return false;
-  *out = v;
-  return true;
-}
-
 /* ---- Ctrl-C ---- */
 
 volatile sig_atomic_t repl_interrupted;

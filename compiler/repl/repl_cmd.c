@@ -153,21 +153,13 @@ static void cmd_predict(Repl *r, int argc, char **argv) {
   if (!e)
     return;
   const NnrtModel *m = e->c.m;
-  int n = argc - 1 - used;
-  if (n != m->input.width) {
-    repl_error(r, "%s takes %lld input value%s, got %d", m->name, (long long)m->input.width,
-               repl_plural(m->input.width), n);
+  float *x = malloc((size_t)(m->input.width + m->output.width) * sizeof *x);
+  float *y = x + m->input.width;
+  char err[256];
+  if (nnrt_parse_input_row(m, argc - 1 - used, argv + 1 + used, x, err, sizeof err) != 0) {
+    repl_error(r, "%s", err);
+    free(x);
     return;
-  }
-  float *x = malloc((size_t)(m->input.width + m->output.width) * sizeof *x), *y = x + n;
-  for (int i = 0; i < n; i++) {
-    double v;
-    if (!repl_parse_f64(argv[1 + used + i], &v) || fabs(v) > FLT_MAX) {
-      repl_error(r, "input value %d ('%s') is not a finite number", i + 1, argv[1 + used + i]);
-      free(x);
-      return;
-    }
-    x[i] = (float)v;
   }
   bool standardize = m->has_train && m->train.scaling == NNRT_SCALE_STANDARDIZE;
   if (standardize && e->stats.width == 0)

@@ -68,7 +68,6 @@ void repl_buf_add(Buf *b, const char *s, size_t n);
 void repl_buf_str(Buf *b, const char *s);
 void repl_buf_rep(Buf *b, char c, size_t n);
 void repl_on_sigint(int sig);
-bool repl_parse_f64(const char *s, double *out);
 
 /* repl_eval.c */
 /* The optimisation level of JIT code for the definitions that follow (:opt N). */
