@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
     return repl_main(argc - 2, argv + 2);
   if (argc > 1 && !strcmp(argv[1], "run"))
     return run_main(argc - 2, argv + 2);
-  Options o = {.opt_level = 2, .diag_format = DIAG_HUMAN};
+  Options o = {.opt_level = DEFAULT_OPT_LEVEL, .diag_format = DIAG_HUMAN};
   int rc = parse_args(argc, argv, &o);
   if (rc)
     return rc < 0 ? 0 : rc;

@@ -15,6 +15,9 @@
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_INTERNAL = 70 };
 
+/* The optimisation level of generated code unless told otherwise (nnc -O, the REPL's :opt). */
+enum { DEFAULT_OPT_LEVEL = 2 };
+
 typedef enum { EMIT_NONE, EMIT_AST, EMIT_GRAPH, EMIT_GRAD, EMIT_DOT, EMIT_SCHED, EMIT_LLVM } EmitKind;
 
 typedef struct {

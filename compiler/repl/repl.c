@@ -13,13 +13,18 @@
  * run on one row of ones: __x keeps the output a batch row (the language requires one), and the
  * product by 1 is exact, so the printed value is E's as the compiled kernels compute it.
  *
- * Training is nnrt_train_on, logging to stdout as a generated program does. Ctrl-C: during
- * :train a SIGINT handler sets a flag; the model descriptor handed to the runtime is a copy whose
- * `step` calls the compiled step and then, when the flag is set, makes the step's loss NaN, which
- * ends nnrt_train_on's loop after the current step (the runtime has no interrupt hook yet).
+ * Training is a generated program's train command run on the definition's weights and data
+ * (nnrt_cli_train), so its options, messages and output are the program's.
  *
- * Files (repl_internal.h): this one holds the loop, line editing, option values, training
- * output and `nnc run`; repl_eval.c compiles definitions and expressions on the JIT;
+ * Ctrl-C. SIGINT's handler here (repl_on_sigint) only sets repl_interrupted. On a terminal it is
+ * installed for the whole session without SA_RESTART, so Ctrl-C at a prompt makes readline
+ * return: a fresh prompt, dropping any unfinished input. :train installs it around the run,
+ * on a terminal or not: a Ctrl-C while the data loads cancels the run before it starts
+ * (NnrtTrainState.interrupted). While the run trains, nnrt_train_on has its own handler: the run
+ * stops after the current step, the model keeps the weights of that step, and the REPL's
+ * handler is back when it returns.
+ *
+ * Files (repl_internal.h): this one holds the loop, line editing and `nnc run`; repl_eval.c compiles definitions and expressions on the JIT;
  * repl_cmd.c runs the `:` commands. */
 #include "repl.h"
 
@@ -177,7 +182,7 @@ int run_main(int argc, char **argv) {
   if (!text) {
     fprintf(stderr, "nnc: error: %s\n", err);
     rc = EXIT_IO;
-  } else if (!repl_compile_jit(&c, r.file, text, r.model, stderr)) {
+  } else if (!repl_compile_jit(&c, r.file, text, r.model, DEFAULT_OPT_LEVEL, stderr)) {
     rc = EXIT_INPUT;
   } else {
     Buf prog = {0}, command = {0}, weights = {0};
@@ -295,7 +300,7 @@ int repl_main(int argc, char **argv) {
     fputs("usage: nnc repl [FILE.nn]   (also: nnc -i [FILE.nn])\n", argc > 1 ? stderr : stdout);
     return argc > 1 ? EXIT_USAGE : 0;
   }
-  Repl r = {.tty = isatty(STDIN_FILENO)};
+  Repl r = {.tty = isatty(STDIN_FILENO), .jit_opt = DEFAULT_OPT_LEVEL};
   /* libedit reads multibyte characters (·, ᵀ) only in a UTF-8 locale. */
   const char *loc = setlocale(LC_CTYPE, "");
   if (!loc || (!strstr(loc, "UTF-8") && !strstr(loc, "utf8")))

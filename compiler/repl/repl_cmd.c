@@ -350,10 +350,10 @@ bool repl_command(Repl *r, char *line) {
     cmd_weights(r, argc, argv, c[0] == 's');
   else if (!strcmp(c, "opt")) {
     if (argc != 2 || strlen(argv[1]) != 1 || argv[1][0] < '0' || argv[1][0] > '3')
-      repl_error(r, "usage: :opt 0|1|2|3 (now %d)", repl_jit_opt);
+      repl_error(r, "usage: :opt 0|1|2|3 (now %d)", r->jit_opt);
     else {
-      repl_jit_opt = argv[1][0] - '0';
-      printf("JIT code of the next definitions at -O%d\n", repl_jit_opt);
+      r->jit_opt = argv[1][0] - '0';
+      printf("JIT code of the next definitions at -O%d\n", r->jit_opt);
     }
   } else if (!strcmp(c, "time")) {
     r->timing = !r->timing;

@@ -1,5 +1,5 @@
 /* repl_internal: what the files of the REPL share; not part of nnc's interface.
- * Contract: repl.c owns the loop, line editing, options, training output and `nnc run`;
+ * Contract: repl.c owns the loop, line editing, Ctrl-C and `nnc run`;
  * repl_eval.c compiles definitions and expressions on the JIT and owns the Entry table;
  * repl_cmd.c runs the `:` commands. User errors print a diagnostic and return false. */
 #ifndef NNC_REPL_INTERNAL_H
@@ -57,6 +57,7 @@ typedef struct {
   char *last_file;
   const char *last_model; /* the model commands use when none is named */
   bool timing, tty;
+  int jit_opt; /* the optimisation level of the JIT code of the definitions that follow (:opt) */
 } Repl;
 
 /* repl.c */
@@ -70,10 +71,8 @@ void repl_buf_rep(Buf *b, char c, size_t n);
 void repl_on_sigint(int sig);
 
 /* repl_eval.c */
-/* The optimisation level of JIT code for the definitions that follow (:opt N). */
-extern int repl_jit_opt;
 void repl_compiled_free(Compiled *c);
-bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want,
+bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want, int opt,
                       FILE *diag_out);
 __attribute__((format(printf, 2, 3))) void repl_error(const Repl *r, const char *fmt, ...);
 void repl_entry_free(Entry *e);
