@@ -12,3 +12,5 @@ set_tests_properties(repl_xor PROPERTIES LABELS "repl;e2e" TIMEOUT 120 SKIP_RETU
 add_test(NAME repl_leak
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/leak.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(repl_leak PROPERTIES LABELS "repl;slow" TIMEOUT 900 SKIP_RETURN_CODE 77)
+# The table of `:` commands: complete rows, distinct names, each listed by :help.
+nnc_unit_test(test_repl_commands ${CMAKE_CURRENT_LIST_DIR}/unit/test_repl_commands.c nnc_repl)

@@ -331,18 +331,17 @@ int repl_main(int argc, char **argv) {
   while ((in = read_input(&r))) {
     double t0 = repl_now_ms();
     const char *t = in + strspn(in, " \t\n");
-    bool go_on = true;
     if (*t == ':')
-      go_on = repl_command(&r, (char *)t);
+      repl_command(&r, (char *)t);
     else if (starts_with_word(t, "model") || starts_with_word(t, "train"))
       repl_define_source(&r, "<repl>", in, r.cmdline, false);
     else
       repl_eval_expr(&r, in, r.cmdline);
-    if (r.timing && go_on)
+    if (r.timing && !r.quit)
       printf("time: %.1f ms\n", repl_now_ms() - t0);
     fflush(stdout);
     free(in);
-    if (!go_on)
+    if (r.quit)
       break;
   }
   if (history_path) {

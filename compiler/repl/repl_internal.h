@@ -58,6 +58,7 @@ typedef struct {
   const char *last_model; /* the model commands use when none is named */
   bool timing, tty;
   int jit_opt; /* the optimisation level of the JIT code of the definitions that follow (:opt) */
+  bool quit;   /* :quit was typed */
 } Repl;
 
 /* repl.c */
@@ -85,6 +86,21 @@ bool repl_load_file(Repl *r, const char *path);
 void repl_eval_expr(Repl *r, const char *expr, unsigned line);
 
 /* repl_cmd.c */
-bool repl_command(Repl *r, char *line);
+/* A `:` command: its name (without the colon) and other names, the arguments :help shows after
+ * it, what it does (lines separated by '\n') and its handler (argv[0] is the command as typed). */
+typedef struct {
+  const char *name;
+  const char *alias[2];
+  const char *args;
+  const char *help;
+  void (*run)(Repl *r, int argc, char **argv);
+} ReplCommand;
+extern const ReplCommand repl_commands[];
+extern const size_t repl_n_commands;
+/* The row named name (or one of its other names), or NULL. */
+const ReplCommand *repl_find_command(const char *name);
+void repl_print_help(FILE *out);
+/* Runs the command line `line` (which starts with ':'), or says it is unknown. */
+void repl_command(Repl *r, char *line);
 
 #endif
