@@ -29,15 +29,10 @@
 #include "repl.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <float.h>
 #include <locale.h>
-#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 

@@ -57,29 +57,8 @@ static bool need_train(Repl *r, const Entry *e) {
   return false;
 }
 
-static bool ensure_data(Repl *r, Entry *e) {
-  if (e->td)
-    return true;
-  char err[1024];
-  if (nnrt_train_data_load(e->c.m, &e->td, err, sizeof err) != 0) {
-    e->td = NULL;
-    repl_error(r, "%s", err);
-    return false;
-  }
-  const NnrtInputStats *st = nnrt_train_data_stats(e->td);
-  if (st->width > 0) {
-    free(e->stats_buf);
-    e->stats_buf = malloc((size_t)(2 * st->width) * sizeof(float));
-    memcpy(e->stats_buf, st->mean, (size_t)st->width * sizeof(float));
-    memcpy(e->stats_buf + st->width, st->std, (size_t)st->width * sizeof(float));
-    e->stats = (NnrtInputStats){st->width, e->stats_buf, e->stats_buf + st->width};
-  }
-  return true;
-}
-
-static int data_interrupted(void) { return repl_interrupted; }
-
-/* Room for the input statistics :train records, for a model that standardises its inputs. */
+/* Room for the input statistics of the data the model trains on, for a model that standardises
+ * its inputs (width 0 until known). */
 static NnrtInputStats *stats_room(Entry *e) {
   const NnrtModel *m = e->c.m;
   if (!m->has_train || m->train.scaling != NNRT_SCALE_STANDARDIZE)
@@ -92,6 +71,28 @@ static NnrtInputStats *stats_room(Entry *e) {
   }
   return &e->stats;
 }
+
+/* The train block's data, loaded by the first :train or :eval and kept (with its statistics). */
+static bool ensure_data(Repl *r, Entry *e) {
+  if (e->td)
+    return true;
+  char err[1024];
+  if (nnrt_train_data_load(e->c.m, &e->td, err, sizeof err) != 0) {
+    e->td = NULL;
+    repl_error(r, "%s", err);
+    return false;
+  }
+  const NnrtInputStats *st = nnrt_train_data_stats(e->td);
+  NnrtInputStats *to = stats_room(e);
+  if (to && st->width > 0) {
+    memcpy(to->mean, st->mean, (size_t)st->width * sizeof(float));
+    memcpy(to->std, st->std, (size_t)st->width * sizeof(float));
+    to->width = st->width;
+  }
+  return true;
+}
+
+static int data_interrupted(void) { return repl_interrupted; }
 
 /* epochs=10 is the REPL's spelling of --epochs=10 (and log_every=K of --log-every=K). */
 static char *as_flag(const char *arg) {

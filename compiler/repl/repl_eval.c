@@ -1,24 +1,13 @@
 /* repl_eval: definitions and expressions on the JIT: compiling a model (repl_compile_jit), the
  * definitions the REPL keeps (Entry), defining and redefining them from typed or loaded text,
  * and evaluating an expression as a one-row model. The scheme is repl.c's header comment. */
-#include <ctype.h>
-#include <errno.h>
-#include <float.h>
-#include <locale.h>
-#include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
 
 #include "repl_internal.h"
 
 /* ---- Compiling a model into a JIT ---- */
-
 
 void repl_compiled_free(Compiled *c) {
   jit_free(c->jit);
