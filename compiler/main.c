@@ -8,15 +8,11 @@
 #include "embed.h"
 #include "repl.h"
 
-#ifndef NNC_VERSION
-#define NNC_VERSION "0.0.0"
-#endif
-
 static const char usage[] =
   "usage: nnc FILE.nn [-o OUT] [options]\n"
   "       nnc repl [FILE.nn]   (or nnc -i [FILE.nn]): the interactive loop, on the JIT\n"
-  "       nnc run FILE.nn [--epochs N] [--lr X] [--batch B] [--seed S] [--save PATH]:\n"
-  "                            train with the JIT, printing what the compiled program prints\n"
+  "       nnc run FILE.nn [--model NAME] [COMMAND] [OPTIONS]: the compiled program's command\n"
+  "                            line (train, predict, eval, info) on the JIT\n"
   "\n"
   "Compiles a network description into a standalone program that trains and predicts.\n"
   "\n"
@@ -99,7 +95,7 @@ static int parse_args(int argc, char **argv, Options *o) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h"))
       return fputs(usage, stdout), -1;
     if (!strcmp(a, "--version"))
-      return printf("nnc %s (LLVM 19)\n", NNC_VERSION), -1;
+      return printf("nnc %s (LLVM 19)\n", nnc_version), -1;
     if (!strcmp(a, "-o")) {
       if (++i == argc)
         return usage_error("%s needs a file name", a);
@@ -150,7 +146,7 @@ int main(int argc, char **argv) {
     return repl_main(argc - 2, argv + 2);
   if (argc > 1 && !strcmp(argv[1], "run"))
     return run_main(argc - 2, argv + 2);
-  Options o = {.opt_level = 2, .diag_format = DIAG_HUMAN};
+  Options o = {.opt_level = DEFAULT_OPT_LEVEL, .diag_format = DIAG_HUMAN};
   int rc = parse_args(argc, argv, &o);
   if (rc)
     return rc < 0 ? 0 : rc;

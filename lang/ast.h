@@ -67,6 +67,10 @@ struct AstNode {
   } u;
 };
 
+/* The most parameters a built-in call takes (a layer, a loss, an optimizer, a data source): the
+ * bound of the argument binders of the checks and of lowering. */
+enum { MAX_ARGS = 12 };
+
 AstNode *ast_new(Arena *a, AstKind kind, Loc loc);
 AstNode *ast_num(Arena *a, Loc loc, double value);
 AstNode *ast_name(Arena *a, Loc loc, const char *name);

@@ -1,7 +1,9 @@
 /* cli: nnrt_main, the command line of every generated program:
  *   prog [train] [options]   prog predict ...   prog eval ...   prog info   prog [CMD] --help
+ * and the same for hosts: nnrt_cli_main (nnc run: a JIT-compiled model, named by the host) and
+ * nnrt_cli_train (the REPL's :train, on the weights and data the host holds).
  * Contract: results go to stdout; messages go to stderr as "prog: message" (prog = the last
- * component of argv[0]); the exit code is one of
+ * component of argv[0], or the host's name); the exit code is one of
  *   0 ok; 1 bad data or input (a data file the loader rejects, a bad row on predict's standard
  *   input, a bad descriptor, out of memory); 2 usage (bad command line, options or settings
  *   that cannot work together); 3 I/O (a file that cannot be opened, read or written) or a
@@ -43,7 +45,9 @@ __attribute__((format(printf, 3, 4))) int nnrt_cli_usage_error(const Cli *c, con
   fprintf(c->err, "%s: ", c->prog);
   vfprintf(c->err, fmt, ap);
   (void)cmd; /* the program's help covers every command */
-  fprintf(c->err, "\nTry '%s --help' for usage.\n", c->argv0);
+  fputc('\n', c->err);
+  if (c->command)
+    fprintf(c->err, "Try '%s --help' for usage.\n", c->command);
   va_end(ap);
   return NNRT_EXIT_USAGE;
 }
@@ -82,17 +86,6 @@ const char *nnrt_cli_closest(const char *s, const char *const *names, size_t n) 
 }
 
 const char *nnrt_cli_plural(int64_t n) { return n == 1 ? "" : "s"; }
-
-char *nnrt_cli_default_weights_path(const Cli *c) {
-  static const char suffix[] = ".safetensors";
-  size_t n = strlen(c->argv0);
-  char *path = malloc(n + sizeof suffix);
-  if (path) {
-    memcpy(path, c->argv0, n);
-    memcpy(path + n, suffix, sizeof suffix);
-  }
-  return path;
-}
 
 /* ---- Help ---- */
 
@@ -134,7 +127,7 @@ static void print_model(const Cli *c) {
 }
 
 static void print_usage(const Cli *c) {
-  const char *p = c->argv0;
+  const char *p = c->command;
   long long w = (long long)c->m->input.width;
   fprintf(c->out, "Usage: ");
   if (c->m->has_train)
@@ -163,9 +156,11 @@ static void print_train_help(const Cli *c) {
           "    --lr X          learning rate, a positive number (default %g)\n"
           "    --seed S        seed of initialisation, shuffling and dropout (default %llu)\n"
           "    --threads T     threads to train on (default 1); the result is bit-identical\n"
-          "                    for any T\n",
+          "                    for any T\n"
+          "    --log-every K   print every K-th epoch's line (default %lld; 0: only the first\n"
+          "                    and the last)\n",
           (long long)m->epochs, (long long)m->max_batch, (long long)m->batch,
-          (long long)m->max_batch, m->lr, (unsigned long long)m->seed);
+          (long long)m->max_batch, m->lr, (unsigned long long)m->seed, (long long)m->log_every);
   if (m->train.kind == NNRT_DATA_IDX)
     fprintf(c->out,
             "    --data IMAGES LABELS\n"
@@ -182,7 +177,7 @@ static void print_train_help(const Cli *c) {
             "    --data, --validate\n"
             "                    not for this model: its data is a table in its source\n");
   fprintf(c->out,
-          "    --save PATH     where to write the weights (default %s.safetensors); also\n"
+          "    --save PATH     where to write the weights (default %s); also\n"
           "                    the checkpoint of an interrupted run\n"
           "    --resume PATH   continue the run saved in the checkpoint PATH exactly\n"
           "    --init PATH     start from the weights in PATH instead of the initialisers\n"
@@ -192,7 +187,7 @@ static void print_train_help(const Cli *c) {
           "                    absent)\n"
           "    --plot PATH     write an SVG of the loss and accuracy curves to PATH at the end\n"
           "                    (also when interrupted)\n",
-          c->argv0);
+          c->weights);
 }
 
 static void print_predict_help(const Cli *c) {
@@ -211,7 +206,7 @@ static void print_predict_help(const Cli *c) {
             "                    the same for every row of a data file laid out like the\n"
             "                    training data (its targets are read and ignored)\n",
             data_paths_text(m));
-  fprintf(c->out, "    --weights PATH  weights to use (default %s.safetensors%s)\n", c->argv0,
+  fprintf(c->out, "    --weights PATH  weights to use (default %s%s)\n", c->weights,
           m->has_train ? "" : " if it exists, else the model's initial values");
 }
 
@@ -220,8 +215,8 @@ static void print_eval_help(const Cli *c) {
           "  eval              print the loss on the validation data (else the training data),\n"
           "                    and for a classifier the accuracy and the confusion matrix\n"
           "                    (rows: true class, columns: predicted class)\n"
-          "    --weights PATH  weights to use (default %s.safetensors)\n",
-          c->argv0);
+          "    --weights PATH  weights to use (default %s)\n",
+          c->weights);
   if (nnrt_cli_file_data(c->m))
     fprintf(c->out, "    --data %s\n                    evaluate on this data file instead\n",
             data_paths_text(c->m));
@@ -312,9 +307,10 @@ static int dispatch(const Cli *c, int argc, char **argv) {
   return nnrt_cli_usage_error(c, NULL, "unknown command '%s'", cmd);
 }
 
-int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out, FILE *err) {
-  const char *argv0 = argc > 0 && argv[0] && argv[0][0] ? argv[0] : m->name;
-  Cli c = {.m = m, .prog = base_name(argv0), .argv0 = argv0, .in = in, .out = out, .err = err};
+int nnrt_cli_main(const NnrtModel *m, const NnrtCliNames *names, int argc, char **argv,
+                  FILE *in, FILE *out, FILE *err) {
+  Cli c = {.m = m, .prog = names->prog, .command = names->command, .weights = names->weights,
+           .in = in, .out = out, .err = err};
   char msg[256];
   if (nnrt_check_model(m, msg, sizeof msg) != 0) {
     nnrt_cli_say(&c, "invalid model descriptor: %s", msg);
@@ -325,10 +321,38 @@ int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out,
   return rc;
 }
 
+/* The program's names come from argv[0] as typed: messages say its last component, usage and
+ * hints repeat it, and the weights go beside it. */
+int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out, FILE *err) {
+  static const char suffix[] = ".safetensors";
+  const char *argv0 = argc > 0 && argv[0] && argv[0][0] ? argv[0] : m->name;
+  size_t n = strlen(argv0);
+  char *weights = malloc(n + sizeof suffix);
+  if (!weights) {
+    fprintf(err, "%s: out of memory\n", base_name(argv0));
+    return NNRT_EXIT_DATA;
+  }
+  memcpy(weights, argv0, n);
+  memcpy(weights + n, suffix, sizeof suffix);
+  NnrtCliNames names = {.prog = base_name(argv0), .command = argv0, .weights = weights};
+  int rc = nnrt_cli_main(m, &names, argc, argv, in, out, err);
+  free(weights);
+  return rc;
+}
+
 int nnrt_main_streams(const NnrtModel *m, int argc, char **argv, FILE *out, FILE *err) {
   return nnrt_main_io(m, argc, argv, stdin, out, err);
 }
 
 int nnrt_main(const NnrtModel *m, int argc, char **argv) {
   return nnrt_main_streams(m, argc, argv, stdout, stderr);
+}
+
+int nnrt_cli_train(const NnrtModel *m, const NnrtCliNames *names, NnrtTrainState *state,
+                   int argc, char **argv, FILE *out, FILE *err) {
+  Cli c = {.m = m, .prog = names->prog, .command = names->command, .weights = names->weights,
+           .state = state, .in = stdin, .out = out, .err = err};
+  int rc = nnrt_cli_cmd_train(&c, argc, argv);
+  fflush(out);
+  return rc;
 }

@@ -1,10 +1,12 @@
-/* cli_args: the options after a subcommand (nnrt_cli_parse_args into Args), and opening what they name:
+/* cli_args: the options after a subcommand, one table of them (OPTIONS: a row per option, the
+ * commands that take it and its reader; nnrt_cli_parse_args into Args), and opening what they name:
  * data files (nnrt_cli_load_dataset) and weights (nnrt_cli_load_weights) for every command.
  * Contract: each returns an exit code of cli.c's contract and has said why when not 0. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,44 +15,42 @@
 
 static const char *const COMMAND_NAMES[] = {"train", "predict", "eval", "info"};
 
-typedef enum {
-  OPT_EPOCHS,
-  OPT_BATCH,
-  OPT_LR,
-  OPT_SEED,
-  OPT_THREADS,
-  OPT_DATA,
-  OPT_VALIDATE,
-  OPT_SAVE,
-  OPT_RESUME,
-  OPT_INIT,
-  OPT_LOG_JSON,
-  OPT_PLOT,
-  OPT_WEIGHTS,
-} OptId;
-
+/* Where the parser is in argv: an option that takes two paths consumes the next argument too. */
 typedef struct {
-  const char *name;
-  OptId id;
-} OptSpec;
+  int argc;
+  char **argv;
+  int i;
+} Cursor;
 
-static const OptSpec TRAIN_OPTS[] = {
-  {"--epochs", OPT_EPOCHS},     {"--batch", OPT_BATCH},       {"--lr", OPT_LR},
-  {"--seed", OPT_SEED},         {"--threads", OPT_THREADS},   {"--data", OPT_DATA},
-  {"--validate", OPT_VALIDATE}, {"--save", OPT_SAVE},         {"--resume", OPT_RESUME},
-  {"--init", OPT_INIT},         {"--log-json", OPT_LOG_JSON}, {"--plot", OPT_PLOT},
+typedef struct Option Option;
+/* Reads the value v of option o into a; 0, or an exit code after saying why. */
+typedef int SetFn(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                  Args *a);
+
+#define ON(cmd) (1u << (cmd))
+
+/* An option: its name, the value it takes, the commands that take it, what it does (a host's
+ * `train --help`; the program's help is cli.c's, with the model's defaults), its reader, and
+ * the field of Args it fills (with, for a count, the least value allowed). */
+struct Option {
+  const char *name, *value;
+  unsigned commands;
+  const char *help;
+  SetFn *set;
+  size_t field;
+  int64_t min;
 };
-static const OptSpec PREDICT_OPTS[] = {{"--weights", OPT_WEIGHTS}, {"--data", OPT_DATA}};
-static const OptSpec EVAL_OPTS[] = {{"--weights", OPT_WEIGHTS}, {"--data", OPT_DATA}};
 
-/* ---- Parsing ---- */
+/* ---- Reading values ---- */
 
-static int parse_count(const Cli *c, const char *opt, const char *s, int64_t *out) {
+static int parse_count(const Cli *c, const char *opt, const char *s, int64_t min, int64_t *out) {
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (*s < '0' || *s > '9' || *end || errno || v < 1)
-    return nnrt_cli_usage_error(c, "train", "%s expects a positive integer, got '%s'", opt, s);
+  if (*s < '0' || *s > '9' || *end || errno || v < min)
+    return min > 0 ? nnrt_cli_usage_error(c, "train", "%s expects a positive integer, got '%s'", opt, s)
+                   : nnrt_cli_usage_error(c, "train", "%s expects an integer >= %lld, got '%s'", opt,
+                                     (long long)min, s);
   *out = v;
   return 0;
 }
@@ -76,7 +76,7 @@ static int parse_lr(const Cli *c, const char *s, double *out) {
 
 /* A data option's paths: the value, and for IDX data the next argument too. */
 static int take_paths(const Cli *c, const char *cmd, const char *opt, const char *first,
-                      int argc, char **argv, int *i, Paths *p) {
+                      Cursor *k, Paths *p) {
   const NnrtModel *m = c->m;
   if (!nnrt_cli_file_data(m))
     return nnrt_cli_usage_error(c, cmd,
@@ -86,68 +86,120 @@ static int take_paths(const Cli *c, const char *cmd, const char *opt, const char
   p->n = 0;
   p->path[p->n++] = first;
   if (m->train.kind == NNRT_DATA_IDX) {
-    if (*i + 1 >= argc || argv[*i + 1][0] == '-')
+    if (k->i + 1 >= k->argc || k->argv[k->i + 1][0] == '-')
       return nnrt_cli_usage_error(c, cmd, "%s needs two paths for IDX data: the images, then the labels",
                              opt);
-    p->path[p->n++] = argv[++*i];
+    p->path[p->n++] = k->argv[++k->i];
   }
   return 0;
 }
 
-static int set_option(const Cli *c, const char *cmd, OptId id, const char *name, const char *v,
-                      int argc, char **argv, int *i, Args *a) {
-  switch (id) {
-  case OPT_EPOCHS: return parse_count(c, name, v, &a->opt.epochs);
-  case OPT_BATCH: return parse_count(c, name, v, &a->opt.batch);
-  case OPT_THREADS: return parse_count(c, name, v, &a->threads);
-  case OPT_LR: return parse_lr(c, v, &a->opt.lr);
-  case OPT_SEED: return parse_seed(c, v, &a->opt.seed);
-  case OPT_DATA: return take_paths(c, cmd, name, v, argc, argv, i, &a->data);
-  case OPT_VALIDATE: return take_paths(c, cmd, name, v, argc, argv, i, &a->validate);
-  case OPT_SAVE: a->save = v; return 0;
-  case OPT_RESUME: a->resume = v; return 0;
-  case OPT_INIT: a->init = v; return 0;
-  case OPT_LOG_JSON: a->log_json = v; return 0;
-  case OPT_PLOT: a->plot = v; return 0;
-  case OPT_WEIGHTS: a->weights = v; return 0;
-  }
+/* ---- The options ---- */
+
+#define FIELD(a, o, type) ((type *)((char *)(a) + (o)->field))
+
+static int set_count(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                     Args *a) {
+  (void)cmd, (void)k;
+  return parse_count(c, o->name, v, o->min, FIELD(a, o, int64_t));
+}
+
+static int set_lr(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                  Args *a) {
+  (void)cmd, (void)o, (void)k;
+  return parse_lr(c, v, &a->opt.lr);
+}
+
+static int set_seed(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                    Args *a) {
+  (void)cmd, (void)o, (void)k;
+  a->seeded = 1;
+  return parse_seed(c, v, &a->opt.seed);
+}
+
+static int set_paths(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                     Args *a) {
+  return take_paths(c, cmd, o->name, v, k, FIELD(a, o, Paths));
+}
+
+/* A path kept as given. */
+static int set_path(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                    Args *a) {
+  (void)c, (void)cmd, (void)k;
+  *FIELD(a, o, const char *) = v;
   return 0;
 }
 
-static int unknown_option(const Cli *c, const char *cmd, const char *arg, const OptSpec *opts,
-                          size_t n) {
-  const char *names[16];
-  for (size_t k = 0; k < n && k < 16; k++)
-    names[k] = opts[k].name;
+#define AT(field) offsetof(Args, field)
+
+enum { TRAIN = ON(CMD_TRAIN), PREDICT = ON(CMD_PREDICT), EVAL = ON(CMD_EVAL) };
+
+static const Option OPTIONS[] = {
+  {"--epochs", "N", TRAIN, "number of epochs", set_count, AT(opt.epochs), 1},
+  {"--batch", "B", TRAIN, "rows per step, 1 to the compiled maximum", set_count, AT(opt.batch),
+   1},
+  {"--lr", "X", TRAIN, "learning rate, a positive number", set_lr, 0, 0},
+  {"--seed", "S", TRAIN, "seed of initialisation, shuffling and dropout", set_seed, 0, 0},
+  {"--threads", "T", TRAIN, "threads to train on (the result is the same for any T)", set_count,
+   AT(threads), 1},
+  {"--log-every", "K", TRAIN, "print every K-th epoch's line (0: the first and the last)",
+   set_count, AT(opt.log_every), 0},
+  {"--data", "PATH", TRAIN | PREDICT | EVAL,
+   "data instead of the train block's (IDX data: IMAGES LABELS)", set_paths, AT(data), 0},
+  {"--validate", "PATH", TRAIN, "validation data instead of the train block's", set_paths,
+   AT(validate), 0},
+  {"--save", "PATH", TRAIN, "where to write the weights (a training checkpoint)", set_path,
+   AT(save), 0},
+  {"--resume", "PATH", TRAIN, "continue the run saved in the checkpoint PATH exactly", set_path,
+   AT(resume), 0},
+  {"--init", "PATH", TRAIN, "start from the weights in PATH (not with --resume)", set_path,
+   AT(init), 0},
+  {"--log-json", "PATH", TRAIN, "write one JSON object per epoch to PATH", set_path,
+   AT(log_json), 0},
+  {"--plot", "PATH", TRAIN, "write an SVG of the loss and accuracy curves to PATH", set_path,
+   AT(plot), 0},
+  {"--weights", "PATH", PREDICT | EVAL, "weights to use", set_path, AT(weights), 0},
+};
+enum { N_OPTIONS = sizeof OPTIONS / sizeof *OPTIONS };
+
+/* ---- Parsing ---- */
+
+static int unknown_option(const Cli *c, Command cmd, const char *arg) {
+  const char *names[N_OPTIONS];
+  size_t n = 0;
+  for (size_t k = 0; k < N_OPTIONS; k++)
+    if (OPTIONS[k].commands & ON(cmd))
+      names[n++] = OPTIONS[k].name;
   char name[64];
   size_t len = strcspn(arg, "=");
   snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), arg);
-  const char *hint = nnrt_cli_closest(name, names, n < 16 ? n : 16);
+  const char *cmd_name = COMMAND_NAMES[cmd];
+  const char *hint = nnrt_cli_closest(name, names, n);
   if (hint)
-    return nnrt_cli_usage_error(c, cmd, "unknown option '%s' for %s; did you mean '%s'?", name, cmd,
-                           hint);
-  return nnrt_cli_usage_error(c, cmd, "unknown option '%s' for %s", name, cmd);
+    return nnrt_cli_usage_error(c, cmd_name, "unknown option '%s' for %s; did you mean '%s'?", name,
+                           cmd_name, hint);
+  return nnrt_cli_usage_error(c, cmd_name, "unknown option '%s' for %s", name, cmd_name);
 }
 
-/* One "--name[=value]" option at argv[*i]. */
-static int parse_option(const Cli *c, const char *cmd, const OptSpec *opts, size_t n, int argc,
-                        char **argv, int *i, Args *a) {
-  const char *arg = argv[*i];
+/* One "--name[=value]" option at argv[k->i]. */
+static int parse_option(const Cli *c, Command cmd, Cursor *k, Args *a) {
+  const char *arg = k->argv[k->i];
   size_t len = strcspn(arg, "=");
-  for (size_t k = 0; k < n; k++) {
-    if (strlen(opts[k].name) != len || strncmp(arg, opts[k].name, len) != 0)
+  for (size_t n = 0; n < N_OPTIONS; n++) {
+    const Option *o = &OPTIONS[n];
+    if (!(o->commands & ON(cmd)) || strlen(o->name) != len || strncmp(arg, o->name, len) != 0)
       continue;
     const char *v;
     if (arg[len] == '=') {
       v = arg + len + 1;
     } else {
-      if (*i + 1 >= argc)
-        return nnrt_cli_usage_error(c, cmd, "option '%s' needs a value", opts[k].name);
-      v = argv[++*i];
+      if (k->i + 1 >= k->argc)
+        return nnrt_cli_usage_error(c, COMMAND_NAMES[cmd], "option '%s' needs a value", o->name);
+      v = k->argv[++k->i];
     }
-    return set_option(c, cmd, opts[k].id, opts[k].name, v, argc, argv, i, a);
+    return o->set(c, COMMAND_NAMES[cmd], o, v, k, a);
   }
-  return unknown_option(c, cmd, arg, opts, n);
+  return unknown_option(c, cmd, arg);
 }
 
 int nnrt_cli_is_help_flag(const char *arg) {
@@ -157,38 +209,41 @@ int nnrt_cli_is_help_flag(const char *arg) {
 /* Predict's values may be negative, so there only "--" arguments are options, and "-" alone is
  * standard input. */
 int nnrt_cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a) {
-  static const struct {
-    const OptSpec *opts;
-    size_t n;
-  } table[] = {
-    [CMD_TRAIN] = {TRAIN_OPTS, sizeof TRAIN_OPTS / sizeof *TRAIN_OPTS},
-    [CMD_PREDICT] = {PREDICT_OPTS, sizeof PREDICT_OPTS / sizeof *PREDICT_OPTS},
-    [CMD_EVAL] = {EVAL_OPTS, sizeof EVAL_OPTS / sizeof *EVAL_OPTS},
-    [CMD_INFO] = {NULL, 0},
-  };
   const char *name = COMMAND_NAMES[cmd];
   for (int i = 0; i < argc; i++)
     if (nnrt_cli_is_help_flag(argv[i])) {
       a->help = 1;
       return 0;
     }
-  for (int i = 0; i < argc; i++) {
-    const char *arg = argv[i];
+  for (Cursor k = {argc, argv, 0}; k.i < argc; k.i++) {
+    const char *arg = argv[k.i];
     int rc;
     if (strncmp(arg, "--", 2) == 0 && arg[2])
-      rc = parse_option(c, name, table[cmd].opts, table[cmd].n, argc, argv, &i, a);
+      rc = parse_option(c, cmd, &k, a);
     else if (cmd == CMD_PREDICT && strcmp(arg, "-") == 0)
       rc = a->from_stdin++ ? nnrt_cli_usage_error(c, name, "'-' given twice") : 0;
     else if (cmd == CMD_PREDICT)
-      rc = (a->values[a->n_values++] = argv[i], 0);
+      rc = (a->values[a->n_values++] = argv[k.i], 0);
     else if (arg[0] == '-')
-      rc = unknown_option(c, name, arg, table[cmd].opts, table[cmd].n);
+      rc = unknown_option(c, cmd, arg);
     else
       rc = nnrt_cli_usage_error(c, name, "unexpected argument '%s' for %s", arg, name);
     if (rc)
       return NNRT_EXIT_USAGE;
   }
   return 0;
+}
+
+void cli_print_options(const Cli *c, Command cmd) {
+  fprintf(c->out, "Options of %s:\n", COMMAND_NAMES[cmd]);
+  for (size_t n = 0; n < N_OPTIONS; n++) {
+    const Option *o = &OPTIONS[n];
+    if (!(o->commands & ON(cmd)))
+      continue;
+    char head[32];
+    snprintf(head, sizeof head, "%s %s", o->name, o->value);
+    fprintf(c->out, "  %-17s %s\n", head, o->help);
+  }
 }
 
 /* ---- Data ---- */
@@ -264,19 +319,15 @@ int nnrt_cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const cha
   nnrt_init_params(c->m, ws, c->m->seed);
   if (weights)
     return load_or_fail(c, ws, st, weights);
-  char *path = nnrt_cli_default_weights_path(c);
+  const char *path = c->weights;
   int rc = NNRT_EXIT_OK;
-  if (!path) {
-    nnrt_cli_say(c, "out of memory");
-    rc = NNRT_EXIT_DATA;
-  } else if (access(path, F_OK) == 0) {
+  if (access(path, F_OK) == 0) {
     rc = load_or_fail(c, ws, st, path);
   } else if (!c->m->has_train) {
     /* the initialisers are already in ws */
   } else {
-    nnrt_cli_say(c, "no trained weights at '%s'; run '%s train' first", path, c->argv0);
+    nnrt_cli_say(c, "no trained weights at '%s'; run '%s train' first", path, c->command);
     rc = NNRT_EXIT_IO;
   }
-  free(path);
   return rc;
 }

@@ -41,20 +41,27 @@ static int parse_value(const char *s, float *out) {
   return 0;
 }
 
-static int parse_inputs(const Cli *c, const Args *a, float *x) {
-  const NnrtModel *m = c->m;
-  if (a->n_values != m->input.width) {
-    nnrt_cli_say(c, "predict expects %lld input value%s, got %d", (long long)m->input.width,
-            nnrt_cli_plural(m->input.width), a->n_values);
-    return NNRT_EXIT_USAGE;
+int nnrt_parse_input_row(const NnrtModel *m, int n, char *const *values, float *x, char *err,
+                         size_t errlen) {
+  if (n != m->input.width) {
+    nnrt_errf(err, errlen, "predict expects %lld input value%s, got %d",
+              (long long)m->input.width, nnrt_cli_plural(m->input.width), n);
+    return -1;
   }
-  for (int i = 0; i < a->n_values; i++) {
-    if (parse_value(a->values[i], &x[i]) != 0) {
-      nnrt_cli_say(c, "input value %d ('%s') is not a finite number", i + 1, a->values[i]);
-      return NNRT_EXIT_USAGE;
+  for (int i = 0; i < n; i++)
+    if (parse_value(values[i], &x[i]) != 0) {
+      nnrt_errf(err, errlen, "input value %d ('%s') is not a finite number", i + 1, values[i]);
+      return -1;
     }
-  }
-  return NNRT_EXIT_OK;
+  return 0;
+}
+
+static int parse_inputs(const Cli *c, const Args *a, float *x) {
+  char msg[256];
+  if (nnrt_parse_input_row(c->m, a->n_values, a->values, x, msg, sizeof msg) == 0)
+    return NNRT_EXIT_OK;
+  nnrt_cli_say(c, "%s", msg);
+  return NNRT_EXIT_USAGE;
 }
 
 /* Rows read from standard input. */

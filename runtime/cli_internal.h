@@ -1,6 +1,7 @@
 /* cli_internal: what the files of the command line share; not part of the ABI.
- * Contract: cli.c dispatches and prints help and messages, cli_args.c parses the options of a
- * command and loads the data and weights they name, cli_train.c and cli_cmd.c run the commands.
+ * Contract: cli.c dispatches and prints help and messages, cli_args.c holds the table of options
+ * and parses them (the one parser of training flags: the program's, the REPL's :train and nnc
+ * run's) and loads the data and weights they name, cli_train.c and cli_cmd.c run the commands.
  * Every int function returns an exit code (NNRT_EXIT_*) and has said why when it is not 0. */
 #ifndef NNRT_CLI_INTERNAL_H
 #define NNRT_CLI_INTERNAL_H
@@ -11,8 +12,11 @@
 
 typedef struct {
   const NnrtModel *m;
-  const char *prog;  /* prefix of messages */
-  const char *argv0; /* as typed: base of the default weights path and of suggested commands */
+  const char *prog;      /* prefix of messages */
+  const char *command;   /* how the user runs the program: usage lines and suggested commands;
+                            NULL for a host's state (no "Try ... --help" hint) */
+  const char *weights;   /* the default weights file; NULL: train saves only with --save */
+  NnrtTrainState *state; /* a host's model state train runs on; NULL: the program's own */
   FILE *in, *out, *err;
 } Cli;
 
@@ -32,6 +36,7 @@ typedef struct {
 /* What the arguments after the subcommand asked for. */
 typedef struct {
   NnrtTrainOptions opt;
+  int seeded; /* --seed was given */
   int64_t threads;
   const char *save, *weights, *resume, *init, *log_json, *plot;
   Paths data, validate;
@@ -47,13 +52,14 @@ __attribute__((format(printf, 3, 4))) int nnrt_cli_usage_error(const Cli *c, con
                                                           const char *fmt, ...);
 const char *nnrt_cli_closest(const char *s, const char *const *names, size_t n);
 const char *nnrt_cli_plural(int64_t n);
-char *nnrt_cli_default_weights_path(const Cli *c);
 int nnrt_cli_file_data(const NnrtModel *m);
 void nnrt_cli_print_command_help(const Cli *c, Command cmd);
 
 /* cli_args.c */
 int nnrt_cli_is_help_flag(const char *arg);
 int nnrt_cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a);
+/* The options cmd takes, one a line with what each does (a host's `train --help`). */
+void cli_print_options(const Cli *c, Command cmd);
 NnrtData nnrt_cli_data_with_paths(const NnrtModel *m, const Paths *p);
 int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
                      NnrtDataset *ds);

@@ -1,4 +1,6 @@
 /* cli_train: the train command: data, weights to start from, the run and its reports, the save.
+ * It runs on the program's own workspace and data, or on a host's (NnrtTrainState: the REPL's
+ * :train continues from the weights it holds, keeps the data loaded and saves only with --save).
  * Contract: nnrt_cli_cmd_train returns an exit code of cli.c's contract and has said why when not 0. */
 #include <errno.h>
 #include <float.h>
@@ -60,17 +62,20 @@ static void print_restored(const Cli *c, const NnrtTrainOptions *o, const NnrtTr
 typedef struct {
   const NnrtModel *m; /* the model with --data / --validate applied */
   Args *a;
-  const char *save; /* --save or the default path */
+  const char *save; /* --save or the default path; NULL: no save */
   NnrtProgress progress;
 } TrainRun;
 
-/* The weights training starts from: the initialisers (seeded), then --init's weights (the
- * optimizer state stays zero and the input statistics come from this run's data); --resume is
- * nnrt_train_on's (resume_path), which restores the whole run over them. */
+/* The weights training starts from: a host's current weights unless --seed, --init or --resume
+ * start again; else the initialisers (seeded), then --init's weights (the optimizer state stays
+ * zero and the input statistics come from this run's data); --resume is nnrt_train_on's
+ * (resume_path), which restores the whole run over them. */
 static int start_weights(const Cli *c, TrainRun *t, float *ws) {
   char msg[1024] = "";
-  nnrt_init_params(t->m, ws, t->a->opt.seed);
   t->a->opt.resume_path = t->a->resume;
+  if (c->state && !t->a->seeded && !t->a->init && !t->a->resume)
+    return NNRT_EXIT_OK;
+  nnrt_init_params(t->m, ws, t->a->opt.seed);
   if (!t->a->init)
     return NNRT_EXIT_OK;
   int rc = nnrt_load_init(t->m, ws, t->a->init, msg, sizeof msg);
@@ -129,6 +134,8 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
     if (rc)
       return rc;
   }
+  if (!t->save)
+    return report_rc;
   if (!res.saved &&
       nnrt_save_stats(t->m, ws, nnrt_train_data_stats(td), t->save, msg, sizeof msg) != 0) {
     nnrt_cli_say(c, "%s", msg);
@@ -153,9 +160,47 @@ static int check_writable(const Cli *c, const char *path) {
   return NNRT_EXIT_OK;
 }
 
+/* The host's record of the input statistics a run trains with (predict scales by them). */
+static void give_stats(const Cli *c, const NnrtTrainData *td) {
+  const NnrtInputStats *st = nnrt_train_data_stats(td);
+  NnrtInputStats *to = c->state->stats;
+  if (!to || st->width == 0)
+    return;
+  memcpy(to->mean, st->mean, (size_t)st->width * sizeof(float));
+  memcpy(to->std, st->std, (size_t)st->width * sizeof(float));
+  to->width = st->width;
+}
+
+/* The run's data: a host's, loaded by its first run and kept (unless --data or --validate
+ * replace it), else loaded into *own for this run. */
+static int run_data(const Cli *c, const TrainRun *t, NnrtTrainData **own,
+                    const NnrtTrainData **td) {
+  char msg[1024];
+  int kept = c->state && !t->a->data.n && !t->a->validate.n;
+  NnrtTrainData **slot = kept ? c->state->td : own;
+  if (!*slot) {
+    int rc = nnrt_train_data_load(t->m, slot, msg, sizeof msg);
+    if (rc) {
+      *slot = NULL;
+      nnrt_cli_say(c, "%s", msg);
+      return rc;
+    }
+  }
+  *td = *slot;
+  if (!c->state)
+    return NNRT_EXIT_OK;
+  if (c->state->interrupted && c->state->interrupted()) {
+    nnrt_cli_say(c, "interrupted");
+    return NNRT_EXIT_INTERRUPTED;
+  }
+  give_stats(c, *td);
+  return NNRT_EXIT_OK;
+}
+
 static int load_data_and_train(const Cli *c, TrainRun *t) {
   char msg[1024];
-  NnrtTrainData *td = NULL;
+  NnrtTrainData *own = NULL;
+  const NnrtTrainData *td = NULL;
   nnrt_progress_init(&t->progress, t->m, c->out, isatty(fileno(c->out)));
   if (t->a->plot && check_writable(c, t->a->plot) != 0)
     return NNRT_EXIT_IO;
@@ -163,11 +208,11 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
     nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_IO;
   }
-  int rc = nnrt_train_data_load(t->m, &td, msg, sizeof msg);
-  float *ws = NULL;
+  int rc = run_data(c, t, &own, &td);
+  float *ws = c->state ? c->state->ws : NULL;
   if (rc) {
-    nnrt_cli_say(c, "%s", msg);
-  } else if (!(ws = nnrt_workspace_new(t->m))) {
+    /* said */
+  } else if (!ws && !(ws = nnrt_workspace_new(t->m))) {
     nnrt_cli_say(c, "out of memory for the workspace");
     rc = NNRT_EXIT_DATA;
   } else {
@@ -175,8 +220,9 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
   }
   if (t->progress.json || t->progress.hist) /* not closed by a run that never started */
     nnrt_progress_close(&t->progress, NULL, NULL, 0);
-  nnrt_workspace_free(ws);
-  nnrt_train_data_free(td);
+  if (!c->state)
+    nnrt_workspace_free(ws);
+  nnrt_train_data_free(own);
   return rc;
 }
 
@@ -187,9 +233,9 @@ static int check_train_args(const Cli *c, const Args *a) {
     return nnrt_cli_usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
   if (a->opt.batch > m->max_batch)
     return nnrt_cli_usage_error(c, "train",
-                           "this program was compiled for batches of at most %lld rows (train "
+                           "model '%s' was compiled for batches of at most %lld rows (train "
                            "block batch = %lld); recompile to train with %lld",
-                           (long long)m->max_batch, (long long)m->max_batch,
+                           m->name, (long long)m->max_batch, (long long)m->max_batch,
                            (long long)a->opt.batch);
   if (a->resume && a->init)
     return nnrt_cli_usage_error(c, "train",
@@ -206,7 +252,9 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
   Args a = {.opt = nnrt_train_options(c->m), .threads = 1};
   int rc = nnrt_cli_parse_args(c, CMD_TRAIN, argc, argv, &a);
   if (rc || a.help) {
-    if (a.help)
+    if (a.help && c->state)
+      cli_print_options(c, CMD_TRAIN);
+    else if (a.help)
       nnrt_cli_print_command_help(c, CMD_TRAIN);
     return rc;
   }
@@ -223,13 +271,6 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
     nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_USAGE;
   }
-  char *default_path = a.save ? NULL : nnrt_cli_default_weights_path(c);
-  if (!a.save && !default_path) {
-    nnrt_cli_say(c, "out of memory");
-    return NNRT_EXIT_DATA;
-  }
-  TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : default_path};
-  rc = load_data_and_train(c, &t);
-  free(default_path);
-  return rc;
+  TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : c->weights};
+  return load_data_and_train(c, &t);
 }

@@ -12,3 +12,9 @@ set_tests_properties(repl_xor PROPERTIES LABELS "repl;e2e" TIMEOUT 120 SKIP_RETU
 add_test(NAME repl_leak
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/leak.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(repl_leak PROPERTIES LABELS "repl;slow" TIMEOUT 900 SKIP_RETURN_CODE 77)
+# The table of `:` commands: complete rows, distinct names, each listed by :help.
+nnc_unit_test(test_repl_commands ${CMAKE_CURRENT_LIST_DIR}/unit/test_repl_commands.c nnc_repl)
+# The program, `nnc run` and :train accept and reject the same options with the same messages.
+add_test(NAME repl_flags
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/flags.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(repl_flags PROPERTIES LABELS "repl;e2e" TIMEOUT 120)

@@ -40,7 +40,7 @@ bool sema_ranged(Sema *s, const AstNode *e, const char *what, Range r, double *o
 
 /* --- sema_train.c: arguments of the calls in settings: sgd(...), step(...), csv(...) --- */
 
-enum { MAX_ARGS = 12, MAX_POS = 2 };
+enum { MAX_POS = 2 };
 
 typedef struct {
   const char *fn;           /* the call's name, for messages */

@@ -38,46 +38,73 @@ static bool verified(Compilation *c, const char *stage) {
   return false;
 }
 
-bool compilation_front(Compilation *c) {
+static bool parse(Compilation *c) {
   c->ast = parse_source(&c->arena, &c->diag, &c->src);
-  if (diag_count(&c->diag))
-    return false;
+  return diag_count(&c->diag) == 0;
+}
+
+static bool check(Compilation *c) {
   c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
-  if (!c->model)
-    return false;
+  return c->model != NULL;
+}
+
+static bool lower(Compilation *c) {
   graph_init(&c->graph, &c->arena, &c->diag);
-  if (!lower_model(&c->graph, c->model) || !verified(c, "lowering"))
-    return false;
+  return lower_model(&c->graph, c->model) && verified(c, "lowering");
+}
+
+/* A model without a train block has no backward pass and no optimizer: its graph is done. */
+static bool differentiate(Compilation *c) {
+  return !c->model->train.present || (grad_build(&c->graph) && verified(c, "differentiation"));
+}
+
+static bool optimize(Compilation *c) {
   if (!c->model->train.present)
     return true;
-  if (!grad_build(&c->graph) || !verified(c, "differentiation"))
-    return false;
   optim_build(&c->graph, &c->model->train.opt);
   return diag_count(&c->diag) == 0 && verified(c, "the optimizer");
 }
 
+/* The front end's stages, in the order of Stage. */
+static bool (*const stages[])(Compilation *) = {
+  [STAGE_PARSE] = parse, [STAGE_CHECK] = check, [STAGE_LOWER] = lower,
+  [STAGE_GRAD] = differentiate, [STAGE_OPTIM] = optimize,
+};
+
+bool compilation_run(Compilation *c, Stage last) {
+  for (Stage s = c->done + 1; s <= last; s++) {
+    if (!stages[s](c))
+      return false;
+    c->done = s;
+  }
+  return true;
+}
+
+bool compilation_front(Compilation *c) { return compilation_run(c, STAGE_OPTIM); }
+
 /* --- reading the source --- */
+
+const char nnc_version[] = NNC_VERSION;
 
 enum { MAX_SOURCE = 16 << 20 };
 
-static char *read_source(const char *path, size_t *len) {
+char *driver_read_source(const char *path, size_t *len, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   struct stat st;
   if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fprintf(stderr, "nnc: error: cannot read '%s': %s\n", path,
-            f ? "not a regular file" : strerror(errno));
+    snprintf(err, errlen, "cannot read '%s': %s", path, f ? "not a regular file" : strerror(errno));
     if (f)
       fclose(f);
     return NULL;
   }
   if (st.st_size > MAX_SOURCE) {
-    fprintf(stderr, "nnc: error: '%s' is larger than the limit of %d MiB\n", path, MAX_SOURCE >> 20);
+    snprintf(err, errlen, "'%s' is larger than the limit of %d MiB", path, MAX_SOURCE >> 20);
     fclose(f);
     return NULL;
   }
   char *text = malloc((size_t)st.st_size + 1);
   if (!text) {
-    fprintf(stderr, "nnc: error: out of memory reading '%s'\n", path);
+    snprintf(err, errlen, "out of memory reading '%s'", path);
     fclose(f);
     return NULL;
   }
@@ -212,29 +239,26 @@ static bool emit_front(Compilation *c, const Options *o, FILE *out) {
   return o->check_only;
 }
 
-/* --emit=ast stops after parsing; --emit=graph after lowering (before the backward pass). */
-static bool front_until(Compilation *c, const Options *o) {
-  if (o->emit != EMIT_AST && o->emit != EMIT_GRAPH)
-    return compilation_front(c);
-  c->ast = parse_source(&c->arena, &c->diag, &c->src);
-  if (diag_count(&c->diag) || o->emit == EMIT_AST)
-    return !diag_count(&c->diag);
-  c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
-  graph_init(&c->graph, &c->arena, &c->diag);
-  return c->model && lower_model(&c->graph, c->model);
+/* The last front-end stage each emit kind needs: --emit=ast stops after parsing, --emit=graph
+ * after lowering (before the backward pass); the others need the whole front end. */
+static Stage last_stage(EmitKind k) {
+  return k == EMIT_AST ? STAGE_PARSE : k == EMIT_GRAPH ? STAGE_LOWER : STAGE_OPTIM;
 }
 
 int driver_run(const Options *o, FILE *out) {
   size_t len = 0;
-  char *text = read_source(o->input, &len);
-  if (!text)
+  char err[4200];
+  char *text = driver_read_source(o->input, &len, err, sizeof err);
+  if (!text) {
+    fprintf(stderr, "nnc: error: %s\n", err);
     return EXIT_IO;
+  }
   Compilation c;
   compilation_init(&c, o->input, text, len, stderr);
   c.diag.format = o->diag_format;
   c.want_model = o->model;
   int rc;
-  if (!front_until(&c, o))
+  if (!compilation_run(&c, last_stage(o->emit)))
     rc = diag_count(&c.diag) ? EXIT_INPUT : EXIT_INTERNAL;
   else if (o->explain && !c.model->train.present) {
     fprintf(stderr, "nnc: error: model '%s' is not trained, so there is no backward pass to "

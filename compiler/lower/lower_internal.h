@@ -44,8 +44,6 @@ void lower_bind(Lower *L, const char *name, Node *n);
 
 /* --- lower_args.c: arguments of calls --- */
 
-enum { MAX_ARGS = 6 };
-
 const AstNode *lower_arg_value(const AstNode *a);
 bool lower_bind_args(Lower *L, const AstNode *call, const char *const *spec, int nparams,
                      int nreq, const AstNode *out[MAX_ARGS]);

@@ -13,26 +13,26 @@
  * run on one row of ones: __x keeps the output a batch row (the language requires one), and the
  * product by 1 is exact, so the printed value is E's as the compiled kernels compute it.
  *
- * Training is nnrt_train_on, logging to stdout as a generated program does. Ctrl-C: during
- * :train a SIGINT handler sets a flag; the model descriptor handed to the runtime is a copy whose
- * `step` calls the compiled step and then, when the flag is set, makes the step's loss NaN, which
- * ends nnrt_train_on's loop after the current step (the runtime has no interrupt hook yet).
+ * Training is a generated program's train command run on the definition's weights and data
+ * (nnrt_cli_train), so its options, messages and output are the program's.
  *
- * Files (repl_internal.h): this one holds the loop, line editing, option values, training
- * output and `nnc run`; repl_eval.c compiles definitions and expressions on the JIT;
+ * Ctrl-C. SIGINT's handler here (repl_on_sigint) only sets repl_interrupted. On a terminal it is
+ * installed for the whole session without SA_RESTART, so Ctrl-C at a prompt makes readline
+ * return: a fresh prompt, dropping any unfinished input. :train installs it around the run,
+ * on a terminal or not: a Ctrl-C while the data loads cancels the run before it starts
+ * (NnrtTrainState.interrupted). While the run trains, nnrt_train_on has its own handler: the run
+ * stops after the current step, the model keeps the weights of that step, and the REPL's
+ * handler is back when it returns.
+ *
+ * Files (repl_internal.h): this one holds the loop, line editing and `nnc run`; repl_eval.c compiles definitions and expressions on the JIT;
  * repl_cmd.c runs the `:` commands. */
 #include "repl.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <float.h>
 #include <locale.h>
-#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,10 +47,6 @@
 #include "parse.h"
 
 #include "repl_internal.h"
-
-#ifndef NNC_VERSION
-#define NNC_VERSION "0.0.0"
-#endif
 
 double repl_now_ms(void) {
   struct timespec ts;
@@ -69,7 +65,7 @@ char *repl_xstrdup(const char *s) {
 }
 
 
-static void buf_add(Buf *b, const char *s, size_t n) {
+void repl_buf_add(Buf *b, const char *s, size_t n) {
   if (b->n + n + 1 > b->cap) {
     b->cap = (b->n + n + 1) * 2;
     b->s = realloc(b->s, b->cap);
@@ -82,241 +78,119 @@ static void buf_add(Buf *b, const char *s, size_t n) {
   b->n += n;
   b->s[b->n] = '\0';
 }
-void repl_buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+void repl_buf_str(Buf *b, const char *s) { repl_buf_add(b, s, strlen(s)); }
 void repl_buf_rep(Buf *b, char c, size_t n) {
   for (size_t i = 0; i < n; i++)
-    buf_add(b, &c, 1);
+    repl_buf_add(b, &c, 1);
 }
 
-char *repl_read_file(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  struct stat st;
-  if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "cannot read '%s': %s", path, f ? "not a regular file" : strerror(errno));
-    if (f)
-      fclose(f);
-    return NULL;
-  }
-  char *text = malloc((size_t)st.st_size + 1);
-  if (!text) {
-    fclose(f);
-    snprintf(err, errlen, "cannot read '%s': out of memory", path);
-    return NULL;
-  }
-  *len = fread(text, 1, (size_t)st.st_size, f);
-  text[*len] = '\0';
-  fclose(f);
-  return text;
-}
+/* ---- Ctrl-C ---- */
 
-/* ---- Training and what a generated program prints around it ---- */
-
-volatile sig_atomic_t repl_interrupted; /* Ctrl-C at the prompt or while data loads */
+volatile sig_atomic_t repl_interrupted;
 
 void repl_on_sigint(int sig) {
   (void)sig;
   repl_interrupted = 1;
 }
 
-/* Trains m on td from the weights in ws, with a generated program's output on stdout: the
- * runtime's progress reporter (bar on a terminal, epoch lines), then the final loss, early
- * stopping's restored epoch and a data table's predictions. nnrt_train_on handles SIGINT itself
- * (the run stops after the current step). Returns an NNRT_EXIT_* status, msg set on failure. */
-int repl_train_and_report(const NnrtModel *m, float *ws, NnrtTrainOptions *o,
-                          const NnrtTrainData *td, char *msg, size_t msglen) {
-  NnrtProgress progress;
-  nnrt_progress_init(&progress, m, stdout, isatty(STDOUT_FILENO));
-  o->report = nnrt_progress_reporter(&progress);
-  NnrtTrainResult res;
-  msg[0] = '\0';
-  nnrt_train_on(m, ws, o, td, NULL, &res, msg, msglen);
-  nnrt_progress_end(&progress);
-  nnrt_progress_close(&progress, NULL, NULL, 0);
-  if (res.status != NNRT_EXIT_OK) {
-    if (res.status == NNRT_EXIT_INTERRUPTED || res.interrupted) {
-      /* "interrupted at epoch E, step S; nothing saved (no --save path)": the first part */
-      char *semi = strchr(msg, ';');
-      if (semi)
-        *semi = '\0';
-      if (!msg[0])
-        snprintf(msg, msglen, "interrupted");
-    }
-    return res.status ? res.status : NNRT_EXIT_DATA;
-  }
-  if (o->early_stopping > 0 && res.best_epoch != res.last_epoch && res.best_epoch >= 1) {
-    if (res.stopped_early)
-      printf("early stopping at epoch %lld; ", (long long)res.last_epoch);
-    printf("restored the weights of epoch %lld (val_loss %.6f)\n", (long long)res.best_epoch,
-           res.val_loss);
-  }
-  printf("final loss %.6f\n", res.loss);
-  if (res.has_val) {
-    printf("final val_loss %.6f", res.val_loss);
-    if (m->metric != NNRT_METRIC_NONE)
-      printf("  val_accuracy %.4f", res.val_accuracy);
-    putchar('\n');
-  }
-  if (m->train.kind == NNRT_DATA_TABLE)
-    nnrt_print_table_predictions(stdout, m, ws, td);
-  fflush(stdout);
-  return NNRT_EXIT_OK;
-}
-
-/* ---- Option values: "epochs=10" in the REPL, "--epochs 10" for nnc run ---- */
-
-static bool parse_i64(const char *s, int64_t min, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (!isdigit((unsigned char)*s) || *end || errno || v < min)
-    return false;
-  *out = v;
-  return true;
-}
-
-static bool parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (!isdigit((unsigned char)*s) || *end || errno)
-    return false;
-  *out = v;
-  return true;
-}
-
-bool repl_parse_f64(const char *s, double *out) {
-  char *end;
-  double v = strtod(s, &end);
-  if (!*s || isspace((unsigned char)*s) || *end || !isfinite(v))
-    return false;
-  *out = v;
-  return true;
-}
-
-/* One training option by name; *seeded tells that a seed was given. NULL or the error. */
-const char *repl_set_train_option(NnrtTrainOptions *o, const char *key, const char *v,
-                                  bool *seeded) {
-  if (!strcmp(key, "epochs"))
-    return parse_i64(v, 1, &o->epochs) ? NULL : "epochs must be an integer >= 1";
-  if (!strcmp(key, "batch"))
-    return parse_i64(v, 1, &o->batch) ? NULL : "batch must be an integer >= 1";
-  if (!strcmp(key, "lr"))
-    return repl_parse_f64(v, &o->lr) && o->lr > 0 ? NULL : "lr must be a positive number";
-  if (!strcmp(key, "seed")) {
-    *seeded = true;
-    return parse_u64(v, &o->seed) ? NULL : "seed must be an integer from 0 to 2^64-1";
-  }
-  if (!strcmp(key, "log_every"))
-    return parse_i64(v, 0, &o->log_every) ? NULL : "log_every must be an integer >= 0";
-  return "unknown training option (epochs, lr, batch, seed, log_every)";
-}
-
-/* The program's own check: the workspace holds at most max_batch rows. */
-bool repl_batch_fits(const NnrtModel *m, const NnrtTrainOptions *o, char *msg, size_t n) {
-  if (o->batch <= m->max_batch)
-    return true;
-  snprintf(msg, n, "model '%s' was compiled for batches of at most %lld rows (train block batch "
-           "= %lld); change its train block to train with %lld", m->name,
-           (long long)m->max_batch, (long long)m->max_batch, (long long)o->batch);
-  return false;
-}
-
 /* ---- nnc run ---- */
+
+static const char run_usage_line[] = "usage: nnc run FILE.nn [--model NAME] [COMMAND] [OPTIONS]\n";
 
 static int run_usage(const char *fmt, const char *arg) {
   fputs("nnc run: error: ", stderr);
   fprintf(stderr, fmt, arg);
-  fputs("\nusage: nnc run FILE.nn [--model NAME] [--epochs N] [--lr X] [--batch B] [--seed S]"
-        " [--save PATH]\n", stderr);
+  fprintf(stderr, "\n%s", run_usage_line);
   return EXIT_USAGE;
 }
 
-int run_main(int argc, char **argv) {
-  const char *file = NULL, *model = NULL, *save = NULL;
-  const char *keys[8], *vals[8];
-  int nkeys = 0;
+/* What nnc run was asked: the file, the model, and the program's arguments (argv[0] is left for
+ * the command the program's messages show). */
+typedef struct {
+  const char *file, *model;
+  int argc;
+  char **argv;
+} RunArgs;
+
+/* nnc run's own arguments are --help before the file and --model NAME anywhere; every other
+ * argument after the file is the program's, in order. 0, -1 after --help, or an exit code. */
+static int run_args(int argc, char **argv, RunArgs *r) {
+  *r = (RunArgs){.argc = 1, .argv = calloc((size_t)argc + 2, sizeof(char *))};
+  if (!r->argv)
+    return run_usage("%s", "out of memory");
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      puts("usage: nnc run FILE.nn [--model NAME] [--epochs N] [--lr X] [--batch B] [--seed S]"
-           " [--save PATH]\n\nCompiles the model with the JIT and trains it as its compiled"
-           " program would,\nprinting the same lines; --save PATH also writes the weights.");
-      return 0;
+    if (!r->file && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+      printf("%s\nJIT-compiles the model (--model NAME: that model of the file, else the first)"
+             " and runs\nthe command line of its compiled program: the same commands, options,"
+             " output, files\nand exit codes. `nnc run xor.nn train --epochs 100` is `./xor train"
+             " --epochs 100`\nafter `nnc xor.nn`, the weights going to xor.safetensors;"
+             " `nnc run FILE.nn --help`\nprints the program's help.\n", run_usage_line);
+      return -1;
     }
-    if (a[0] == '-' && a[1] == '-' && a[2]) {
+    if (!strcmp(a, "--model")) {
       if (i + 1 == argc)
         return run_usage("option '%s' needs a value", a);
-      const char *v = argv[++i];
-      if (!strcmp(a, "--model"))
-        model = v;
-      else if (!strcmp(a, "--save"))
-        save = v;
-      else if (nkeys < 8) {
-        keys[nkeys] = a + 2;
-        vals[nkeys++] = v;
-      }
-    } else if (file)
-      return run_usage("more than one input file ('%s')", a);
+      r->model = argv[++i];
+    } else if (!strncmp(a, "--model=", 8))
+      r->model = a + 8;
+    else if (r->file)
+      r->argv[r->argc++] = argv[i];
+    else if (a[0] == '-')
+      return run_usage("'%s' before FILE.nn: the program's options go after it", a);
     else
-      file = a;
+      r->file = a;
   }
-  if (!file)
-    return run_usage("%s", "no input file");
-  char err[4096];
+  return r->file ? 0 : run_usage("%s", "no input file");
+}
+
+/* The program nnc FILE.nn would write, named as it: messages say "xor: ...", hints
+ * "nnc run xor.nn ...", and the weights go to xor.safetensors in the current directory. */
+static void run_names(const RunArgs *r, Buf *prog, Buf *command, Buf *weights) {
+  const char *base = strrchr(r->file, '/');
+  base = base ? base + 1 : r->file;
+  size_t n = strlen(base);
+  if (n > 3 && !strcmp(base + n - 3, ".nn"))
+    n -= 3;
+  repl_buf_add(prog, n ? base : "a", n ? n : 1);
+  repl_buf_str(command, "nnc run ");
+  repl_buf_str(command, r->file);
+  if (r->model) {
+    repl_buf_str(command, " --model ");
+    repl_buf_str(command, r->model);
+  }
+  repl_buf_str(weights, prog->s);
+  repl_buf_str(weights, ".safetensors");
+}
+
+int run_main(int argc, char **argv) {
+  RunArgs r;
+  int rc = run_args(argc, argv, &r);
+  if (rc) {
+    free(r.argv);
+    return rc < 0 ? 0 : rc;
+  }
+  char err[4200];
   size_t len;
-  char *text = repl_read_file(file, &len, err, sizeof err);
+  char *text = driver_read_source(r.file, &len, err, sizeof err);
+  Compiled c;
   if (!text) {
     fprintf(stderr, "nnc: error: %s\n", err);
-    return EXIT_IO;
+    rc = EXIT_IO;
+  } else if (!repl_compile_jit(&c, r.file, text, r.model, DEFAULT_OPT_LEVEL, stderr)) {
+    rc = EXIT_INPUT;
+  } else {
+    Buf prog = {0}, command = {0}, weights = {0};
+    run_names(&r, &prog, &command, &weights);
+    NnrtCliNames names = {.prog = prog.s, .command = command.s, .weights = weights.s};
+    r.argv[0] = command.s;
+    rc = nnrt_cli_main(c.m, &names, r.argc, r.argv, stdin, stdout, stderr);
+    free(prog.s);
+    free(command.s);
+    free(weights.s);
+    repl_compiled_free(&c);
   }
-  Compiled c;
-  if (!repl_compile_jit(&c, file, text, model, stderr))
-    return EXIT_INPUT;
-  const NnrtModel *m = c.m;
-  int rc = 0;
-  NnrtTrainOptions o = nnrt_train_options(m);
-  bool seeded = false;
-  for (int k = 0; k < nkeys && !rc; k++) {
-    if (strcmp(keys[k], "epochs") && strcmp(keys[k], "lr") && strcmp(keys[k], "batch") &&
-        strcmp(keys[k], "seed"))
-      rc = run_usage("unknown option '--%s'", keys[k]);
-    else {
-      const char *why = repl_set_train_option(&o, keys[k], vals[k], &seeded);
-      if (why)
-        rc = run_usage("%s", why);
-    }
-  }
-  NnrtTrainData *td = NULL;
-  float *ws = NULL;
-  if (!rc && !m->has_train) {
-    fprintf(stderr, "nnc: error: model '%s' has no train block\n", m->name);
-    rc = EXIT_USAGE;
-  } else if (!rc && (nnrt_check_train_options(m, &o, err, sizeof err) != 0 ||
-                     !repl_batch_fits(m, &o, err, sizeof err))) {
-    fprintf(stderr, "nnc: error: %s\n", err);
-    rc = EXIT_USAGE;
-  } else if (!rc && (rc = nnrt_train_data_load(m, &td, err, sizeof err)) != 0) {
-    fprintf(stderr, "nnc: error: %s\n", err);
-  } else if (!rc && !(ws = nnrt_workspace_new(m))) {
-    fprintf(stderr, "nnc: error: out of memory for the workspace\n");
-    rc = NNRT_EXIT_DATA;
-  }
-  if (!rc) {
-    nnrt_init_params(m, ws, o.seed);
-    rc = repl_train_and_report(m, ws, &o, td, err, sizeof err);
-    if (rc)
-      fprintf(stderr, "nnc: error: %s\n", err);
-  }
-  if (!rc && save) {
-    if (nnrt_save_stats(m, ws, nnrt_train_data_stats(td), save, err, sizeof err) != 0) {
-      fprintf(stderr, "nnc: error: %s\n", err);
-      rc = EXIT_IO;
-    } else
-      printf("saved weights to %s\n", save);
-  }
-  nnrt_workspace_free(ws);
-  nnrt_train_data_free(td);
-  repl_compiled_free(&c);
+  free(r.argv);
   return rc;
 }
 
@@ -421,7 +295,7 @@ int repl_main(int argc, char **argv) {
     fputs("usage: nnc repl [FILE.nn]   (also: nnc -i [FILE.nn])\n", argc > 1 ? stderr : stdout);
     return argc > 1 ? EXIT_USAGE : 0;
   }
-  Repl r = {.tty = isatty(STDIN_FILENO)};
+  Repl r = {.tty = isatty(STDIN_FILENO), .jit_opt = DEFAULT_OPT_LEVEL};
   /* libedit reads multibyte characters (·, ᵀ) only in a UTF-8 locale. */
   const char *loc = setlocale(LC_CTYPE, "");
   if (!loc || (!strstr(loc, "UTF-8") && !strstr(loc, "utf8")))
@@ -429,7 +303,7 @@ int repl_main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const char *home = getenv("HOME");
   if (r.tty) {
-    printf("nnc %s: type an expression, a model, or :help\n", NNC_VERSION);
+    printf("nnc %s: type an expression, a model, or :help\n", nnc_version);
     struct sigaction sa = {.sa_handler = repl_on_sigint}; /* no SA_RESTART: readline returns */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -452,18 +326,17 @@ int repl_main(int argc, char **argv) {
   while ((in = read_input(&r))) {
     double t0 = repl_now_ms();
     const char *t = in + strspn(in, " \t\n");
-    bool go_on = true;
     if (*t == ':')
-      go_on = repl_command(&r, (char *)t);
+      repl_command(&r, (char *)t);
     else if (starts_with_word(t, "model") || starts_with_word(t, "train"))
       repl_define_source(&r, "<repl>", in, r.cmdline, false);
     else
       repl_eval_expr(&r, in, r.cmdline);
-    if (r.timing && go_on)
+    if (r.timing && !r.quit)
       printf("time: %.1f ms\n", repl_now_ms() - t0);
     fflush(stdout);
     free(in);
-    if (!go_on)
+    if (r.quit)
       break;
   }
   if (history_path) {

@@ -1,4 +1,4 @@
-/* repl: nnc's interactive loop (`nnc repl [FILE]`, `nnc -i [FILE]`) and `nnc run FILE`.
+/* repl: nnc's interactive loop (`nnc repl [FILE]`, `nnc -i [FILE]`) and `nnc run FILE ...`.
  * Contract: every model is compiled by the normal pipeline (compilation_front, program_plan,
  * codegen_module) and run through the JIT (jit.h), one Jit instance per definition, so a
  * redefinition releases the old code with jit_free; expressions are compiled the same way as a
@@ -12,8 +12,9 @@
 
 /* argv holds the arguments after `repl` / `-i`: at most one file to load first. */
 int repl_main(int argc, char **argv);
-/* argv holds the arguments after `run`: FILE.nn [--model NAME] [--epochs N] [--lr X]
- * [--batch B] [--seed S] [--save PATH]. Exit codes as nnc's (driver.h) and the programs'. */
+/* argv holds the arguments after `run`: FILE.nn [--model NAME] [COMMAND] [OPTIONS]. Compiles
+ * the model on the JIT and runs the compiled program's command line (nnrt_cli_main) with the
+ * arguments after FILE.nn; exit codes as nnc's (driver.h) before, the program's after. */
 int run_main(int argc, char **argv);
 
 #endif

@@ -1,25 +1,16 @@
-/* repl_cmd: the `:` commands (:train, :predict, :eval, :params, :savew, :loadw, :ir, ...) and
- * their dispatch (repl_command). A bad command prints a diagnostic and returns to the loop.
- * docs/repl.md describes each command. */
+/* repl_cmd: the `:` commands, one table of them (repl_commands: name, arguments, help, handler)
+ * from which :help is printed and repl_command dispatches. Adding a command is a row and its
+ * handler. A bad command prints a diagnostic and returns to the loop. docs/repl.md describes
+ * each command. */
 #include <ctype.h>
-#include <errno.h>
-#include <float.h>
-#include <locale.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
 
 #include "repl_internal.h"
 
-/* ---- Commands ---- */
-
-enum { MAX_ARGS = 64 };
+/* ---- Models named by commands ---- */
 
 static Entry *need_model(Repl *r, const char *name) {
   if (!name) {
@@ -66,6 +57,22 @@ static bool need_train(Repl *r, const Entry *e) {
   return false;
 }
 
+/* Room for the input statistics of the data the model trains on, for a model that standardises
+ * its inputs (width 0 until known). */
+static NnrtInputStats *stats_room(Entry *e) {
+  const NnrtModel *m = e->c.m;
+  if (!m->has_train || m->train.scaling != NNRT_SCALE_STANDARDIZE)
+    return NULL;
+  if (!e->stats_buf) {
+    e->stats_buf = malloc((size_t)(2 * m->input.width) * sizeof(float));
+    if (!e->stats_buf)
+      return NULL;
+    e->stats = (NnrtInputStats){0, e->stats_buf, e->stats_buf + m->input.width};
+  }
+  return &e->stats;
+}
+
+/* The train block's data, loaded by the first :train or :eval and kept (with its statistics). */
 static bool ensure_data(Repl *r, Entry *e) {
   if (e->td)
     return true;
@@ -76,58 +83,60 @@ static bool ensure_data(Repl *r, Entry *e) {
     return false;
   }
   const NnrtInputStats *st = nnrt_train_data_stats(e->td);
-  if (st->width > 0) {
-    free(e->stats_buf);
-    e->stats_buf = malloc((size_t)(2 * st->width) * sizeof(float));
-    memcpy(e->stats_buf, st->mean, (size_t)st->width * sizeof(float));
-    memcpy(e->stats_buf + st->width, st->std, (size_t)st->width * sizeof(float));
-    e->stats = (NnrtInputStats){st->width, e->stats_buf, e->stats_buf + st->width};
+  NnrtInputStats *to = stats_room(e);
+  if (to && st->width > 0) {
+    memcpy(to->mean, st->mean, (size_t)st->width * sizeof(float));
+    memcpy(to->std, st->std, (size_t)st->width * sizeof(float));
+    to->width = st->width;
   }
   return true;
 }
 
+static int data_interrupted(void) { return repl_interrupted; }
+
+/* epochs=10 is the REPL's spelling of --epochs=10 (and log_every=K of --log-every=K). */
+static char *as_flag(const char *arg) {
+  const char *eq = strchr(arg, '=');
+  if (arg[0] == '-' || !eq)
+    return repl_xstrdup(arg);
+  Buf b = {0};
+  repl_buf_str(&b, "--");
+  for (const char *p = arg; p < eq; p++)
+    repl_buf_rep(&b, *p == '_' ? '-' : *p, 1);
+  repl_buf_str(&b, eq);
+  return b.s;
+}
+
+/* The program's train command (the runtime's, nnrt_cli_train) on the model's weights and data:
+ * the same flags, checks, messages and output, continuing from the current weights and saving
+ * only with --save. Ctrl-C while the data loads cancels the run; during the run the runtime
+ * stops after the current step. */
 static void cmd_train(Repl *r, int argc, char **argv) {
   int used;
   Entry *e = model_arg(r, argc, argv, &used);
-  if (!e || !need_train(r, e))
+  if (!e)
     return;
-  NnrtTrainOptions o = nnrt_train_options(e->c.m);
-  bool seeded = false;
-  for (int i = 1 + used; i < argc; i++) {
-    char *eq = strchr(argv[i], '=');
-    if (!eq) {
-      repl_error(r, "expected KEY=VALUE, got '%s' (epochs=N lr=X batch=B seed=S)", argv[i]);
-      return;
-    }
-    *eq = '\0';
-    const char *why = repl_set_train_option(&o, argv[i], eq + 1, &seeded);
-    if (why) {
-      repl_error(r, "%s: %s", argv[i], why);
-      return;
-    }
-  }
-  char err[1024];
-  if (nnrt_check_train_options(e->c.m, &o, err, sizeof err) != 0 ||
-      !repl_batch_fits(e->c.m, &o, err, sizeof err)) {
-    repl_error(r, "%s", err);
-    return;
-  }
+  int n = argc - 1 - used;
+  char **flags = calloc((size_t)n + 1, sizeof *flags);
+  for (int i = 0; i < n; i++)
+    flags[i] = as_flag(argv[1 + used + i]);
+  char prog[32];
+  snprintf(prog, sizeof prog, "<repl>:%u: error", r->cmdline);
+  NnrtCliNames names = {.prog = prog};
+  NnrtTrainState st = {.ws = e->ws, .td = &e->td, .stats = stats_room(e),
+                       .interrupted = data_interrupted};
   struct sigaction sa = {.sa_handler = repl_on_sigint}, old;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
   repl_interrupted = 0;
-  if (ensure_data(r, e)) {
-    /* seed=S starts again from the initialisers, as a program's --seed does. */
-    if (seeded)
-      nnrt_init_params(e->c.m, e->ws, o.seed);
-    if (repl_interrupted)
-      repl_error(r, "interrupted");
-    else if (repl_train_and_report(e->c.m, e->ws, &o, e->td, err, sizeof err) != 0)
-      repl_error(r, "%s%s", err, strncmp(err, "interrupted", 11) ? ""
-                                   : "; the model keeps the weights of its last step");
-  }
+  fflush(stdout);
+  if (nnrt_cli_train(e->c.m, &names, &st, n, flags, stdout, stderr) == NNRT_EXIT_INTERRUPTED)
+    fprintf(stderr, "<repl>:%u: note: the model keeps the weights it has now\n", r->cmdline);
   sigaction(SIGINT, &old, NULL);
   repl_interrupted = 0;
+  for (int i = 0; i < n; i++)
+    free(flags[i]);
+  free(flags);
 }
 
 static void cmd_predict(Repl *r, int argc, char **argv) {
@@ -136,21 +145,13 @@ static void cmd_predict(Repl *r, int argc, char **argv) {
   if (!e)
     return;
   const NnrtModel *m = e->c.m;
-  int n = argc - 1 - used;
-  if (n != m->input.width) {
-    repl_error(r, "%s takes %lld input value%s, got %d", m->name, (long long)m->input.width,
-               repl_plural(m->input.width), n);
+  float *x = malloc((size_t)(m->input.width + m->output.width) * sizeof *x);
+  float *y = x + m->input.width;
+  char err[256];
+  if (nnrt_parse_input_row(m, argc - 1 - used, argv + 1 + used, x, err, sizeof err) != 0) {
+    repl_error(r, "%s", err);
+    free(x);
     return;
-  }
-  float *x = malloc((size_t)(m->input.width + m->output.width) * sizeof *x), *y = x + n;
-  for (int i = 0; i < n; i++) {
-    double v;
-    if (!repl_parse_f64(argv[1 + used + i], &v) || fabs(v) > FLT_MAX) {
-      repl_error(r, "input value %d ('%s') is not a finite number", i + 1, argv[1 + used + i]);
-      free(x);
-      return;
-    }
-    x[i] = (float)v;
   }
   bool standardize = m->has_train && m->train.scaling == NNRT_SCALE_STANDARDIZE;
   if (standardize && e->stats.width == 0)
@@ -213,7 +214,8 @@ static void cmd_params(Repl *r, int argc, char **argv) {
   }
 }
 
-static void cmd_weights(Repl *r, int argc, char **argv, bool save) {
+/* :save and :loadw. */
+static void weights(Repl *r, int argc, char **argv, bool save) {
   if (argc < 2 || argc > 3) {
     repl_error(r, "usage: %s [MODEL] PATH", save ? ":save" : ":loadw");
     return;
@@ -251,7 +253,22 @@ static void cmd_weights(Repl *r, int argc, char **argv, bool save) {
   printf("loaded weights of %s from %s\n", m->name, path);
 }
 
-static void cmd_ir(Repl *r, Entry *e) {
+static void cmd_save(Repl *r, int argc, char **argv) { weights(r, argc, argv, true); }
+static void cmd_loadw(Repl *r, int argc, char **argv) { weights(r, argc, argv, false); }
+
+/* The model of a command that takes at most one argument, the model's name. */
+static Entry *only_model_arg(Repl *r, int argc, char **argv) {
+  int used;
+  if (argc <= 2)
+    return model_arg(r, argc, argv, &used);
+  repl_error(r, "usage: %s [MODEL]", argv[0]);
+  return NULL;
+}
+
+static void cmd_ir(Repl *r, int argc, char **argv) {
+  Entry *e = only_model_arg(r, argc, argv);
+  if (!e)
+    return;
   Compiled c = {0};
   c.text = repl_xstrdup(e->c.text);
   compilation_init(&c.comp, e->c.comp.src.name, c.text, strlen(c.text), stderr);
@@ -273,94 +290,150 @@ static void cmd_ir(Repl *r, Entry *e) {
   repl_compiled_free(&c);
 }
 
-static const char help[] =
-  "Type an expression to evaluate it, e.g. relu([0.4, 0.6] · [2, 3] + 1), or a model or\n"
-  "train block to define it (a line that opens { ( or [ continues until they are closed).\n"
-  "MODEL may be left out: the commands then use the model defined last.\n"
-  "  :load FILE              define the models and train blocks of FILE\n"
-  "  :reload                 load the last file again, keeping the weights that still fit\n"
-  "  :list                   the models defined\n"
-  "  :train [MODEL] [epochs=N] [lr=X] [batch=B] [seed=S] [log_every=K]\n"
-  "                          train from the current weights (seed=S starts again from the\n"
-  "                          initialisers with seed S); Ctrl-C stops the training\n"
-  "  :predict [MODEL] X1 ... the outputs for one input row\n"
-  "  :eval [MODEL]           loss (and accuracy) of the current weights on the model's data\n"
-  "  :params [MODEL]         parameters: shape, norm, first values\n"
-  "  :explain [MODEL]        the derived backward pass\n"
-  "  :graph [MODEL]          the graph (as nnc --emit=grad)\n"
-  "  :ir [MODEL]             the LLVM IR the JIT gets (before optimisation)\n"
-  "  :save [MODEL] PATH      write the weights (safetensors, as a compiled program does)\n"
-  "  :loadw [MODEL] PATH     read weights written by :save or by a compiled program\n"
-  "  :time                   time each input (on/off)\n"
-  "  :opt 0|1|2|3            optimisation level of the JIT's code for the next definitions\n"
-  "                          (default 2, as nnc's: the code is then the compiled program's)\n"
-  "  :help                   this text\n"
-  "  :quit                   leave (also Ctrl-D)\n";
+static void cmd_graph(Repl *r, int argc, char **argv) {
+  Entry *e = only_model_arg(r, argc, argv);
+  if (e)
+    graph_print(stdout, &e->c.comp.graph);
+}
 
-/* Returns false for :quit. */
-bool repl_command(Repl *r, char *line) {
-  char *argv[MAX_ARGS];
+static void cmd_explain(Repl *r, int argc, char **argv) {
+  Entry *e = only_model_arg(r, argc, argv);
+  if (e && need_train(r, e))
+    explain_print(stdout, &e->c.comp.graph, &e->c.comp.model->train.opt);
+}
+
+static void cmd_load(Repl *r, int argc, char **argv) {
+  if (argc != 2)
+    repl_error(r, "usage: :load FILE");
+  else
+    repl_load_file(r, argv[1]);
+}
+
+static void cmd_reload(Repl *r, int argc, char **argv) {
+  (void)argc, (void)argv;
+  if (!r->last_file)
+    repl_error(r, "no file loaded yet; use :load FILE");
+  else
+    repl_load_file(r, r->last_file);
+}
+
+static void cmd_list(Repl *r, int argc, char **argv) {
+  (void)argc, (void)argv;
+  for (int i = 0; i < r->n; i++) {
+    Buf b = {0};
+    repl_describe(r->e[i], &b);
+    printf("%s (%s) from %s\n", r->e[i]->model->name, b.s, r->e[i]->model->src);
+    free(b.s);
+  }
+}
+
+static void cmd_opt(Repl *r, int argc, char **argv) {
+  if (argc != 2 || strlen(argv[1]) != 1 || argv[1][0] < '0' || argv[1][0] > '3') {
+    repl_error(r, "usage: :opt 0|1|2|3 (now %d)", r->jit_opt);
+    return;
+  }
+  r->jit_opt = argv[1][0] - '0';
+  printf("JIT code of the next definitions at -O%d\n", r->jit_opt);
+}
+
+static void cmd_time(Repl *r, int argc, char **argv) {
+  (void)argc, (void)argv;
+  r->timing = !r->timing;
+  printf("timing %s\n", r->timing ? "on" : "off");
+}
+
+static void cmd_help(Repl *r, int argc, char **argv) {
+  (void)r, (void)argc, (void)argv;
+  repl_print_help(stdout);
+}
+
+static void cmd_quit(Repl *r, int argc, char **argv) {
+  (void)argc, (void)argv;
+  r->quit = true;
+}
+
+/* ---- The table ---- */
+
+const ReplCommand repl_commands[] = {
+  {"load", {NULL}, "FILE", "define the models and train blocks of FILE", cmd_load},
+  {"reload", {NULL}, "", "load the last file again, keeping the weights that still fit",
+   cmd_reload},
+  {"list", {NULL}, "", "the models defined", cmd_list},
+  {"train", {NULL}, "[MODEL] [OPTIONS]",
+   "train from the current weights: a compiled program's train\n"
+   "command and its options (:train --help lists them; epochs=N\n"
+   "is --epochs=N); --seed S starts again from the initialisers,\n"
+   "--save PATH writes the weights; Ctrl-C stops the training",
+   cmd_train},
+  {"predict", {NULL}, "[MODEL] X1 ...", "the outputs for one input row", cmd_predict},
+  {"eval", {NULL}, "[MODEL]", "loss (and accuracy) of the current weights on the model's data",
+   cmd_eval},
+  {"params", {NULL}, "[MODEL]", "parameters: shape, norm, first values", cmd_params},
+  {"explain", {NULL}, "[MODEL]", "the derived backward pass", cmd_explain},
+  {"graph", {NULL}, "[MODEL]", "the graph (as nnc --emit=grad)", cmd_graph},
+  {"ir", {NULL}, "[MODEL]", "the LLVM IR the JIT gets (before optimisation)", cmd_ir},
+  {"save", {NULL}, "[MODEL] PATH", "write the weights (safetensors, as a compiled program does)",
+   cmd_save},
+  {"loadw", {NULL}, "[MODEL] PATH", "read weights written by :save or by a compiled program",
+   cmd_loadw},
+  {"time", {NULL}, "", "time each input (on/off)", cmd_time},
+  {"opt", {NULL}, "0|1|2|3",
+   "optimisation level of the JIT's code for the next definitions\n"
+   "(default 2, as nnc's: the code is then the compiled program's)",
+   cmd_opt},
+  {"help", {"h", "?"}, "", "this text", cmd_help},
+  {"quit", {"q", "exit"}, "", "leave (also Ctrl-D)", cmd_quit},
+};
+const size_t repl_n_commands = sizeof repl_commands / sizeof *repl_commands;
+
+const ReplCommand *repl_find_command(const char *name) {
+  for (size_t i = 0; i < repl_n_commands; i++) {
+    const ReplCommand *c = &repl_commands[i];
+    if (!strcmp(c->name, name))
+      return c;
+    for (size_t k = 0; k < sizeof c->alias / sizeof *c->alias && c->alias[k]; k++)
+      if (!strcmp(c->alias[k], name))
+        return c;
+  }
+  return NULL;
+}
+
+enum { HELP_COLUMN = 26 }; /* where :help's descriptions start */
+
+void repl_print_help(FILE *out) {
+  fputs("Type an expression to evaluate it, e.g. relu([0.4, 0.6] · [2, 3] + 1), or a model or\n"
+        "train block to define it (a line that opens { ( or [ continues until they are closed).\n"
+        "MODEL may be left out: the commands then use the model defined last.\n",
+        out);
+  for (size_t i = 0; i < repl_n_commands; i++) {
+    const ReplCommand *c = &repl_commands[i];
+    int n = fprintf(out, "  :%s%s%s", c->name, c->args[0] ? " " : "", c->args);
+    if (n >= HELP_COLUMN)
+      fprintf(out, "\n%*s", HELP_COLUMN, "");
+    else
+      fprintf(out, "%*s", HELP_COLUMN - n, "");
+    for (const char *l = c->help; *l;) {
+      size_t len = strcspn(l, "\n");
+      fprintf(out, "%.*s\n", (int)len, l);
+      l += len;
+      if (*l == '\n' && *++l)
+        fprintf(out, "%*s", HELP_COLUMN, "");
+    }
+  }
+}
+
+enum { MAX_WORDS = 64 }; /* of a command line */
+
+void repl_command(Repl *r, char *line) {
+  char *argv[MAX_WORDS];
   int argc = 0;
-  for (char *t = strtok(line, " \t\r\n"); t && argc < MAX_ARGS; t = strtok(NULL, " \t\r\n"))
+  for (char *t = strtok(line, " \t\r\n"); t && argc < MAX_WORDS; t = strtok(NULL, " \t\r\n"))
     argv[argc++] = t;
   if (argc == 0)
-    return true;
-  const char *c = argv[0] + 1;
-  int used;
-  Entry *e;
-  if (!strcmp(c, "quit") || !strcmp(c, "q") || !strcmp(c, "exit"))
-    return false;
-  if (!strcmp(c, "help") || !strcmp(c, "h") || !strcmp(c, "?"))
-    fputs(help, stdout);
-  else if (!strcmp(c, "load")) {
-    if (argc != 2)
-      repl_error(r, "usage: :load FILE");
-    else
-      repl_load_file(r, argv[1]);
-  } else if (!strcmp(c, "reload")) {
-    if (!r->last_file)
-      repl_error(r, "no file loaded yet; use :load FILE");
-    else
-      repl_load_file(r, r->last_file);
-  } else if (!strcmp(c, "list")) {
-    for (int i = 0; i < r->n; i++) {
-      Buf b = {0};
-      repl_describe(r->e[i], &b);
-      printf("%s (%s) from %s\n", r->e[i]->model->name, b.s, r->e[i]->model->src);
-      free(b.s);
-    }
-  } else if (!strcmp(c, "train"))
-    cmd_train(r, argc, argv);
-  else if (!strcmp(c, "predict"))
-    cmd_predict(r, argc, argv);
-  else if (!strcmp(c, "eval"))
-    cmd_eval(r, argc, argv);
-  else if (!strcmp(c, "params"))
-    cmd_params(r, argc, argv);
-  else if (!strcmp(c, "save") || !strcmp(c, "loadw"))
-    cmd_weights(r, argc, argv, c[0] == 's');
-  else if (!strcmp(c, "opt")) {
-    if (argc != 2 || strlen(argv[1]) != 1 || argv[1][0] < '0' || argv[1][0] > '3')
-      repl_error(r, "usage: :opt 0|1|2|3 (now %d)", repl_jit_opt);
-    else {
-      repl_jit_opt = argv[1][0] - '0';
-      printf("JIT code of the next definitions at -O%d\n", repl_jit_opt);
-    }
-  } else if (!strcmp(c, "time")) {
-    r->timing = !r->timing;
-    printf("timing %s\n", r->timing ? "on" : "off");
-  } else if (!strcmp(c, "explain") || !strcmp(c, "graph") || !strcmp(c, "ir")) {
-    if (argc > 2)
-      repl_error(r, "usage: :%s [MODEL]", c);
-    else if ((e = model_arg(r, argc, argv, &used))) {
-      if (c[0] == 'i')
-        cmd_ir(r, e);
-      else if (c[0] == 'g')
-        graph_print(stdout, &e->c.comp.graph);
-      else if (need_train(r, e))
-        explain_print(stdout, &e->c.comp.graph, &e->c.comp.model->train.opt);
-    }
-  } else
-    repl_error(r, "unknown command ':%s'; :help lists the commands", c);
-  return true;
+    return;
+  const ReplCommand *c = repl_find_command(argv[0] + 1);
+  if (c)
+    c->run(r, argc, argv);
+  else
+    repl_error(r, "unknown command '%s'; :help lists the commands", argv[0]);
 }

@@ -1,28 +1,13 @@
 /* repl_eval: definitions and expressions on the JIT: compiling a model (repl_compile_jit), the
  * definitions the REPL keeps (Entry), defining and redefining them from typed or loaded text,
  * and evaluating an expression as a one-row model. The scheme is repl.c's header comment. */
-#include <ctype.h>
-#include <errno.h>
-#include <float.h>
-#include <locale.h>
-#include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
 
 #include "repl_internal.h"
 
 /* ---- Compiling a model into a JIT ---- */
-
-/* The optimisation level of JIT code: 2 as nnc's default, so the JIT's code is the program's;
- * :opt N changes it for the definitions that follow. */
-int repl_jit_opt = 2;
-
 
 void repl_compiled_free(Compiled *c) {
   jit_free(c->jit);
@@ -31,9 +16,9 @@ void repl_compiled_free(Compiled *c) {
   memset(c, 0, sizeof *c);
 }
 
-/* Front end, codegen and JIT of `want` (NULL: the first model) in text, which c takes over.
- * Diagnostics go to stderr; false on any error (c is then empty). */
-bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want,
+/* Front end, codegen and JIT at -O`opt` of `want` (NULL: the first model) in text, which c takes
+ * over. Diagnostics go to diag_out; false on any error (c is then empty). */
+bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want, int opt,
                       FILE *diag_out) {
   memset(c, 0, sizeof *c);
   c->text = text;
@@ -58,7 +43,7 @@ bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *wan
   compilation_plan(&c->comp, &p, name);
   LLVMModuleRef mod = codegen_module(&p, jit_context(c->jit), false);
   double t2 = repl_now_ms();
-  if (!mod || !jit_add(c->jit, mod, repl_jit_opt, err, sizeof err) ||
+  if (!mod || !jit_add(c->jit, mod, opt, err, sizeof err) ||
       !(c->m = jit_lookup(c->jit, "nn_model"))) {
     fprintf(stderr, "nnc: internal error: the JIT rejected model '%s': %s\n",
             c->comp.model->name, mod ? err : "no module");
@@ -207,7 +192,8 @@ static bool define(Repl *r, const Block *model, const Block *train, const Block 
   e->model = block_dup(model);
   e->train = block_dup(train);
   const Block *other = primary == model ? train : model;
-  if (!repl_compile_jit(&e->c, primary->src, compose(primary, other), model->name, stderr) ||
+  if (!repl_compile_jit(&e->c, primary->src, compose(primary, other), model->name,
+                        r->jit_opt, stderr) ||
       !(e->ws = nnrt_workspace_new(e->c.m))) {
     repl_entry_free(e);
     return false;
@@ -342,7 +328,7 @@ bool repl_define_source(Repl *r, const char *src_name, const char *text, unsigne
 bool repl_load_file(Repl *r, const char *path) {
   char err[1024];
   size_t len;
-  char *text = repl_read_file(path, &len, err, sizeof err);
+  char *text = driver_read_source(path, &len, err, sizeof err);
   if (!text) {
     repl_error(r, "%s", err);
     return false;
@@ -423,7 +409,7 @@ void repl_eval_expr(Repl *r, const char *expr, unsigned line) {
   size_t diags_len = 0;
   FILE *mem = open_memstream(&diags, &diags_len);
   Compiled c;
-  bool ok = repl_compile_jit(&c, "<repl>", b.s, NULL, mem ? mem : stderr);
+  bool ok = repl_compile_jit(&c, "<repl>", b.s, NULL, r->jit_opt, mem ? mem : stderr);
   if (mem) {
     fclose(mem);
     print_expr_diags(diags, line, at, last);

@@ -1,5 +1,5 @@
 /* repl_internal: what the files of the REPL share; not part of nnc's interface.
- * Contract: repl.c owns the loop, line editing, options, training output and `nnc run`;
+ * Contract: repl.c owns the loop, line editing, Ctrl-C and `nnc run`;
  * repl_eval.c compiles definitions and expressions on the JIT and owns the Entry table;
  * repl_cmd.c runs the `:` commands. User errors print a diagnostic and return false. */
 #ifndef NNC_REPL_INTERNAL_H
@@ -57,6 +57,8 @@ typedef struct {
   char *last_file;
   const char *last_model; /* the model commands use when none is named */
   bool timing, tty;
+  int jit_opt; /* the optimisation level of the JIT code of the definitions that follow (:opt) */
+  bool quit;   /* :quit was typed */
 } Repl;
 
 /* repl.c */
@@ -64,22 +66,14 @@ typedef struct {
 extern volatile sig_atomic_t repl_interrupted;
 double repl_now_ms(void);
 char *repl_xstrdup(const char *s);
+void repl_buf_add(Buf *b, const char *s, size_t n);
 void repl_buf_str(Buf *b, const char *s);
 void repl_buf_rep(Buf *b, char c, size_t n);
-char *repl_read_file(const char *path, size_t *len, char *err, size_t errlen);
 void repl_on_sigint(int sig);
-int repl_train_and_report(const NnrtModel *m, float *ws, NnrtTrainOptions *o,
-                          const NnrtTrainData *td, char *msg, size_t msglen);
-bool repl_parse_f64(const char *s, double *out);
-const char *repl_set_train_option(NnrtTrainOptions *o, const char *key, const char *v,
-                                  bool *seeded);
-bool repl_batch_fits(const NnrtModel *m, const NnrtTrainOptions *o, char *msg, size_t n);
 
 /* repl_eval.c */
-/* The optimisation level of JIT code for the definitions that follow (:opt N). */
-extern int repl_jit_opt;
 void repl_compiled_free(Compiled *c);
-bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want,
+bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want, int opt,
                       FILE *diag_out);
 __attribute__((format(printf, 2, 3))) void repl_error(const Repl *r, const char *fmt, ...);
 void repl_entry_free(Entry *e);
@@ -92,6 +86,21 @@ bool repl_load_file(Repl *r, const char *path);
 void repl_eval_expr(Repl *r, const char *expr, unsigned line);
 
 /* repl_cmd.c */
-bool repl_command(Repl *r, char *line);
+/* A `:` command: its name (without the colon) and other names, the arguments :help shows after
+ * it, what it does (lines separated by '\n') and its handler (argv[0] is the command as typed). */
+typedef struct {
+  const char *name;
+  const char *alias[2];
+  const char *args;
+  const char *help;
+  void (*run)(Repl *r, int argc, char **argv);
+} ReplCommand;
+extern const ReplCommand repl_commands[];
+extern const size_t repl_n_commands;
+/* The row named name (or one of its other names), or NULL. */
+const ReplCommand *repl_find_command(const char *name);
+void repl_print_help(FILE *out);
+/* Runs the command line `line` (which starts with ':'), or says it is unknown. */
+void repl_command(Repl *r, char *line);
 
 #endif

@@ -179,6 +179,48 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
                      const NnrtTrainData *td, FILE *log, NnrtTrainResult *res, char *err,
                      size_t errlen);
 
+/* ---- The program's command line, for hosts ----
+ * nnc run calls the command line of a JIT-compiled model exactly as a compiled program calls
+ * nnrt_main; the REPL's :train runs the same train command on the weights it holds. */
+
+/* How the program is named: nnrt_main derives these from argv[0]. */
+typedef struct {
+  const char *prog;    /* prefix of every message, "prog: message" */
+  const char *command; /* how the user runs it ("./xor", "nnc run xor.nn"): usage lines and
+                          suggested commands; NULL: none */
+  const char *weights; /* the default weights file; NULL: train saves only with --save */
+} NnrtCliNames;
+
+/* nnrt_main with the names given rather than derived from argv[0] (argv[0] is skipped) and the
+ * streams given. Returns the program's exit code. */
+int nnrt_cli_main(const NnrtModel *m, const NnrtCliNames *names, int argc, char **argv,
+                  FILE *in, FILE *out, FILE *err);
+
+/* A host's model state the train command runs on instead of a fresh one. */
+typedef struct {
+  float *ws;          /* training continues from these weights; --seed, --init, --resume start
+                         again as the program does */
+  NnrtTrainData **td; /* the model's data: loaded by the first run and kept (a run with --data
+                         or --validate loads its own) */
+  NnrtInputStats *stats; /* may be NULL; for a model that standardises, set to the statistics of
+                            the data a run trains on (mean and std hold input.width floats) */
+  int (*interrupted)(void); /* may be NULL; nonzero once the data is ready: the run does not
+                               start ("interrupted", NNRT_EXIT_INTERRUPTED) */
+} NnrtTrainState;
+
+/* The train command, `prog train ARGS` with argv holding ARGS only, on a host's state: the
+ * program's flags, checks, messages and output; --help lists the flags. Returns an exit code
+ * (NNRT_EXIT_*) and has said why on err when it is not 0. */
+int nnrt_cli_train(const NnrtModel *m, const NnrtCliNames *names, NnrtTrainState *state,
+                   int argc, char **argv, FILE *out, FILE *err);
+
+/* The one binder of predict's input values (the program's `predict X1 ... Xn`, the REPL's
+ * :predict): n strings, each all a finite float, into x[input.width] as given (unscaled); 0, or
+ * -1 with err ("predict expects 2 input values, got 1", "input value 2 ('x') is not a finite
+ * number"). */
+int nnrt_parse_input_row(const NnrtModel *m, int n, char *const *values, float *x, char *err,
+                         size_t errlen);
+
 /* ---- Embedding (nnc -c --header, runtime/context.c): a model as a library object ----
  * A context is one model's workspace with its parameters; the caller feeds batches. The
  * wrappers nnc writes into the object (<prefix>_create, <prefix>_train_batch, ...) are these

@@ -1,8 +1,9 @@
 #!/bin/sh
 # xor.sh NNC SRCDIR: the REPL and `nnc run` train as the compiled program does, and the JIT's
 # code predicts what the ahead-of-time code predicts.
-# 1. nnc run examples/xor.nn ends with the compiled program's final loss and table (seed 1), and
-#    the same with --seed 3 --epochs 2000;
+# 1. nnc run examples/xor.nn is the compiled program's command line: train prints what ./xor
+#    prints and saves the same bytes, also with --seed 3 --epochs 2000; predict and a bad
+#    option say what the program says;
 # 2. :load, :train, :predict in a session: the truth table of XOR, the same final loss;
 # 3. the program trains and saves; :loadw reads its weights and :predict prints, for the four
 #    rows, exactly what `./xor predict` prints.
@@ -15,18 +16,34 @@ run compile "$NNC" xor.nn -o xor
 expect_rc compile 0 "nnc compiles xor.nn"
 run prog ./xor train --save prog.safetensors
 expect_rc prog 0 "./xor trains"
-run jit "$NNC" run xor.nn
-expect_rc jit 0 "nnc run xor.nn"
-cut_time prog.out | grep -v '^saved weights' >prog.cut
-cut_time jit.out >jit.cut
+run jit "$NNC" run xor.nn train --save jit.safetensors
+expect_rc jit 0 "nnc run xor.nn train"
+cut_time prog.out | sed 's/^saved weights to .*/saved weights/' >prog.cut
+cut_time jit.out | sed 's/^saved weights to .*/saved weights/' >jit.cut
 if cmp -s prog.cut jit.cut; then pass "nnc run prints what ./xor prints (final loss $(last_value jit.out 'final loss '))"
 else fail "nnc run and ./xor differ"; diff prog.cut jit.cut | head -20; fi
+if cmp -s prog.safetensors jit.safetensors; then pass "nnc run saves the bytes ./xor saves"
+else fail "the weights of nnc run and ./xor differ"; fi
 
 run prog3 ./xor train --seed 3 --epochs 2000 --save p3.safetensors
 run jit3 "$NNC" run xor.nn --seed 3 --epochs 2000
 if [ "$(last_value prog3.out 'final loss ')" = "$(last_value jit3.out 'final loss ')" ] &&
    is_number "$(last_value jit3.out 'final loss ')"; then pass "same final loss with --seed 3 --epochs 2000"
 else fail "final loss: program $(last_value prog3.out 'final loss '), nnc run $(last_value jit3.out 'final loss ')"; fi
+if [ -f xor.safetensors ] && grep -q '^saved weights to xor.safetensors$' jit3.out; then
+  pass "nnc run xor.nn saves to xor.safetensors by default, as ./xor does beside itself"
+else fail "nnc run's default weights"; show jit3; fi
+
+run predp ./xor predict --weights prog.safetensors 0 1
+run predj "$NNC" run xor.nn predict --weights prog.safetensors 0 1
+if cmp -s predp.out predj.out && [ -s predp.out ]; then pass "nnc run xor.nn predict prints what ./xor predict prints"
+else fail "predict differs"; paste predp.out predj.out; fi
+run badp ./xor train --epochs 0
+rcp=$RC
+run badj "$NNC" run xor.nn train --epochs 0
+if [ "$(head -n 1 badp.err)" = "$(head -n 1 badj.err)" ] && [ "$rcp" -eq 2 ] && [ "$RC" -eq 2 ]; then
+  pass "a bad option: the same message and exit code ($(head -n 1 badj.err))"
+else fail "bad option: program '$(head -n 1 badp.err)', nnc run '$(head -n 1 badj.err)'"; fi
 
 printf '%s\n' ':load xor.nn' ':train xor' ':predict xor 0 0' ':predict xor 0 1' ':predict xor 1 0' \
   ':predict xor 1 1' >session.in

@@ -171,6 +171,7 @@ static void test_bad_values(void **state) {
     {"--lr", "0", "--lr expects a positive number, got '0'"},
     {"--lr", "nan", "--lr expects a positive number, got 'nan'"},
     {"--seed", "-3", "--seed expects an integer from 0 to 2^64-1, got '-3'"},
+    {"--log-every", "-1", "--log-every expects an integer >= 0, got '-1'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     assert_int_equal(RUN(&clf, "./clf", "train", cases[i].flag, cases[i].value),
@@ -189,7 +190,7 @@ static void test_threads_and_batch_limits(void **state) {
   assert_int_equal(RUN(&clf, "./clf", "train", "--threads", "257"), NNRT_EXIT_USAGE);
   expect_message("--threads: at most 256, got 257");
   assert_int_equal(RUN(&clf, "./clf", "--batch", "5"), NNRT_EXIT_USAGE);
-  expect_message("this program was compiled for batches of at most 4 rows (train block batch "
+  expect_message("model 'clf' was compiled for batches of at most 4 rows (train block batch "
                  "= 4); recompile to train with 5");
   assert_int_equal(RUN(&clf, "./clf", "train", "--resume", "a", "--init", "b"),
                    NNRT_EXIT_USAGE);
@@ -221,7 +222,7 @@ static void test_help(void **state) {
   for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
     assert_non_null(strstr(out_text, codes[i]));
   const char *flags[] = {"--epochs N", "--batch B", "--lr X", "--seed S", "--threads T",
-                         "--data", "--validate", "--save PATH", "--resume PATH", "--init PATH",
+                         "--log-every K", "--data", "--validate", "--save PATH", "--resume PATH", "--init PATH",
                          "--log-json PATH", "--plot PATH", "--weights PATH", "predict -",
                          "  eval ", "  info "};
   for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
@@ -666,6 +667,112 @@ static void test_svg_plot(void **state) {
   free(text);
 }
 
+/* ---- Hosts: nnc run (nnrt_cli_main) and the REPL's :train (nnrt_cli_train) ---- */
+
+/* The one binder of predict's values, which the REPL's :predict calls too. */
+static void test_input_row_binder(void **state) {
+  (void)state;
+  float x[3];
+  char *good[] = {"1", "-2.5", "3e2"}, *bad[] = {"1", "x", "3"}, *inf[] = {"1", "2", "inf"};
+  assert_int_equal(nnrt_parse_input_row(&clf, 3, good, x, err, sizeof err), 0);
+  assert_true(x[0] == 1.0f && x[1] == -2.5f && x[2] == 300.0f);
+  assert_int_equal(nnrt_parse_input_row(&clf, 2, good, x, err, sizeof err), -1);
+  assert_string_equal(err, "predict expects 3 input values, got 2");
+  assert_int_equal(nnrt_parse_input_row(&clf, 3, bad, x, err, sizeof err), -1);
+  assert_string_equal(err, "input value 2 ('x') is not a finite number");
+  assert_int_equal(nnrt_parse_input_row(&clf, 3, inf, x, err, sizeof err), -1);
+  assert_string_equal(err, "input value 3 ('inf') is not a finite number");
+}
+
+/* nnrt_cli_main: the program's command line under the names a host gives it. */
+static int run_named(const NnrtCliNames *names, int argc, const char **argv) {
+  FILE *out = tmpfile(), *errf = tmpfile();
+  int rc = nnrt_cli_main(&clf, names, argc, (char **)argv, stdin, out, errf);
+  out_text = read_stream(out);
+  err_text = read_stream(errf);
+  fclose(out);
+  fclose(errf);
+  return rc;
+}
+
+static void test_host_names(void **state) {
+  (void)state;
+  const char *weights = tmp_path("named.safetensors");
+  NnrtCliNames names = {.prog = "clf", .command = "nnc run clf.nn", .weights = weights};
+  const char *bad[] = {"ignored", "train", "--epochs", "0"};
+  assert_int_equal(run_named(&names, 4, bad), NNRT_EXIT_USAGE);
+  assert_string_equal(err_text, "clf: --epochs expects a positive integer, got '0'\n"
+                                "Try 'nnc run clf.nn --help' for usage.\n");
+  const char *predict[] = {"ignored", "predict", "1", "2", "3"};
+  assert_int_equal(run_named(&names, 5, predict), NNRT_EXIT_IO);
+  char want[4400];
+  snprintf(want, sizeof want, "clf: no trained weights at '%s'; run 'nnc run clf.nn train' first\n",
+           weights);
+  assert_string_equal(err_text, want);
+  const char *train[] = {"ignored"};
+  assert_int_equal(run_named(&names, 1, train), NNRT_EXIT_OK);
+  snprintf(want, sizeof want, "saved weights to %s\n", weights);
+  assert_non_null(strstr(out_text, want));
+  assert_int_equal(run_named(&names, 5, predict), NNRT_EXIT_OK);
+  assert_string_equal(out_text, "1 2 3  class 2\n");
+  const char *help[] = {"ignored", "--help"};
+  assert_int_equal(run_named(&names, 2, help), NNRT_EXIT_OK);
+  assert_non_null(strstr(out_text, "Usage: nnc run clf.nn [train]"));
+  snprintf(want, sizeof want, "(default %s)", weights);
+  assert_non_null(strstr(out_text, want));
+}
+
+static int no_interrupt(void) { return 0; }
+static int interrupt(void) { return 1; }
+
+static int run_host_train(NnrtTrainState *st, int argc, const char **argv) {
+  NnrtCliNames names = {.prog = "<repl>:3: error"};
+  FILE *out = tmpfile(), *errf = tmpfile();
+  int rc = nnrt_cli_train(&clf, &names, st, argc, (char **)argv, out, errf);
+  out_text = read_stream(out);
+  err_text = read_stream(errf);
+  fclose(out);
+  fclose(errf);
+  return rc;
+}
+
+/* A host's train: it continues from the host's weights (--seed starts again from the
+ * initialisers), loads the data once and keeps it, saves only with --save, and says what the
+ * program says without the program's "Try" hint. */
+static void test_host_train_state(void **state) {
+  (void)state;
+  float *ws = nnrt_workspace_new(&clf);
+  assert_non_null(ws);
+  NnrtTrainData *td = NULL;
+  NnrtTrainState st = {.ws = ws, .td = &td, .interrupted = no_interrupt};
+  ws[CW] = 7.0f; /* clf's step leaves w alone: it shows where training started */
+  const char *plain[] = {"--epochs", "1"};
+  assert_int_equal(run_host_train(&st, 2, plain), NNRT_EXIT_OK);
+  assert_true(ws[CW] == 7.0f);
+  assert_non_null(td);
+  assert_non_null(strstr(out_text, "final loss 0.500000\n"));
+  assert_null(strstr(out_text, "saved weights"));
+  const NnrtTrainData *kept = td;
+  const char *seeded[] = {"--seed=9", "--save", tmp_path("host.safetensors")};
+  assert_int_equal(run_host_train(&st, 3, seeded), NNRT_EXIT_OK);
+  assert_true(ws[CW] == 0.0f);
+  assert_ptr_equal(td, kept);
+  assert_non_null(strstr(out_text, "saved weights to "));
+  const char *bad[] = {"--epochs", "x"};
+  assert_int_equal(run_host_train(&st, 2, bad), NNRT_EXIT_USAGE);
+  assert_string_equal(err_text, "<repl>:3: error: --epochs expects a positive integer, got 'x'\n");
+  const char *help[] = {"--help"};
+  assert_int_equal(run_host_train(&st, 1, help), NNRT_EXIT_OK);
+  assert_non_null(strstr(out_text, "  --log-every K "));
+  assert_non_null(strstr(out_text, "  --save PATH "));
+  assert_null(strstr(out_text, "--weights"));
+  st.interrupted = interrupt;
+  assert_int_equal(run_host_train(&st, 0, NULL), NNRT_EXIT_INTERRUPTED);
+  assert_string_equal(err_text, "<repl>:3: error: interrupted\n");
+  nnrt_train_data_free(td);
+  nnrt_workspace_free(ws);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_unknown_command_and_option),
@@ -682,6 +789,9 @@ int main(void) {
     cmocka_unit_test(test_json_log),
     cmocka_unit_test(test_history_is_thinned),
     cmocka_unit_test(test_svg_plot),
+    cmocka_unit_test(test_input_row_binder),
+    cmocka_unit_test(test_host_names),
+    cmocka_unit_test(test_host_train_state),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

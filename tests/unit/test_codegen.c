@@ -141,14 +141,9 @@ static void front_with(Compilation *c, const OptimizerSettings *o) {
     assert_true(compilation_front(c));
     return;
   }
-  c->ast = parse_source(&c->arena, &c->diag, &c->src);
-  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
-  assert_non_null(c->model);
+  assert_true(compilation_run(c, STAGE_CHECK));
   c->model->train.opt = *o;
-  graph_init(&c->graph, &c->arena, &c->diag);
-  assert_true(lower_model(&c->graph, c->model));
-  assert_true(grad_build(&c->graph));
-  optim_build(&c->graph, o);
+  assert_true(compilation_run(c, STAGE_OPTIM));
 }
 
 /* Every leaf the step reads gets a random value in both the workspace and the interpreter;

@@ -409,33 +409,30 @@ static void class_target_rows(void **state) {
 /* --- sema alone: settings that lowering does not need to see --- */
 
 typedef struct {
-  Arena arena;
-  Source src;
-  Diag diag;
+  Compilation c;
   char *diags;
   size_t size;
   FILE *out;
   Model *model;
 } SemaRun;
 
-/* Parses and checks src as file `name`, selecting model `want`. */
+/* Parses and checks src as file `name`, selecting model `want`: the pipeline up to the checks. */
 static void sema_run(SemaRun *r, const char *name, const char *src, const char *want) {
   memset(r, 0, sizeof *r);
-  arena_init(&r->arena);
-  r->src = (Source){name, src, strlen(src)};
   r->out = open_memstream(&r->diags, &r->size);
-  diag_init(&r->diag, &r->src, r->out);
-  r->diag.format = DIAG_TEST;
-  AstNode *ast = parse_source(&r->arena, &r->diag, &r->src);
-  assert_int_equal(diag_count(&r->diag), 0);
-  r->model = sema_check(&r->arena, &r->diag, ast, want);
+  compilation_init(&r->c, name, src, strlen(src), r->out);
+  r->c.diag.format = DIAG_TEST;
+  r->c.want_model = want;
+  assert_true(compilation_run(&r->c, STAGE_PARSE));
+  compilation_run(&r->c, STAGE_CHECK);
+  r->model = r->c.model;
   fflush(r->out);
 }
 
 static void sema_done(SemaRun *r) {
   fclose(r->out);
   free(r->diags);
-  arena_free(&r->arena);
+  compilation_free(&r->c);
 }
 
 static void expect_clean(SemaRun *r) {

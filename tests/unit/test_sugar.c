@@ -26,9 +26,9 @@ typedef struct {
   int classes;
 } Fixture;
 
-/* parse -> sema -> lower (-> grad -> optimizer when trained), as compilation_front does, with
- * the model's class count forced to `classes` (> 0) so that class targets are tested with
- * `target Y[K]` whatever the parser of the day supports. */
+/* The front end (compilation_run), with the model's class count forced to `classes` (> 0) after
+ * the checks so that class targets are tested with `target Y[K]` whatever the parser of the day
+ * supports. */
 static bool front(Fixture *f, const char *src, int classes) {
   memset(f, 0, sizeof *f);
   f->classes = classes;
@@ -36,27 +36,12 @@ static bool front(Fixture *f, const char *src, int classes) {
   Compilation *c = &f->c;
   compilation_init(c, "t.nn", src, strlen(src), f->diag_out);
   c->diag.format = DIAG_TEST;
-  c->ast = parse_source(&c->arena, &c->diag, &c->src);
-  if (diag_count(&c->diag))
-    return false;
-  c->model = sema_check(&c->arena, &c->diag, c->ast, NULL);
-  if (!c->model)
+  if (!compilation_run(c, STAGE_CHECK))
     return false;
   if (classes)
     c->model->n_classes = classes;
   f->classes = c->model->n_classes;
-  graph_init(&c->graph, &c->arena, &c->diag);
-  if (!lower_model(&c->graph, c->model))
-    return false;
-  assert_true(graph_verify(&c->graph, stderr));
-  if (!c->model->train.present)
-    return true;
-  if (!grad_build(&c->graph))
-    return false;
-  assert_true(graph_verify(&c->graph, stderr));
-  optim_build(&c->graph, &c->model->train.opt);
-  assert_true(graph_verify(&c->graph, stderr));
-  return diag_count(&c->diag) == 0;
+  return compilation_run(c, STAGE_OPTIM);
 }
 
 static const char *diags(Fixture *f) {
