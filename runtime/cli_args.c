@@ -234,7 +234,7 @@ int nnrt_cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *
   return 0;
 }
 
-void cli_print_options(const Cli *c, Command cmd) {
+void nnrt_cli_print_options(const Cli *c, Command cmd) {
   fprintf(c->out, "Options of %s:\n", COMMAND_NAMES[cmd]);
   for (size_t n = 0; n < N_OPTIONS; n++) {
     const Option *o = &OPTIONS[n];

@@ -59,7 +59,7 @@ void nnrt_cli_print_command_help(const Cli *c, Command cmd);
 int nnrt_cli_is_help_flag(const char *arg);
 int nnrt_cli_parse_args(const Cli *c, Command cmd, int argc, char **argv, Args *a);
 /* The options cmd takes, one a line with what each does (a host's `train --help`). */
-void cli_print_options(const Cli *c, Command cmd);
+void nnrt_cli_print_options(const Cli *c, Command cmd);
 NnrtData nnrt_cli_data_with_paths(const NnrtModel *m, const Paths *p);
 int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
                      NnrtDataset *ds);

@@ -253,7 +253,7 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
   int rc = nnrt_cli_parse_args(c, CMD_TRAIN, argc, argv, &a);
   if (rc || a.help) {
     if (a.help && c->state)
-      cli_print_options(c, CMD_TRAIN);
+      nnrt_cli_print_options(c, CMD_TRAIN);
     else if (a.help)
       nnrt_cli_print_command_help(c, CMD_TRAIN);
     return rc;

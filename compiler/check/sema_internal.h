@@ -7,6 +7,7 @@
 #define NNC_SEMA_INTERNAL_H
 #include <zlib.h>
 
+#include "args.h"
 #include "sema.h"
 
 enum { MAX_CLASSES = 1000000 };

@@ -85,13 +85,6 @@ int sema_name_index(const char *const *names, const char *name) {
   return -1;
 }
 
-static int count_names(const char *const *names) {
-  int n = 0;
-  while (names[n])
-    n++;
-  return n;
-}
-
 /* "a, b and c" */
 const char *sema_name_list(Arena *a, const char *const *names, int n, const char *quote) {
   const char *list = "";
@@ -101,36 +94,26 @@ const char *sema_name_list(Arena *a, const char *const *names, int n, const char
   return list;
 }
 
-/* Sorts call's arguments into a: keyword ones by name, at most max_pos positional ones (more
- * get pos_msg). Unknown and repeated names are errors. */
+/* Sorts call's arguments into a through the one binder (args.c): keyword ones by name, at most
+ * max_pos positional ones (more get pos_msg). */
 void sema_collect_args(Sema *s, const AstNode *call, Args *a, int max_pos, const char *pos_msg) {
-  for (const AstNode *arg = call->kind == AST_CALL ? call->u.call.args : NULL; arg;
-       arg = arg->next) {
-    if (arg->kind != AST_KWARG) {
-      if (a->npos < max_pos)
-        a->pos[a->npos++] = arg;
-      else
-        diag_error(s->d, arg->loc, "%s", pos_msg);
-      continue;
-    }
-    int i = sema_name_index(a->names, arg->u.kwarg.name);
-    if (i < 0) {
-      int n = count_names(a->names);
-      diag_error(s->d, arg->loc, "%s has no argument '%s'", a->fn, arg->u.kwarg.name);
-      const char *best = diag_suggest(arg->u.kwarg.name, a->names, n);
-      if (best)
-        diag_hint(s->d, "did you mean '%s'?", best);
-      else if (n)
-        diag_hint(s->d, "%s takes %s", a->fn, sema_name_list(s->arena, a->names, n, ""));
-      else
-        diag_hint(s->d, "%s takes no arguments", a->fn);
-    } else if (a->val[i]) {
-      diag_error(s->d, arg->loc, "argument '%s' is given twice", arg->u.kwarg.name);
-      diag_note(s->d, a->val[i]->loc, "it is first given here");
-    } else {
-      a->val[i] = arg->u.kwarg.value;
-    }
+  const char *params[MAX_ARGS];
+  int n = 0;
+  while (n < max_pos)
+    params[n++] = "";
+  for (int i = 0; a->names[i]; i++) {
+    NNC_ASSERT(n < MAX_ARGS);
+    params[n++] = a->names[i];
   }
+  ArgSpec spec = {.fn = a->fn, .params = params, .nparams = n, .positional = max_pos,
+                  .positional_msg = pos_msg};
+  const AstNode *out[MAX_ARGS];
+  args_bind(s->d, s->arena, call, &spec, out);
+  for (int i = 0; i < max_pos; i++)
+    if (out[i])
+      a->pos[a->npos++] = out[i];
+  for (int i = max_pos; i < n; i++)
+    a->val[i - max_pos] = args_value(out[i]);
 }
 
 /* The argument named name, if given. */
