@@ -680,26 +680,22 @@ static void put_backward(Explain *x, FILE *out) {
 }
 
 /* `update (Adam, β1 = 0.9, …, learning rate η, step t = 1, 2, …)`: the settings behind the
- * constants of the update equations. */
+ * constants of the update equations, as the optimizer's row labels them; a setting that 0
+ * switches off is shown only when on, and Nesterov qualifies momentum. */
 static void put_update_header(const Explain *x, FILE *out) {
-  static const char *const names[] = {
-    [OPT_SGD] = "SGD", [OPT_ADAM] = "Adam", [OPT_ADAMW] = "AdamW", [OPT_RMSPROP] = "RMSprop",
-  };
   const OptimizerSettings *o = x->opt;
   fputs("\nupdate (", out);
   if (o) {
-    bool adam = o->kind == OPT_ADAM || o->kind == OPT_ADAMW;
-    fputs(names[o->kind], out);
-    if (adam)
-      fprintf(out, ", β1 = %g, β2 = %g, ε = %g", o->beta1, o->beta2, o->eps);
-    if (o->kind == OPT_RMSPROP)
-      fprintf(out, ", ρ = %g, ε = %g", o->rho, o->eps);
-    if (o->momentum > 0 && !adam)
-      fprintf(out, ", %smomentum μ = %g", o->nesterov && o->kind == OPT_SGD ? "Nesterov " : "",
-              o->momentum);
-    if (o->weight_decay > 0 && o->kind != OPT_ADAM && o->kind != OPT_RMSPROP)
-      fprintf(out, ", %sweight decay λ = %g", o->kind == OPT_ADAMW ? "decoupled " : "",
-              o->weight_decay);
+    const OptimizerInfo *row = optimizer_info(o->kind);
+    fputs(row->display, out);
+    for (int i = 0; i < row->nargs; i++) {
+      const OptimizerArg *arg = &row->args[i];
+      double v = optimizer_get(o, arg->field);
+      if (!arg->label || (optimizer_field(arg->field)->off_at_zero && !(v > 0)))
+        continue;
+      bool nesterov = arg->field == OPTF_momentum && o->nesterov;
+      fprintf(out, ", %s%s = %g", nesterov ? "Nesterov " : "", arg->label, v);
+    }
     fputs(", ", out);
   }
   fputs(x->g->step ? "learning rate η, step t = 1, 2, …)\n" : "learning rate η)\n", out);
