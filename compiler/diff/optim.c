@@ -19,7 +19,9 @@ static Node *blend(Graph *g, double a, Node *x, double b, Node *y) {
 static Node *new_state(Rule *r, int i) {
   Graph *g = r->g;
   const char *suffix = optimizer_info(r->o->kind)->states[i].suffix;
-  return g_state(g, arena_printf(g->arena, "%s.%s", r->p->name, suffix), r->p->shape);
+  Node *s = g_state(g, arena_printf(g->arena, "%s.%s", r->p->name, suffix), r->p->shape);
+  g_tag(s, PROV_STATE, r->p, i);
+  return s;
 }
 
 static void set_update(Graph *g, Node *leaf, Node *value) {
@@ -65,6 +67,8 @@ static Node *adam(Rule *r) {
   set_update(g, v, v2);
   Node *m_hat = g_div(g, m2, bias_correction(g, o->beta1));
   Node *v_hat = g_div(g, v2, bias_correction(g, o->beta2));
+  g_tag(m_hat, PROV_ESTIMATE, m, 0);
+  g_tag(v_hat, PROV_ESTIMATE, v, 0);
   Node *step = g_div(g, m_hat, g_add(g, g_sqrt(g, v_hat), k(g, o->eps)));
   if (o->kind == OPT_ADAMW && o->weight_decay > 0)
     step = g_add(g, step, g_mul(g, k(g, o->weight_decay), r->p));
@@ -103,7 +107,7 @@ static const struct {
 void optim_build(Graph *g, const OptimizerSettings *o) {
   g->lr = g_leaf(g, OP_INPUT, "η", shape_scalar(), NODE_HYPER);
   if (rules[o->kind].step)
-    g->step = g_leaf(g, OP_INPUT, "t", shape_scalar(), NODE_HYPER);
+    g_tag(g->step = g_leaf(g, OP_INPUT, "t", shape_scalar(), NODE_HYPER), PROV_STEP, NULL, 0);
   int nparams = g->nparams; /* state slots are appended behind the parameters */
   for (int i = 0; i < nparams; i++) {
     if (g->params[i].role != ROLE_PARAM || !g->params[i].grad)
