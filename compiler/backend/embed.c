@@ -106,16 +106,6 @@ static const char *node_name(const Node *n) { return n && n->name ? n->name : "(
 
 static int64_t width_of(const Node *n) { return n ? shape_numel(&n->shape, 1) : 0; }
 
-static const char *optimizer_name(OptimizerKind k) {
-  switch (k) {
-  case OPT_SGD: return "sgd";
-  case OPT_ADAM: return "adam";
-  case OPT_ADAMW: return "adamw";
-  case OPT_RMSPROP: return "rmsprop";
-  }
-  return "?";
-}
-
 /* P: the prefix of functions, U: of constants (P in capitals). */
 static void header_intro(FILE *f, const Program *p, const char *P, const char *U,
                          const char *src) {
@@ -163,7 +153,7 @@ static void header_intro(FILE *f, const Program *p, const char *P, const char *U
             " * %s_MAX_BATCH rows, with the learning rate the caller passes (the train block\n"
             " * uses lr %g, batch %lld, %lld epochs); epochs, batching, shuffling and schedules\n"
             " * are up to the caller. Optimizer state starts at zero and is not saved.\n",
-            optimizer_name(t->opt.kind), U, t->opt.lr, (long long)t->batch, (long long)t->epochs);
+            optimizer_info(t->opt.kind)->name, U, t->opt.lr, (long long)t->batch, (long long)t->epochs);
   } else {
     fprintf(f, " * This model has no train block: it only predicts (%s_train_batch returns\n"
                " * NAN).\n", P);

@@ -30,9 +30,7 @@ extern const char *const sema_decl_word[];
 
 /* --- sema_train.c: values of settings, each checked for `what` with an error at e --- */
 
-/* The ranges a numeric argument may be required to lie in, each with its own message. */
-typedef enum { R_ANY, R_POSITIVE, R_NONNEG, R_UNIT, R_FRACTION, R_CLOSED, R_OPEN } Range;
-
+/* Range (settings.h): the interval a numeric argument must lie in, each with its own message. */
 bool sema_number(Sema *s, const AstNode *e, const char *what, double *out);
 bool sema_int(Sema *s, const AstNode *e, const char *what, int64_t lo, int64_t hi,
               int64_t *out);

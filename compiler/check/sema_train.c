@@ -85,13 +85,23 @@ int sema_name_index(const char *const *names, const char *name) {
   return -1;
 }
 
-/* "a, b and c" */
-const char *sema_name_list(Arena *a, const char *const *names, int n, const char *quote) {
+/* "a, b and c" (last: " and ") */
+static const char *join_names(Arena *a, const char *const *names, int n, const char *quote,
+                              const char *last) {
   const char *list = "";
   for (int i = 0; i < n; i++)
-    list = arena_printf(a, "%s%s%s%s%s", list, i == 0 ? "" : i + 1 < n ? ", " : " and ", quote,
+    list = arena_printf(a, "%s%s%s%s%s", list, i == 0 ? "" : i + 1 < n ? ", " : last, quote,
                         names[i], quote);
   return list;
+}
+
+const char *sema_name_list(Arena *a, const char *const *names, int n, const char *quote) {
+  return join_names(a, names, n, quote, " and ");
+}
+
+/* "a, b or c" */
+static const char *name_alternatives(Arena *a, const char *const *names, int n) {
+  return join_names(a, names, n, "", " or ");
 }
 
 /* Sorts call's arguments into a through the one binder (args.c): keyword ones by name, at most
@@ -143,51 +153,59 @@ void sema_unknown_choice(Sema *s, const AstNode *v, const char *what, const char
     diag_hint(s->d, "the %ss are %s", what, sema_name_list(s->arena, names, n, ""));
 }
 
-/* --- optimizer = sgd(...) | adam(...) | adamw(...) | rmsprop(...) --- */
+/* --- optimizer = one of optimizers.def's rows, e.g. adam(lr = 0.001) --- */
 
-static const char *const opt_names[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
-static const char *const *const opt_args[] = {
-  (const char *const[]){"lr", "momentum", "nesterov", "weight_decay", NULL},
-  (const char *const[]){"lr", "beta1", "beta2", "eps", NULL},
-  (const char *const[]){"lr", "beta1", "beta2", "eps", "weight_decay", NULL},
-  (const char *const[]){"lr", "rho", "eps", "momentum", NULL},
-};
-/* Keras's defaults. */
-static const OptimizerSettings opt_defaults[] = {
-  {.kind = OPT_SGD, .lr = 0.01},
-  {.kind = OPT_ADAM, .lr = 0.001, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-7},
-  {.kind = OPT_ADAMW, .lr = 0.001, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-7,
-   .weight_decay = 0.01},
-  {.kind = OPT_RMSPROP, .lr = 0.001, .rho = 0.9, .eps = 1e-7},
-};
+static const char *const *optimizer_names(void) {
+  static const char *names[OPT_COUNT + 1];
+  for (int k = 0; k < OPT_COUNT; k++)
+    names[k] = optimizer_info((OptimizerKind)k)->name;
+  return names;
+}
+
+/* The argument names of the optimizer k, NULL-terminated, in its row's order. */
+static const char *const *optimizer_arg_names(Sema *s, OptimizerKind k) {
+  const OptimizerInfo *row = optimizer_info(k);
+  const char **names = ARENA_ARRAY(s->arena, const char *, row->nargs + 1);
+  for (int i = 0; i < row->nargs; i++)
+    names[i] = optimizer_field(row->args[i].field)->name;
+  return names;
+}
+
+/* Each argument given, in the order of the fields (so messages come in a fixed order). */
+static void optimizer_args(Sema *s, const Args *a, OptimizerSettings *o) {
+  for (int f = 0; f < OPTF_COUNT; f++) {
+    const OptimizerFieldInfo *fi = optimizer_field((OptimizerField)f);
+    const AstNode *v = optimizer_arg(o->kind, (OptimizerField)f) ? sema_arg_of(a, fi->name) : NULL;
+    double x;
+    bool b;
+    if (v && fi->boolean && sema_bool(s, v, fi->name, &b))
+      optimizer_set(o, (OptimizerField)f, b);
+    else if (v && !fi->boolean && sema_ranged(s, v, fi->name, fi->range, &x))
+      optimizer_set(o, (OptimizerField)f, x);
+  }
+}
 
 static void optimizer_setting(Sema *s, const AstNode *v, TrainSettings *t) {
   const char *name = sema_callee(v);
+  const char *const *names = optimizer_names();
   if (!name) {
-    diag_error(s->d, v->loc, "the optimizer must be sgd, adam, adamw or rmsprop, e.g. "
-               "'adam(lr = 0.001)'");
+    diag_error(s->d, v->loc, "the optimizer must be %s, e.g. 'adam(lr = 0.001)'",
+               name_alternatives(s->arena, names, OPT_COUNT));
     return;
   }
-  int k = sema_name_index(opt_names, name);
+  int k = sema_name_index(names, name);
   if (k < 0) {
-    sema_unknown_choice(s, v, "optimizer", name, opt_names, 4);
+    sema_unknown_choice(s, v, "optimizer", name, names, OPT_COUNT);
     return;
   }
-  OptimizerSettings o = opt_defaults[k];
-  Args a = {.fn = opt_names[k], .names = opt_args[k]};
+  OptimizerSettings o = optimizer_with_defaults((OptimizerKind)k);
+  Args a = {.fn = names[k], .names = optimizer_arg_names(s, (OptimizerKind)k)};
   sema_collect_args(s, v, &a, 0,
                     arena_printf(s->arena, "%s takes named arguments only, e.g. %s(lr = %g)",
-                                 opt_names[k], opt_names[k], o.lr));
-  arg_ranged(s, &a, "lr", R_POSITIVE, &o.lr);
-  arg_ranged(s, &a, "momentum", R_UNIT, &o.momentum);
-  arg_ranged(s, &a, "weight_decay", R_NONNEG, &o.weight_decay);
-  arg_ranged(s, &a, "beta1", R_UNIT, &o.beta1);
-  arg_ranged(s, &a, "beta2", R_UNIT, &o.beta2);
-  arg_ranged(s, &a, "rho", R_UNIT, &o.rho);
-  arg_ranged(s, &a, "eps", R_POSITIVE, &o.eps);
+                                 names[k], names[k], o.lr));
+  optimizer_args(s, &a, &o);
   const AstNode *nesterov = sema_arg_of(&a, "nesterov");
-  if (nesterov && sema_bool(s, nesterov, "nesterov", &o.nesterov) && o.nesterov &&
-      !(o.momentum > 0)) {
+  if (nesterov && o.nesterov && !(o.momentum > 0)) {
     diag_error(s->d, nesterov->loc, "nesterov needs momentum > 0");
     diag_hint(s->d, "e.g. sgd(lr = 0.01, momentum = 0.9, nesterov = true)");
   }
@@ -320,7 +338,7 @@ void sema_check_train(Sema *s, Model *m, const AstNode *block) {
     return;
   }
   *t = (TrainSettings){.present = true, .loc = block->loc, .epochs = 10, .batch = 32,
-                       .log_every = 1, .shuffle = true, .opt = opt_defaults[OPT_SGD],
+                       .log_every = 1, .shuffle = true, .opt = optimizer_with_defaults(OPT_SGD),
                        .lr_schedule = {.kind = LR_CONSTANT}};
   TrainCheck tc = {.s = s, .m = m, .t = t};
   for (const AstNode *st = block->u.block.items; st; st = st->next)

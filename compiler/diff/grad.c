@@ -55,6 +55,10 @@ static bool backprop(Graph *g, Node **adj, const bool *on, uint32_t nforward) {
     }
     if (!dy->name && dy->op != OP_CONST)
       dy->name = adjoint_name(g, n);
+    /* The adjoint of a value of the model, ∂L/∂n for explain. Values that a sum passes its
+     * adjoint through share one node: the first named one, backwards, keeps it (as its name). */
+    if (n->name && dy->op != OP_CONST)
+      g_tag(dy, PROV_ADJOINT, n, 0);
     g->loc = n->loc;
     Node *dx[NNC_MAX_SRC] = {NULL, NULL};
     bool need[NNC_MAX_SRC] = {false, false};
@@ -86,6 +90,7 @@ bool grad_build(Graph *g) {
     Node *d = adj[param->id];
     if (d && !d->name)
       d->name = adjoint_name(g, param);
+    g_tag(d, PROV_ADJOINT, param, 0);
     g->params[p].grad = d;
   }
   mark_backward(g, nforward);

@@ -15,10 +15,13 @@ static Node *blend(Graph *g, double a, Node *x, double b, Node *y) {
   return g_add(g, g_mul(g, k(g, a), x), g_mul(g, k(g, b), y));
 }
 
-/* New state named after its parameter ("W1.m"), updated to `value` after the step. */
-static Node *new_state(Rule *r, const char *suffix) {
+/* The optimizer's state i of its row in optimizers.def, named after its parameter ("W1.m"). */
+static Node *new_state(Rule *r, int i) {
   Graph *g = r->g;
-  return g_state(g, arena_printf(g->arena, "%s.%s", r->p->name, suffix), r->p->shape);
+  const char *suffix = optimizer_info(r->o->kind)->states[i].suffix;
+  Node *s = g_state(g, arena_printf(g->arena, "%s.%s", r->p->name, suffix), r->p->shape);
+  g_tag(s, PROV_STATE, r->p, i);
+  return s;
 }
 
 static void set_update(Graph *g, Node *leaf, Node *value) {
@@ -41,7 +44,7 @@ static Node *sgd(Rule *r) {
     grad = g_add(g, grad, g_mul(g, k(g, r->o->weight_decay), r->p));
   if (r->o->momentum <= 0)
     return descend(r, grad);
-  Node *v = new_state(r, "momentum");
+  Node *v = new_state(r, 0);
   Node *v2 = g_add(g, g_mul(g, k(g, r->o->momentum), v), grad);
   set_update(g, v, v2);
   return descend(r, r->o->nesterov ? g_add(g, grad, g_mul(g, k(g, r->o->momentum), v2)) : v2);
@@ -57,13 +60,15 @@ static Node *bias_correction(Graph *g, double beta) {
 static Node *adam(Rule *r) {
   Graph *g = r->g;
   const OptimizerSettings *o = r->o;
-  Node *m = new_state(r, "m"), *v = new_state(r, "v");
+  Node *m = new_state(r, 0), *v = new_state(r, 1);
   Node *m2 = blend(g, o->beta1, m, 1 - o->beta1, r->grad);
   Node *v2 = blend(g, o->beta2, v, 1 - o->beta2, g_mul(g, r->grad, r->grad));
   set_update(g, m, m2);
   set_update(g, v, v2);
   Node *m_hat = g_div(g, m2, bias_correction(g, o->beta1));
   Node *v_hat = g_div(g, v2, bias_correction(g, o->beta2));
+  g_tag(m_hat, PROV_ESTIMATE, m, 0);
+  g_tag(v_hat, PROV_ESTIMATE, v, 0);
   Node *step = g_div(g, m_hat, g_add(g, g_sqrt(g, v_hat), k(g, o->eps)));
   if (o->kind == OPT_ADAMW && o->weight_decay > 0)
     step = g_add(g, step, g_mul(g, k(g, o->weight_decay), r->p));
@@ -74,34 +79,42 @@ static Node *adam(Rule *r) {
 static Node *rmsprop(Rule *r) {
   Graph *g = r->g;
   const OptimizerSettings *o = r->o;
-  Node *s = new_state(r, "square_avg");
+  Node *s = new_state(r, 0);
   Node *s2 = blend(g, o->rho, s, 1 - o->rho, g_mul(g, r->grad, r->grad));
   set_update(g, s, s2);
   Node *step = g_div(g, r->grad, g_add(g, g_sqrt(g, s2), k(g, o->eps)));
   if (o->momentum <= 0)
     return descend(r, step);
-  Node *b = new_state(r, "momentum");
+  Node *b = new_state(r, 1);
   Node *b2 = g_add(g, g_mul(g, k(g, o->momentum), b), step);
   set_update(g, b, b2);
   return descend(r, b2);
 }
 
+/* The update builders: a column of optimizers.def's table, indexed by the same kind. `step`:
+ * the rule reads the step number t (bias corrections). */
 typedef Node *OptimizerRule(Rule *r);
-static OptimizerRule *const rules[] = {
-  [OPT_SGD] = sgd, [OPT_ADAM] = adam, [OPT_ADAMW] = adam, [OPT_RMSPROP] = rmsprop,
+static const struct {
+  OptimizerRule *build;
+  bool step;
+} rules[OPT_COUNT] = {
+  [OPT_SGD] = {sgd, false},
+  [OPT_ADAM] = {adam, true},
+  [OPT_ADAMW] = {adam, true},
+  [OPT_RMSPROP] = {rmsprop, false},
 };
 
 void optim_build(Graph *g, const OptimizerSettings *o) {
   g->lr = g_leaf(g, OP_INPUT, "η", shape_scalar(), NODE_HYPER);
-  if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
-    g->step = g_leaf(g, OP_INPUT, "t", shape_scalar(), NODE_HYPER);
+  if (rules[o->kind].step)
+    g_tag(g->step = g_leaf(g, OP_INPUT, "t", shape_scalar(), NODE_HYPER), PROV_STEP, NULL, 0);
   int nparams = g->nparams; /* state slots are appended behind the parameters */
   for (int i = 0; i < nparams; i++) {
     if (g->params[i].role != ROLE_PARAM || !g->params[i].grad)
       continue;
     Rule r = {g, o, g->params[i].param, g->params[i].grad};
     g->loc = r.p->loc;
-    Node *update = rules[o->kind](&r);
+    Node *update = rules[o->kind].build(&r);
     set_update(g, r.p, update);
   }
 }

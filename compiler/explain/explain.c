@@ -1,7 +1,10 @@
 /* explain: the derived graph written as a textbook would. Every equation is rendered from the
  * nodes themselves through the notation column of ops.def; explain only decides which nodes get
  * a name (so that everything else can be written inline), a few conventional spellings (x², Aᵀ,
- * η x, (1/N) Σ), and where parentheses go. */
+ * η x, (1/N) Σ), and where parentheses go. What a node is (the adjoint of a value, the step t,
+ * an optimizer state and its estimate, the stable softmax and sigmoid losses) it reads from the
+ * provenance tags the builders set (Node.prov), never from names; the letters and labels of an
+ * optimizer come from its row in optimizers.def. */
 #include "explain.h"
 
 #include <math.h>
@@ -106,12 +109,13 @@ static void refine_sum(const Node *n, Form *f) {
   snprintf(f->tmpl, sizeof f->tmpl, "%s%s %%0", n->op == OP_SUM ? "Σ" : "max", sub);
 }
 
-/* exp(c t) of the step t is βᵗ with β = e^c: the power in Adam's bias correction 1 − βᵗ. */
+/* exp(c t) of the step t (optim.c tags it) is βᵗ with β = e^c: the power in Adam's bias
+ * correction 1 − βᵗ. */
 static void refine_exp(const Node *n, Form *f) {
   const Node *m = n->src[0];
   for (int i = 0; m->op == OP_MUL && i < 2; i++) {
     const Node *t = m->src[i], *c = m->src[1 - i];
-    if ((t->flags & NODE_HYPER) && t->name && !strcmp(t->name, "t") && c->op == OP_CONST) {
+    if (t->prov.kind == PROV_STEP && c->op == OP_CONST) {
       snprintf(f->tmpl, sizeof f->tmpl, "%gᵗ", exp(c->arg.k));
       f->prec = P_POW, f->group = OP_POWC, f->simple = false;
     }
@@ -269,14 +273,12 @@ static const Node *reuse_relu(const Node *n) {
   return n->op == OP_CMPGT && node_is_const(n->src[1], 0) ? n->src[0] : NULL;
 }
 
-/* dy ⊙ exp(z), dy being the adjoint of that exp: grad.c names it ∂L/∂ and the value's name
- * (an exp that is only a factor of some other product is no exp′). */
+/* dy ⊙ exp(z), dy being the adjoint of that exp as grad.c tags it (an exp that is only a
+ * factor of some other product is no exp′). */
 static const Node *reuse_exp(const Node *n) {
-  static const char prefix[] = "∂L/∂";
   for (int i = 0; n->op == OP_MUL && i < 2; i++) {
     const Node *e = n->src[i], *dy = n->src[1 - i];
-    if (e->op == OP_EXP && e->name && dy->name && !strncmp(dy->name, prefix, sizeof prefix - 1) &&
-        !strcmp(dy->name + sizeof prefix - 1, e->name))
+    if (e->op == OP_EXP && dy->prov.kind == PROV_ADJOINT && dy->prov.of == e)
       return e;
   }
   return NULL;
@@ -434,48 +436,29 @@ static void name_shared(Explain *x) {
 
 /* --- the optimizer's state: m[W] for the state W.m, m̂[W] for its bias-corrected value --- */
 
-/* The textbook letters of optim.c's state suffixes; another suffix is its own letter. */
-static const char *state_letter(const char *suffix) {
-  static const char *const letters[][2] = {
-    {"m", "m"}, {"v", "v"}, {"momentum", "v"}, {"square_avg", "s"},
-  };
-  for (size_t i = 0; i < sizeof letters / sizeof *letters; i++)
-    if (!strcmp(suffix, letters[i][0]))
-      return letters[i][1];
-  return suffix;
-}
-
-/* "W1.m" is m[W1]; the state's new value goes by the same name, as in m ← β m + (1 − β) g. */
+/* State i of parameter W, as optim.c tags it, is letter[W] by the optimizer's row; the state's
+ * new value goes by the same name, as in m ← β m + (1 − β) g. */
 static void name_state(Explain *x, const ParamSlot *ps) {
-  const char *full = ps->param->name, *dot = full ? strrchr(full, '.') : NULL;
-  if (!dot)
+  const Node *s = ps->param;
+  if (s->prov.kind != PROV_STATE || !x->opt || !s->prov.of->name)
     return;
-  uint32_t id = ps->param->id;
-  snprintf(x->label[id], LABEL_MAX, "%s[%.*s]", state_letter(dot + 1), (int)(dot - full), full);
-  x->name[id] = x->label[id];
+  const char *letter = optimizer_info(x->opt->kind)->states[s->prov.index].letter;
+  snprintf(x->label[s->id], LABEL_MAX, "%s[%s]", letter, s->prov.of->name);
+  x->name[s->id] = x->label[s->id];
   if (ps->update && !x->name[ps->update->id]) {
-    x->name[ps->update->id] = x->label[id];
+    x->name[ps->update->id] = x->label[s->id];
     x->role[ps->update->id] = R_STATE;
   }
 }
 
-/* 1 − βᵗ, the bias correction of an average that starts at 0 (refine_exp writes βᵗ). */
-static bool is_bias_correction(const Node *n) {
-  if (n->op != OP_SUB || !is_const_one(n->src[0]) || n->src[1]->op != OP_EXP)
-    return false;
-  Form f = form_of(n->src[1]);
-  return f.prec == P_POW;
-}
-
-/* A state's new value over its bias correction is the estimate m̂[W] = m[W] / (1 − βᵗ). */
+/* The estimate m̂[W] = m[W] / (1 − βᵗ) of a state, as optim.c tags it. */
 static void name_estimates(Explain *x) {
   static const char hat[] = "\xCC\x82"; /* U+0302 COMBINING CIRCUMFLEX ACCENT */
   for (uint32_t i = x->first_update; i < x->g->n; i++) {
     const Node *n = x->g->node[i];
-    if (n->op != OP_DIV || x->name[i] || x->role[n->src[0]->id] != R_STATE ||
-        !is_bias_correction(n->src[1]))
+    const char *m = n->prov.kind == PROV_ESTIMATE ? x->name[n->prov.of->id] : NULL;
+    if (!m || x->name[i])
       continue;
-    const char *m = x->name[n->src[0]->id];
     int k = (int)strcspn(m, "[");
     snprintf(x->label[i], LABEL_MAX, "%.*s%s%s", k, m, hat, m + k);
     x->name[i] = x->label[i];
@@ -515,33 +498,6 @@ static const char *text_of(Explain *x, const Node *n) {
 static void add_simplification(Explain *x, const char *text) {
   if (x->nsimpl < SIMPL_MAX)
     x->simpl[x->nsimpl++] = text;
-}
-
-/* log_softmax(z) as lower.c builds it: s − log Σ exp(s) with s = z − max z. Returns z. */
-static const Node *log_softmax_of(const Node *n) {
-  if (n->op != OP_SUB || n->src[0]->op != OP_SUB)
-    return NULL;
-  const Node *s = n->src[0], *z = s->src[0], *m = skip_expand(s->src[1]);
-  const Node *l = skip_expand(n->src[1]);
-  const Node *sum = l->op == OP_LOG ? skip_expand(l->src[0]) : NULL;
-  const Node *e = sum && sum->op == OP_SUM ? skip_expand(sum->src[0]) : NULL;
-  return m->op == OP_MAXR && m->src[0] == z && e && e->op == OP_EXP && e->src[0] == s ? z : NULL;
-}
-
-/* y ⊙ f or f ⊙ y, y the target: f. */
-static const Node *times_target(const Graph *g, const Node *n) {
-  for (int i = 0; n->op == OP_MUL && g->target && i < 2; i++)
-    if (skip_expand(n->src[i]) == g->target)
-      return skip_expand(n->src[1 - i]);
-  return NULL;
-}
-
-/* max(z, 0) − z ⊙ y: binary cross-entropy written on the logits z. Returns z. */
-static const Node *bce_logits_of(const Graph *g, const Node *n) {
-  if (n->op != OP_SUB || n->src[0]->op != OP_MAX || !node_is_const(n->src[0]->src[1], 0))
-    return NULL;
-  const Node *z = n->src[0]->src[0];
-  return times_target(g, n->src[1]) == z ? z : NULL;
 }
 
 /* The error signal at z, by the name its equation gives it. */
@@ -595,16 +551,15 @@ static void note_bce_logits(Explain *x, const Node *z) {
                     zt, d, zt, y, (long long)k, k == 1 ? "" : "s", d, pt, y, per));
 }
 
+/* The losses the sugar tags: softmax and sigmoid with their cross-entropies. */
 static void find_structures(Explain *x) {
   const Graph *g = x->g;
   for (uint32_t i = 0; i < g->n && g->target; i++) {
-    const Node *n = g->node[i], *f = times_target(g, n), *z;
-    if (n->flags & (NODE_BACKWARD | NODE_UPDATE))
-      continue;
-    if (f && (z = log_softmax_of(f)))
-      note_softmax_ce(x, f, z);
-    else if ((z = bce_logits_of(g, n)))
-      note_bce_logits(x, z);
+    const Node *n = g->node[i];
+    if (n->prov.kind == PROV_SOFTMAX_CE)
+      note_softmax_ce(x, n->prov.of, n->prov.of->prov.of);
+    else if (n->prov.kind == PROV_BCE_LOGITS)
+      note_bce_logits(x, n->prov.of);
   }
 }
 
@@ -680,26 +635,22 @@ static void put_backward(Explain *x, FILE *out) {
 }
 
 /* `update (Adam, β1 = 0.9, …, learning rate η, step t = 1, 2, …)`: the settings behind the
- * constants of the update equations. */
+ * constants of the update equations, as the optimizer's row labels them; a setting that 0
+ * switches off is shown only when on, and Nesterov qualifies momentum. */
 static void put_update_header(const Explain *x, FILE *out) {
-  static const char *const names[] = {
-    [OPT_SGD] = "SGD", [OPT_ADAM] = "Adam", [OPT_ADAMW] = "AdamW", [OPT_RMSPROP] = "RMSprop",
-  };
   const OptimizerSettings *o = x->opt;
   fputs("\nupdate (", out);
   if (o) {
-    bool adam = o->kind == OPT_ADAM || o->kind == OPT_ADAMW;
-    fputs(names[o->kind], out);
-    if (adam)
-      fprintf(out, ", β1 = %g, β2 = %g, ε = %g", o->beta1, o->beta2, o->eps);
-    if (o->kind == OPT_RMSPROP)
-      fprintf(out, ", ρ = %g, ε = %g", o->rho, o->eps);
-    if (o->momentum > 0 && !adam)
-      fprintf(out, ", %smomentum μ = %g", o->nesterov && o->kind == OPT_SGD ? "Nesterov " : "",
-              o->momentum);
-    if (o->weight_decay > 0 && o->kind != OPT_ADAM && o->kind != OPT_RMSPROP)
-      fprintf(out, ", %sweight decay λ = %g", o->kind == OPT_ADAMW ? "decoupled " : "",
-              o->weight_decay);
+    const OptimizerInfo *row = optimizer_info(o->kind);
+    fputs(row->display, out);
+    for (int i = 0; i < row->nargs; i++) {
+      const OptimizerArg *arg = &row->args[i];
+      double v = optimizer_get(o, arg->field);
+      if (!arg->label || (optimizer_field(arg->field)->off_at_zero && !(v > 0)))
+        continue;
+      bool nesterov = arg->field == OPTF_momentum && o->nesterov;
+      fprintf(out, ", %s%s = %g", nesterov ? "Nesterov " : "", arg->label, v);
+    }
     fputs(", ", out);
   }
   fputs(x->g->step ? "learning rate η, step t = 1, 2, …)\n" : "learning rate η)\n", out);

@@ -220,6 +220,11 @@ Node *g_matmul(Graph *g, Node *a, Node *b, uint32_t transposes) {
   return g_op(g, OP_MATMUL, a, b, 0, transposes, NULL);
 }
 
+void g_tag(Node *n, ProvKind kind, Node *of, int index) {
+  if (n && n->prov.kind == PROV_NONE)
+    n->prov.kind = (uint8_t)kind, n->prov.of = of, n->prov.index = (uint8_t)index;
+}
+
 bool node_is_const(const Node *n, double k) { return n && n->op == OP_CONST && n->arg.k == k; }
 
 const char *node_op_name(const Node *n) { return op_info[n->op].name; }

@@ -23,6 +23,20 @@ enum {
   NODE_NOISE = 1 << 6,   /* dropout mask, filled by the runtime before each step */
 };
 
+/* Provenance: what the builder that made a node made it as, for --explain. Tags take no part
+ * in hash-consing, so one node can be asked for by two builders: the first tag wins (a node
+ * keeps what it was first built as; simplification may hand a builder an older node). */
+typedef enum {
+  PROV_NONE,
+  PROV_ADJOINT,     /* grad: ∂L/∂of, the adjoint of the value `of` */
+  PROV_STEP,        /* optim: the step number t */
+  PROV_STATE,       /* optim: state `index` of the optimizer's row, of parameter `of` */
+  PROV_ESTIMATE,    /* optim: the bias-corrected estimate of the state leaf `of` */
+  PROV_LOG_SOFTMAX, /* sugar: log_softmax of the logits `of` */
+  PROV_SOFTMAX_CE,  /* sugar: the loss −Σ y ⊙ `of`, `of` a log_softmax */
+  PROV_BCE_LOGITS,  /* sugar: binary cross-entropy written on the logits `of` */
+} ProvKind;
+
 typedef struct Node Node;
 struct Node {
   Op op;
@@ -37,6 +51,10 @@ struct Node {
   } arg;
   Loc loc;          /* the user's source that this node computes (backward nodes: the forward's) */
   const char *name; /* "W1", "A2", "∂L/∂W1"; NULL for anonymous temporaries */
+  struct {
+    uint8_t kind, index; /* ProvKind */
+    Node *of;
+  } prov;
 };
 
 /* How the runtime fills a tensor that lives across steps (mirrors NnrtInitKind). */
@@ -117,6 +135,9 @@ Node *g_sqrt(Graph *g, Node *a);
 Node *g_abs(Graph *g, Node *a);
 Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to);
 Node *g_matmul(Graph *g, Node *a, Node *b, uint32_t transposes);
+
+/* Tags n with its provenance unless it already has one (first tag wins); n may be NULL. */
+void g_tag(Node *n, ProvKind kind, Node *of, int index);
 
 bool node_is_const(const Node *n, double k);
 /* The index space a node's kernel iterates over: its source's for a reduction, else its own. */

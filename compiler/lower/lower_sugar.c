@@ -144,7 +144,9 @@ static Node *act_log_softmax(Lower *L, Node *x, double k) {
   if (!needs_axis(L, x, "log_softmax"))
     return NULL;
   Node *s = shifted(g, x);
-  return g_sub(g, s, g_log(g, g_sum(g, g_exp(g, s), last_axis(x) | AXES_KEEP)));
+  Node *ls = g_sub(g, s, g_log(g, g_sum(g, g_exp(g, s), last_axis(x) | AXES_KEEP)));
+  g_tag(ls, PROV_LOG_SOFTMAX, x, 0);
+  return ls;
 }
 
 /* Activations: usable as f(x), f(x, param = k), and as dense's activation (f or
@@ -277,7 +279,9 @@ static Node *loss_bce_logits(Lower *L, Node *z, Node *y, double k) {
   (void)k;
   Graph *g = L->g;
   Node *tail = g_log1p(g, g_exp(g, g_neg(g, g_abs(g, z))));
-  return mean_all(g, g_add(g, g_sub(g, g_max(g, z, k_(g, 0)), g_mul(g, z, y)), tail));
+  Node *head = g_sub(g, g_max(g, z, k_(g, 0)), g_mul(g, z, y));
+  g_tag(head, PROV_BCE_LOGITS, z, 0);
+  return mean_all(g, g_add(g, head, tail));
 }
 
 /* −Σ y ⊙ log p over the last axis, averaged over the rows */
@@ -285,6 +289,8 @@ static Node *loss_nll(Lower *L, Node *logp, Node *y, double k) {
   (void)k;
   Graph *g = L->g;
   Node *prod = g_mul(g, y, logp);
+  if (logp && logp->prov.kind == PROV_LOG_SOFTMAX)
+    g_tag(prod, PROV_SOFTMAX_CE, logp, 0);
   return prod ? g_neg(g, mean_all(g, g_sum(g, prod, last_axis(prod)))) : NULL;
 }
 

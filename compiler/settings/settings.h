@@ -5,24 +5,133 @@
 #ifndef NNC_SETTINGS_H
 #define NNC_SETTINGS_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "diag.h"
 
-/* The enums below, but the optimizer's (which the runtime never sees), mirror nnrt.h's
- * values one for one, so codegen copies them (compiler/backend/descriptor.c asserts it). */
-typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } OptimizerKind;
+/* The ranges a numeric setting may be required to lie in (check gives each its own message). */
+typedef enum { R_ANY, R_POSITIVE, R_NONNEG, R_UNIT, R_FRACTION, R_CLOSED, R_OPEN } Range;
 
+/* --- optimizers: the rows of optimizers.def as a kind, its settings and a table --- */
+
+typedef enum {
+#define OPTIMIZER(KIND, name, display, states, args) OPT_##KIND,
+#include "optimizers.def"
+#undef OPTIMIZER
+  OPT_COUNT
+} OptimizerKind;
+
+/* A hyper-parameter: OPTF_lr is OptimizerSettings.lr. */
+typedef enum {
+#define OPT_FIELD(name, type, range, off_at_zero) OPTF_##name,
+#include "optimizers.def"
+#undef OPT_FIELD
+  OPTF_COUNT
+} OptimizerField;
+
+/* An optimizer and its hyper-parameters; the fields its row does not take are 0. */
 typedef struct {
   OptimizerKind kind;
-  double lr;           /* all */
-  double momentum;     /* sgd, rmsprop */
-  bool nesterov;       /* sgd */
-  double weight_decay; /* sgd (added to the gradient), adamw (decoupled) */
-  double beta1, beta2; /* adam, adamw */
-  double rho;          /* rmsprop */
-  double eps;          /* adam, adamw, rmsprop */
+#define OPT_FIELD(name, type, range, off_at_zero) type name;
+#include "optimizers.def"
+#undef OPT_FIELD
 } OptimizerSettings;
+
+typedef struct {
+  const char *name;
+  Range range;
+  bool boolean;     /* true or false rather than a number */
+  bool off_at_zero; /* 0 switches it off (momentum, weight decay) */
+  size_t offset;    /* in OptimizerSettings, of a bool or a double */
+} OptimizerFieldInfo;
+
+typedef struct {
+  const char *suffix; /* parameter W1's state is the tensor "W1.suffix" */
+  const char *letter; /* which explain writes letter[W1] */
+} OptimizerState;
+
+typedef struct {
+  OptimizerField field;
+  double value;      /* the default */
+  const char *label; /* in explain's update header; NULL: not shown */
+} OptimizerArg;
+
+enum { OPTIMIZER_MAX_STATES = 4, OPTIMIZER_MAX_ARGS = 8 };
+
+typedef struct {
+  const char *name, *display;
+  OptimizerState states[OPTIMIZER_MAX_STATES];
+  OptimizerArg args[OPTIMIZER_MAX_ARGS];
+  int nstates, nargs;
+} OptimizerInfo;
+
+#define NNC_UNPAREN(...) __VA_ARGS__
+#define NNC_OPT_BOOL_double false
+#define NNC_OPT_BOOL_bool true
+
+static inline const OptimizerFieldInfo *optimizer_field(OptimizerField f) {
+  static const OptimizerFieldInfo fields[] = {
+#define OPT_FIELD(name, type, range, off_at_zero) {#name, R_##range, NNC_OPT_BOOL_##type, off_at_zero,      \
+                                                   offsetof(OptimizerSettings, name)},
+#include "optimizers.def"
+#undef OPT_FIELD
+  };
+  return &fields[f];
+}
+
+static inline const OptimizerInfo *optimizer_info(OptimizerKind k) {
+#define STATE(suffix, letter) {suffix, letter}
+#define ARG(field, value, label) {OPTF_##field, value, label}
+  static const OptimizerInfo rows[] = {
+#define OPTIMIZER(KIND, name, display, states, args)                                          \
+  {name, display, {NNC_UNPAREN states}, {NNC_UNPAREN args},                                  \
+   sizeof((OptimizerState[]){NNC_UNPAREN states}) / sizeof(OptimizerState),                  \
+   sizeof((OptimizerArg[]){NNC_UNPAREN args}) / sizeof(OptimizerArg)},
+#include "optimizers.def"
+#undef OPTIMIZER
+  };
+#undef STATE
+#undef ARG
+  return &rows[k];
+}
+
+static inline double optimizer_get(const OptimizerSettings *o, OptimizerField f) {
+  const OptimizerFieldInfo *fi = optimizer_field(f);
+  const char *at = (const char *)o + fi->offset;
+  return fi->boolean ? *(const bool *)at : *(const double *)at;
+}
+
+static inline void optimizer_set(OptimizerSettings *o, OptimizerField f, double v) {
+  const OptimizerFieldInfo *fi = optimizer_field(f);
+  char *at = (char *)o + fi->offset;
+  if (fi->boolean)
+    *(bool *)at = v != 0;
+  else
+    *(double *)at = v;
+}
+
+/* The optimizer with its row's defaults. */
+static inline OptimizerSettings optimizer_with_defaults(OptimizerKind k) {
+  const OptimizerInfo *row = optimizer_info(k);
+  OptimizerSettings o = {.kind = k};
+  for (int i = 0; i < row->nargs; i++)
+    optimizer_set(&o, row->args[i].field, row->args[i].value);
+  return o;
+}
+
+/* The row's argument for field f, or NULL when the optimizer does not take it. */
+static inline const OptimizerArg *optimizer_arg(OptimizerKind k, OptimizerField f) {
+  const OptimizerInfo *row = optimizer_info(k);
+  for (int i = 0; i < row->nargs; i++)
+    if (row->args[i].field == f)
+      return &row->args[i];
+  return NULL;
+}
+
+/* The enums below mirror nnrt.h's values one for one, so codegen copies them
+ * (compiler/backend/descriptor.c asserts it). The optimizer's kind is not among them: the
+ * runtime never sees it. */
 
 /* How the learning rate changes over training (not the kernel schedule of the back end). */
 typedef enum { LR_CONSTANT, LR_STEP, LR_EXPONENTIAL, LR_COSINE } LrScheduleKind;

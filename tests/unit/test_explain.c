@@ -239,6 +239,47 @@ static void test_adamw(void **state) {
   free(t);
 }
 
+/* What explain prints of the compiled c. */
+static char *explain_compiled(Compilation *c) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&out, &len);
+  explain_print(m, &c->graph, &c->model->train.opt);
+  fclose(m);
+  return out;
+}
+
+/* Explain reads the builders' provenance tags, not names: renaming the step t, the optimizer's
+ * state tensors and the adjoints ∂L/∂… changes none of the structure it finds. */
+static void test_tags_not_names(void **state) {
+  (void)state;
+  static const char src[] = "model m {\n  input x[2]\n  target y[1]\n  param w[2, 1]\n"
+                            "  a = exp(x @ w)\n  loss = mean((a - y)^2)\n  output a\n}\n"
+                            "train m {\n  data = table { 0 1 -> 1 }\n  optimizer = adam\n}\n";
+  Compilation c;
+  compilation_init(&c, "tags.nn", src, strlen(src), stderr);
+  assert_true(compilation_front(&c));
+  char *before = explain_compiled(&c);
+  Graph *g = &c.graph;
+  g->step->name = "step";
+  for (uint32_t i = 0; i < g->n; i++) {
+    Node *n = g->node[i];
+    if (n->flags & NODE_STATE)
+      n->name = arena_printf(g->arena, "state%u", i);
+    else if (n->name && !strncmp(n->name, "∂L/∂", strlen("∂L/∂")))
+      n->name = arena_printf(g->arena, "dL/d%s", n->name + strlen("∂L/∂"));
+  }
+  char *after = explain_compiled(&c);
+  assert_contains(before, "0.9ᵗ");
+  assert_contains(before, "m̂[w] = m[w] / (1 − 0.9ᵗ)");
+  assert_contains(after, "m̂[w] = m[w] / (1 − 0.9ᵗ)");
+  assert_contains(after, "v[w] ← 0.999 v[w]");
+  assert_contains(after, "exp′(z) = exp(z), reusing the forward value a");
+  assert_contains(after, "dL/da ⊙ a");
+  free(before), free(after);
+  compilation_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_xor),
@@ -254,6 +295,7 @@ int main(void) {
     cmocka_unit_test(test_sgd_momentum),
     cmocka_unit_test(test_rmsprop),
     cmocka_unit_test(test_adamw),
+    cmocka_unit_test(test_tags_not_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
