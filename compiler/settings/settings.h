@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "nnrt_sources.h"
 
 /* The enums below, but the optimizer's (which the runtime never sees), mirror nnrt.h's
  * values one for one, so codegen copies them (compiler/backend/descriptor.c asserts it). */
@@ -33,7 +34,10 @@ typedef struct {
   double warmup_epochs; /* 0: none */
 } LrSchedule;
 
-typedef enum { DATA_NONE, DATA_TABLE, DATA_CSV, DATA_IDX } DataKind;
+/* DATA_TABLE, DATA_CSV, DATA_IDX: one per row of the runtime's data source table. */
+#define DATA_KIND(KIND, ...) DATA_##KIND,
+typedef enum { DATA_NONE, NNRT_DATA_SOURCES(DATA_KIND) } DataKind;
+#undef DATA_KIND
 typedef enum { SCALE_NONE, SCALE_FACTOR, SCALE_STANDARDIZE } ScaleKind;
 
 typedef struct {
