@@ -9,7 +9,8 @@
  * KIND         NNRT_DATA_<KIND> in the ABI, DATA_<KIND> in the compiler's settings
  * "name"       as the train block writes it: data = csv("iris.csv")
  * FILES        files it reads (0: the model's own table): NnrtData's path, then labels_path
- * check        void (Sema *, const Model *, const AstNode *call, DataSettings *) in sema_data.c
+ * check        void (Sema *, const Model *, const AstNode *, const SemaSource *row,
+ *              DataSettings *), in compiler/check (SemaSourceCheck)
  * loader       int (const NnrtModel *, const NnrtData *, NnrtDataset *, const Report *)
  * probe        int (const char *path, const NnrtData *, NnrtProbe *): a file's header, cheaply,
  *              with the loader's own reader (nnrt_data.h); NULL when FILES is 0
