@@ -90,7 +90,7 @@ const char *nnrt_cli_plural(int64_t n) { return n == 1 ? "" : "s"; }
 /* ---- Help ---- */
 
 int nnrt_cli_file_data(const NnrtModel *m) {
-  return m->has_train && (m->train.kind == NNRT_DATA_CSV || m->train.kind == NNRT_DATA_IDX);
+  return m->has_train && nnrt_data_files(m->train.kind) > 0;
 }
 
 static const char *data_paths_text(const NnrtModel *m) {

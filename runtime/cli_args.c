@@ -273,10 +273,8 @@ int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats 
                      NnrtDataset *ds) {
   memset(ds, 0, sizeof *ds);
   int rc = NNRT_EXIT_OK;
-  if (d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX)
-    rc = open_check(c, d->path);
-  if (!rc && d->kind == NNRT_DATA_IDX)
-    rc = open_check(c, d->labels_path);
+  for (int i = 0; !rc && i < nnrt_data_files(d->kind); i++)
+    rc = open_check(c, nnrt_data_file_path(d, i));
   if (rc)
     return rc;
   char msg[768] = "";

@@ -1,4 +1,5 @@
-/* csv: the CSV reader of nnrt_data_load (data.h states the format). Lines are read through a
+/* csv: the one CSV reader: nnrt_data_load's (data.h states the format) and the probe's
+ * (nnrt_data.h), which splits the first lines with the same code. Lines are read through a
  * block buffer, cells split in place (quotes, blanks, delimiters), and the first data row fixes
  * the columns; every error names its line and column. */
 #include "data_internal.h"
@@ -30,14 +31,14 @@ typedef struct {
   unsigned char block[BLOCK];
   size_t pos, len;
   char *line; /* the current line, NUL-terminated, without its line ending */
-  size_t cap;
+  size_t line_len, cap;
   int64_t line_no;
 } LineReader;
 
 static int append_to_line(LineReader *lr, size_t *n, const unsigned char *src, size_t k) {
   /* One byte over the limit is a '\r' that will be stripped. */
   if (*n + k > NNRT_CSV_MAX_LINE + 1)
-    return nnrt_data_fail(lr->r, "line %lld: longer than %d bytes", (long long)lr->line_no + 1,
+    return nnrt_data_fail_as(lr->r, NNRT_PROBE_LINE_TOO_LONG, "line %lld: longer than %d bytes", (long long)lr->line_no + 1,
                      NNRT_CSV_MAX_LINE);
   if (*n + k + 1 > lr->cap) {
     size_t cap = lr->cap ? lr->cap : BLOCK;
@@ -82,12 +83,13 @@ static int next_line(LineReader *lr) {
   if (n > 0 && lr->line[n - 1] == '\r')
     n--;
   if (n > NNRT_CSV_MAX_LINE)
-    return nnrt_data_fail(lr->r, "line %lld: longer than %d bytes", (long long)lr->line_no,
+    return nnrt_data_fail_as(lr->r, NNRT_PROBE_LINE_TOO_LONG, "line %lld: longer than %d bytes", (long long)lr->line_no,
                      NNRT_CSV_MAX_LINE);
   if (memchr(lr->line, '\0', n))
     return nnrt_data_fail(lr->r, "line %lld: contains a NUL byte (is this a binary file?)",
                      (long long)lr->line_no);
   lr->line[n] = '\0'; /* append_to_line always left room, even for an empty line */
+  lr->line_len = n;
   return 1;
 }
 
@@ -223,13 +225,18 @@ static int plan_columns(Csv *c) {
   return d->n_x_cols > 0 ? 0 : derive_x_cols(c);
 }
 
-static int parse_number(const Csv *c, int32_t col, double *v) {
-  const char *s = c->cells[col];
+/* Whether cell s is all number (then in *v). */
+static int is_number(const char *s, double *v) {
   char *end = (char *)s;
   /* strtod would skip leading white space of its own; a cell must be all number. */
   if (*s && !isspace((unsigned char)*s))
     *v = strtod(s, &end);
-  if (end == s || *end)
+  return end != s && !*end;
+}
+
+static int parse_number(const Csv *c, int32_t col, double *v) {
+  const char *s = c->cells[col];
+  if (!is_number(s, v))
     return nnrt_data_fail(c->r, "line %lld: column %d is not a number ('%.*s%s')",
                      (long long)c->lr.line_no, col + 1, SHOW, s, ellipsis(s));
   if (!isfinite(*v) || fabs(*v) > FLT_MAX)
@@ -314,7 +321,7 @@ static int read_csv(Csv *c) {
   if (got < 0 || nnrt_data_check_clean_end(c->lr.gz, c->r) != 0)
     return -1;
   if (!any)
-    return nnrt_data_fail(c->r, "empty file");
+    return nnrt_data_fail_as(c->r, NNRT_PROBE_EMPTY, "empty file");
   if (c->out->rows == 0)
     return nnrt_data_fail(c->r, "no data rows after the header");
   nnrt_data_shrink_to_rows(c->out);
@@ -351,6 +358,13 @@ static int check_csv_columns(const NnrtModel *m, const NnrtData *d, const Report
   return 0;
 }
 
+static void close_csv(Csv *c) {
+  gzclose(c->lr.gz);
+  free(c->lr.line);
+  free(c->cells);
+  free(c->own_x_cols);
+}
+
 int nnrt_data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
   if (check_csv_columns(m, d, r) != 0)
     return -1;
@@ -359,10 +373,52 @@ int nnrt_data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, c
   if (!(c.lr.gz = nnrt_data_open_gz(r)))
     return -1;
   int rc = read_csv(&c);
-  gzclose(c.lr.gz);
-  free(c.lr.line);
-  free(c.cells);
-  free(c.own_x_cols);
+  close_csv(&c);
+  return rc;
+}
+
+/* ---- The probe: the first non-blank lines, split as read_csv splits them ---- */
+
+/* The current line's cells, copied into line: they point into lr.line, which the next line
+ * overwrites. */
+static int keep_line(const Csv *c, NnrtProbeLine *line) {
+  line->text = malloc(c->lr.line_len + 1);
+  line->cells = malloc((size_t)c->n_cells * sizeof *line->cells);
+  line->numeric = malloc((size_t)c->n_cells);
+  if (!line->text || !line->cells || !line->numeric)
+    return nnrt_data_fail(c->r, "out of memory at line %lld", (long long)c->lr.line_no);
+  memcpy(line->text, c->lr.line, c->lr.line_len + 1);
+  line->n_cells = c->n_cells;
+  for (int32_t i = 0; i < c->n_cells; i++) {
+    double v;
+    line->cells[i] = line->text + (c->cells[i] - c->lr.line);
+    line->numeric[i] = (unsigned char)is_number(line->cells[i], &v);
+  }
+  return 0;
+}
+
+static int probe_lines(Csv *c, NnrtProbe *out) {
+  int got = 0;
+  while (out->n_lines < NNRT_PROBE_LINES && (got = next_line(&c->lr)) > 0) {
+    if (is_blank_line(c->lr.line))
+      continue;
+    /* Counted first, so that nnrt_data_probe_free frees a half-kept line too. */
+    NnrtProbeLine *line = &out->lines[out->n_lines++];
+    if (split_cells(c) != 0 || keep_line(c, line) != 0)
+      return -1;
+  }
+  if (out->n_lines == 0)
+    return got < 0 ? -1 : nnrt_data_fail_as(c->r, NNRT_PROBE_EMPTY, "empty file");
+  return got < 0 ? -1 : 0;
+}
+
+int nnrt_data_probe_csv(const char *path, const NnrtData *d, NnrtProbe *out) {
+  Report r = {path, out->message, sizeof out->message, out};
+  Csv c = {.d = d, .r = &r, .delim = d->delimiter ? (char)d->delimiter : ',', .lr = {.r = &r}};
+  if (!(c.lr.gz = nnrt_data_open_gz(&r)))
+    return -1;
+  int rc = probe_lines(&c, out);
+  close_csv(&c);
   return rc;
 }
 

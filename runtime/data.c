@@ -1,6 +1,6 @@
-/* data: the loader and preprocessing of data.h: dispatch on the source's kind, the model's own
- * tables, statistics, standardisation and the validation split, and the helpers the readers
- * share (data_internal.h). Files are read through zlib's gz* functions, which pass plain files
+/* data: the loader and preprocessing of data.h: dispatch through the rows of nnrt_sources.h
+ * (nnrt_data_source, nnrt_data_load, nnrt_data_probe), the model's own tables, statistics,
+ * standardisation and the validation split, and the helpers the readers share (data_internal.h). Files are read through zlib's gz* functions, which pass plain files
  * through unchanged, so one reader serves plain and gzipped CSV (csv.c) and IDX (idx.c) alike. */
 #include "data.h"
 
@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "data_internal.h"
@@ -23,16 +24,35 @@ enum {
 
 /* ---- Messages ---- */
 
-__attribute__((format(printf, 2, 3))) int nnrt_data_fail(const Report *r, const char *fmt, ...) {
+static int fail_va(const Report *r, NnrtProbeStatus status, const char *fmt, va_list ap) {
   char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   if (r->path)
     nnrt_errf(r->err, r->errlen, "cannot load '%s': %s", r->path, msg);
   else
     nnrt_errf(r->err, r->errlen, "cannot load the data table: %s", msg);
+  if (r->probe) {
+    r->probe->status = status;
+    snprintf(r->probe->reason, sizeof r->probe->reason, "%s", msg);
+  }
+  return -1;
+}
+
+__attribute__((format(printf, 2, 3))) int nnrt_data_fail(const Report *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fail_va(r, NNRT_PROBE_REFUSED, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+__attribute__((format(printf, 3, 4))) int nnrt_data_fail_as(const Report *r,
+                                                            NnrtProbeStatus status,
+                                                            const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fail_va(r, status, fmt, ap);
+  va_end(ap);
   return -1;
 }
 
@@ -135,7 +155,8 @@ static int copy_table_row(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds
   return 0;
 }
 
-static int load_table(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
+int nnrt_data_load_table(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds,
+                         const Report *r) {
   if (d->rows < 1 || !d->x || !d->y)
     return nnrt_data_fail(r, "it has no rows");
   if (nnrt_data_alloc_rows(ds, d->rows, r) != 0)
@@ -152,19 +173,24 @@ static int load_table(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, co
 gzFile nnrt_data_open_gz(const Report *r) {
   errno = 0;
   gzFile gz = gzopen(r->path, "rb");
-  if (!gz)
-    nnrt_data_fail(r, "%s", errno ? strerror(errno) : "out of memory");
-  else
+  if (!gz) {
+    int err = errno ? errno : ENOMEM;
+    nnrt_data_fail_as(r, NNRT_PROBE_CANNOT_OPEN, "%s", errno ? strerror(errno) : "out of memory");
+    if (r->probe)
+      r->probe->sys_errno = err;
+  } else
     gzbuffer(gz, 1 << 17);
   return gz;
 }
 
 static int gz_fail(gzFile gz, const Report *r) {
   int code;
-  const char *msg = gzerror(gz, &code);
+  const char *msg = gzerror(gz, &code), *why = code == Z_ERRNO ? strerror(errno) : msg;
+  if (r->probe)
+    snprintf(r->probe->detail, sizeof r->probe->detail, "%s", why);
   if (code == Z_ERRNO)
-    return nnrt_data_fail(r, "read error: %s", strerror(errno));
-  return nnrt_data_fail(r, "corrupt gzip data (%s)", msg);
+    return nnrt_data_fail_as(r, NNRT_PROBE_READ_ERROR, "read error: %s", why);
+  return nnrt_data_fail_as(r, NNRT_PROBE_READ_ERROR, "corrupt gzip data (%s)", why);
 }
 
 /* Up to n bytes into buf; fewer only at the end of the file; -1 on a read error. */
@@ -193,6 +219,43 @@ int nnrt_data_check_clean_end(gzFile gz, const Report *r) {
 
 /* ---- Loading ---- */
 
+/* ---- The source table ---- */
+
+typedef int Loader(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r);
+typedef int Prober(const char *path, const NnrtData *d, NnrtProbe *out);
+
+#define SOURCE_ROW(KIND, name, files, check, load, probe, args)                                  \
+  {{NNRT_DATA_##KIND, name, files}, load, probe},
+static const struct {
+  NnrtDataSource row;
+  Loader *load;
+  Prober *probe;
+} sources[] = {NNRT_DATA_SOURCES(SOURCE_ROW)};
+#undef SOURCE_ROW
+
+static int source_index(int kind) {
+  for (size_t i = 0; i < sizeof sources / sizeof *sources; i++)
+    if ((int)sources[i].row.kind == kind)
+      return (int)i;
+  return -1;
+}
+
+const NnrtDataSource *nnrt_data_source(int kind) {
+  int i = source_index(kind);
+  return i < 0 ? NULL : &sources[i].row;
+}
+
+int nnrt_data_files(int kind) {
+  const NnrtDataSource *src = nnrt_data_source(kind);
+  return src ? src->files : 0;
+}
+
+const char *nnrt_data_file_path(const NnrtData *d, int file) {
+  return file == 0 ? d->path : d->labels_path;
+}
+
+/* ---- Loading ---- */
+
 /* What the model and the descriptor must agree on whatever the source. */
 static int check_descriptor(const NnrtModel *m, const NnrtData *d, const Report *r) {
   if (m->input.width < 1 || m->target.width < 1)
@@ -200,7 +263,7 @@ static int check_descriptor(const NnrtModel *m, const NnrtData *d, const Report 
   if (m->n_classes > 0 && m->target.width != m->n_classes)
     return nnrt_data_fail(r, "the model's target takes %lld values but it has %d classes",
                      (long long)m->target.width, m->n_classes);
-  if ((d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX) && !d->path)
+  if (r->path && !d->path)
     return nnrt_data_fail(r, "no file named");
   if (d->scaling == NNRT_SCALE_FACTOR && !isfinite(d->scale))
     return nnrt_data_fail(r, "the scale factor %g is not finite", d->scale);
@@ -210,23 +273,52 @@ static int check_descriptor(const NnrtModel *m, const NnrtData *d, const Report 
 static int load_kind(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
   if (check_descriptor(m, d, r) != 0)
     return -1;
-  switch (d->kind) {
-  case NNRT_DATA_TABLE: return load_table(m, d, ds, r);
-  case NNRT_DATA_CSV: return nnrt_data_load_csv(m, d, ds, r);
-  case NNRT_DATA_IDX: return nnrt_data_load_idx(m, d, ds, r);
-  default: return nnrt_data_fail(r, "the model names no data source (kind %d)", d->kind);
-  }
+  int i = source_index(d->kind);
+  if (i < 0)
+    return nnrt_data_fail(r, "the model names no data source (kind %d)", d->kind);
+  return sources[i].load(m, d, ds, r);
 }
 
 int nnrt_data_load(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
                    size_t errlen) {
   *out = (NnrtDataset){.in_width = m->input.width, .target_width = m->target.width};
-  int file = d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX;
-  Report r = {file ? (d->path ? d->path : "(no path)") : NULL, err, errlen};
+  Report r = {nnrt_data_files(d->kind) ? (d->path ? d->path : "(no path)") : NULL, err, errlen,
+              NULL};
   if (load_kind(m, d, out, &r) == 0)
     return 0;
   nnrt_dataset_free(out);
   return -1;
+}
+
+/* ---- Probing ---- */
+
+int nnrt_data_probe(const NnrtData *d, int file, NnrtProbe *out) {
+  *out = (NnrtProbe){.status = NNRT_PROBE_OK};
+  int i = source_index(d->kind);
+  const char *path = nnrt_data_file_path(d, file);
+  Report r = {path ? path : "(no path)", out->message, sizeof out->message, out};
+  if (i < 0 || file < 0 || file >= sources[i].row.files || !sources[i].probe)
+    return nnrt_data_fail(&r, "the source (kind %d) has no file %d to probe", d->kind, file);
+  if (!path)
+    return nnrt_data_fail(&r, "no file named");
+  /* A device or a pipe could block or never end: the compiler must not wait on one. */
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    out->sys_errno = errno;
+    return nnrt_data_fail_as(&r, NNRT_PROBE_CANNOT_OPEN, "%s", strerror(out->sys_errno));
+  }
+  if (!S_ISREG(st.st_mode))
+    return nnrt_data_fail_as(&r, NNRT_PROBE_NOT_REGULAR, "not a regular file");
+  return sources[i].probe(path, d, out);
+}
+
+void nnrt_data_probe_free(NnrtProbe *p) {
+  for (int i = 0; i < p->n_lines; i++) {
+    free(p->lines[i].text);
+    free(p->lines[i].cells);
+    free(p->lines[i].numeric);
+  }
+  p->n_lines = 0;
 }
 
 /* ---- Preprocessing ---- */

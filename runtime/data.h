@@ -16,11 +16,7 @@
 #include <stdint.h>
 
 #include "nnrt.h"
-
-/* Limits of the loader: longer lines, wider rows and larger IDX bodies are errors. */
-#define NNRT_CSV_MAX_LINE (1 << 20)     /* bytes in one CSV line, without its line ending */
-#define NNRT_CSV_MAX_COLUMNS 100000     /* cells in one CSV line */
-#define NNRT_IDX_MAX_BYTES (1ull << 31) /* bytes of data an IDX header may claim */
+#include "nnrt_data.h" /* the limits, the source table and the probe */
 
 /* A data set in memory: rows inputs of in_width floats and targets of target_width floats
  * (one-hot rows for a model with classes). */

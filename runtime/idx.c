@@ -1,6 +1,7 @@
-/* idx: the IDX reader of nnrt_data_load (data.h states the format): an inputs file and a labels
- * file, unsigned bytes only, each header checked against the model and the other file, and the
- * body read as data arrives, never trusting the size a header claims. */
+/* idx: the one IDX reader: nnrt_data_load's (data.h states the format) and the probe's
+ * (nnrt_data.h), which reads a header with the same code. An inputs file and a labels file,
+ * unsigned bytes only, each header checked against the model and the other file, and the body
+ * read as data arrives, never trusting the size a header claims. */
 #include "data_internal.h"
 
 #include <math.h>
@@ -15,7 +16,8 @@ enum { IDX_CHUNK = 1 << 16 }; /* bytes read at a time, and the first allocation 
 typedef struct {
   gzFile gz;
   Report r;
-  int ndim;
+  int type, ndim;
+  uint32_t dims[NNRT_IDX_MAX_DIMS];
   uint64_t count, width; /* records, and bytes in each */
 } Idx;
 
@@ -41,30 +43,31 @@ static int read_header_bytes(Idx *f, unsigned char *buf, size_t n, size_t before
   if (got < 0)
     return -1;
   if (got == 0 && before == 0)
-    return nnrt_data_fail(&f->r, "empty file");
+    return nnrt_data_fail_as(&f->r, NNRT_PROBE_EMPTY, "empty file");
   if ((size_t)got < n)
-    return nnrt_data_fail(&f->r, "truncated: expected %zu bytes of header, file ends after %zu",
+    return nnrt_data_fail_as(&f->r, before ? NNRT_PROBE_CUT_SHORT : NNRT_PROBE_NOT_IDX, "truncated: expected %zu bytes of header, file ends after %zu",
                      before + n, before + (size_t)got);
   return 0;
 }
 
 /* count and width from the dims, each product checked against the size limit as it grows. */
 static int read_dims(Idx *f) {
-  unsigned char dims[4 * 255];
+  unsigned char dims[4 * NNRT_IDX_MAX_DIMS];
   if (read_header_bytes(f, dims, 4 * (size_t)f->ndim, 4) != 0)
     return -1;
-  f->count = big_endian32(dims);
+  for (int i = 0; i < f->ndim; i++)
+    f->dims[i] = big_endian32(dims + 4 * i);
+  f->count = f->dims[0];
   f->width = 1;
   uint64_t total = f->count;
   for (int i = 1; i < f->ndim; i++) {
-    uint32_t dim = big_endian32(dims + 4 * i);
-    f->width *= dim;
-    total *= dim;
+    f->width *= f->dims[i];
+    total *= f->dims[i];
     if (f->width > NNRT_IDX_MAX_BYTES || total > NNRT_IDX_MAX_BYTES)
       break;
   }
   if (f->width > NNRT_IDX_MAX_BYTES || total > NNRT_IDX_MAX_BYTES)
-    return nnrt_data_fail(&f->r, "the header claims more than %llu bytes of data, the loader's limit",
+    return nnrt_data_fail_as(&f->r, NNRT_PROBE_TOO_BIG, "the header claims more than %llu bytes of data, the loader's limit",
                      (unsigned long long)NNRT_IDX_MAX_BYTES);
   return 0;
 }
@@ -73,13 +76,15 @@ static int open_idx(Idx *f) {
   unsigned char magic[4];
   if (!(f->gz = nnrt_data_open_gz(&f->r)) || read_header_bytes(f, magic, 4, 0) != 0)
     return -1;
+  f->type = magic[2];
   if (magic[0] || magic[1])
-    return nnrt_data_fail(&f->r, "not an IDX file (magic 0x%08x)", big_endian32(magic));
+    return nnrt_data_fail_as(&f->r, NNRT_PROBE_NOT_IDX, "not an IDX file (magic 0x%08x)",
+                             big_endian32(magic));
   if (magic[2] != 0x08)
-    return nnrt_data_fail(&f->r, "IDX type 0x%02x (%s) is not supported, only 0x08 (unsigned byte)",
+    return nnrt_data_fail_as(&f->r, NNRT_PROBE_IDX_TYPE, "IDX type 0x%02x (%s) is not supported, only 0x08 (unsigned byte)",
                      magic[2], idx_type_name(magic[2]));
   if (magic[3] == 0)
-    return nnrt_data_fail(&f->r, "the IDX header has no dimensions");
+    return nnrt_data_fail_as(&f->r, NNRT_PROBE_NOT_IDX, "the IDX header has no dimensions");
   f->ndim = magic[3];
   return read_dims(f);
 }
@@ -207,4 +212,19 @@ int nnrt_data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, c
     gzclose(lab.gz);
   free(y.bytes);
   return rc ? -1 : 0;
+}
+
+/* The header alone; the dimensions are kept even when they claim too much, so that the compiler
+ * can still compare them with the model and the other file. */
+int nnrt_data_probe_idx(const char *path, const NnrtData *d, NnrtProbe *out) {
+  (void)d;
+  Idx f = {.r = {path, out->message, sizeof out->message, out}};
+  int rc = open_idx(&f);
+  if (f.gz)
+    gzclose(f.gz);
+  out->idx_type = f.type;
+  out->ndim = f.ndim;
+  memcpy(out->dims, f.dims, sizeof f.dims);
+  out->width = f.width;
+  return rc;
 }

@@ -54,14 +54,16 @@ static int check_param(const NnrtModel *m, const NnrtParam *p, char *err, size_t
   return 0;
 }
 
+/* A source reads its files (nnrt_sources.h), or without files the model's own table. */
 static int data_ok(const NnrtData *d, int allow_none) {
-  switch ((NnrtDataKind)d->kind) {
-  case NNRT_DATA_NONE: return allow_none;
-  case NNRT_DATA_TABLE: return d->rows >= 1 && d->x && d->y;
-  case NNRT_DATA_CSV: return d->path != NULL;
-  case NNRT_DATA_IDX: return d->path && d->labels_path;
-  }
-  return 0;
+  if (d->kind == NNRT_DATA_NONE)
+    return allow_none;
+  if (!nnrt_data_source(d->kind))
+    return 0;
+  for (int i = 0; i < nnrt_data_files(d->kind); i++)
+    if (!nnrt_data_file_path(d, i))
+      return 0;
+  return nnrt_data_files(d->kind) > 0 || (d->rows >= 1 && d->x && d->y);
 }
 
 static int has_validation(const NnrtModel *m) {
@@ -253,10 +255,8 @@ static int open_check(const char *path, char *err, size_t errlen) {
 static int load_source(const NnrtModel *m, const NnrtData *d, const char *what, NnrtDataset *ds,
                        char *err, size_t errlen) {
   int rc = NNRT_EXIT_OK;
-  if (d->kind == NNRT_DATA_CSV || d->kind == NNRT_DATA_IDX)
-    rc = open_check(d->path, err, errlen);
-  if (rc == NNRT_EXIT_OK && d->kind == NNRT_DATA_IDX)
-    rc = open_check(d->labels_path, err, errlen);
+  for (int i = 0; rc == NNRT_EXIT_OK && i < nnrt_data_files(d->kind); i++)
+    rc = open_check(nnrt_data_file_path(d, i), err, errlen);
   if (rc != NNRT_EXIT_OK)
     return rc;
   char msg[768] = "";

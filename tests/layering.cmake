@@ -16,7 +16,9 @@ set(NNC_LAYER_PROBES
   "nnrt          nnrt.h        graph.h arena.h"
   # The runtime's own headers are private: hosts see nnrt_host.h, the back end nnrt.h.
   "nnc_repl      nnrt_host.h   internal.h data.h cli_internal.h"
-  "nnrt_abi      nnrt.h        internal.h data.h")
+  "nnrt_abi      nnrt.h        internal.h data.h"
+  # The data readers the compiler's checks link: the probe's header, not the loader's insides.
+  "nnrt_data     nnrt_data.h   data.h data_internal.h sema.h")
 
 function(nnc_layer_probe lib header expect_ok)
   string(MAKE_C_IDENTIFIER "${lib}_${header}" id)

@@ -1,85 +1,11 @@
-/* sema_csv: csv(...) data sources. Contract: checks the arguments, then reads the file's first
- * two lines (gzipped or not) to count its columns and detect a header, so that column numbers,
- * class names and the widths of the input and target are checked at compile time. */
+/* sema_csv: csv(...) data sources. Contract: checks the arguments, then probes the file's first
+ * lines (gzipped or not) with the runtime's CSV reader to count its columns and detect a header,
+ * so that column numbers, class names and the widths of the input and target are checked at
+ * compile time. */
 #include "sema_internal.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-
-/* ---- csv files: the first lines, to count the columns and detect a header ---- */
-
-/* Splits a line into fields (quotes may hide delimiters); numeric[i] says whether field i is a
- * number. Returns the number of fields. */
-static int csv_fields(Arena *arena, const char *line, int delim, bool **numeric) {
-  int n = 1;
-  bool quoted = false;
-  for (const char *p = line; *p; p++) {
-    if (*p == '"')
-      quoted = !quoted;
-    else if (*p == delim && !quoted)
-      n++;
-  }
-  *numeric = ARENA_ARRAY(arena, bool, n);
-  const char *p = line;
-  for (int i = 0; i < n; i++) {
-    const char *start = p;
-    quoted = false;
-    while (*p && (quoted || *p != delim)) {
-      if (*p == '"')
-        quoted = !quoted;
-      p++;
-    }
-    while (start < p && (*start == ' ' || *start == '\t' || *start == '"'))
-      start++;
-    const char *stop = p;
-    while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t' || stop[-1] == '"'))
-      stop--;
-    char *field = arena_strndup(arena, start, (size_t)(stop - start)), *end;
-    strtod(field, &end);
-    while (*end == ' ' || *end == '\t')
-      end++;
-    (*numeric)[i] = end != field && *end == '\0';
-    if (*p)
-      p++;
-  }
-  return n;
-}
-
-/* The next line without its line break; NULL at end of file. The file may be gzipped. */
-/* Lines past this are refused here as the runtime's loader refuses them (NNRT_CSV_MAX_LINE). */
-enum { CSV_MAX_LINE = 1 << 20 };
-
-/* The next line without its end, or NULL at the end of the file; *overlong when it is longer
- * than CSV_MAX_LINE (the rest is not read). */
-static char *csv_line(gzFile f, char **buf, size_t *cap, bool *overlong) {
-  size_t n = 0;
-  for (;;) {
-    if (n >= CSV_MAX_LINE) {
-      *overlong = true;
-      return NULL;
-    }
-    if (*cap - n < 2) {
-      *cap = *cap ? 2 * *cap : 4096;
-      *buf = realloc(*buf, *cap);
-      if (!*buf)
-        return NULL;
-    }
-    if (!gzgets(f, *buf + n, (int)(*cap - n > INT_MAX ? INT_MAX : *cap - n)))
-      break;
-    n += strlen(*buf + n);
-    if (n && (*buf)[n - 1] == '\n')
-      break;
-  }
-  if (n == 0)
-    return NULL;
-  while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r'))
-    (*buf)[--n] = '\0';
-  return *buf;
-}
 
 /* Column indices: a number or an array of numbers, each a column of the file. */
 static int *csv_columns(Sema *s, const AstNode *v, const char *what, int ncols, int *count) {
@@ -153,12 +79,60 @@ static void csv_class_names(Sema *s, const Model *m, const AstNode *v, DataSetti
   }
 }
 
-static const char *const csv_arg_names[] = {"header", "delimiter", "features", "targets",
-                                            "classes", "scale", "standardize", "positive",
-                                            NULL};
+/* The first lines of the file into p; false after reporting why there are none. */
+static bool first_lines(Sema *s, const AstNode *path_node, const DataSettings *out,
+                        NnrtProbe *p) {
+  const char *name = path_node->u.str.value;
+  switch (sema_probe(s, path_node, out, 0, p)) {
+  case NNRT_PROBE_OK: return true;
+  case NNRT_PROBE_EMPTY: diag_error(s->d, path_node->loc, "data file '%s' is empty", name); break;
+  case NNRT_PROBE_LINE_TOO_LONG:
+    diag_error(s->d, path_node->loc, "data file '%s' has a line longer than %d bytes, the limit",
+               name, NNRT_CSV_MAX_LINE);
+    break;
+  default: break; /* reported by sema_probe */
+  }
+  return false;
+}
 
-void sema_csv_source(Sema *s, const Model *m, const AstNode *v, DataSettings *out) {
-  Args a = {.fn = "csv", .names = csv_arg_names};
+/* Without header = ..., the first line is a header when one of its fields is not a number where
+ * the second line has one (class names may be words in every line). */
+static bool looks_like_header(const NnrtProbe *p) {
+  const NnrtProbeLine *first = &p->lines[0], *second = p->n_lines > 1 ? &p->lines[1] : NULL;
+  for (int i = 0; i < first->n_cells; i++)
+    if (!first->numeric[i] && (!second || (i < second->n_cells && second->numeric[i])))
+      return true;
+  return false;
+}
+
+/* features = / targets = against the file's ncols columns, into out; false after an error. */
+static bool csv_column_args(Sema *s, const Args *a, int ncols, DataSettings *out) {
+  const AstNode *features = sema_arg_of(a, "features"), *targets = sema_arg_of(a, "targets");
+  int nx = 0, ny = 1;
+  int *x = features ? csv_columns(s, features, "features", ncols, &nx) : NULL;
+  int *y = targets ? csv_columns(s, targets, "targets", ncols, &ny) : NULL;
+  if ((features && !x) || (targets && !y))
+    return false;
+  if (!targets) {
+    y = ARENA_ARRAY(s->arena, int, 1);
+    y[0] = ncols - 1;
+  }
+  for (int i = 0; i < nx; i++)
+    for (int j = 0; j < ny; j++)
+      if (x[i] == y[j]) {
+        diag_error(s->d, features->loc, "column %d is both a feature and a target", x[i]);
+        return false;
+      }
+  out->x_cols = x;
+  out->n_x_cols = nx;
+  out->y_cols = y;
+  out->n_y_cols = ny;
+  return true;
+}
+
+void sema_csv_source(Sema *s, const Model *m, const AstNode *v, const SemaSource *src,
+                     DataSettings *out) {
+  Args a = {.fn = src->name, .names = src->args};
   sema_collect_args(s, v, &a, 1, "csv takes one file name; give the other arguments by name, e.g. "
                     "header = true");
   sema_scaling_args(s, &a, out);
@@ -185,72 +159,21 @@ void sema_csv_source(Sema *s, const Model *m, const AstNode *v, DataSettings *ou
   out->path = sema_path_arg(s, a.pos[0]);
   if (!out->path)
     return;
-  const char *name = a.pos[0]->u.str.value;
-  gzFile f = sema_open_data(s, a.pos[0], out->path);
-  if (!f)
-    return;
-  char *buf = NULL;
-  size_t cap = 0;
-  bool overlong = false;
-  char *first = csv_line(f, &buf, &cap, &overlong);
-  first = first ? arena_strdup(s->arena, first) : NULL;
-  char *second = first ? csv_line(f, &buf, &cap, &overlong) : NULL;
-  second = second ? arena_strdup(s->arena, second) : NULL;
-  if (overlong) {
-    free(buf);
-    gzclose(f);
-    diag_error(s->d, a.pos[0]->loc, "data file '%s' has a line longer than %d bytes, the limit",
-               name, CSV_MAX_LINE);
-    return;
+  NnrtProbe p = {0};
+  bool ok = first_lines(s, a.pos[0], out, &p);
+  int ncols = ok ? p.lines[0].n_cells : 0;
+  if (ok && !header)
+    out->header = looks_like_header(&p);
+  if (ok && out->header && p.n_lines < 2) {
+    diag_error(s->d, a.pos[0]->loc, "data file '%s' has a header line but no rows",
+               a.pos[0]->u.str.value);
+    ok = false;
   }
-  int zerr;
-  const char *msg = gzerror(f, &zerr);
-  if (zerr == Z_ERRNO)
-    msg = strerror(errno);
-  free(buf);
-  gzclose(f);
-  if (zerr != Z_OK && zerr != Z_BUF_ERROR) {
-    diag_error(s->d, a.pos[0]->loc, "cannot read data file '%s': %s", name, msg);
+  nnrt_data_probe_free(&p);
+  if (!ok || !csv_column_args(s, &a, ncols, out))
     return;
-  }
-  if (!first || !first[0]) {
-    diag_error(s->d, a.pos[0]->loc, "data file '%s' is empty", name);
-    return;
-  }
-  bool *num1, *num2 = NULL;
-  int ncols = csv_fields(s->arena, first, out->delimiter, &num1);
-  int ncols2 = second ? csv_fields(s->arena, second, out->delimiter, &num2) : 0;
-  /* Without header = ..., the first line is a header when one of its fields is not a number
-   * where the second line has one (class names may be words in every line). */
-  if (!header) {
-    for (int i = 0; i < ncols; i++)
-      if (!num1[i] && (!second || (i < ncols2 && num2[i])))
-        out->header = true;
-  }
-  if (out->header && (!second || !second[0])) {
-    diag_error(s->d, a.pos[0]->loc, "data file '%s' has a header line but no rows", name);
-    return;
-  }
   const AstNode *features = sema_arg_of(&a, "features"), *targets = sema_arg_of(&a, "targets");
-  int nx = 0, ny = 1;
-  int *x = features ? csv_columns(s, features, "features", ncols, &nx) : NULL;
-  int *y = targets ? csv_columns(s, targets, "targets", ncols, &ny) : NULL;
-  if ((features && !x) || (targets && !y))
-    return;
-  if (!targets) {
-    y = ARENA_ARRAY(s->arena, int, 1);
-    y[0] = ncols - 1;
-  }
-  for (int i = 0; i < nx; i++)
-    for (int j = 0; j < ny; j++)
-      if (x[i] == y[j]) {
-        diag_error(s->d, features->loc, "column %d is both a feature and a target", x[i]);
-        return;
-      }
-  out->x_cols = x;
-  out->n_x_cols = nx;
-  out->y_cols = y;
-  out->n_y_cols = ny;
+  int nx = out->n_x_cols, ny = out->n_y_cols;
   int nfeat = features ? nx : ncols - ny;
   const AstNode *at = features ? features : v;
   if (m->input && nfeat != sema_input_width(m))

@@ -1,16 +1,14 @@
-/* sema_data: data sources, data = / validate = : tables checked row by row against the input
- * and target, csv(...) (in sema_csv.c) and idx(...), whose file headers are read at compile
- * time so that a shape mismatch is reported at the source. Relative paths are taken from the
- * .nn file's directory. */
-#include <sys/stat.h>
-
+/* sema_data: data sources, data = / validate = , one row of nnrt_sources.h each: tables checked
+ * row by row against the input and target, csv(...) (in sema_csv.c) and idx(...), whose files
+ * are probed at compile time with the runtime's own readers (nnrt_data.h), so that a shape
+ * mismatch or a header the loader would refuse is reported at the source. Relative paths are
+ * taken from the .nn file's directory. */
 #include "sema_internal.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
 
 /* --- data sources --- */
 
@@ -82,11 +80,34 @@ const char *sema_path_arg(Sema *s, const AstNode *e) {
   return resolve_path(s, e->u.str.value);
 }
 
-void sema_open_error(Sema *s, const AstNode *path, int err) {
+static void open_error(Sema *s, const AstNode *path, int err) {
   diag_error(s->d, path->loc, "cannot open data file '%s': %s", path->u.str.value,
              strerror(err));
   if (path->u.str.value[0] != '/' && err == ENOENT)
     diag_hint(s->d, "a relative path is taken from the directory of the .nn file");
+}
+
+NnrtProbeStatus sema_probe(Sema *s, const AstNode *path_node, const DataSettings *out, int file,
+                           NnrtProbe *p) {
+  NnrtData d = {.kind = (int32_t)out->kind, .path = out->path, .labels_path = out->labels_path,
+                .delimiter = out->delimiter};
+  nnrt_data_probe(&d, file, p);
+  const char *name = path_node->u.str.value;
+  switch (p->status) {
+  case NNRT_PROBE_CANNOT_OPEN: open_error(s, path_node, p->sys_errno); break;
+  case NNRT_PROBE_NOT_REGULAR:
+    diag_error(s->d, path_node->loc, "data file '%s' is not a regular file", name);
+    break;
+  case NNRT_PROBE_READ_ERROR:
+    diag_error(s->d, path_node->loc, "cannot read data file '%s': %s", name, p->detail);
+    break;
+  case NNRT_PROBE_TOO_BIG:
+  case NNRT_PROBE_REFUSED:
+    diag_error(s->d, path_node->loc, "cannot load data file '%s': %s", name, p->reason);
+    break;
+  default: break;
+  }
+  return p->status;
 }
 
 /* scale = k, standardize = true/false: how the inputs are scaled when loaded. */
@@ -107,65 +128,31 @@ void sema_scaling_args(Sema *s, const Args *a, DataSettings *out) {
   }
 }
 
-/* ---- idx files: the header only (magic 00 00 08 n, then n big-endian 32-bit sizes) ---- */
+/* ---- idx files: the headers, probed ---- */
 
-typedef struct {
-  int ndims;
-  uint32_t dim[8];
-} IdxHeader;
-
-gzFile sema_open_data(Sema *s, const AstNode *path_node, const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    sema_open_error(s, path_node, errno);
-    return NULL;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    diag_error(s->d, path_node->loc, "data file '%s' is not a regular file",
-               path_node->u.str.value);
-    return NULL;
-  }
-  errno = 0;
-  gzFile f = gzopen(path, "rb");
-  if (!f)
-    sema_open_error(s, path_node, errno ? errno : ENOMEM);
-  return f;
-}
-
-static bool idx_header(Sema *s, const AstNode *path_node, const char *path, IdxHeader *h) {
+/* The header of idx file `file` of out into p; false after reporting why there is none. A header
+ * that claims more than the loader takes is reported, and its dimensions still checked. */
+static bool idx_header(Sema *s, const AstNode *path_node, const DataSettings *out, int file,
+                       NnrtProbe *p) {
   const char *name = path_node->u.str.value;
-  gzFile f = sema_open_data(s, path_node, path);
-  if (!f)
-    return false;
-  unsigned char head[4 + 4 * 8];
-  int n = gzread(f, head, 4);
-  bool ok = false;
-  if (n < 0) {
-    int zerr;
-    const char *msg = gzerror(f, &zerr);
-    diag_error(s->d, path_node->loc, "cannot read data file '%s': %s", name,
-               zerr == Z_ERRNO ? strerror(errno) : msg);
-  } else if (n < 4 || head[0] != 0 || head[1] != 0 || head[3] == 0 || head[3] > 8) {
+  switch (sema_probe(s, path_node, out, file, p)) {
+  case NNRT_PROBE_OK:
+  case NNRT_PROBE_TOO_BIG: return true;
+  case NNRT_PROBE_EMPTY:
+  case NNRT_PROBE_NOT_IDX:
     diag_error(s->d, path_node->loc, "'%s' is not an idx file (its header is wrong)", name);
-  } else if (head[2] != 0x08) {
+    return false;
+  case NNRT_PROBE_IDX_TYPE:
     diag_error(s->d, path_node->loc,
                "'%s' holds idx type 0x%02X; only unsigned bytes (0x08) are supported", name,
-               head[2]);
-  } else if (gzread(f, head + 4, 4u * head[3]) != 4 * head[3]) {
+               p->idx_type);
+    return false;
+  case NNRT_PROBE_CUT_SHORT:
     diag_error(s->d, path_node->loc, "'%s' is not an idx file (its header is cut short)", name);
-  } else {
-    h->ndims = head[3];
-    for (int i = 0; i < h->ndims; i++) {
-      const unsigned char *p = head + 4 + 4 * i;
-      h->dim[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    }
-    ok = true;
+    return false;
+  default: return false; /* reported by sema_probe */
   }
-  gzclose(f);
-  return ok;
 }
-
-static const char *const idx_arg_names[] = {"scale", "standardize", "positive", NULL};
 
 /* positive = K: one class against the rest, for a real-valued target one value wide. */
 void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out) {
@@ -183,8 +170,29 @@ void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out
   out->positive = (int)k;
 }
 
-static void idx_source(Sema *s, const Model *m, const AstNode *v, DataSettings *out) {
-  Args a = {.fn = "idx", .names = idx_arg_names};
+/* The images' shape against the input. */
+static void idx_images(Sema *s, const Model *m, const AstNode *v, const NnrtProbe *img) {
+  uint64_t values = 1;
+  char dims[128] = "";
+  for (int i = 1; i < img->ndim; i++) {
+    values *= img->dims[i];
+    size_t len = strlen(dims);
+    snprintf(dims + len, sizeof dims - len, "%s%u", i > 1 ? "\xc3\x97" : "", img->dims[i]);
+  }
+  int64_t want = sema_input_width(m);
+  if (values == (uint64_t)want)
+    return;
+  if (img->ndim > 2)
+    diag_error(s->d, v->loc, "idx file has images of %s = %llu values, input '%s' has %lld", dims,
+               (unsigned long long)values, m->input->u.decl.name, (long long)want);
+  else
+    diag_error(s->d, v->loc, "idx file has images of %llu values, input '%s' has %lld",
+               (unsigned long long)values, m->input->u.decl.name, (long long)want);
+}
+
+static void sema_idx_source(Sema *s, const Model *m, const AstNode *v, const SemaSource *src,
+                            DataSettings *out) {
+  Args a = {.fn = src->name, .names = src->args};
   sema_collect_args(s, v, &a, 2, "idx takes two file names, images and labels; give the others by "
                     "name, e.g. scale = 1/255");
   sema_scaling_args(s, &a, out);
@@ -195,71 +203,75 @@ static void idx_source(Sema *s, const Model *m, const AstNode *v, DataSettings *
   }
   out->path = sema_path_arg(s, a.pos[0]);
   out->labels_path = sema_path_arg(s, a.pos[1]);
-  IdxHeader img, lab;
-  bool have_img = out->path && idx_header(s, a.pos[0], out->path, &img);
-  bool have_lab = out->labels_path && idx_header(s, a.pos[1], out->labels_path, &lab);
-  if (have_img && img.ndims < 2) {
+  NnrtProbe img = {0}, lab = {0};
+  bool have_img = out->path && idx_header(s, a.pos[0], out, 0, &img);
+  bool have_lab = out->labels_path && idx_header(s, a.pos[1], out, 1, &lab);
+  if (have_img && img.ndim < 2) {
     diag_error(s->d, a.pos[0]->loc, "idx images file '%s' has 1 dimension; images need a count "
                "and at least one more", a.pos[0]->u.str.value);
     have_img = false;
   }
-  if (have_img && m->input) {
-    uint64_t values = 1;
-    char dims[128] = "";
-    for (int i = 1; i < img.ndims; i++) {
-      values *= img.dim[i];
-      size_t len = strlen(dims);
-      snprintf(dims + len, sizeof dims - len, "%s%u", i > 1 ? "\xc3\x97" : "", img.dim[i]);
-    }
-    int64_t want = sema_input_width(m);
-    if (values != (uint64_t)want) {
-      if (img.ndims > 2)
-        diag_error(s->d, v->loc, "idx file has images of %s = %llu values, input '%s' has %lld",
-                   dims, (unsigned long long)values, m->input->u.decl.name, (long long)want);
-      else
-        diag_error(s->d, v->loc, "idx file has images of %llu values, input '%s' has %lld",
-                   (unsigned long long)values, m->input->u.decl.name, (long long)want);
-    }
-  }
-  if (have_lab && lab.ndims != 1) {
+  if (have_img && m->input)
+    idx_images(s, m, v, &img);
+  if (have_lab && lab.ndim != 1) {
     diag_error(s->d, a.pos[1]->loc, "idx labels file '%s' has %d dimensions; labels must be "
-               "1-dimensional", a.pos[1]->u.str.value, lab.ndims);
+               "1-dimensional", a.pos[1]->u.str.value, lab.ndim);
     have_lab = false;
   }
-  if (have_img && have_lab && img.dim[0] != lab.dim[0])
-    diag_error(s->d, v->loc, "idx files disagree: %u images but %u labels", img.dim[0],
-               lab.dim[0]);
+  if (have_img && have_lab && img.dims[0] != lab.dims[0])
+    diag_error(s->d, v->loc, "idx files disagree: %u images but %u labels", img.dims[0],
+               lab.dims[0]);
   if (m->target && !m->n_classes && sema_decl_width(m->target) != 1 && !sema_arg_of(&a, "positive"))
     diag_error(s->d, v->loc, "idx labels give one value per row; target '%s' has %lld",
                m->target->u.decl.name, (long long)sema_decl_width(m->target));
+  nnrt_data_probe_free(&img);
+  nnrt_data_probe_free(&lab);
+}
+
+/* table { inputs -> targets; ... }: the model's own rows. */
+static void sema_table_source(Sema *s, const Model *m, const AstNode *v, const SemaSource *src,
+                              DataSettings *out) {
+  (void)src;
+  if (v->u.table.n == 0)
+    diag_error(s->d, v->loc, "the data table is empty");
+  check_rows(s->d, m, v);
+  table_floats(s->arena, v, out);
+}
+
+#define SEMA_SOURCE(KIND, name, files, check, load, probe, args)                                 \
+  {name, DATA_##KIND, files, check, (const char *const[])NNRT_SOURCE_ARGS(args)},
+static const SemaSource sources[] = {NNRT_DATA_SOURCES(SEMA_SOURCE)};
+#undef SEMA_SOURCE
+enum { N_SOURCES = sizeof sources / sizeof *sources };
+
+/* The row a data source is written with: table { ... } is the row without files, and a call
+ * names a row with files; NULL for an unknown call. */
+static const SemaSource *source_of(const AstNode *v, const char *callee) {
+  for (int i = 0; i < N_SOURCES; i++)
+    if (v->kind == AST_TABLE ? sources[i].files == 0
+                             : sources[i].files > 0 && !strcmp(sources[i].name, callee))
+      return &sources[i];
+  return NULL;
 }
 
 /* data = / validate = : table { ... } | csv(...) | idx(...) */
 void sema_data_source(Sema *s, const Model *m, const AstNode *setting, DataSettings *out) {
   const AstNode *v = setting->u.decl.value;
   *out = (DataSettings){.loc = v->loc, .scale = 1};
-  if (v->kind == AST_TABLE) {
-    if (v->u.table.n == 0)
-      diag_error(s->d, v->loc, "the data table is empty");
-    check_rows(s->d, m, v);
-    out->kind = DATA_TABLE;
-    table_floats(s->arena, v, out);
-    return;
-  }
-  static const char *const sources[] = {"table", "csv", "idx", NULL};
-  const char *name = sema_callee(v);
-  if (!name) {
+  const char *name = v->kind == AST_TABLE ? NULL : sema_callee(v);
+  if (v->kind != AST_TABLE && !name) {
     diag_error(s->d, v->loc, "'%s' must be table { inputs -> targets; ... }, csv(\"file.csv\") "
                "or idx(\"images\", \"labels\")", setting->u.decl.name);
     return;
   }
-  if (!strcmp(name, "csv")) {
-    out->kind = DATA_CSV;
-    sema_csv_source(s, m, v, out);
-  } else if (!strcmp(name, "idx")) {
-    out->kind = DATA_IDX;
-    idx_source(s, m, v, out);
-  } else {
-    sema_unknown_choice(s, v, "data source", name, sources, 3);
+  const SemaSource *src = source_of(v, name);
+  if (!src) {
+    const char *names[N_SOURCES + 1] = {NULL};
+    for (int i = 0; i < N_SOURCES; i++)
+      names[i] = sources[i].name;
+    sema_unknown_choice(s, v, "data source", name, names, N_SOURCES);
+    return;
   }
+  out->kind = src->kind;
+  src->check(s, m, v, src, out);
 }

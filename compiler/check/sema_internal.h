@@ -1,13 +1,12 @@
 /* sema_internal: what the files of sema share; not part of sema.h's API.
  * Contract: sema.c checks models and drives the check (sema_check); sema_train.c evaluates
  * settings' values and call arguments and checks train blocks; sema_data.c checks data sources
- * (tables, idx files) and sema_csv.c csv sources. Every function reports its errors through
+ * through the rows of nnrt_sources.h (tables, idx files, the probe) and sema_csv.c csv sources. Every function reports its errors through
  * s->d at the user's source and allocates in s->arena. */
 #ifndef NNC_SEMA_INTERNAL_H
 #define NNC_SEMA_INTERNAL_H
-#include <zlib.h>
-
 #include "args.h"
+#include "nnrt_data.h"
 #include "sema.h"
 
 enum { MAX_CLASSES = 1000000 };
@@ -64,22 +63,37 @@ void sema_check_train(Sema *s, Model *m, const AstNode *block);
 
 /* --- sema_data.c: data sources (data = / validate =) and the arguments csv shares --- */
 
+/* A row of nnrt_sources.h as the compiler sees it: its name, kind, files, compile-time check and
+ * the names of its arguments. */
+typedef struct SemaSource SemaSource;
+typedef void SemaSourceCheck(Sema *s, const Model *m, const AstNode *v, const SemaSource *src,
+                             DataSettings *out);
+struct SemaSource {
+  const char *name;
+  DataKind kind;
+  int files;
+  SemaSourceCheck *check;
+  const char *const *args; /* NULL-terminated */
+};
+
 void sema_data_source(Sema *s, const Model *m, const AstNode *setting, DataSettings *out);
 int64_t sema_input_width(const Model *m);
 /* A file-name argument: a non-empty string, resolved against the source's directory. */
 const char *sema_path_arg(Sema *s, const AstNode *e);
-/* "cannot open data file" for the string node path, errno err. */
-void sema_open_error(Sema *s, const AstNode *path, int err);
-/* The data file at path (already resolved), opened for reading through zlib (gzipped or not);
- * NULL after reporting why at path_node: it cannot be opened, or it is not a regular file (a
- * device or a pipe could block or never end). */
-gzFile sema_open_data(Sema *s, const AstNode *path_node, const char *path);
+/* Probes file `file` of out (0: out->path, 1: out->labels_path, resolved; the string node
+ * path_node in messages) with the runtime's reader, and reports at path_node what is wrong
+ * whatever the format: it cannot be opened or read, it is not a regular file (a device or a
+ * pipe could block or never end), or the loader would refuse it. Returns the probe's status;
+ * the caller reports the statuses of its format. *p is the caller's to free. */
+NnrtProbeStatus sema_probe(Sema *s, const AstNode *path_node, const DataSettings *out, int file,
+                           NnrtProbe *p);
 void sema_scaling_args(Sema *s, const Args *a, DataSettings *out);
 void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out);
 
 /* --- sema_csv.c --- */
 
 /* csv("file", ...): its arguments, and its columns and header read from the file's first lines. */
-void sema_csv_source(Sema *s, const Model *m, const AstNode *v, DataSettings *out);
+void sema_csv_source(Sema *s, const Model *m, const AstNode *v, const SemaSource *src,
+                     DataSettings *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "nnrt_sources.h"
 
 /* The ranges a numeric setting may be required to lie in (check gives each its own message). */
 typedef enum { R_ANY, R_POSITIVE, R_NONNEG, R_UNIT, R_FRACTION, R_CLOSED, R_OPEN } Range;
@@ -142,7 +143,10 @@ typedef struct {
   double warmup_epochs; /* 0: none */
 } LrSchedule;
 
-typedef enum { DATA_NONE, DATA_TABLE, DATA_CSV, DATA_IDX } DataKind;
+/* DATA_TABLE, DATA_CSV, DATA_IDX: one per row of the runtime's data source table. */
+#define DATA_KIND(KIND, ...) DATA_##KIND,
+typedef enum { DATA_NONE, NNRT_DATA_SOURCES(DATA_KIND) } DataKind;
+#undef DATA_KIND
 typedef enum { SCALE_NONE, SCALE_FACTOR, SCALE_STANDARDIZE } ScaleKind;
 
 typedef struct {

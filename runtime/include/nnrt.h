@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "nnrt_fields.h"
+#include "nnrt_sources.h"
 
 #define NNRT_ABI_VERSION 4
 
@@ -64,7 +65,10 @@ typedef struct {
   NNRT_CHECK_FIELDS(NNRT_C_FIELD)
 } NnrtCheck;
 
-typedef enum { NNRT_DATA_NONE, NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX } NnrtDataKind;
+/* Numbered from the rows of nnrt_sources.h: NNRT_DATA_TABLE, NNRT_DATA_CSV, NNRT_DATA_IDX. */
+#define NNRT_DATA_KIND(KIND, ...) NNRT_DATA_##KIND,
+typedef enum { NNRT_DATA_NONE, NNRT_DATA_SOURCES(NNRT_DATA_KIND) } NnrtDataKind;
+#undef NNRT_DATA_KIND
 typedef enum { NNRT_SCALE_NONE, NNRT_SCALE_FACTOR, NNRT_SCALE_STANDARDIZE } NnrtScaling;
 
 /* A data source as the train block names it. Targets are real values (target.width per row),
