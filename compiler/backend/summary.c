@@ -9,7 +9,7 @@ static int64_t node_flops(const Node *n) {
   case KIND_LEAF: return 0;
   case KIND_MATMUL: {
     const Node *a = n->src[0];
-    int64_t k = a->shape.dim[(n->arg.bits & 1) ? 0 : 1];
+    int64_t k = a->shape.dim[n->arg.p[PARAM_TRANSPOSE_A] ? 0 : 1];
     int64_t rows = n->shape.dim[0] == DIM_BATCH ? 1 : n->shape.dim[0];
     return 2 * k * rows * n->shape.dim[1];
   }

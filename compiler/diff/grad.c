@@ -56,8 +56,8 @@ static bool backprop(Graph *g, Node **adj, const bool *on, uint32_t nforward) {
     if (!dy->name && dy->op != OP_CONST)
       dy->name = adjoint_name(g, n);
     g->loc = n->loc;
-    Node *dx[NNC_MAX_SRC] = {NULL, NULL};
-    bool need[NNC_MAX_SRC] = {false, false};
+    Node *dx[NNC_MAX_SRC] = {0};
+    bool need[NNC_MAX_SRC] = {0};
     for (int s = 0; s < n->nsrc; s++)
       need[s] = on[n->src[s]->id];
     grad_rule[n->op](g, n, dy, dx, need);
