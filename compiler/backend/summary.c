@@ -1,8 +1,5 @@
 #include "summary.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
 /* Per-sample FLOPs of one node. */
 static int64_t node_flops(const Node *n) {
   switch (op_info[n->op].kind) {
@@ -64,17 +61,4 @@ int summary_layers(Graph *g, LayerSummary **out) {
   }
   *out = layers;
   return n;
-}
-
-uint64_t summary_hash(const Graph *g) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  graph_print(f, g);
-  fclose(f);
-  uint64_t h = 1469598103934665603u;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)text[i]) * 1099511628211u;
-  free(text);
-  return h;
 }

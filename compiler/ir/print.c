@@ -1,5 +1,7 @@
 /* print: the graph as text (--emit=graph) and as Graphviz (--emit=dot), for people.
- * Contract: nothing but these two printers lives here. */
+ * Contract: nothing but these two printers lives here, and nothing that must stay stable reads
+ * their output (the model hash is graph_hash, hash.c). test_model_hash links its own printers
+ * in place of this file, which works only while it defines nothing else. */
 #include <stdio.h>
 
 #include "graph.h"
