@@ -4,3 +4,5 @@ nnc_unit_test(test_graph ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_graph.c nnc_compi
 nnc_unit_test(test_optim ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_optim.c nnc_compiler)
 # A training step allocates nothing: the suite counts malloc calls around each step.
 nnc_unit_test(test_noalloc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_noalloc.c nnc_compiler nnrt)
+# The model hash reads the graph, not a printer: the suite brings its own graph_print.
+nnc_unit_test(test_model_hash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_hash.c nnc_compiler nnrt)

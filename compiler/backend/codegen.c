@@ -87,7 +87,7 @@ static LLVMValueRef cg_copy(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) 
 
 static CgScalar *const cg_scalar[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = lower,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = lower,
 #include "ops.def"
 #undef OP
 #undef NONE
@@ -281,7 +281,7 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
  * element is combined by one part only; -1 when every axis is reduced. */
 static int reduce_shared_axis(const Node *n) {
   for (int i = 0; i < n->src[0]->shape.rank; i++)
-    if (!(n->arg.bits & (1u << i)))
+    if (!(n->arg.p[PARAM_AXES] & (1 << i)))
       return i;
   return -1;
 }
@@ -290,7 +290,7 @@ static int reduce_shared_axis(const Node *n) {
 static int reduce_out_axis(const Node *n, int src_axis) {
   int out = src_axis;
   for (int i = 0; i < src_axis; i++)
-    if ((n->arg.bits & (1u << i)) && !(n->arg.bits & AXES_KEEP))
+    if ((n->arg.p[PARAM_AXES] & (1 << i)) && !(n->arg.p[PARAM_AXES] & AXES_KEEP))
       out--;
   return out;
 }
@@ -319,7 +319,7 @@ static void emit_reduce_kernel(CgCtx *c, const Kernel *k) {
     only_in_first_part(c);
   hoist_scalars(c, n);
   emit_reduce_init(c, k, shared);
-  shape_view(&n->shape, &src->shape, n->arg.bits, stride);
+  shape_view(&n->shape, &src->shape, (uint32_t)n->arg.p[PARAM_AXES], stride);
   open_nest(c, loops, idx, &src->shape, shared);
   LLVMValueRef v = emit_operand(c, n, 0, idx);
   LLVMValueRef addr = cg_address(c, k->out, idx, stride, src->shape.rank);

@@ -196,7 +196,7 @@ static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef j0, 
 
 static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   const Node *n = k->root, *A = n->src[0], *B = n->src[1];
-  bool ta = n->arg.bits & 1, tb = n->arg.bits & 2;
+  bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
   int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
   shape_strides(&A->shape, sa);
   shape_strides(&B->shape, sb);
@@ -270,7 +270,7 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
     const Node *A = k->root->src[0];
-    int64_t kdim = A->shape.dim[k->root->arg.bits & 1 ? 0 : 1];
+    int64_t kdim = A->shape.dim[k->root->arg.p[PARAM_TRANSPOSE_A] ? 0 : 1];
     if (kdim == DIM_BATCH || kdim <= K_BLOCK) {
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
       return;

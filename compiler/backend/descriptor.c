@@ -454,7 +454,7 @@ static int64_t model_checkpoint_every(const ModelFields *s) { return s->t->check
 static LLVMValueRef model_step(const ModelFields *s) { return s->step; }
 static LLVMValueRef model_evaluate(const ModelFields *s) { return s->evaluate; }
 static LLVMValueRef model_predict(const ModelFields *s) { return s->predict; }
-static uint64_t model_model_hash(const ModelFields *s) { return summary_hash(s->p->g); }
+static uint64_t model_model_hash(const ModelFields *s) { return graph_hash(s->p->g); }
 static int64_t model_n_layers(const ModelFields *s) { return s->nlayers; }
 static LLVMValueRef model_layers(const ModelFields *s) {
   return layers_array(s->c, s->layers, s->nlayers);

@@ -30,7 +30,7 @@ void memplan_add(MemPlan *p, Graph *g, const Schedule *s) {
     if (s->materialized[i]) {
       place(p, g->node[i]);
       const Node *n = g->node[i];
-      if (n->op == OP_MATMUL && (n->arg.bits & 2) && p->scratch[i] < 0) {
+      if (n->op == OP_MATMUL && n->arg.p[PARAM_TRANSPOSE_B] && p->scratch[i] < 0) {
         p->scratch[i] = p->total;
         p->total += (shape_numel(&n->src[1]->shape, p->max_batch) + 15) & ~(int64_t)15;
       }

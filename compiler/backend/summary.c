@@ -1,15 +1,12 @@
 #include "summary.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
 /* Per-sample FLOPs of one node. */
 static int64_t node_flops(const Node *n) {
   switch (op_info[n->op].kind) {
   case KIND_LEAF: return 0;
   case KIND_MATMUL: {
     const Node *a = n->src[0];
-    int64_t k = a->shape.dim[(n->arg.bits & 1) ? 0 : 1];
+    int64_t k = a->shape.dim[n->arg.p[PARAM_TRANSPOSE_A] ? 0 : 1];
     int64_t rows = n->shape.dim[0] == DIM_BATCH ? 1 : n->shape.dim[0];
     return 2 * k * rows * n->shape.dim[1];
   }
@@ -64,17 +61,4 @@ int summary_layers(Graph *g, LayerSummary **out) {
   }
   *out = layers;
   return n;
-}
-
-uint64_t summary_hash(const Graph *g) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  graph_print(f, g);
-  fclose(f);
-  uint64_t h = 1469598103934665603u;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ (unsigned char)text[i]) * 1099511628211u;
-  free(text);
-  return h;
 }

@@ -60,8 +60,8 @@ static bool backprop(Graph *g, Node **adj, const bool *on, uint32_t nforward) {
     if (n->name && dy->op != OP_CONST)
       g_tag(dy, PROV_ADJOINT, n, 0);
     g->loc = n->loc;
-    Node *dx[NNC_MAX_SRC] = {NULL, NULL};
-    bool need[NNC_MAX_SRC] = {false, false};
+    Node *dx[NNC_MAX_SRC] = {0};
+    bool need[NNC_MAX_SRC] = {0};
     for (int s = 0; s < n->nsrc; s++)
       need[s] = on[n->src[s]->id];
     grad_rule[n->op](g, n, dy, dx, need);

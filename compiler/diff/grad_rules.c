@@ -107,46 +107,47 @@ static void grad_max(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[])
 /* expand copies a along axes, so its adjoint sums dy back over them */
 static void grad_expand(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
-  dx[0] = g_sum(g, dy, n->arg.bits);
+  dx[0] = g_sum(g, dy, (uint32_t)n->arg.p[PARAM_AXES]);
 }
 
-/* a permutation's adjoint is dy permuted back: axis PERM(i) of dx is axis i of dy */
+/* a permutation's adjoint is dy permuted back: axis perm[i] of dx is axis i of dy */
 static void grad_permute(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
-  int inverse[NNC_MAX_RANK];
+  int32_t inverse[NNC_MAX_RANK];
   for (int i = 0; i < n->shape.rank; i++)
-    inverse[PERM_AXIS(n->arg.bits, i)] = i;
-  dx[0] = g_permute(g, dy, shape_perm_bits(inverse, n->shape.rank));
+    inverse[n->arg.p[i]] = i;
+  dx[0] = g_permute(g, dy, inverse);
 }
 
 /* d max(a) = dy where a equals its maximum (a ≤ max everywhere, so that is ¬[max > a]) */
 static void grad_maxr(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
   const Shape *s = &n->src[0]->shape;
-  Node *at_max = g_sub(g, g_const(g, 1), g_cmpgt(g, g_expand(g, n, n->arg.bits, *s), n->src[0]));
-  dx[0] = g_mul(g, g_expand(g, dy, n->arg.bits, *s), at_max);
+  uint32_t axes = (uint32_t)n->arg.p[PARAM_AXES];
+  Node *at_max = g_sub(g, g_const(g, 1), g_cmpgt(g, g_expand(g, n, axes, *s), n->src[0]));
+  dx[0] = g_mul(g, g_expand(g, dy, axes, *s), at_max);
 }
 
 /* Σ a copies dy to every summed element */
 static void grad_sum(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
-  dx[0] = g_expand(g, dy, n->arg.bits, n->src[0]->shape);
+  dx[0] = g_expand(g, dy, (uint32_t)n->arg.p[PARAM_AXES], n->src[0]->shape);
 }
 
-/* C = op(A) op(B) with op = identity or transpose (bits 1, 2):
+/* C = op(A) op(B) with op = identity or transpose (the node's transpose parameters):
  * d op(A) = dC op(B)ᵀ and d op(B) = op(A)ᵀ dC, transposed back where op transposed. */
 static void grad_matmul(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   Node *a = n->src[0], *b = n->src[1];
-  uint32_t ta = n->arg.bits & 1, tb = (n->arg.bits >> 1) & 1;
+  bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
   if (need[0])
-    dx[0] = ta ? g_matmul(g, b, dy, tb | 2) : g_matmul(g, dy, b, (tb ^ 1) << 1);
+    dx[0] = ta ? g_matmul(g, b, dy, tb, true) : g_matmul(g, dy, b, false, !tb);
   if (need[1])
-    dx[1] = tb ? g_matmul(g, dy, a, 1 | (ta << 1)) : g_matmul(g, a, dy, ta ^ 1);
+    dx[1] = tb ? g_matmul(g, dy, a, true, ta) : g_matmul(g, a, dy, !ta, false);
 }
 
 GradRule *const grad_rule[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = grad,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = grad,
 #include "ops.def"
 #undef OP
 #undef NONE

@@ -99,7 +99,7 @@ static void refine_pow(const Node *n, Form *f) {
 /* Σ over everything, Σₙ over the rows of the batch (axis 0), Σ₁ … over other axes; the same
  * subscripts for max. */
 static void refine_sum(const Node *n, Form *f) {
-  uint32_t axes = n->arg.bits & AXES_MASK, all = (1u << n->src[0]->shape.rank) - 1;
+  uint32_t axes = (uint32_t)n->arg.p[PARAM_AXES] & AXES_MASK, all = (1u << n->src[0]->shape.rank) - 1;
   char sub[24] = "";
   if (axes == 1 && all != 1)
     snprintf(sub, sizeof sub, "ₙ");
@@ -122,10 +122,11 @@ static void refine_exp(const Node *n, Form *f) {
   }
 }
 
-/* arg.bits 1 transposes the left operand, 2 the right one. */
+/* Indexed by the transposes: 1 the left operand, 2 the right one. */
 static void refine_matmul(const Node *n, Form *f) {
   static const char *const tmpl[] = {"%0 %1", "%0ᵀ %1", "%0 %1ᵀ", "%0ᵀ %1ᵀ"};
-  set_form(f, tmpl[n->arg.bits & 3], P_MUL, OP_MATMUL, true);
+  int which = n->arg.p[PARAM_TRANSPOSE_A] | n->arg.p[PARAM_TRANSPOSE_B] << 1;
+  set_form(f, tmpl[which], P_MUL, OP_MATMUL, true);
 }
 
 static void refine_const(const Node *n, Form *f) {

@@ -5,7 +5,7 @@
 #include "simplify.h"
 
 static ShapeRule *const shape_rule[OP_COUNT] = {
-#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = shape,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = shape,
 #include "ops.def"
 #undef OP
 };
@@ -39,20 +39,23 @@ static Node *node_append(Graph *g, Op op, Shape shape) {
 
 /* --- hash-consing: open addressing over (op, src, arg) --- */
 
-static uint64_t node_hash(Op op, Node *a, Node *b, double k, uint32_t bits) {
-  uint64_t h = 1469598103934665603u;
-  uint64_t kbits;
-  memcpy(&kbits, &k, sizeof kbits);
-  uint64_t parts[5] = {(uint64_t)op, a ? a->id + 1u : 0, b ? b->id + 1u : 0, kbits, bits};
-  for (int i = 0; i < 5; i++)
-    h = (h ^ parts[i]) * 1099511628211u;
+static uint64_t fnv(uint64_t h, uint64_t part) { return (h ^ part) * 1099511628211u; }
+
+static uint64_t node_hash(Op op, Node *const src[], const OpArg *arg) {
+  uint64_t h = fnv(1469598103934665603u, (uint64_t)op), kbits;
+  for (int s = 0; s < NNC_MAX_SRC; s++)
+    h = fnv(h, src[s] ? src[s]->id + 1u : 0);
+  memcpy(&kbits, &arg->k, sizeof kbits);
+  h = fnv(h, kbits);
+  for (int i = 0; i < NNC_MAX_PARAMS; i++)
+    h = fnv(h, (uint32_t)arg->p[i]);
   return h;
 }
 
-static bool node_matches(const Node *n, Op op, Node *a, Node *b, double k, uint32_t bits,
+static bool node_matches(const Node *n, Op op, Node *const src[], const OpArg *arg,
                          const Shape *shape) {
-  return n->op == op && n->src[0] == a && n->src[1] == b && n->arg.k == k &&
-         n->arg.bits == bits && shape_eq(&n->shape, shape);
+  return n->op == op && !memcmp(n->src, src, sizeof n->src) && n->arg.k == arg->k &&
+         !memcmp(n->arg.p, arg->p, sizeof arg->p) && shape_eq(&n->shape, shape);
 }
 
 static void cse_insert(Graph *g, Node *n);
@@ -68,52 +71,50 @@ static void cse_rehash(Graph *g) {
 }
 
 static void cse_insert(Graph *g, Node *n) {
-  uint64_t h = node_hash(n->op, n->src[0], n->src[1], n->arg.k, n->arg.bits);
+  uint64_t h = node_hash(n->op, n->src, &n->arg);
   uint32_t i = (uint32_t)h & (g->cse_cap - 1);
   while (g->cse[i])
     i = (i + 1) & (g->cse_cap - 1);
   g->cse[i] = n;
 }
 
-static Node *cse_find(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits,
-                      const Shape *shape) {
+static Node *cse_find(Graph *g, Op op, Node *const src[], const OpArg *arg, const Shape *shape) {
   if (!g->cse_cap)
     return NULL;
-  uint64_t h = node_hash(op, a, b, k, bits);
+  uint64_t h = node_hash(op, src, arg);
   for (uint32_t i = (uint32_t)h & (g->cse_cap - 1); g->cse[i]; i = (i + 1) & (g->cse_cap - 1))
-    if (node_matches(g->cse[i], op, a, b, k, bits, shape))
+    if (node_matches(g->cse[i], op, src, arg, shape))
       return g->cse[i];
   return NULL;
 }
 
-static Node *node_intern(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits,
+/* src holds NNC_MAX_SRC entries, NULL past the op's arity. */
+static Node *node_intern(Graph *g, Op op, Node *const src[], const OpArg *arg,
                          const Shape *shape) {
-  Node *n = cse_find(g, op, a, b, k, bits, shape);
+  Node *n = cse_find(g, op, src, arg, shape);
   if (n)
     return n;
   if (2 * (g->n + 1) > g->cse_cap)
     cse_rehash(g);
   n = node_append(g, op, *shape);
   n->nsrc = (uint8_t)op_info[op].arity;
-  n->src[0] = a;
-  n->src[1] = b;
-  n->arg.k = k;
-  n->arg.bits = bits;
+  memcpy(n->src, src, sizeof n->src);
+  n->arg = *arg;
   cse_insert(g, n);
   return n;
 }
 
+static Node *intern_leaf(Graph *g, Op op, double k) {
+  Node *none[NNC_MAX_SRC] = {0};
+  Shape s = shape_scalar();
+  return node_intern(g, op, none, &(OpArg){.k = k}, &s);
+}
+
 /* --- builders --- */
 
-Node *g_const(Graph *g, double k) {
-  Shape s = shape_scalar();
-  return node_intern(g, OP_CONST, NULL, NULL, k, 0, &s);
-}
+Node *g_const(Graph *g, double k) { return intern_leaf(g, OP_CONST, k); }
 
-Node *g_batch(Graph *g) {
-  Shape s = shape_scalar();
-  return node_intern(g, OP_BATCH, NULL, NULL, 0, 0, &s);
-}
+Node *g_batch(Graph *g) { return intern_leaf(g, OP_BATCH, 0); }
 
 Node *g_leaf(Graph *g, Op op, const char *name, Shape shape, uint16_t flags) {
   Node *n = node_append(g, op, shape);
@@ -165,14 +166,33 @@ ParamSlot *graph_slot(const Graph *g, const Node *leaf) {
   return NULL;
 }
 
-Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Shape *want) {
+/* Whether the parameters that op does not take are 0, as one spelling per node requires. */
+static bool params_unused(Op op, const OpArg *arg) {
+  for (int i = op_info[op].nparams; i < NNC_MAX_PARAMS; i++)
+    if (arg->p[i])
+      return false;
+  return true;
+}
+
+Node *g_op(Graph *g, Op op, Node *const src[], OpArg arg, const Shape *want) {
   int arity = op_info[op].arity;
-  if (!a || (arity == 2 && !b))
-    return NULL;
-  const Shape *src[NNC_MAX_SRC] = {&a->shape, b ? &b->shape : NULL};
+  Node *s[NNC_MAX_SRC] = {0};
+  const Shape *shapes[NNC_MAX_SRC] = {0};
+  uint16_t flags = 0;
+  for (int i = 0; i < arity; i++) {
+    if (!src[i])
+      return NULL;
+    s[i] = src[i];
+    shapes[i] = &src[i]->shape;
+    flags |= src[i]->flags & (NODE_BACKWARD | NODE_UPDATE);
+  }
   Shape shape = want ? *want : shape_scalar();
   char why[256];
-  if (!shape_rule[op](src, bits, &shape, why, sizeof why)) {
+  if (!params_unused(op, &arg)) {
+    diag_error(g->diag, g->loc, "%s takes %d parameters", op_info[op].name, op_info[op].nparams);
+    return NULL;
+  }
+  if (!shape_rule[op](shapes, arg.p, &shape, why, sizeof why)) {
     diag_error(g->diag, g->loc, "%s", why);
     return NULL;
   }
@@ -181,43 +201,64 @@ Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Sha
                op_info[op].name, shape_str(&shape, why, sizeof why));
     return NULL;
   }
-  Node *r = simplify_rewrite(g, op, a, b, k, bits, &shape);
+  Node *r = simplify_rewrite(g, op, s, &arg, &shape);
   if (r) {
     g->rewrites++;
     return r;
   }
-  uint16_t flags = (a->flags | (b ? b->flags : 0)) & (NODE_BACKWARD | NODE_UPDATE);
-  Node *n = node_intern(g, op, a, b, k, bits, &shape);
+  Node *n = node_intern(g, op, s, &arg, &shape);
   n->flags |= flags;
   return n;
 }
 
-Node *g_neg(Graph *g, Node *a) { return g_op(g, OP_NEG, a, NULL, 0, 0, NULL); }
-Node *g_recip(Graph *g, Node *a) { return g_op(g, OP_RECIP, a, NULL, 0, 0, NULL); }
-Node *g_exp(Graph *g, Node *a) { return g_op(g, OP_EXP, a, NULL, 0, 0, NULL); }
-Node *g_log(Graph *g, Node *a) { return g_op(g, OP_LOG, a, NULL, 0, 0, NULL); }
-Node *g_log1p(Graph *g, Node *a) { return g_op(g, OP_LOG1P, a, NULL, 0, 0, NULL); }
-Node *g_sigmoid(Graph *g, Node *a) { return g_op(g, OP_SIGMOID, a, NULL, 0, 0, NULL); }
-Node *g_tanh(Graph *g, Node *a) { return g_op(g, OP_TANH, a, NULL, 0, 0, NULL); }
-Node *g_powc(Graph *g, Node *a, double k) { return g_op(g, OP_POWC, a, NULL, k, 0, NULL); }
-Node *g_add(Graph *g, Node *a, Node *b) { return g_op(g, OP_ADD, a, b, 0, 0, NULL); }
-Node *g_sub(Graph *g, Node *a, Node *b) { return g_op(g, OP_SUB, a, b, 0, 0, NULL); }
-Node *g_mul(Graph *g, Node *a, Node *b) { return g_op(g, OP_MUL, a, b, 0, 0, NULL); }
-Node *g_div(Graph *g, Node *a, Node *b) { return g_op(g, OP_DIV, a, b, 0, 0, NULL); }
-Node *g_max(Graph *g, Node *a, Node *b) { return g_op(g, OP_MAX, a, b, 0, 0, NULL); }
-Node *g_cmpgt(Graph *g, Node *a, Node *b) { return g_op(g, OP_CMPGT, a, b, 0, 0, NULL); }
-Node *g_sum(Graph *g, Node *a, uint32_t axes) { return g_op(g, OP_SUM, a, NULL, 0, axes, NULL); }
-Node *g_maxr(Graph *g, Node *a, uint32_t axes) { return g_op(g, OP_MAXR, a, NULL, 0, axes, NULL); }
-Node *g_permute(Graph *g, Node *a, uint32_t perm_bits) {
-  return g_op(g, OP_PERMUTE, a, NULL, 0, perm_bits, NULL);
+static Node *op1(Graph *g, Op op, Node *a, OpArg arg) { return g_op(g, op, &a, arg, NULL); }
+static Node *op2(Graph *g, Op op, Node *a, Node *b) {
+  return g_op(g, op, (Node *[]){a, b}, (OpArg){0}, NULL);
 }
-Node *g_sqrt(Graph *g, Node *a) { return g_op(g, OP_SQRT, a, NULL, 0, 0, NULL); }
-Node *g_abs(Graph *g, Node *a) { return g_op(g, OP_ABS, a, NULL, 0, 0, NULL); }
+
+Node *g_neg(Graph *g, Node *a) { return op1(g, OP_NEG, a, (OpArg){0}); }
+Node *g_recip(Graph *g, Node *a) { return op1(g, OP_RECIP, a, (OpArg){0}); }
+Node *g_exp(Graph *g, Node *a) { return op1(g, OP_EXP, a, (OpArg){0}); }
+Node *g_log(Graph *g, Node *a) { return op1(g, OP_LOG, a, (OpArg){0}); }
+Node *g_log1p(Graph *g, Node *a) { return op1(g, OP_LOG1P, a, (OpArg){0}); }
+Node *g_sigmoid(Graph *g, Node *a) { return op1(g, OP_SIGMOID, a, (OpArg){0}); }
+Node *g_tanh(Graph *g, Node *a) { return op1(g, OP_TANH, a, (OpArg){0}); }
+Node *g_sqrt(Graph *g, Node *a) { return op1(g, OP_SQRT, a, (OpArg){0}); }
+Node *g_abs(Graph *g, Node *a) { return op1(g, OP_ABS, a, (OpArg){0}); }
+Node *g_powc(Graph *g, Node *a, double k) { return op1(g, OP_POWC, a, (OpArg){.k = k}); }
+Node *g_add(Graph *g, Node *a, Node *b) { return op2(g, OP_ADD, a, b); }
+Node *g_sub(Graph *g, Node *a, Node *b) { return op2(g, OP_SUB, a, b); }
+Node *g_mul(Graph *g, Node *a, Node *b) { return op2(g, OP_MUL, a, b); }
+Node *g_div(Graph *g, Node *a, Node *b) { return op2(g, OP_DIV, a, b); }
+Node *g_max(Graph *g, Node *a, Node *b) { return op2(g, OP_MAX, a, b); }
+Node *g_cmpgt(Graph *g, Node *a, Node *b) { return op2(g, OP_CMPGT, a, b); }
+Node *g_sum(Graph *g, Node *a, uint32_t axes) {
+  return op1(g, OP_SUM, a, (OpArg){.p = {[PARAM_AXES] = (int32_t)axes}});
+}
+Node *g_maxr(Graph *g, Node *a, uint32_t axes) {
+  return op1(g, OP_MAXR, a, (OpArg){.p = {[PARAM_AXES] = (int32_t)axes}});
+}
 Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to) {
-  return g_op(g, OP_EXPAND, a, NULL, 0, axes, &to);
+  return g_op(g, OP_EXPAND, &a, (OpArg){.p = {[PARAM_AXES] = (int32_t)axes}}, &to);
 }
-Node *g_matmul(Graph *g, Node *a, Node *b, uint32_t transposes) {
-  return g_op(g, OP_MATMUL, a, b, 0, transposes, NULL);
+Node *g_permute(Graph *g, Node *a, const int32_t perm[]) {
+  OpArg arg = {0};
+  if (a)
+    memcpy(arg.p, perm, sizeof *perm * a->shape.rank);
+  return op1(g, OP_PERMUTE, a, arg);
+}
+Node *g_transpose(Graph *g, Node *a) {
+  int32_t perm[NNC_MAX_RANK] = {0, 1, 2, 3};
+  int rank = a ? a->shape.rank : 0;
+  if (rank >= 2) {
+    perm[rank - 2] = rank - 1;
+    perm[rank - 1] = rank - 2;
+  }
+  return g_permute(g, a, perm);
+}
+Node *g_matmul(Graph *g, Node *a, Node *b, bool transpose_a, bool transpose_b) {
+  OpArg arg = {.p = {[PARAM_TRANSPOSE_A] = transpose_a, [PARAM_TRANSPOSE_B] = transpose_b}};
+  return g_op(g, OP_MATMUL, (Node *[]){a, b}, arg, NULL);
 }
 
 void g_tag(Node *n, ProvKind kind, Node *of, int index) {
@@ -236,103 +277,16 @@ const Shape *node_space(const Node *n) {
 void node_src_view(const Node *n, int s, int64_t stride[NNC_MAX_RANK]) {
   const Shape *src = &n->src[s]->shape, *space = node_space(n);
   if (n->op != OP_PERMUTE) {
-    shape_view(src, space, n->op == OP_EXPAND ? n->arg.bits : 0, stride);
+    shape_view(src, space, n->op == OP_EXPAND ? (uint32_t)n->arg.p[PARAM_AXES] : 0, stride);
     return;
   }
   int64_t own[NNC_MAX_RANK];
   shape_strides(src, own);
   for (int i = 0; i < NNC_MAX_RANK; i++)
-    stride[i] = i < space->rank ? own[PERM_AXIS(n->arg.bits, i)] : 0;
+    stride[i] = i < space->rank ? own[n->arg.p[i]] : 0;
 }
 
-/* --- printing and verification --- */
-
-static void print_arg(FILE *out, const Node *n) {
-  if (n->op == OP_CONST || n->op == OP_POWC)
-    fprintf(out, " %g", n->arg.k);
-  else if (n->op == OP_PERMUTE) {
-    fputs(" perm=", out);
-    for (int i = 0; i < n->shape.rank; i++)
-      fprintf(out, "%u", PERM_AXIS(n->arg.bits, i));
-  } else if (op_info[n->op].kind == KIND_REDUCE || n->op == OP_EXPAND) {
-    fputs(" axes=", out);
-    for (int i = 0; i < NNC_MAX_RANK; i++)
-      if (n->arg.bits & (1u << i))
-        fprintf(out, "%d", i);
-    if (n->arg.bits & AXES_KEEP)
-      fputs(" keep", out);
-  } else if (n->op == OP_MATMUL && n->arg.bits)
-    fprintf(out, " %s%s", n->arg.bits & 1 ? "Aᵀ" : "A", n->arg.bits & 2 ? "Bᵀ" : "B");
-}
-
-void graph_print(FILE *out, const Graph *g) {
-  for (uint32_t i = 0; i < g->n; i++) {
-    const Node *n = g->node[i];
-    char sh[64];
-    fprintf(out, "%%%u = %s", n->id, node_op_name(n));
-    print_arg(out, n);
-    for (int s = 0; s < n->nsrc; s++)
-      fprintf(out, " %%%u", n->src[s]->id);
-    fprintf(out, " : %s", shape_str(&n->shape, sh, sizeof sh));
-    if (n->name)
-      fprintf(out, "  # %s", n->name);
-    fputc('\n', out);
-  }
-  if (g->loss)
-    fprintf(out, "loss %%%u\n", g->loss->id);
-  if (g->output)
-    fprintf(out, "output %%%u\n", g->output->id);
-  for (int p = 0; p < g->nparams; p++) {
-    const ParamSlot *ps = &g->params[p];
-    if (ps->grad)
-      fprintf(out, "grad %s = %%%u\n", ps->param->name, ps->grad->id);
-    if (ps->update)
-      fprintf(out, "update %s <- %%%u\n", ps->param->name, ps->update->id);
-  }
-}
-
-static const char *dot_colour(const Node *n) {
-  if (n->flags & NODE_UPDATE)
-    return "palegreen";
-  if (n->flags & NODE_BACKWARD)
-    return "lightblue";
-  if (n->flags & (NODE_PARAM | NODE_STATE))
-    return "khaki";
-  if (op_info[n->op].kind == KIND_LEAF)
-    return "lightgrey";
-  return "white";
-}
-
-/* Names may hold quotes or backslashes only in theory; escape them anyway. */
-static void dot_text(FILE *out, const char *s) {
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      fputc('\\', out);
-    fputc(*s, out);
-  }
-}
-
-void graph_print_dot(FILE *out, const Graph *g) {
-  fputs("digraph nnc {\n  rankdir=TB;\n  node [shape=box, style=filled, fontname=\"Helvetica\"];\n",
-        out);
-  for (uint32_t i = 0; i < g->n; i++) {
-    const Node *n = g->node[i];
-    char sh[64];
-    fprintf(out, "  n%u [fillcolor=%s, label=\"", n->id, dot_colour(n));
-    if (n->name) {
-      dot_text(out, n->name);
-      fputs("\\n", out);
-    }
-    fprintf(out, "%s", node_op_name(n));
-    print_arg(out, n);
-    fprintf(out, " %s\"];\n", shape_str(&n->shape, sh, sizeof sh));
-    for (int s = 0; s < n->nsrc; s++)
-      fprintf(out, "  n%u -> n%u;\n", n->src[s]->id, n->id);
-  }
-  if (g->loss)
-    fprintf(out, "  n%u [penwidth=3];\n", g->loss->id);
-  fputs("}\n", out);
-}
+/* --- verification --- */
 
 static bool verify_node(const Graph *g, const Node *n, uint32_t i, FILE *err) {
   if (n->id != i) {
@@ -350,12 +304,23 @@ static bool verify_node(const Graph *g, const Node *n, uint32_t i, FILE *err) {
       return false;
     }
   }
+  for (int s = n->nsrc; s < NNC_MAX_SRC; s++)
+    if (n->src[s]) {
+      fprintf(err, "graph_verify: %%%u has a source past its %d\n", i, n->nsrc);
+      return false;
+    }
+  if (!params_unused(n->op, &n->arg)) {
+    fprintf(err, "graph_verify: %%%u has parameters that %s does not take\n", i, node_op_name(n));
+    return false;
+  }
   if (op_info[n->op].kind == KIND_LEAF)
     return true;
-  const Shape *src[NNC_MAX_SRC] = {&n->src[0]->shape, n->nsrc > 1 ? &n->src[1]->shape : NULL};
+  const Shape *src[NNC_MAX_SRC] = {0};
+  for (int s = 0; s < n->nsrc; s++)
+    src[s] = &n->src[s]->shape;
   Shape s = n->op == OP_EXPAND ? n->shape : shape_scalar();
   char why[256];
-  if (!shape_rule[n->op](src, n->arg.bits, &s, why, sizeof why) || !shape_eq(&s, &n->shape)) {
+  if (!shape_rule[n->op](src, n->arg.p, &s, why, sizeof why) || !shape_eq(&s, &n->shape)) {
     fprintf(err, "graph_verify: %%%u violates its shape rule\n", i);
     return false;
   }

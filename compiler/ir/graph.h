@@ -3,7 +3,9 @@
  * topological order. Builders g_* check the shape rule of the op (reporting a user error at
  * g->loc and returning NULL on failure; a NULL source gives NULL, so errors propagate without
  * cascades), apply the algebraic rewrites of simplify.c, and hash-cons equal (op, src, arg) so
- * an expression built twice is one node. graph_verify checks these invariants. */
+ * an expression built twice is one node. An op takes up to NNC_MAX_SRC sources and
+ * NNC_MAX_PARAMS integer parameters (ops.def says how many); unused ones are NULL and 0.
+ * graph_verify checks these invariants. */
 #ifndef NNC_GRAPH_H
 #define NNC_GRAPH_H
 #include <stdio.h>
@@ -37,6 +39,12 @@ typedef enum {
   PROV_BCE_LOGITS,  /* sugar: binary cross-entropy written on the logits `of` */
 } ProvKind;
 
+/* What an op computes with besides its sources: part of a node's identity. */
+typedef struct {
+  double k;                   /* CONST value, POWC exponent, a dropout mask's drop probability */
+  int32_t p[NNC_MAX_PARAMS];  /* integer parameters: axes, transposes, permutation (shape.h) */
+} OpArg;
+
 typedef struct Node Node;
 struct Node {
   Op op;
@@ -45,10 +53,7 @@ struct Node {
   uint8_t nsrc;
   Shape shape;
   Node *src[NNC_MAX_SRC];
-  struct {
-    double k;      /* CONST value, POWC exponent */
-    uint32_t bits; /* SUM/EXPAND axes (| AXES_KEEP), MATMUL transposes (1: left, 2: right) */
-  } arg;
+  OpArg arg;
   Loc loc;          /* the user's source that this node computes (backward nodes: the forward's) */
   const char *name; /* "W1", "A2", "∂L/∂W1"; NULL for anonymous temporaries */
   struct {
@@ -112,8 +117,10 @@ Node *g_tensor(Graph *g, const char *name, Shape shape, const float *values);
 Node *g_noise(Graph *g, Shape shape, double p);
 /* The slot of a parameter, state or constant leaf; NULL for other nodes. */
 ParamSlot *graph_slot(const Graph *g, const Node *leaf);
-/* Any non-leaf op through the table; the named builders below are shorthands. */
-Node *g_op(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits, const Shape *want);
+/* Any non-leaf op through the table, reading op_info[op].arity entries of src; the named
+ * builders below are shorthands. `want` is the result shape for ops that cannot infer it
+ * (EXPAND); NULL otherwise. */
+Node *g_op(Graph *g, Op op, Node *const src[], OpArg arg, const Shape *want);
 Node *g_neg(Graph *g, Node *a);
 Node *g_recip(Graph *g, Node *a);
 Node *g_exp(Graph *g, Node *a);
@@ -130,11 +137,14 @@ Node *g_max(Graph *g, Node *a, Node *b);
 Node *g_cmpgt(Graph *g, Node *a, Node *b);
 Node *g_sum(Graph *g, Node *a, uint32_t axes);
 Node *g_maxr(Graph *g, Node *a, uint32_t axes);
-Node *g_permute(Graph *g, Node *a, uint32_t perm_bits);
+/* Axis i of the result is axis perm[i] of a (perm has a's rank entries). */
+Node *g_permute(Graph *g, Node *a, const int32_t perm[]);
+/* a with its last two axes swapped. */
+Node *g_transpose(Graph *g, Node *a);
 Node *g_sqrt(Graph *g, Node *a);
 Node *g_abs(Graph *g, Node *a);
 Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to);
-Node *g_matmul(Graph *g, Node *a, Node *b, uint32_t transposes);
+Node *g_matmul(Graph *g, Node *a, Node *b, bool transpose_a, bool transpose_b);
 
 /* Tags n with its provenance unless it already has one (first tag wins); n may be NULL. */
 void g_tag(Node *n, ProvKind kind, Node *of, int index);

@@ -65,7 +65,7 @@ static void eval_reduce(Interp *it, const Node *n) {
   const Node *src = n->src[0];
   int64_t ext[NNC_MAX_RANK], so[NNC_MAX_RANK], ss[NNC_MAX_RANK], idx[NNC_MAX_RANK] = {0};
   extents(it, &src->shape, ext);
-  shape_view(&n->shape, &src->shape, n->arg.bits, so);
+  shape_view(&n->shape, &src->shape, (uint32_t)n->arg.p[PARAM_AXES], so);
   shape_strides(&src->shape, ss);
   double *out = it->val[n->id];
   for (int64_t i = 0; i < shape_numel(&n->shape, it->batch); i++)
@@ -78,13 +78,13 @@ static void eval_reduce(Interp *it, const Node *n) {
   } while (next_index(idx, ext, src->shape.rank));
 }
 
-/* C[i, j] = Σ_k op(A)[i, k] op(B)[k, j], op transposing where the bits say. */
+/* C[i, j] = Σ_k op(A)[i, k] op(B)[k, j], op transposing where the parameters say. */
 static void eval_matmul(Interp *it, const Node *n) {
   const Node *A = n->src[0], *B = n->src[1];
   int64_t ea[NNC_MAX_RANK], eb[NNC_MAX_RANK];
   extents(it, &A->shape, ea);
   extents(it, &B->shape, eb);
-  bool ta = n->arg.bits & 1, tb = n->arg.bits & 2;
+  bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
   int64_t m = ta ? ea[1] : ea[0], kk = ta ? ea[0] : ea[1], nn = tb ? eb[0] : eb[1];
   const double *a = it->val[A->id], *b = it->val[B->id];
   double *c = it->val[n->id];

@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "shape.h"
+
 #define LEAF KIND_LEAF
 #define ELEM KIND_ELEM
 #define REDUCE KIND_REDUCE
@@ -9,8 +11,8 @@
 
 /* An op is differentiable when its grad column names a rule (not NONE). */
 const OpInfo op_info[OP_COUNT] = {
-#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) \
-  [OP_##id] = {name, arity, kind, #grad[0] != 'N', ident, notation},
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) \
+  [OP_##id] = {name, arity, params, kind, #grad[0] != 'N', ident, notation},
 #include "ops.def"
 #undef OP
 };
@@ -38,7 +40,7 @@ static double ev_copy(double a, double b, double k) { return (void)b, (void)k, a
 typedef double EvalFn(double a, double b, double k);
 static EvalFn *const eval_fn[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = eval,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = eval,
 #include "ops.def"
 #undef OP
 #undef NONE

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 typedef enum {
-#define OP(id, name, arity, kind, shape, grad, eval, lower, ident, notation) OP_##id,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) OP_##id,
 #include "ops.def"
 #undef OP
   OP_COUNT
@@ -15,6 +15,7 @@ typedef enum { KIND_LEAF, KIND_ELEM, KIND_REDUCE, KIND_MATMUL } OpKind;
 typedef struct {
   const char *name;
   int arity;
+  int nparams; /* integer parameters the op takes (Node.arg.p) */
   OpKind kind;
   bool differentiable;
   double identity; /* REDUCE: where a reduction starts */

@@ -76,13 +76,13 @@ void shape_view(const Shape *src, const Shape *space, uint32_t bits, int64_t str
   }
 }
 
-bool shape_leaf(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
-  (void)src, (void)bits, (void)out, (void)why, (void)n;
+bool shape_leaf(const Shape *const src[], const int32_t param[], Shape *out, char *why, size_t n) {
+  (void)src, (void)param, (void)out, (void)why, (void)n;
   return true;
 }
 
-bool shape_same(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
-  (void)bits, (void)why, (void)n;
+bool shape_same(const Shape *const src[], const int32_t param[], Shape *out, char *why, size_t n) {
+  (void)param, (void)why, (void)n;
   *out = *src[0];
   return true;
 }
@@ -97,8 +97,9 @@ static bool dims_broadcast(int64_t a, int64_t b, int64_t *out) {
   return true;
 }
 
-bool shape_bcast(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
-  (void)bits;
+bool shape_bcast(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                 size_t n) {
+  (void)param;
   const Shape *a = src[0], *b = src[1];
   const Shape *longer = a->rank >= b->rank ? a : b;
   *out = *longer;
@@ -120,8 +121,14 @@ bool shape_bcast(const Shape *const src[], uint32_t bits, Shape *out, char *why,
   return true;
 }
 
-bool shape_sum(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
+/* param[PARAM_AXES]: the reduced axes (bit i: axis i), | AXES_KEEP to keep them as size 1. */
+bool shape_sum(const Shape *const src[], const int32_t param[], Shape *out, char *why, size_t n) {
   const Shape *s = src[0];
+  uint32_t bits = (uint32_t)param[PARAM_AXES];
+  if (bits & ~(AXES_MASK | AXES_KEEP)) {
+    snprintf(why, n, "unknown bits in a set of axes");
+    return false;
+  }
   if ((bits & AXES_MASK) >> s->rank) {
     snprintf(why, n, "axis out of range for a tensor of rank %d", s->rank);
     return false;
@@ -137,10 +144,11 @@ bool shape_sum(const Shape *const src[], uint32_t bits, Shape *out, char *why, s
 }
 
 /* out holds the wanted shape on entry; the source must be it with the named axes reduced. */
-bool shape_expand(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
+bool shape_expand(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                  size_t n) {
   Shape want = *out, reduced;
   const Shape *w = &want;
-  if (!shape_sum(&w, bits, &reduced, why, n))
+  if (!shape_sum(&w, param, &reduced, why, n))
     return false;
   if (!shape_eq(&reduced, src[0])) {
     char sa[64], sb[64];
@@ -151,8 +159,10 @@ bool shape_expand(const Shape *const src[], uint32_t bits, Shape *out, char *why
   return true;
 }
 
-/* bit 0: transpose the left operand; bit 1: the right one. Both must be matrices. */
-bool shape_matmul(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
+/* param[PARAM_TRANSPOSE_A], [PARAM_TRANSPOSE_B]: 1 transposes that operand (0 or 1 only).
+ * Both must be matrices. */
+bool shape_matmul(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                  size_t n) {
   const Shape *a = src[0], *b = src[1];
   char sa[64], sb[64];
   if (a->rank != 2 || b->rank != 2) {
@@ -160,7 +170,11 @@ bool shape_matmul(const Shape *const src[], uint32_t bits, Shape *out, char *why
              shape_str(b, sb, sizeof sb));
     return false;
   }
-  bool ta = bits & 1, tb = bits & 2;
+  int32_t ta = param[PARAM_TRANSPOSE_A], tb = param[PARAM_TRANSPOSE_B];
+  if ((ta | tb) & ~1) {
+    snprintf(why, n, "a matrix product's transpose flags are 0 or 1");
+    return false;
+  }
   int64_t m = a->dim[ta ? 1 : 0], ka = a->dim[ta ? 0 : 1];
   int64_t kb = b->dim[tb ? 1 : 0], nn = b->dim[tb ? 0 : 1];
   if (ka != kb) {
@@ -176,29 +190,21 @@ bool shape_matmul(const Shape *const src[], uint32_t bits, Shape *out, char *why
   return true;
 }
 
-uint32_t shape_perm_bits(const int *perm, int rank) {
-  uint32_t bits = 0;
-  for (int i = 0; i < rank; i++)
-    bits |= (uint32_t)perm[i] << (2 * i);
-  return bits;
-}
-
-uint32_t shape_transpose_bits(int rank) {
-  int perm[NNC_MAX_RANK] = {0, 1, 2, 3};
-  if (rank >= 2) {
-    perm[rank - 2] = rank - 1;
-    perm[rank - 1] = rank - 2;
-  }
-  return shape_perm_bits(perm, rank);
-}
-
-bool shape_permute(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n) {
+/* param[i]: the source axis of result axis i; the entries past the rank are 0, so that one
+ * permutation has one spelling (and hash-conses to one node). */
+bool shape_permute(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                   size_t n) {
   const Shape *s = src[0];
   unsigned seen = 0;
   *out = (Shape){.rank = s->rank};
+  for (int i = s->rank; i < NNC_MAX_PARAMS; i++)
+    if (param[i]) {
+      snprintf(why, n, "a permutation of %d axes has %d entries", s->rank, s->rank);
+      return false;
+    }
   for (int i = 0; i < s->rank; i++) {
-    unsigned a = PERM_AXIS(bits, i);
-    if (a >= s->rank || (seen & (1u << a))) {
+    int32_t a = param[i];
+    if (a < 0 || a >= s->rank || (seen & (1u << a))) {
       snprintf(why, n, "not a permutation of %d axes", s->rank);
       return false;
     }

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { NNC_MAX_RANK = 4, NNC_MAX_SRC = 2 };
+/* Sources of one node and integer parameters of one op (see Node.arg in graph.h). */
+enum { NNC_MAX_RANK = 4, NNC_MAX_SRC = 4, NNC_MAX_PARAMS = 8 };
 /* The largest tensor (2^31 elements: 8 GiB of floats) and the largest workspace a program may
  * plan (2^32 floats: 16 GiB); past them nnc reports an error instead of generating code. */
 #define NNC_MAX_ELEMENTS ((int64_t)1 << 31)
@@ -26,15 +27,17 @@ typedef struct {
 #define AXES_KEEP 0x100u
 #define AXES_MASK 0xffu
 
-typedef bool ShapeRule(const Shape *const src[], uint32_t bits, Shape *out, char *why, size_t n);
-ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul, shape_permute;
+/* What an op's integer parameters mean (ops.def's params column says how many it takes; the
+ * others are 0):
+ *   SUM, MAXR, EXPAND: param[PARAM_AXES], the axes as above;
+ *   MATMUL: param[PARAM_TRANSPOSE_A], param[PARAM_TRANSPOSE_B], 1 to transpose that operand;
+ *   PERMUTE: param[i], the source axis of result axis i (i < rank). */
+enum { PARAM_AXES = 0, PARAM_TRANSPOSE_A = 0, PARAM_TRANSPOSE_B = 1 };
 
-/* A permutation of up to 4 axes in the bits of an op's arg: axis i of the result is axis
- * PERM_AXIS(bits, i) of the source (2 bits per axis). */
-#define PERM_AXIS(bits, i) (((bits) >> (2 * (i))) & 3u)
-uint32_t shape_perm_bits(const int *perm, int rank);
-/* The transpose of the last two axes, for a tensor of the given rank. */
-uint32_t shape_transpose_bits(int rank);
+/* A rule reads the op's integer parameters (their meaning per op is in ops.h). */
+typedef bool ShapeRule(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                       size_t n);
+ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul, shape_permute;
 
 Shape shape_scalar(void);
 /* Whether one row of s (the batch axis counted once) has at most NNC_MAX_ELEMENTS elements. */

@@ -49,19 +49,20 @@ static Node *merge_factors(Graph *g, Op op, Node *a, Node *b) {
 }
 
 /* −(−x) = x; x^1 = x; Σ over no axes and expand over no axes are x. */
-static Node *drop_identity(Op op, Node *a, double k, uint32_t bits, const Shape *shape) {
+static Node *drop_identity(Op op, Node *a, const OpArg *arg, const Shape *shape) {
   if (op == OP_NEG && a->op == OP_NEG)
     return a->src[0];
-  if (op == OP_POWC && k == 1)
+  if (op == OP_POWC && arg->k == 1)
     return a;
-  if ((op == OP_SUM || op == OP_EXPAND) && (bits & AXES_MASK) == 0 && same_shape(a, shape))
+  if ((op == OP_SUM || op == OP_EXPAND) && (arg->p[PARAM_AXES] & AXES_MASK) == 0 &&
+      same_shape(a, shape))
     return a;
   return NULL;
 }
 
-Node *simplify_rewrite(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits,
-                       const Shape *shape) {
-  Node *r = fold_constants(g, op, a, b, k);
+Node *simplify_rewrite(Graph *g, Op op, Node *const src[], const OpArg *arg, const Shape *shape) {
+  Node *a = src[0], *b = src[1];
+  Node *r = fold_constants(g, op, a, b, arg->k);
   if (!r)
     r = drop_zero(g, op, a, b, shape);
   if (!r)
@@ -69,6 +70,6 @@ Node *simplify_rewrite(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bit
   if (!r)
     r = merge_factors(g, op, a, b);
   if (!r)
-    r = drop_identity(op, a, k, bits, shape);
+    r = drop_identity(op, a, arg, shape);
   return r;
 }

@@ -6,7 +6,7 @@
 #define NNC_SIMPLIFY_H
 #include "graph.h"
 
-Node *simplify_rewrite(Graph *g, Op op, Node *a, Node *b, double k, uint32_t bits,
-                       const Shape *shape);
+/* src holds NNC_MAX_SRC entries, NULL past the op's arity. */
+Node *simplify_rewrite(Graph *g, Op op, Node *const src[], const OpArg *arg, const Shape *shape);
 
 #endif

@@ -59,7 +59,7 @@ static Node *lower_binary(Lower *L, const AstNode *e) {
     Node *a = matmul_operand(L, e->u.binary.lhs, &ta);
     Node *b = matmul_operand(L, e->u.binary.rhs, &tb);
     g->loc = e->loc;
-    return g_matmul(g, a, b, ta | tb << 1);
+    return g_matmul(g, a, b, ta, tb);
   }
   Node *a = lower_expr(L, e->u.binary.lhs);
   if (e->u.binary.op == BIN_POW) {

@@ -59,7 +59,7 @@ static Node *lower_dense(Lower *L, const AstNode *call, const char *layer) {
                                        (ParamInit){INIT_ZEROS, 0, 0, NULL})
                  : NULL;
   g->loc = call->loc;
-  Node *z = g_matmul(g, x, W, 0);
+  Node *z = g_matmul(g, x, W, false, false);
   return act->build(L, b ? g_add(g, z, b) : z, k);
 }
 
@@ -194,7 +194,7 @@ Node *lower_transpose(Lower *L, Node *x) {
                shape_str(&x->shape, sh, sizeof sh));
     return NULL;
   }
-  return g_permute(L->g, x, shape_transpose_bits(x->shape.rank));
+  return g_transpose(L->g, x);
 }
 
 static Node *fn_transpose(Lower *L, const AstNode *call, const char *n) {

@@ -67,16 +67,17 @@ static Node *build_op(Graph *g, int op_id) {
     if (op == OP_EXPAND)
       return g_expand(g, g_param(g, "v", s4), 1, s34);
     if (op == OP_PERMUTE) {
-      int perm[3] = {2, 0, 1};
-      return g_permute(g, g_param(g, "t", (Shape){3, {2, 3, 4}}), shape_perm_bits(perm, 3));
+      int32_t perm[3] = {2, 0, 1};
+      return g_permute(g, g_param(g, "t", (Shape){3, {2, 3, 4}}), perm);
     }
     if (op_info[op].arity == 1)
-      return g_op(g, op, g_param(g, "a", s34), NULL, 3, 0, NULL);
-    return g_op(g, op, g_param(g, "a", s34), g_param(g, "b", s4), 0, 0, NULL);
+      return g_op(g, op, (Node *[]){g_param(g, "a", s34)}, (OpArg){.k = 3}, NULL);
+    return g_op(g, op, (Node *[]){g_param(g, "a", s34), g_param(g, "b", s4)}, (OpArg){0}, NULL);
   case KIND_REDUCE:
-    return g_op(g, op, g_param(g, "a", s34), NULL, 0, 2 | AXES_KEEP, NULL);
+    return g_op(g, op, (Node *[]){g_param(g, "a", s34)}, (OpArg){.p = {2 | AXES_KEEP}}, NULL);
   case KIND_MATMUL:
-    return g_matmul(g, g_param(g, "A", (Shape){2, {4, 3}}), g_param(g, "B", (Shape){2, {5, 4}}), 3);
+    return g_matmul(g, g_param(g, "A", (Shape){2, {4, 3}}), g_param(g, "B", (Shape){2, {5, 4}}),
+                    true, true);
   case KIND_LEAF: break;
   }
   return NULL;
@@ -351,8 +352,7 @@ static void step_kernels_in_parts_equal_the_serial_step(void **state) {
 /* a = exp(P), used twice so it is a kernel of its own; then a + 2a (variant 0) or a + aᵀ. */
 static Node *build_reuse(Graph *g, int transposed) {
   Node *a = g_exp(g, g_param(g, "P", (Shape){2, {3, 3}}));
-  int perm[2] = {1, 0};
-  Node *other = transposed ? g_permute(g, a, shape_perm_bits(perm, 2)) : g_mul(g, a, g_const(g, 2));
+  Node *other = transposed ? g_transpose(g, a) : g_mul(g, a, g_const(g, 2));
   return g_add(g, a, other);
 }
 
@@ -381,7 +381,7 @@ static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits, int vec
   TrainSettings none = {0};
   Node *A = g_param(&g, "A", bits & 1 ? (Shape){2, {k, m}} : (Shape){2, {m, k}});
   Node *B = g_param(&g, "B", bits & 2 ? (Shape){2, {n, k}} : (Shape){2, {k, n}});
-  g.output = g_matmul(&g, A, B, bits);
+  g.output = g_matmul(&g, A, B, bits & 1, bits & 2);
   assert_non_null(g.output);
   Program p;
   program_plan(&p, &g, "mm", 0, &none, "mm.nn");

@@ -334,7 +334,7 @@ static void want_model(Want *w) {
     .early_stopping = t->early_stopping, .checkpoint_every = t->checkpoint_every,
     .step = (NnrtStepFn)jit_lookup(w->j, "nn_step"),
     .evaluate = (NnrtStepFn)jit_lookup(w->j, "nn_evaluate"),
-    .predict = (NnrtStepFn)jit_lookup(w->j, "nn_predict"), .model_hash = summary_hash(g),
+    .predict = (NnrtStepFn)jit_lookup(w->j, "nn_predict"), .model_hash = graph_hash(g),
     .n_step_kernels = p->can_train ? sched_groups(&p->step) : 0,
   };
   want_params(w);

@@ -65,23 +65,23 @@ static Node *build_op(Graph *g, Op op, int variant) {
     return variant == 0 ? g_expand(g, g_param(g, "v", S4), 1, S34)
                         : g_expand(g, g_param(g, "c", S31), 2 | AXES_KEEP, S34);
   if (op == OP_PERMUTE) {
-    int rank3[3] = {2, 0, 1};
-    return variant == 2 ? g_permute(g, g_param(g, "t", (Shape){3, {2, 3, 4}}), shape_perm_bits(rank3, 3))
-                        : g_permute(g, g_param(g, "t", S34), shape_transpose_bits(2));
+    int32_t rank3[3] = {2, 0, 1};
+    return variant == 2 ? g_permute(g, g_param(g, "t", (Shape){3, {2, 3, 4}}), rank3)
+                        : g_transpose(g, g_param(g, "t", S34));
   }
   Node *a = op_info[op].kind == KIND_MATMUL ? NULL : g_param(g, "a", variant == 2 ? S31 : S34);
   switch (op_info[op].kind) {
   case KIND_ELEM:
     if (op_info[op].arity == 1)
-      return g_op(g, op, a, NULL, variant ? 3 : 2, 0, NULL);
+      return g_op(g, op, &a, (OpArg){.k = variant ? 3 : 2}, NULL);
     /* variant 0: same shapes; 1: b broadcast along rows; 2: a broadcast along columns */
-    return g_op(g, op, a, g_param(g, "b", variant == 1 ? S4 : S34), 0, 0, NULL);
+    return g_op(g, op, (Node *[]){a, g_param(g, "b", variant == 1 ? S4 : S34)}, (OpArg){0}, NULL);
   case KIND_REDUCE:
-    return g_op(g, op, a, NULL, 0, variant == 0 ? 1 : variant == 1 ? 2 | AXES_KEEP : 3, NULL);
+    return g_op(g, op, &a, (OpArg){.p = {variant == 0 ? 1 : variant == 1 ? 2 | AXES_KEEP : 3}}, NULL);
   case KIND_MATMUL: {
     Shape sb = {2, {variant & 2 ? 5 : 4, variant & 2 ? 4 : 5}};
     Shape sa = {2, {variant & 1 ? 4 : 3, variant & 1 ? 3 : 4}};
-    return g_matmul(g, g_param(g, "A", sa), g_param(g, "B", sb), (uint32_t)variant);
+    return g_matmul(g, g_param(g, "A", sa), g_param(g, "B", sb), variant & 1, variant & 2);
   }
   case KIND_LEAF: break;
   }

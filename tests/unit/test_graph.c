@@ -75,15 +75,15 @@ static void errors_propagate_without_cascades(void **state) {
 static void matmul_checks_inner_dimensions(void **state) {
   Fixture *f = *state;
   Node *x = input(&f->g, "x", 2, 3);
-  assert_non_null(g_matmul(&f->g, x, g_param(&f->g, "W", (Shape){2, {3, 5}}), 0));
-  assert_null(g_matmul(&f->g, x, g_param(&f->g, "V", (Shape){2, {4, 5}}), 0));
+  assert_non_null(g_matmul(&f->g, x, g_param(&f->g, "W", (Shape){2, {3, 5}}), false, false));
+  assert_null(g_matmul(&f->g, x, g_param(&f->g, "V", (Shape){2, {4, 5}}), false, false));
   assert_non_null(strstr(diagnostics(f), "matrix product [N, 3] @ [4, 5]: inner dimensions differ"));
 }
 
 static void transposed_matmul_contracts_over_the_batch(void **state) {
   Fixture *f = *state;
   Node *x = input(&f->g, "x", 2, 3), *d = input(&f->g, "d", 2, 5);
-  Node *w = g_matmul(&f->g, x, d, 1);
+  Node *w = g_matmul(&f->g, x, d, true, false);
   assert_non_null(w);
   assert_true(w->shape.dim[0] == 3 && w->shape.dim[1] == 5);
 }
@@ -179,6 +179,72 @@ static void dot_output_has_every_node_and_edge(void **state) {
   free(text);
 }
 
+static char *printed(const Graph *g) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  graph_print(out, g);
+  fclose(out);
+  return text;
+}
+
+/* Nodes equal but for one op parameter are two nodes; equal parameters are one node. */
+static void op_parameters_are_part_of_a_nodes_identity(void **state) {
+  Fixture *f = *state;
+  Node *t = g_param(&f->g, "t", (Shape){3, {2, 3, 4}});
+  Node *a = g_permute(&f->g, t, (int32_t[]){2, 0, 1});
+  Node *b = g_permute(&f->g, t, (int32_t[]){1, 2, 0});
+  assert_ptr_not_equal(a, b);
+  uint32_t n = f->g.n;
+  assert_ptr_equal(g_permute(&f->g, t, (int32_t[]){2, 0, 1}), a);
+  assert_ptr_equal(g_permute(&f->g, t, (int32_t[]){1, 2, 0}), b);
+  assert_ptr_not_equal(g_sum(&f->g, t, 1), g_sum(&f->g, t, 1 | AXES_KEEP));
+  assert_ptr_equal(g_sum(&f->g, t, 1 | AXES_KEEP), g_sum(&f->g, t, 1 | AXES_KEEP));
+  assert_int_equal(f->g.n, n + 2);
+}
+
+/* A node's parameters obey its op's rule: only as many as the table gives it, and what they
+ * mean must fit (a permutation names each axis once). The builders refuse the same. */
+static void verifier_rejects_parameters_that_break_the_rule(void **state) {
+  Fixture *f = *state;
+  Node *t = g_param(&f->g, "t", (Shape){3, {2, 3, 4}});
+  Node *p = g_permute(&f->g, t, (int32_t[]){2, 0, 1});
+  Node *e = g_exp(&f->g, t);
+  assert_true(graph_verify(&f->g, stderr));
+  FILE *devnull = fopen("/dev/null", "w");
+  p->arg.p[1] = 2;
+  assert_false(graph_verify(&f->g, devnull));
+  p->arg.p[1] = 0;
+  p->arg.p[3] = 1;
+  assert_false(graph_verify(&f->g, devnull));
+  p->arg.p[3] = 0;
+  e->arg.p[0] = 1;
+  assert_false(graph_verify(&f->g, devnull));
+  e->arg.p[0] = 0;
+  e->src[2] = t;
+  assert_false(graph_verify(&f->g, devnull));
+  e->src[2] = NULL;
+  assert_true(graph_verify(&f->g, devnull));
+  fclose(devnull);
+  assert_null(g_permute(&f->g, t, (int32_t[]){0, 0, 1}));
+  assert_null(g_op(&f->g, OP_EXP, &t, (OpArg){.p = {[5] = 1}}, NULL));
+  assert_non_null(strstr(diagnostics(f), "exp takes 0 parameters"));
+}
+
+static void printer_shows_op_parameters(void **state) {
+  Fixture *f = *state;
+  Node *t = g_param(&f->g, "t", (Shape){3, {2, 3, 4}});
+  g_permute(&f->g, t, (int32_t[]){2, 0, 1});
+  g_maxr(&f->g, t, 4 | AXES_KEEP);
+  Node *m = g_param(&f->g, "m", (Shape){2, {3, 2}});
+  g_matmul(&f->g, m, m, true, false);
+  char *text = printed(&f->g);
+  assert_string_equal(text, "%0 = param : [2, 3, 4]  # t\n%1 = permute perm=201 %0 : [4, 2, 3]\n"
+                            "%2 = maxr axes=2 keep %0 : [2, 3, 1]\n%3 = param : [3, 2]  # m\n"
+                            "%4 = matmul AᵀB %3 %3 : [2, 2]\n");
+  free(text);
+}
+
 /* An update overwrites its parameter in place, so a later kernel may not read the old value. */
 static void in_place_update_read_later_is_detected(void **state) {
   Fixture *f = *state;
@@ -206,7 +272,8 @@ int main(void) {
     T(constants_fold),                       T(a_rewrite_never_drops_a_broadcast),
     T(equal_expressions_are_one_node),       T(sum_and_expand_shapes),
     T(printed_graph_and_verifier),           T(dot_output_has_every_node_and_edge),
-    T(in_place_update_read_later_is_detected),
+    T(in_place_update_read_later_is_detected), T(op_parameters_are_part_of_a_nodes_identity),
+    T(verifier_rejects_parameters_that_break_the_rule), T(printer_shows_op_parameters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

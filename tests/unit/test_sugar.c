@@ -544,7 +544,8 @@ static void reduction_and_transpose_shapes(void **state) {
   front_ok(&f, "model m {\n input Z[3]\n param B[5, 3]\n o = Z @ transpose(B)\n output o\n}\n", 0);
   const Node *o = named(&f.c.graph, "o");
   assert_int_equal(o->op, OP_MATMUL);
-  assert_int_equal(o->arg.bits, 2);
+  assert_int_equal(o->arg.p[PARAM_TRANSPOSE_A], 0);
+  assert_int_equal(o->arg.p[PARAM_TRANSPOSE_B], 1);
   assert_shape(&f.c.graph, "o", 2, DIM_BATCH, 5, 0);
   fixture_free(&f);
 }
