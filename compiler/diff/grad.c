@@ -93,6 +93,8 @@ bool grad_build(Graph *g) {
     g_tag(d, PROV_ADJOINT, param, 0);
     g->params[p].grad = d;
   }
+  g->adjoint = adj;
+  g->nadjoint = nforward;
   mark_backward(g, nforward);
   return ok;
 }

@@ -335,36 +335,24 @@ static bool is_forward_value(const Node *n) {
          op_info[n->op].kind != KIND_LEAF;
 }
 
-/* The error signal δ a parameter's gradient is built from, given the node `use` that consumes
- * the parameter: ∂L/∂W = Xᵀ δ (matmul), ∂L/∂w = Σₙ δ ⊙ x (elementwise weight), ∂L/∂b = Σₙ δ
- * (bias): the gradient's Σ undone, then the factor that the forward product multiplied by. */
-static const Node *error_signal(const Node *grad, const Node *param, const Node *use) {
-  const Node *d = grad;
-  while (d && d->op == OP_SUM)
-    d = d->src[0];
-  if (!d || !(d->flags & NODE_BACKWARD))
-    return NULL;
-  if (use->op == OP_ADD || (use->op == OP_SUB && use->src[0] == param))
-    return d;
-  if ((use->op != OP_MATMUL && use->op != OP_MUL) || d->op != use->op)
-    return NULL;
-  const Node *other = use->src[use->src[0] == param];
-  for (int i = 0; i < 2; i++)
-    if (d->src[1 - i] == other && (skip_expand(d->src[i])->flags & NODE_BACKWARD))
-      return skip_expand(d->src[i]);
-  return NULL;
+/* The error signal δ of a layer: ∂L/∂u of the node u that consumes one of its parameters, as
+ * grad.c recorded it (g->adjoint). δ is what the parameter's gradient is built from — ∂L/∂W =
+ * Xᵀ δ (matmul), ∂L/∂w = Σₙ δ ⊙ x (elementwise weight), ∂L/∂b = Σₙ δ (bias) — so only those
+ * consumers give one, and a parameter subtracted from (−b) does not. */
+static const Node *error_signal(const Graph *g, const Node *param, const Node *use) {
+  bool weighs = use->op == OP_ADD || use->op == OP_MATMUL || use->op == OP_MUL ||
+                (use->op == OP_SUB && use->src[0] == param);
+  const Node *d = weighs && use->id < g->nadjoint ? g->adjoint[use->id] : NULL;
+  return d && (d->flags & NODE_BACKWARD) ? skip_expand(d) : NULL;
 }
 
 /* Offers the parameter's error signal for its layer. The parameters of a layer agree on it;
  * should they not, the earliest node wins, since later ones may be built from it. */
 static void offer_error_signal(const Explain *x, const Node *param, const Node *use,
                                const Node **best) {
-  for (int p = 0; p < x->g->nparams; p++) {
-    const ParamSlot *ps = &x->g->params[p];
-    const Node *d = ps->param == param ? error_signal(ps->grad, param, use) : NULL;
-    if (d && (!*best || d->id < (*best)->id))
-      *best = d;
-  }
+  const Node *d = (param->flags & NODE_PARAM) ? error_signal(x->g, param, use) : NULL;
+  if (d && (!*best || d->id < (*best)->id))
+    *best = d;
 }
 
 static bool reads_param(const Node *n) {

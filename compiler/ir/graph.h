@@ -99,6 +99,8 @@ typedef struct {
   int nparams, params_cap;
   int rewrites; /* how many simplifications the builders applied */
   int metric;   /* NnrtMetric: how the runtime scores predictions (lower sets it) */
+  Node **adjoint;    /* grad_build's record: ∂L/∂n of forward node n, by id (< nadjoint); NULL */
+  uint32_t nadjoint; /* where the loss does not depend on n. --explain reads δ from it */
 } Graph;
 
 void graph_init(Graph *g, Arena *arena, Diag *diag);
