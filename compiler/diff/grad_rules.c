@@ -51,13 +51,17 @@ static void grad_abs(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[])
 /* d σ(a) = dy · σ(a)(1 − σ(a)), with σ(a) reused from the forward pass */
 static void grad_sigmoid(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
-  dx[0] = g_mul(g, dy, g_mul(g, n, g_sub(g, g_const(g, 1), n)));
+  Node *d = g_mul(g, n, g_sub(g, g_const(g, 1), n));
+  g_tag(d, PROV_DERIVATIVE, n, OP_SIGMOID);
+  dx[0] = g_mul(g, dy, d);
 }
 
-/* d tanh(a) = dy · (1 − tanh²(a)) */
+/* d tanh(a) = dy · (1 − tanh²(a)), with tanh(a) reused */
 static void grad_tanh(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;
-  dx[0] = g_mul(g, dy, g_sub(g, g_const(g, 1), g_mul(g, n, n)));
+  Node *d = g_sub(g, g_const(g, 1), g_mul(g, n, n));
+  g_tag(d, PROV_DERIVATIVE, n, OP_TANH);
+  dx[0] = g_mul(g, dy, d);
 }
 
 /* d a^k = dy · k a^(k−1) */
@@ -98,6 +102,7 @@ static void grad_div(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[])
 /* d max(a, b) = dy · [a > b], dy · [b ≥ a]: ties go to b, so relu′(0) = 0 */
 static void grad_max(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   Node *a_wins = g_cmpgt(g, n->src[0], n->src[1]);
+  g_tag(a_wins, PROV_DERIVATIVE, n->src[0], OP_MAX);
   if (need[0])
     dx[0] = g_mul(g, dy, a_wins);
   if (need[1])

@@ -249,29 +249,20 @@ static void put_ref(Explain *x, FILE *out, const Node *n, bool at_end) {
 
 static const Node *skip_expand(const Node *n) { return n->op == OP_EXPAND ? n->src[0] : n; }
 
-static bool is_const_one(const Node *n) { return node_is_const(n, 1); }
-
-/* mul(s, 1 − s) with s = σ(z) in either order: the forward s itself. */
-static const Node *reuse_sigmoid(const Node *n) {
-  for (int i = 0; n->op == OP_MUL && i < 2; i++) {
-    const Node *s = n->src[i], *o = n->src[1 - i];
-    if (s->op == OP_SIGMOID && o->op == OP_SUB && is_const_one(o->src[0]) && o->src[1] == s)
-      return s;
-  }
-  return NULL;
+/* The forward value that n, as the derivative rule of op tagged it, is built from. */
+static const Node *derivative_of(const Node *n, Op op) {
+  return n->prov.kind == PROV_DERIVATIVE && n->prov.index == op ? n->prov.of : NULL;
 }
 
-/* 1 − t ⊙ t with t = tanh(z). */
-static const Node *reuse_tanh(const Node *n) {
-  if (n->op != OP_SUB || !is_const_one(n->src[0]) || n->src[1]->op != OP_MUL)
-    return NULL;
-  const Node *t = n->src[1]->src[0];
-  return t->op == OP_TANH && n->src[1]->src[1] == t ? t : NULL;
-}
+/* σ(z)(1 − σ(z)) and 1 − tanh²(z) reuse the forward σ(z) and tanh(z). */
+static const Node *reuse_sigmoid(const Node *n) { return derivative_of(n, OP_SIGMOID); }
+static const Node *reuse_tanh(const Node *n) { return derivative_of(n, OP_TANH); }
 
-/* relu = max(z, 0) differentiates to the mask [z > 0] of the forward pre-activation z. */
+/* relu = max(z, 0) differentiates to the mask [z > 0] of the forward pre-activation z
+ * (leaky_relu's [z > αz] is written out, not noted). */
 static const Node *reuse_relu(const Node *n) {
-  return n->op == OP_CMPGT && node_is_const(n->src[1], 0) ? n->src[0] : NULL;
+  const Node *z = derivative_of(n, OP_MAX);
+  return z && node_is_const(n->src[1], 0) ? z : NULL;
 }
 
 /* dy ⊙ exp(z), dy being the adjoint of that exp as grad.c tags it (an exp that is only a

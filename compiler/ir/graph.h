@@ -37,6 +37,7 @@ typedef enum {
   PROV_LOG_SOFTMAX, /* sugar: log_softmax of the logits `of` */
   PROV_SOFTMAX_CE,  /* sugar: the loss −Σ y ⊙ `of`, `of` a log_softmax */
   PROV_BCE_LOGITS,  /* sugar: binary cross-entropy written on the logits `of` */
+  PROV_DERIVATIVE,  /* grad rules: f′ of the op `index`, built from the forward value `of` */
 } ProvKind;
 
 /* What an op computes with besides its sources: part of a node's identity. */

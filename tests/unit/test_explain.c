@@ -280,6 +280,22 @@ static void test_tags_not_names(void **state) {
   compilation_free(&c);
 }
 
+/* The derivative rules tag the factors they build from forward values (σ′, tanh′, relu′); a
+ * node of the same shape that no such rule built — the [w > 0] of l1's |w|′ — is no relu′. */
+static void test_derivative_notes_from_tags(void **state) {
+  (void)state;
+  char *t = explain_text("l1.nn", "model m {\n  input x[2]\n  target y[1]\n  param w[2, 1]\n"
+                                  "  o = x @ w\n  loss = mean((o - y)^2) + 0.01 * l1(w)\n"
+                                  "  output o\n}\n"
+                                  "train m {\n  data = table { 0 1 -> 1 }\n}\n");
+  assert_contains(t, "∂L/∂w = 0.01 ([w > 0] − [0 > w]) + xᵀ ∂L/∂o\n");
+  assert_lacks(t, "max′");
+  free(t);
+  t = explain_model("dense(x, 3, relu)", "sgd(lr = 0.1)");
+  assert_contains(t, "max′(z, 0) = [z > 0], reusing the forward value z[1]");
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_xor),
@@ -296,6 +312,7 @@ int main(void) {
     cmocka_unit_test(test_rmsprop),
     cmocka_unit_test(test_adamw),
     cmocka_unit_test(test_tags_not_names),
+    cmocka_unit_test(test_derivative_notes_from_tags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
