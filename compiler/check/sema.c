@@ -98,17 +98,19 @@ const char *const sema_decl_word[] = {
 };
 
 /* A declaration that may appear once per model: input, target, loss, output. */
-static void take_unique(Diag *d, const AstNode **slot, const AstNode *it) {
-  if (*slot) {
+static void take_unique(Diag *d, ModelDecl *slot, const AstNode *it) {
+  if (slot->present) {
     diag_error(d, it->loc, "a model has one %s; this is a second", sema_decl_word[it->kind]);
-    diag_note(d, (*slot)->loc, "the first is here");
+    diag_note(d, slot->loc, "the first is here");
     return;
   }
-  *slot = it;
+  Shape shape = it->kind == AST_INPUT || it->kind == AST_TARGET ? sema_decl_shape(it) : (Shape){0};
+  *slot = (ModelDecl){.present = true, .name = it->u.decl.name, .shape = shape,
+                      .width = shape_numel(&shape, 1), .loc = it->loc};
 }
 
 /* `defined` maps each name declared so far to its first declaration. */
-static void check_duplicate(Diag *d, const AstNode *model, const AstNode *it, StrMap *defined) {
+static void check_duplicate(Diag *d, const Model *m, const AstNode *it, StrMap *defined) {
   const char *name = it->u.decl.name;
   if (!name || it->kind == AST_LOSS)
     return;
@@ -117,8 +119,7 @@ static void check_duplicate(Diag *d, const AstNode *model, const AstNode *it, St
     strmap_put(defined, name, (void *)it);
     return;
   }
-  diag_error(d, it->u.decl.name_loc, "'%s' is already defined in model '%s'", name,
-             model->u.block.name);
+  diag_error(d, it->u.decl.name_loc, "'%s' is already defined in model '%s'", name, m->name);
   diag_note(d, prev->u.decl.name_loc, "'%s' was defined here", name);
 }
 
@@ -219,19 +220,19 @@ static void check_model_item(Sema *s, Model *m, const AstNode *it, StrMap *defin
   }
   if (it->kind != AST_TARGET && it->u.decl.value)
     no_strings(s, it->u.decl.value);
-  check_duplicate(d, m->ast, it, defined);
+  check_duplicate(d, m, it, defined);
 }
 
 static void check_model(Sema *s, Model *m) {
   StrMap defined;
   strmap_init(&defined, s->arena);
-  for (const AstNode *it = m->ast->u.block.items; it; it = it->next)
+  for (const AstNode *it = m->body; it; it = it->next)
     check_model_item(s, m, it, &defined);
-  if (!m->input)
-    diag_error(s->d, m->ast->loc, "model '%s' has no input; declare one, e.g. 'input x[2]'",
+  if (!m->input.present)
+    diag_error(s->d, m->loc, "model '%s' has no input; declare one, e.g. 'input x[2]'",
                m->name);
-  if (!m->output)
-    diag_error(s->d, m->ast->loc, "model '%s' has no output; declare one, e.g. 'output y'",
+  if (!m->output.present)
+    diag_error(s->d, m->loc, "model '%s' has no output; declare one, e.g. 'output y'",
                m->name);
 }
 
@@ -285,12 +286,13 @@ Model *sema_check(Arena *arena, Diag *d, const AstNode *items, const char *want)
     Model *prev = find_model(models, n, it->u.block.name);
     if (prev) {
       diag_error(d, it->loc, "a second model named '%s'", it->u.block.name);
-      diag_note(d, prev->ast->loc, "the first is here");
+      diag_note(d, prev->loc, "the first is here");
       continue;
     }
     Model *m = ARENA_NEW(arena, Model);
     m->name = it->u.block.name;
-    m->ast = it;
+    m->loc = it->loc;
+    m->body = it->u.block.items;
     check_model(&s, m);
     models[n++] = m;
   }

@@ -11,10 +11,22 @@
 #include "settings.h"
 #include "shape.h"
 
+/* A declaration a model has at most one of, resolved: its input, target, loss or output. */
+typedef struct {
+  bool present;
+  const char *name; /* NULL for an unnamed loss or output */
+  Shape shape;      /* of one row (input, target): without the batch axis */
+  int64_t width;    /* elements of one row */
+  Loc loc;
+} ModelDecl;
+
+/* The checked model: resolved declarations and settings. Its statements (body) are the
+ * interface to lower, which alone reads them; nothing after lower sees a Model. */
 typedef struct {
   const char *name;
-  const AstNode *ast;
-  const AstNode *input, *target, *loss, *output;
+  Loc loc;
+  const AstNode *body; /* the model block's statements, in order */
+  ModelDecl input, target, loss, output;
   int n_classes; /* target y : class(K) gives K; 0 for real-valued targets */
   TrainSettings train;
 } Model;

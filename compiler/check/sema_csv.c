@@ -42,8 +42,8 @@ static int *csv_columns(Sema *s, const AstNode *v, const char *what, int ncols, 
 static void csv_class_names(Sema *s, const Model *m, const AstNode *v, DataSettings *out) {
   if (!m->n_classes) {
     diag_error(s->d, v->loc, "'classes' names the labels of a class target, but %s",
-               m->target ? arena_printf(s->arena, "target '%s' is real-valued",
-                                        m->target->u.decl.name)
+               m->target.present ? arena_printf(s->arena, "target '%s' is real-valued",
+                                        m->target.name)
                          : "the model has no target");
     return;
   }
@@ -69,7 +69,7 @@ static void csv_class_names(Sema *s, const Model *m, const AstNode *v, DataSetti
   }
   if (v->u.array.n != m->n_classes) {
     diag_error(s->d, v->loc, "'classes' lists %d name%s; target '%s' has %d classes",
-               v->u.array.n, v->u.array.n == 1 ? "" : "s", m->target->u.decl.name,
+               v->u.array.n, v->u.array.n == 1 ? "" : "s", m->target.name,
                m->n_classes);
     ok = false;
   }
@@ -176,14 +176,14 @@ void sema_csv_source(Sema *s, const Model *m, const AstNode *v, const SemaSource
   int nx = out->n_x_cols, ny = out->n_y_cols;
   int nfeat = features ? nx : ncols - ny;
   const AstNode *at = features ? features : v;
-  if (m->input && nfeat != sema_input_width(m))
+  if (m->input.present && nfeat != m->input.width)
     diag_error(s->d, at->loc, "csv file has %d feature column%s, input '%s' has %lld", nfeat,
-               nfeat == 1 ? "" : "s", m->input->u.decl.name, (long long)sema_input_width(m));
+               nfeat == 1 ? "" : "s", m->input.name, (long long)m->input.width);
   at = targets ? targets : v;
-  if (m->target && m->n_classes && ny != 1)
+  if (m->target.present && m->n_classes && ny != 1)
     diag_error(s->d, at->loc, "a class target needs exactly one target column, but %d are given",
                ny);
-  else if (m->target && !m->n_classes && ny != sema_decl_width(m->target) && !out->one_vs_rest)
+  else if (m->target.present && !m->n_classes && ny != m->target.width && !out->one_vs_rest)
     diag_error(s->d, at->loc, "csv file has %d target column%s, target '%s' has %lld", ny,
-               ny == 1 ? "" : "s", m->target->u.decl.name, (long long)sema_decl_width(m->target));
+               ny == 1 ? "" : "s", m->target.name, (long long)m->target.width);
 }

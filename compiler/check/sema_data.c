@@ -12,30 +12,28 @@
 
 /* --- data sources --- */
 
-int64_t sema_input_width(const Model *m) { return m->input ? sema_decl_width(m->input) : 0; }
-
 /* A table's rows against the input and target: widths, and class labels in range. */
 static void check_rows(Diag *d, const Model *m, const AstNode *table) {
-  int64_t nin = sema_input_width(m), nout = m->target ? sema_decl_width(m->target) : 0;
+  int64_t nin = m->input.width, nout = m->target.width;
   for (const AstNode *r = table->u.table.rows; r; r = r->next) {
-    if (m->input && r->u.row.n_in != nin)
+    if (m->input.present && r->u.row.n_in != nin)
       diag_error(d, r->loc, "this row has %d input value%s; input '%s' has %lld", r->u.row.n_in,
-                 r->u.row.n_in == 1 ? "" : "s", m->input->u.decl.name, (long long)nin);
-    if (!m->target)
+                 r->u.row.n_in == 1 ? "" : "s", m->input.name, (long long)nin);
+    if (!m->target.present)
       continue;
     if (m->n_classes) {
       double k = r->u.row.n_out == 1 ? r->u.row.out->u.num.value : 0;
       if (r->u.row.n_out != 1)
         diag_error(d, r->loc, "this row has %d target values; class target '%s' takes one label",
-                   r->u.row.n_out, m->target->u.decl.name);
+                   r->u.row.n_out, m->target.name);
       else if (k != floor(k))
         diag_error(d, r->loc, "class label %g is not an integer", k);
       else if (k < 0 || k >= m->n_classes)
         diag_error(d, r->loc, "class label %g is out of range: target '%s' has classes 0 to %d",
-                   k, m->target->u.decl.name, m->n_classes - 1);
+                   k, m->target.name, m->n_classes - 1);
     } else if (r->u.row.n_out != nout) {
       diag_error(d, r->loc, "this row has %d target value%s; target '%s' has %lld",
-                 r->u.row.n_out, r->u.row.n_out == 1 ? "" : "s", m->target->u.decl.name,
+                 r->u.row.n_out, r->u.row.n_out == 1 ? "" : "s", m->target.name,
                  (long long)nout);
     }
   }
@@ -162,10 +160,10 @@ void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out
     return;
   if (m->n_classes)
     diag_error(s->d, v->loc, "'positive' turns labels into a 0/1 target, but target '%s' is a "
-               "class target", m->target->u.decl.name);
-  else if (m->target && sema_decl_width(m->target) != 1)
+               "class target", m->target.name);
+  else if (m->target.present && m->target.width != 1)
     diag_error(s->d, v->loc, "'positive' gives one 0/1 value per row; target '%s' has %lld",
-               m->target->u.decl.name, (long long)sema_decl_width(m->target));
+               m->target.name, (long long)m->target.width);
   out->one_vs_rest = true;
   out->positive = (int)k;
 }
@@ -179,15 +177,15 @@ static void idx_images(Sema *s, const Model *m, const AstNode *v, const NnrtProb
     size_t len = strlen(dims);
     snprintf(dims + len, sizeof dims - len, "%s%u", i > 1 ? "\xc3\x97" : "", img->dims[i]);
   }
-  int64_t want = sema_input_width(m);
+  int64_t want = m->input.width;
   if (values == (uint64_t)want)
     return;
   if (img->ndim > 2)
     diag_error(s->d, v->loc, "idx file has images of %s = %llu values, input '%s' has %lld", dims,
-               (unsigned long long)values, m->input->u.decl.name, (long long)want);
+               (unsigned long long)values, m->input.name, (long long)want);
   else
     diag_error(s->d, v->loc, "idx file has images of %llu values, input '%s' has %lld",
-               (unsigned long long)values, m->input->u.decl.name, (long long)want);
+               (unsigned long long)values, m->input.name, (long long)want);
 }
 
 static void sema_idx_source(Sema *s, const Model *m, const AstNode *v, const SemaSource *src,
@@ -211,7 +209,7 @@ static void sema_idx_source(Sema *s, const Model *m, const AstNode *v, const Sem
                "and at least one more", a.pos[0]->u.str.value);
     have_img = false;
   }
-  if (have_img && m->input)
+  if (have_img && m->input.present)
     idx_images(s, m, v, &img);
   if (have_lab && lab.ndim != 1) {
     diag_error(s->d, a.pos[1]->loc, "idx labels file '%s' has %d dimensions; labels must be "
@@ -221,9 +219,9 @@ static void sema_idx_source(Sema *s, const Model *m, const AstNode *v, const Sem
   if (have_img && have_lab && img.dims[0] != lab.dims[0])
     diag_error(s->d, v->loc, "idx files disagree: %u images but %u labels", img.dims[0],
                lab.dims[0]);
-  if (m->target && !m->n_classes && sema_decl_width(m->target) != 1 && !sema_arg_of(&a, "positive"))
+  if (m->target.present && !m->n_classes && m->target.width != 1 && !sema_arg_of(&a, "positive"))
     diag_error(s->d, v->loc, "idx labels give one value per row; target '%s' has %lld",
-               m->target->u.decl.name, (long long)sema_decl_width(m->target));
+               m->target.name, (long long)m->target.width);
   nnrt_data_probe_free(&img);
   nnrt_data_probe_free(&lab);
 }

@@ -77,7 +77,6 @@ struct SemaSource {
 };
 
 void sema_data_source(Sema *s, const Model *m, const AstNode *setting, DataSettings *out);
-int64_t sema_input_width(const Model *m);
 /* A file-name argument: a non-empty string, resolved against the source's directory. */
 const char *sema_path_arg(Sema *s, const AstNode *e);
 /* Probes file `file` of out (0: out->path, 1: out->labels_path, resolved; the string node

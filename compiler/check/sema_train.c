@@ -356,10 +356,10 @@ void sema_check_train(Sema *s, Model *m, const AstNode *block) {
   if (!tc.seen[S_DATA])
     diag_error(d, block->loc, "train block for '%s' has no data; add 'data = table { ... }'",
                m->name);
-  if (!m->loss) {
+  if (!m->loss.present) {
     diag_error(d, block->loc, "model '%s' has no loss, so it cannot be trained", m->name);
-    diag_note(d, m->ast->loc, "add a line such as 'loss = mean((y - target)^2)' to the model");
+    diag_note(d, m->loc, "add a line such as 'loss = mean((y - target)^2)' to the model");
   }
-  if (!m->target)
+  if (!m->target.present)
     diag_error(d, block->loc, "model '%s' has no target, so it cannot be trained", m->name);
 }

@@ -151,7 +151,7 @@ static void lower_decl(Lower *L, const AstNode *it) {
   switch (it->kind) {
   case AST_INPUT:
   case AST_TARGET: {
-    bool classes = it->kind == AST_TARGET && it == L->m->target && L->m->n_classes > 0;
+    bool classes = it->kind == AST_TARGET && L->m->n_classes > 0;
     /* class labels arrive as one-hot rows of n_classes, filled in by the runtime */
     Shape s = classes ? (Shape){1, {L->m->n_classes}} : sema_decl_shape(it);
     n = g_leaf(g, OP_INPUT, name, with_batch(s), NODE_INPUT);
@@ -206,16 +206,16 @@ static void check_results(Lower *L) {
   Graph *g = L->g;
   char sh[64];
   if (g->loss && g->loss->shape.rank != 0) {
-    diag_error(L->diag, L->m->loss->loc, "the loss must be a scalar, but it has shape %s",
+    diag_error(L->diag, L->m->loss.loc, "the loss must be a scalar, but it has shape %s",
                shape_str(&g->loss->shape, sh, sizeof sh));
     diag_hint(L->diag, "average it over the batch with mean(...)");
   }
   if (g->output && !shape_has_batch(&g->output->shape)) {
-    diag_error(L->diag, L->m->output->loc,
+    diag_error(L->diag, L->m->output.loc,
                "the output must have one row per input row, but it has shape %s",
                shape_str(&g->output->shape, sh, sizeof sh));
   } else if (g->output && g->target && depends_on(g, g->output, g->target)) {
-    diag_error(L->diag, L->m->output->loc,
+    diag_error(L->diag, L->m->output.loc,
                "the output depends on target '%s', which is not known when predicting",
                g->target->name);
   }
@@ -225,7 +225,7 @@ bool lower_model(Graph *g, const Model *m) {
   Lower L = {.g = g, .diag = g->diag, .m = m};
   strmap_init(&L.latest, g->arena);
   int before = diag_count(g->diag);
-  for (const AstNode *it = m->ast->u.block.items; it; it = it->next)
+  for (const AstNode *it = m->body; it; it = it->next)
     lower_decl(&L, it);
   if (diag_count(g->diag) == before)
     check_results(&L);

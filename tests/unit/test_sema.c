@@ -595,7 +595,7 @@ static void fashion_mnist_headers(void **state) {
   expect_clean(&r);
   const TrainSettings *t = &r.model->train;
   assert_int_equal(r.model->n_classes, 10);
-  Shape y = sema_decl_shape(r.model->target);
+  Shape y = r.model->target.shape;
   assert_int_equal(y.rank, 1);
   assert_int_equal(y.dim[0], 10);
   assert_int_equal(t->data.kind, DATA_IDX);
