@@ -5,20 +5,7 @@
 NNC=$1
 . "$2/tests/e2e/lib.sh"
 
-cat >m.nn <<'EOF2'
-model m {
-  input  x[2]
-  target y[1]
-  h = dense(x, 1)
-  loss = mse(h, y)
-  output h
-}
-train m {
-  data   = csv("t.csv", header = true)
-  epochs = 1
-  batch  = 2
-}
-EOF2
+write_csv_model m.nn t.csv
 
 # A NUL byte in the first data row: the loader's reason, at compile time.
 printf 'a,b,y\n1,\0002,3\n' >t.csv

@@ -9,20 +9,7 @@ SRC=$2
 . "$(dirname "$0")/lib.sh"
 
 mkdir model data elsewhere
-cat >model/m.nn <<'EOF'
-model m {
-  input  x[2]
-  target y[1]
-  h = dense(x, 1)
-  loss = mse(h, y)
-  output h
-}
-train m {
-  data   = csv("../data/t.csv", header = true)
-  epochs = 2
-  batch  = 2
-}
-EOF
+write_csv_model model/m.nn ../data/t.csv 2
 
 # A good file first: the model trains, from a directory that is neither the .nn's nor the data's.
 printf 'a,b,y\n1,2,3\n4,5,6\n7,8,9\n' >data/t.csv

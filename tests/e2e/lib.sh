@@ -144,6 +144,25 @@ finish() {
   echo "$FAILS check(s) failed"; exit 1
 }
 
+# write_csv_model FILE CSV [EPOCHS]: FILE is a regression model (2 features, 1 target, batches
+# of 2) that trains on the CSV file CSV, which has a header line: the data tests' model.
+write_csv_model() {
+  cat >"$1" <<EOF
+model m {
+  input  x[2]
+  target y[1]
+  h = dense(x, 1)
+  loss = mse(h, y)
+  output h
+}
+train m {
+  data   = csv("$2", header = true)
+  epochs = ${3:-1}
+  batch  = 2
+}
+EOF
+}
+
 # classifier_model NAME: a small 3-class model of 2 inputs (dense tanh, softmax, cross-entropy)
 # on stdout, for the tests that write its train block after it.
 classifier_model() {

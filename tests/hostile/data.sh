@@ -38,20 +38,7 @@ NN
 
 # csv_model: c.nn trains on t.csv (2 features, 1 target, a header line); compiled to ./c.
 csv_model() {
-  cat >c.nn <<'NN'
-model m {
-  input  x[2]
-  target y[1]
-  h = dense(x, 1)
-  loss = mse(h, y)
-  output h
-}
-train m {
-  data   = csv("t.csv", header = true)
-  epochs = 1
-  batch  = 2
-}
-NN
+  write_csv_model c.nn t.csv
   printf 'a,b,y\n1,2,3\n4,5,6\n' >t.csv
   run compile "$NNC" c.nn -o c
   expect_rc compile 0 "nnc compiles the CSV model against a good file"
