@@ -85,9 +85,28 @@ static LLVMValueRef cg_copy(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) 
   return (void)c, (void)b, (void)k, a;
 }
 
+/* The lower column: scalar lowerings for elementwise ops and reductions, whole kernels for the
+ * others. */
+#define SCALAR_LEAF(f) 0
+#define SCALAR_ELEM(f) f
+#define SCALAR_REDUCE(f) f
+#define SCALAR_MATMUL(f) 0
+#define SCALAR_WINDOW(f) 0
+#define KERNEL_LEAF(f) 0
+#define KERNEL_ELEM(f) 0
+#define KERNEL_REDUCE(f) 0
+#define KERNEL_MATMUL(f) f
+#define KERNEL_WINDOW(f) f
 static CgScalar *const cg_scalar[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = lower,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) \
+  [OP_##id] = SCALAR_##kind(lower),
+#include "ops.def"
+#undef OP
+};
+static CgKernel *const cg_kernel[OP_COUNT] = {
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) \
+  [OP_##id] = KERNEL_##kind(lower),
 #include "ops.def"
 #undef OP
 #undef NONE
@@ -363,7 +382,8 @@ static LLVMValueRef emit_kernel(CgCtx *c, const Kernel *k, const char *entry) {
   switch (op_info[k->root->op].kind) {
   case KIND_ELEM: emit_elem_kernel(c, k); break;
   case KIND_REDUCE: emit_reduce_kernel(c, k); break;
-  case KIND_MATMUL: emit_matmul(c, k); break;
+  case KIND_MATMUL:
+  case KIND_WINDOW: cg_kernel[k->root->op](c, k); break;
   case KIND_LEAF: break;
   }
   end_function(c);

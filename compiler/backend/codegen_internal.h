@@ -58,8 +58,10 @@ LLVMValueRef cg_address(CgCtx *c, int64_t base, const LLVMValueRef *idx, const i
 LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, const int64_t *stride,
                           int rank);
 
-/* The kernel of a matrix product (codegen_matmul.c). */
-void emit_matmul(CgCtx *c, const Kernel *k);
+/* The kernels of the ops that are a loop nest of their own (the lower column of ops.def): the
+ * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
+typedef void CgKernel(CgCtx *c, const Kernel *k);
+CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
 /* The constant `nn_model` (nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
 void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,

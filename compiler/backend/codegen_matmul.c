@@ -12,7 +12,8 @@
  *
  * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
  * the part it falls in or the thread count: results are bit-identical for any --threads.
- * A B read transposed is first copied into rows (emit_matmul). */
+ * A B read transposed is first copied into rows (emit_matmul). An operand with more than two
+ * axes is the matrix whose rows are all its axes but the last (shape_matmul). */
 #include "codegen_internal.h"
 
 #include <string.h>
@@ -194,10 +195,33 @@ static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef j0, 
   LLVMPositionBuilderAtEnd(c->b, done);
 }
 
+/* The rows of s as a matrix: the product of all its axes but the last, DIM_BATCH when one of
+ * them is the batch axis. */
+static int64_t matrix_rows(const Shape *s) {
+  int64_t rows = 1;
+  for (int i = 0; i < s->rank - 1; i++) {
+    if (s->dim[i] == DIM_BATCH)
+      return DIM_BATCH;
+    rows *= s->dim[i];
+  }
+  return rows;
+}
+
+/* The same as a value: N times the other axes when the batch axis is one of them. */
+static LLVMValueRef matrix_rows_value(CgCtx *c, const Shape *s) {
+  int64_t rows = 1;
+  for (int i = 1; i < s->rank - 1; i++)
+    rows *= s->dim[i];
+  if (s->dim[0] != DIM_BATCH)
+    return cg_i64(c, matrix_rows(s));
+  return rows == 1 ? c->n : LLVMBuildMul(c->b, c->n, cg_i64(c, rows), "rows");
+}
+
 static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   const Node *n = k->root, *A = n->src[0], *B = n->src[1];
   bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
   int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
+  int la = A->shape.rank - 1, lb = B->shape.rank - 1, lc = n->shape.rank - 1;
   shape_strides(&A->shape, sa);
   shape_strides(&B->shape, sb);
   shape_strides(&n->shape, sc);
@@ -208,13 +232,13 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->a = at(m, c->ws, cg_i64(c, c->p->plan.offset[A->id]));
   m->b = at(m, c->ws, cg_i64(c, c->p->plan.offset[B->id]));
   m->out = at(m, c->ws, cg_i64(c, k->out));
-  m->a_i = ta ? sa[1] : sa[0];
-  m->a_k = ta ? sa[0] : sa[1];
-  m->b_k = tb ? sb[1] : sb[0];
-  m->b_j = tb ? sb[0] : sb[1];
-  m->c_i = sc[0];
-  m->cols = n->shape.dim[1];
-  m->kdim = cg_extent(c, ta ? A->shape.dim[0] : A->shape.dim[1]);
+  m->a_i = ta ? sa[la] : sa[la - 1];
+  m->a_k = ta ? sa[la - 1] : sa[la];
+  m->b_k = tb ? sb[lb] : sb[lb - 1];
+  m->b_j = tb ? sb[lb - 1] : sb[lb];
+  m->c_i = sc[lc - 1];
+  m->cols = n->shape.dim[lc];
+  m->kdim = ta ? matrix_rows_value(c, &A->shape) : cg_i64(c, A->shape.dim[la]);
   m->k_lo = cg_i64(c, 0);
   m->k_hi = m->kdim;
   LLVMTypeRef vec_ptr[2] = {m->vec, c->ptr};
@@ -266,11 +290,11 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   Mm m;
   mm_init(&m, c, k);
   int64_t block = (int64_t)TILE_VECS * m.w, blocks = (m.cols + block - 1) / block;
-  LLVMValueRef rows = cg_extent(c, k->root->shape.dim[0]), lo, hi;
+  LLVMValueRef rows = matrix_rows_value(c, &k->root->shape), lo, hi;
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
-    const Node *A = k->root->src[0];
-    int64_t kdim = A->shape.dim[k->root->arg.p[PARAM_TRANSPOSE_A] ? 0 : 1];
+    const Shape *a = &k->root->src[0]->shape;
+    int64_t kdim = k->root->arg.p[PARAM_TRANSPOSE_A] ? matrix_rows(a) : a->dim[a->rank - 1];
     if (kdim == DIM_BATCH || kdim <= K_BLOCK) {
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
       return;

@@ -21,7 +21,10 @@ static bool must_materialize(const Node *n, int uses, const Node *consumer, bool
     return false;
   if (is_root || op_info[n->op].kind != KIND_ELEM || uses != 1)
     return true;
-  if (op_info[consumer->op].kind == KIND_MATMUL)
+  /* kernels of their own read their sources from memory; a reshape reads its source's buffer
+   * in another shape */
+  if (op_info[consumer->op].kind == KIND_MATMUL || op_info[consumer->op].kind == KIND_WINDOW ||
+      consumer->op == OP_RESHAPE)
     return true;
   return !shape_eq(&n->shape, node_space(consumer));
 }

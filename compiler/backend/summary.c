@@ -4,11 +4,14 @@
 static int64_t node_flops(const Node *n) {
   switch (op_info[n->op].kind) {
   case KIND_LEAF: return 0;
-  case KIND_MATMUL: {
+  case KIND_MATMUL: { /* 2 · (the contraction's length) · (C's elements), per example */
     const Node *a = n->src[0];
-    int64_t k = a->shape.dim[n->arg.p[PARAM_TRANSPOSE_A] ? 0 : 1];
-    int64_t rows = n->shape.dim[0] == DIM_BATCH ? 1 : n->shape.dim[0];
-    return 2 * k * rows * n->shape.dim[1];
+    int64_t last = a->shape.dim[a->shape.rank - 1], c = shape_numel(&n->shape, 1);
+    return 2 * c * (n->arg.p[PARAM_TRANSPOSE_A] ? shape_numel(&a->shape, 1) / last : last);
+  }
+  case KIND_WINDOW: { /* a pool compares or adds each tap; unfold only copies */
+    Window w = window_of(n->arg.p);
+    return n->op == OP_UNFOLD ? 0 : shape_numel(&n->shape, 1) * w.kh * w.kw;
   }
   case KIND_REDUCE: return shape_numel(&n->src[0]->shape, 1);
   case KIND_ELEM: return n->op == OP_EXPAND ? 0 : shape_numel(&n->shape, 1);

@@ -150,6 +150,49 @@ static void grad_matmul(Graph *g, Node *n, Node *dy, Node *dx[], const bool need
     dx[1] = tb ? g_matmul(g, dy, a, true, ta) : g_matmul(g, a, dy, !ta, false);
 }
 
+/* a reshape's adjoint is dy in a's shape */
+static void grad_reshape(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_reshape(g, dy, n->src[0]->shape);
+}
+
+/* The adjoint of a window op with the same window, in the shape of the forward's source. */
+static Node *window_back(Graph *g, Op op, Node *n, Node *const src[]) {
+  return g_op(g, op, src, n->arg, &n->src[0]->shape);
+}
+
+/* Unfolding copies each pixel into every patch that covers it, so its adjoint sums each
+ * patch's adjoint back onto the pixels (col2im). With the product by the weights, that is the
+ * transposed convolution: the full correlation of δ with the flipped kernel. */
+static void grad_unfold(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = window_back(g, OP_FOLD, n, &dy);
+}
+
+/* fold is linear and unfold is its adjoint */
+static void grad_fold(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_op(g, OP_UNFOLD, &dy, n->arg, NULL);
+}
+
+/* d max(window) routes dy to the window's argmax (its first maximum) */
+static void grad_maxpool(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = window_back(g, OP_MAXPOOL_BACK, n, (Node *[]){n->src[0], dy});
+}
+
+/* the average spreads dy / (kh·kw) over its window */
+static void grad_avgpool(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = window_back(g, OP_AVGPOOL_BACK, n, &dy);
+}
+
+/* spreading is linear and the average over windows is its adjoint */
+static void grad_avgpool_back(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_op(g, OP_AVGPOOL, &dy, n->arg, NULL);
+}
+
 GradRule *const grad_rule[OP_COUNT] = {
 #define NONE 0
 #define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = grad,

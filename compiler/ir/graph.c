@@ -261,6 +261,20 @@ Node *g_matmul(Graph *g, Node *a, Node *b, bool transpose_a, bool transpose_b) {
   return g_op(g, OP_MATMUL, (Node *[]){a, b}, arg, NULL);
 }
 
+Node *g_reshape(Graph *g, Node *a, Shape to) {
+  return g_op(g, OP_RESHAPE, &a, (OpArg){0}, &to);
+}
+
+static Node *window_op(Graph *g, Op op, Node *x, const Window *w) {
+  OpArg arg = {0};
+  window_params(w, arg.p);
+  return g_op(g, op, &x, arg, NULL);
+}
+
+Node *g_unfold(Graph *g, Node *x, const Window *w) { return window_op(g, OP_UNFOLD, x, w); }
+Node *g_maxpool(Graph *g, Node *x, const Window *w) { return window_op(g, OP_MAXPOOL, x, w); }
+Node *g_avgpool(Graph *g, Node *x, const Window *w) { return window_op(g, OP_AVGPOOL, x, w); }
+
 void g_tag(Node *n, ProvKind kind, Node *of, int index) {
   if (n && n->prov.kind == PROV_NONE)
     n->prov.kind = (uint8_t)kind, n->prov.of = of, n->prov.index = (uint8_t)index;
@@ -276,6 +290,10 @@ const Shape *node_space(const Node *n) {
 
 void node_src_view(const Node *n, int s, int64_t stride[NNC_MAX_RANK]) {
   const Shape *src = &n->src[s]->shape, *space = node_space(n);
+  if (n->op == OP_RESHAPE) { /* the source's buffer read in the result's row-major order */
+    shape_strides(space, stride);
+    return;
+  }
   if (n->op != OP_PERMUTE) {
     shape_view(src, space, n->op == OP_EXPAND ? (uint32_t)n->arg.p[PARAM_AXES] : 0, stride);
     return;
@@ -318,7 +336,7 @@ static bool verify_node(const Graph *g, const Node *n, uint32_t i, FILE *err) {
   const Shape *src[NNC_MAX_SRC] = {0};
   for (int s = 0; s < n->nsrc; s++)
     src[s] = &n->src[s]->shape;
-  Shape s = n->op == OP_EXPAND ? n->shape : shape_scalar();
+  Shape s = n->shape; /* the wanted shape, for the ops that are told theirs (EXPAND, RESHAPE...) */
   char why[256];
   if (!shape_rule[n->op](src, n->arg.p, &s, why, sizeof why) || !shape_eq(&s, &n->shape)) {
     fprintf(err, "graph_verify: %%%u violates its shape rule\n", i);

@@ -148,6 +148,16 @@ Node *g_sqrt(Graph *g, Node *a);
 Node *g_abs(Graph *g, Node *a);
 Node *g_expand(Graph *g, Node *a, uint32_t axes, Shape to);
 Node *g_matmul(Graph *g, Node *a, Node *b, bool transpose_a, bool transpose_b);
+/* a's elements, in their row-major order, in shape `to` (the batch axis stays in front). */
+Node *g_reshape(Graph *g, Node *a, Shape to);
+/* The patches of images x [N, C, H, W] under window w (im2col): [N, OH, OW, C·kh·kw], patch
+ * element (c, i, j) in column (c·kh + i)·kw + j, padding read as 0. A convolution with
+ * weights [F, C, kh, kw] is these patches times the weights reshaped to [F, C·kh·kw], transposed. */
+Node *g_unfold(Graph *g, Node *x, const Window *w);
+/* Max and average over each window of x [N, C, H, W]: [N, C, OH, OW]. Max ignores padding;
+ * average divides by kh·kw, counting padding as 0 (PyTorch's count_include_pad). */
+Node *g_maxpool(Graph *g, Node *x, const Window *w);
+Node *g_avgpool(Graph *g, Node *x, const Window *w);
 
 /* Tags n with its provenance unless it already has one (first tag wins); n may be NULL. */
 void g_tag(Node *n, ProvKind kind, Node *of, int index);

@@ -78,38 +78,206 @@ static void eval_reduce(Interp *it, const Node *n) {
   } while (next_index(idx, ext, src->shape.rank));
 }
 
+/* rows × cols of a matrix product's operand: every axis but the last is a row. */
+static void as_matrix(const Interp *it, const Shape *s, int64_t *rows, int64_t *cols) {
+  *rows = shape_numel(s, it->batch) / (s->dim[s->rank - 1]);
+  *cols = s->dim[s->rank - 1];
+}
+
 /* C[i, j] = Σ_k op(A)[i, k] op(B)[k, j], op transposing where the parameters say. */
-static void eval_matmul(Interp *it, const Node *n) {
+static void ev_matmul(Interp *it, const Node *n) {
   const Node *A = n->src[0], *B = n->src[1];
-  int64_t ea[NNC_MAX_RANK], eb[NNC_MAX_RANK];
-  extents(it, &A->shape, ea);
-  extents(it, &B->shape, eb);
+  int64_t ar, ac, br, bc;
+  as_matrix(it, &A->shape, &ar, &ac);
+  as_matrix(it, &B->shape, &br, &bc);
   bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
-  int64_t m = ta ? ea[1] : ea[0], kk = ta ? ea[0] : ea[1], nn = tb ? eb[0] : eb[1];
+  int64_t m = ta ? ac : ar, kk = ta ? ar : ac, nn = tb ? br : bc;
   const double *a = it->val[A->id], *b = it->val[B->id];
   double *c = it->val[n->id];
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < nn; j++) {
       double acc = 0;
       for (int64_t k = 0; k < kk; k++)
-        acc += (ta ? a[k * ea[1] + i] : a[i * ea[1] + k]) * (tb ? b[j * eb[1] + k] : b[k * eb[1] + j]);
+        acc += (ta ? a[k * ac + i] : a[i * ac + k]) * (tb ? b[j * bc + k] : b[k * bc + j]);
       c[i * nn + j] = acc;
     }
 }
 
+/* --- windows over images [N, C, H, W] --- */
+
+typedef struct {
+  Window w;
+  int64_t n, c, h, wd, oh, ow; /* the image's extents and the window's output extents */
+} Geometry;
+
+static Geometry geometry(const Interp *it, const Node *n, const Shape *image) {
+  Geometry q = {.w = window_of(n->arg.p)};
+  q.n = image->dim[0] == DIM_BATCH ? it->batch : image->dim[0];
+  q.c = image->dim[1], q.h = image->dim[2], q.wd = image->dim[3];
+  q.oh = window_extent(q.h, q.w.kh, q.w.sh, q.w.pt, q.w.pb, q.w.dh);
+  q.ow = window_extent(q.wd, q.w.kw, q.w.sw, q.w.pl, q.w.pr, q.w.dw);
+  return q;
+}
+
+/* Calls visit for every (image element, window element) pair of the window ops: output
+ * position (b, c, oh, ow), kernel tap (i, j), and the pixel (y, x) it reads, or -1 in padding. */
+typedef void Visit(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                   int64_t i, int64_t j, int64_t pixel);
+
+static void each_tap(const Geometry *q, Visit *visit, void *ctx) {
+  for (int64_t b = 0; b < q->n; b++)
+    for (int64_t c = 0; c < q->c; c++)
+      for (int64_t oh = 0; oh < q->oh; oh++)
+        for (int64_t ow = 0; ow < q->ow; ow++)
+          for (int64_t i = 0; i < q->w.kh; i++)
+            for (int64_t j = 0; j < q->w.kw; j++) {
+              int64_t y = oh * q->w.sh - q->w.pt + i * q->w.dh;
+              int64_t x = ow * q->w.sw - q->w.pl + j * q->w.dw;
+              bool inside = y >= 0 && y < q->h && x >= 0 && x < q->wd;
+              visit(ctx, q, b, c, oh, ow, i, j, inside ? ((b * q->c + c) * q->h + y) * q->wd + x : -1);
+            }
+}
+
+typedef struct {
+  const double *in;
+  double *out;
+  bool to_image; /* fold: patches onto the image; unfold: the image into patches */
+} Copy;
+
+static int64_t patch_index(const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                           int64_t i, int64_t j) {
+  int64_t cols = q->c * q->w.kh * q->w.kw;
+  return ((b * q->oh + oh) * q->ow + ow) * cols + (c * q->w.kh + i) * q->w.kw + j;
+}
+
+static void copy_tap(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                     int64_t i, int64_t j, int64_t pixel) {
+  Copy *k = ctx;
+  int64_t col = patch_index(q, b, c, oh, ow, i, j);
+  if (!k->to_image)
+    k->out[col] = pixel < 0 ? 0 : k->in[pixel];
+  else if (pixel >= 0)
+    k->out[pixel] += k->in[col];
+}
+
+static void zero(Interp *it, const Node *n) {
+  memset(it->val[n->id], 0, sizeof(double) * (size_t)shape_numel(&n->shape, it->batch));
+}
+
+static void ev_unfold(Interp *it, const Node *n) {
+  Geometry q = geometry(it, n, &n->src[0]->shape);
+  each_tap(&q, copy_tap, &(Copy){it->val[n->src[0]->id], it->val[n->id], false});
+}
+
+static void ev_fold(Interp *it, const Node *n) {
+  Geometry q = geometry(it, n, &n->shape);
+  zero(it, n);
+  each_tap(&q, copy_tap, &(Copy){it->val[n->src[0]->id], it->val[n->id], true});
+}
+
+typedef struct {
+  const double *x, *dy;
+  double *out;
+  int64_t best; /* maxpool: the pixel of the window's first maximum so far */
+} Pool;
+
+static int64_t pool_index(const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow) {
+  return ((b * q->c + c) * q->oh + oh) * q->ow + ow;
+}
+
+static bool last_tap(const Geometry *q, int64_t i, int64_t j) {
+  return i == q->w.kh - 1 && j == q->w.kw - 1;
+}
+
+/* The window's first maximum (padding is not a candidate); at the last tap, `done` with it. */
+static void max_tap(Pool *p, const Geometry *q, int64_t pixel, int64_t i, int64_t j) {
+  if (i == 0 && j == 0)
+    p->best = -1;
+  if (pixel >= 0 && (p->best < 0 || p->x[pixel] > p->x[p->best]))
+    p->best = pixel;
+  (void)q;
+}
+
+static void maxpool_tap(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                        int64_t i, int64_t j, int64_t pixel) {
+  Pool *p = ctx;
+  max_tap(p, q, pixel, i, j);
+  if (last_tap(q, i, j))
+    p->out[pool_index(q, b, c, oh, ow)] = p->x[p->best];
+}
+
+static void route_tap(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                      int64_t i, int64_t j, int64_t pixel) {
+  Pool *p = ctx;
+  max_tap(p, q, pixel, i, j);
+  if (last_tap(q, i, j))
+    p->out[p->best] += p->dy[pool_index(q, b, c, oh, ow)];
+}
+
+static void avgpool_tap(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                        int64_t i, int64_t j, int64_t pixel) {
+  Pool *p = ctx;
+  if (pixel >= 0)
+    p->out[pool_index(q, b, c, oh, ow)] += p->x[pixel] / (double)(q->w.kh * q->w.kw);
+  (void)i, (void)j;
+}
+
+static void spread_tap(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
+                       int64_t i, int64_t j, int64_t pixel) {
+  Pool *p = ctx;
+  if (pixel >= 0)
+    p->out[pixel] += p->dy[pool_index(q, b, c, oh, ow)] / (double)(q->w.kh * q->w.kw);
+  (void)i, (void)j;
+}
+
+static void ev_maxpool(Interp *it, const Node *n) {
+  Geometry q = geometry(it, n, &n->src[0]->shape);
+  each_tap(&q, maxpool_tap, &(Pool){.x = it->val[n->src[0]->id], .out = it->val[n->id]});
+}
+
+static void ev_maxpool_back(Interp *it, const Node *n) {
+  Geometry q = geometry(it, n, &n->shape);
+  zero(it, n);
+  each_tap(&q, route_tap,
+           &(Pool){.x = it->val[n->src[0]->id], .dy = it->val[n->src[1]->id], .out = it->val[n->id]});
+}
+
+static void ev_avgpool(Interp *it, const Node *n) {
+  Geometry q = geometry(it, n, &n->src[0]->shape);
+  zero(it, n);
+  each_tap(&q, avgpool_tap, &(Pool){.x = it->val[n->src[0]->id], .out = it->val[n->id]});
+}
+
+static void ev_avgpool_back(Interp *it, const Node *n) {
+  Geometry q = geometry(it, n, &n->shape);
+  zero(it, n);
+  each_tap(&q, spread_tap, &(Pool){.dy = it->val[n->src[0]->id], .out = it->val[n->id]});
+}
+
+/* The eval column of ops.def: for MATMUL and WINDOW ops, a function of the whole node. */
+#define NODE_LEAF(f) 0
+#define NODE_ELEM(f) eval_elem
+#define NODE_REDUCE(f) eval_reduce
+#define NODE_MATMUL(f) f
+#define NODE_WINDOW(f) f
+typedef void NodeEval(Interp *it, const Node *n);
+static NodeEval *const node_eval[OP_COUNT] = {
+#define NONE 0
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) \
+  [OP_##id] = NODE_##kind(eval),
+#include "ops.def"
+#undef OP
+#undef NONE
+};
+
 void interp_run(Interp *it) {
   for (uint32_t i = 0; i < it->g->n; i++) {
     const Node *n = it->g->node[i];
-    switch (op_info[n->op].kind) {
-    case KIND_LEAF:
-      if (n->op == OP_CONST)
-        it->val[i][0] = n->arg.k;
-      else if (n->op == OP_BATCH)
-        it->val[i][0] = (double)it->batch;
-      break;
-    case KIND_ELEM: eval_elem(it, n); break;
-    case KIND_REDUCE: eval_reduce(it, n); break;
-    case KIND_MATMUL: eval_matmul(it, n); break;
-    }
+    if (n->op == OP_CONST)
+      it->val[i][0] = n->arg.k;
+    else if (n->op == OP_BATCH)
+      it->val[i][0] = (double)it->batch;
+    else if (node_eval[n->op])
+      node_eval[n->op](it, n);
   }
 }

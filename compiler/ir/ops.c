@@ -8,6 +8,7 @@
 #define ELEM KIND_ELEM
 #define REDUCE KIND_REDUCE
 #define MATMUL KIND_MATMUL
+#define WINDOW KIND_WINDOW
 
 /* An op is differentiable when its grad column names a rule (not NONE). */
 const OpInfo op_info[OP_COUNT] = {
@@ -37,10 +38,17 @@ static double ev_max(double a, double b, double k) { return (void)k, a > b ? a :
 static double ev_cmpgt(double a, double b, double k) { return (void)k, a > b ? 1.0 : 0.0; }
 static double ev_copy(double a, double b, double k) { return (void)b, (void)k, a; }
 
+/* The eval column names a scalar function for elementwise and reduction ops only. */
+#define SCALAR_LEAF(f) 0
+#define SCALAR_ELEM(f) f
+#define SCALAR_REDUCE(f) f
+#define SCALAR_MATMUL(f) 0
+#define SCALAR_WINDOW(f) 0
 typedef double EvalFn(double a, double b, double k);
 static EvalFn *const eval_fn[OP_COUNT] = {
 #define NONE 0
-#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) [OP_##id] = eval,
+#define OP(id, name, arity, params, kind, shape, grad, eval, lower, ident, notation) \
+  [OP_##id] = SCALAR_##kind(eval),
 #include "ops.def"
 #undef OP
 #undef NONE

@@ -10,7 +10,7 @@ typedef enum {
   OP_COUNT
 } Op;
 
-typedef enum { KIND_LEAF, KIND_ELEM, KIND_REDUCE, KIND_MATMUL } OpKind;
+typedef enum { KIND_LEAF, KIND_ELEM, KIND_REDUCE, KIND_MATMUL, KIND_WINDOW } OpKind;
 
 typedef struct {
   const char *name;

@@ -30,6 +30,13 @@ static void print_arg(FILE *out, const Node *n) {
   else if (n->op == OP_MATMUL) {
     if (p[PARAM_TRANSPOSE_A] || p[PARAM_TRANSPOSE_B])
       fprintf(out, " %s%s", p[PARAM_TRANSPOSE_A] ? "Aᵀ" : "A", p[PARAM_TRANSPOSE_B] ? "Bᵀ" : "B");
+  } else if (op_info[n->op].kind == KIND_WINDOW) {
+    Window w = window_of(p);
+    fprintf(out, " window=%dx%d stride=%dx%d", w.kh, w.kw, w.sh, w.sw);
+    if (w.pt || w.pl || w.pb || w.pr)
+      fprintf(out, " pad=%d,%d,%d,%d", w.pt, w.pl, w.pb, w.pr);
+    if (w.dh != 1 || w.dw != 1)
+      fprintf(out, " dilation=%dx%d", w.dh, w.dw);
   } else if (op_info[n->op].nparams) {
     fputs(" p=[", out);
     for (int i = 0; i < op_info[n->op].nparams; i++)

@@ -160,22 +160,39 @@ bool shape_expand(const Shape *const src[], const int32_t param[], Shape *out, c
 }
 
 /* param[PARAM_TRANSPOSE_A], [PARAM_TRANSPOSE_B]: 1 transposes that operand (0 or 1 only).
- * Both must be matrices. */
+ * Two matrices, or A with more axes [L..., K] whose leading axes L are rows (a dense layer over
+ * the last axis, numpy's matmul with a matrix B): untransposed, A [L..., K] B [K, F] is
+ * [L..., F]; transposed, Aᵀ [L..., K] B [L..., F] is [K, F], summed over all of L — the weight
+ * gradient of the same product. */
 bool shape_matmul(const Shape *const src[], const int32_t param[], Shape *out, char *why,
                   size_t n) {
   const Shape *a = src[0], *b = src[1];
   char sa[64], sb[64];
-  if (a->rank != 2 || b->rank != 2) {
-    snprintf(why, n, "matrix product needs two matrices, got %s @ %s", shape_str(a, sa, sizeof sa),
-             shape_str(b, sb, sizeof sb));
-    return false;
-  }
   int32_t ta = param[PARAM_TRANSPOSE_A], tb = param[PARAM_TRANSPOSE_B];
   if ((ta | tb) & ~1) {
     snprintf(why, n, "a matrix product's transpose flags are 0 or 1");
     return false;
   }
-  int64_t m = a->dim[ta ? 1 : 0], ka = a->dim[ta ? 0 : 1];
+  bool rows = a->rank > 2; /* A's leading axes are rows */
+  if (a->rank < 2 || (rows ? b->rank != (ta ? a->rank : 2) : b->rank != 2)) {
+    snprintf(why, n, "matrix product needs two matrices, got %s @ %s", shape_str(a, sa, sizeof sa),
+             shape_str(b, sb, sizeof sb));
+    return false;
+  }
+  if (rows && ta) {
+    bool same_rows = !tb;
+    for (int i = 0; same_rows && i < a->rank - 1; i++)
+      same_rows = a->dim[i] == b->dim[i];
+    if (!same_rows) {
+      snprintf(why, n, "matrix product %sᵀ @ %s: the rows differ", shape_str(a, sa, sizeof sa),
+               shape_str(b, sb, sizeof sb));
+      return false;
+    }
+    *out = (Shape){.rank = 2, .dim = {a->dim[a->rank - 1], b->dim[b->rank - 1]}};
+    return true;
+  }
+  int last = a->rank - 1;
+  int64_t ka = a->dim[ta ? 0 : last];
   int64_t kb = b->dim[tb ? 1 : 0], nn = b->dim[tb ? 0 : 1];
   if (ka != kb) {
     snprintf(why, n, "matrix product %s @ %s: inner dimensions differ", shape_str(a, sa, sizeof sa),
@@ -186,7 +203,10 @@ bool shape_matmul(const Shape *const src[], const int32_t param[], Shape *out, c
     snprintf(why, n, "the batch dimension N would move off the first axis");
     return false;
   }
-  *out = (Shape){.rank = 2, .dim = {m, nn}};
+  *out = *a;
+  if (ta)
+    out->dim[0] = a->dim[1];
+  out->dim[last] = nn;
   return true;
 }
 
@@ -216,4 +236,142 @@ bool shape_permute(const Shape *const src[], const int32_t param[], Shape *out, 
     return false;
   }
   return true;
+}
+
+/* RESHAPE: out holds the wanted shape on entry; the batch axis stays the first axis. */
+bool shape_reshape(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                   size_t n) {
+  (void)param;
+  const Shape *s = src[0];
+  char sa[64], sb[64];
+  for (int i = 1; i < out->rank; i++)
+    if (out->dim[i] < 1) {
+      snprintf(why, n, "cannot reshape to %s: every size after the batch axis is at least 1",
+               shape_str(out, sb, sizeof sb));
+      return false;
+    }
+  if (shape_has_batch(s) != shape_has_batch(out) || shape_numel(s, 1) != shape_numel(out, 1)) {
+    snprintf(why, n, "cannot reshape %s (%lld elements%s) to %s (%lld)", shape_str(s, sa, sizeof sa),
+             (long long)shape_numel(s, 1), shape_has_batch(s) ? " per row" : "",
+             shape_str(out, sb, sizeof sb), (long long)shape_numel(out, 1));
+    return false;
+  }
+  return true;
+}
+
+Window window_of(const int32_t param[]) {
+  return (Window){param[0], param[1], param[2], param[3], param[4],
+                  param[5], param[6], param[7], param[8], param[9]};
+}
+
+void window_params(const Window *w, int32_t param[]) {
+  const int32_t v[WINDOW_PARAMS] = {w->kh, w->kw, w->sh, w->sw, w->pt,
+                                    w->pl, w->pb, w->pr, w->dh, w->dw};
+  for (int i = 0; i < WINDOW_PARAMS; i++)
+    param[i] = v[i];
+}
+
+int64_t window_extent(int64_t in, int32_t k, int32_t s, int32_t p0, int32_t p1, int32_t d) {
+  int64_t span = (int64_t)d * (k - 1) + 1, room = in + p0 + p1;
+  return room < span ? 0 : (room - span) / s + 1;
+}
+
+/* The window's output [OH, OW] over an image; false with the reason when it cannot apply. */
+static bool window_apply(const Shape *x, const Window *w, bool pool, int64_t *oh, int64_t *ow,
+                         char *why, size_t n) {
+  char sx[64];
+  if (x->rank != 4) {
+    snprintf(why, n, "needs images [C, H, W] with the batch axis in front, got %s",
+             shape_str(x, sx, sizeof sx));
+    return false;
+  }
+  if (w->kh < 1 || w->kw < 1) {
+    snprintf(why, n, "a window is at least 1×1, got %d×%d", w->kh, w->kw);
+    return false;
+  }
+  if (w->sh < 1 || w->sw < 1) {
+    snprintf(why, n, "a stride is at least 1, got %d×%d", w->sh, w->sw);
+    return false;
+  }
+  if (w->dh < 1 || w->dw < 1 || (pool && (w->dh != 1 || w->dw != 1))) {
+    snprintf(why, n, pool ? "a pooling window is not dilated" : "a dilation is at least 1, got %d×%d",
+             w->dh, w->dw);
+    return false;
+  }
+  if (w->pt < 0 || w->pl < 0 || w->pb < 0 || w->pr < 0) {
+    snprintf(why, n, "padding is not negative");
+    return false;
+  }
+  if (pool && (w->pt >= w->kh || w->pb >= w->kh || w->pl >= w->kw || w->pr >= w->kw)) {
+    snprintf(why, n, "a pooling window's padding is smaller than the window (%d×%d)", w->kh, w->kw);
+    return false;
+  }
+  *oh = window_extent(x->dim[2], w->kh, w->sh, w->pt, w->pb, w->dh);
+  *ow = window_extent(x->dim[3], w->kw, w->sw, w->pl, w->pr, w->dw);
+  if (*oh < 1 || *ow < 1) {
+    snprintf(why, n, "the window %d×%d%s is larger than the padded input %lld×%lld", w->kh, w->kw,
+             w->dh > 1 || w->dw > 1 ? " (dilated)" : "",
+             (long long)(x->dim[2] + w->pt + w->pb), (long long)(x->dim[3] + w->pl + w->pr));
+    return false;
+  }
+  return true;
+}
+
+/* UNFOLD: [N, C, H, W] -> [N, OH, OW, C·kh·kw] */
+bool shape_unfold(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                  size_t n) {
+  const Shape *x = src[0];
+  Window w = window_of(param);
+  int64_t oh, ow;
+  if (!window_apply(x, &w, false, &oh, &ow, why, n))
+    return false;
+  *out = (Shape){4, {x->dim[0], oh, ow, x->dim[1] * w.kh * w.kw}};
+  return true;
+}
+
+/* The pools: [N, C, H, W] -> [N, C, OH, OW] */
+bool shape_pool(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                size_t n) {
+  const Shape *x = src[0];
+  Window w = window_of(param);
+  int64_t oh, ow;
+  if (!window_apply(x, &w, true, &oh, &ow, why, n))
+    return false;
+  *out = (Shape){4, {x->dim[0], x->dim[1], oh, ow}};
+  return true;
+}
+
+/* The adjoint of a window op back onto its input: `forward` of `to` must give `from`. */
+static bool shape_back(ShapeRule *forward, const Shape *to, const Shape *from, const int32_t param[],
+                       char *why, size_t n) {
+  Shape fwd;
+  const Shape *t = to;
+  if (!forward(&t, param, &fwd, why, n))
+    return false;
+  if (!shape_eq(&fwd, from)) {
+    char sa[64], sb[64];
+    snprintf(why, n, "%s is not what the window gives on %s", shape_str(from, sa, sizeof sa),
+             shape_str(to, sb, sizeof sb));
+    return false;
+  }
+  return true;
+}
+
+/* FOLD: the patches [N, OH, OW, C·kh·kw] summed back onto the image asked for (out on entry). */
+bool shape_fold(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                size_t n) {
+  return shape_back(shape_unfold, out, src[0], param, why, n);
+}
+
+/* AVGPOOL_BACK: a pool's output spread back onto the image asked for (out on entry). */
+bool shape_unpool(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                  size_t n) {
+  return shape_back(shape_pool, out, src[0], param, why, n);
+}
+
+/* MAXPOOL_BACK(x, dy): dy, the shape of maxpool(x), routed onto x's shape. */
+bool shape_pool_back(const Shape *const src[], const int32_t param[], Shape *out, char *why,
+                     size_t n) {
+  *out = *src[0];
+  return shape_back(shape_pool, src[0], src[1], param, why, n);
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Sources of one node and integer parameters of one op (see Node.arg in graph.h). */
-enum { NNC_MAX_RANK = 4, NNC_MAX_SRC = 4, NNC_MAX_PARAMS = 8 };
+enum { NNC_MAX_RANK = 4, NNC_MAX_SRC = 4, NNC_MAX_PARAMS = 12 };
 /* The largest tensor (2^31 elements: 8 GiB of floats) and the largest workspace a program may
  * plan (2^32 floats: 16 GiB); past them nnc reports an error instead of generating code. */
 #define NNC_MAX_ELEMENTS ((int64_t)1 << 31)
@@ -31,13 +31,29 @@ typedef struct {
  * others are 0):
  *   SUM, MAXR, EXPAND: param[PARAM_AXES], the axes as above;
  *   MATMUL: param[PARAM_TRANSPOSE_A], param[PARAM_TRANSPOSE_B], 1 to transpose that operand;
- *   PERMUTE: param[i], the source axis of result axis i (i < rank). */
+ *   PERMUTE: param[i], the source axis of result axis i (i < rank);
+ *   UNFOLD, FOLD and the pools: the Window below, in its field order (window_params).
+ * RESHAPE takes none: its result shape is the one asked for. */
 enum { PARAM_AXES = 0, PARAM_TRANSPOSE_A = 0, PARAM_TRANSPOSE_B = 1 };
+
+/* A 2-D window over the last two axes [H, W] of an image [N, C, H, W]: kernel kh × kw, stride,
+ * padding before (top, left) and after (bottom, right), dilation. Output extent per axis:
+ * ⌊(in + p0 + p1 − d·(k − 1) − 1) / s⌋ + 1. Window ops read padding as 0 (unfold, average) or
+ * as absent (max). */
+typedef struct {
+  int32_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+} Window;
+enum { WINDOW_PARAMS = 10 };
+Window window_of(const int32_t param[]);
+void window_params(const Window *w, int32_t param[]);
+/* The output extent of a window of size k over `in` (≤ 0 when it does not fit). */
+int64_t window_extent(int64_t in, int32_t k, int32_t s, int32_t p0, int32_t p1, int32_t d);
 
 /* A rule reads the op's integer parameters (their meaning per op is in ops.h). */
 typedef bool ShapeRule(const Shape *const src[], const int32_t param[], Shape *out, char *why,
                        size_t n);
-ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul, shape_permute;
+ShapeRule shape_leaf, shape_same, shape_bcast, shape_sum, shape_expand, shape_matmul, shape_permute,
+    shape_reshape, shape_unfold, shape_fold, shape_pool, shape_pool_back, shape_unpool;
 
 Shape shape_scalar(void);
 /* Whether one row of s (the batch axis counted once) has at most NNC_MAX_ELEMENTS elements. */

@@ -6,7 +6,7 @@ static bool same_shape(const Node *n, const Shape *shape) { return n && shape_eq
 
 /* op(c1, c2) of scalar constants = the constant it evaluates to. */
 static Node *fold_constants(Graph *g, Op op, Node *a, Node *b, double k) {
-  if (op_info[op].kind != KIND_ELEM || op == OP_EXPAND || a->op != OP_CONST)
+  if (op_info[op].kind != KIND_ELEM || op == OP_EXPAND || op == OP_RESHAPE || a->op != OP_CONST)
     return NULL;
   if (b && b->op != OP_CONST)
     return NULL;
@@ -48,8 +48,34 @@ static Node *merge_factors(Graph *g, Op op, Node *a, Node *b) {
   return g_mul(g, g_const(g, a->arg.k * inner_c->arg.k), x);
 }
 
-/* −(−x) = x; x^1 = x; Σ over no axes and expand over no axes are x. */
+/* A reshape of a reshape is one reshape; a permutation of a permutation is one (the identity
+ * permutation is dropped by drop_identity), so the layout changes around a convolution's
+ * matrix product cancel between layers. */
+static Node *compose_moves(Graph *g, Op op, Node *a, const OpArg *arg, const Shape *shape) {
+  if (op == OP_RESHAPE && a->op == OP_RESHAPE)
+    return g_reshape(g, a->src[0], *shape);
+  if (op == OP_PERMUTE && a->op == OP_PERMUTE) {
+    int32_t perm[NNC_MAX_RANK];
+    for (int i = 0; i < shape->rank; i++)
+      perm[i] = a->arg.p[arg->p[i]];
+    return g_permute(g, a->src[0], perm);
+  }
+  return NULL;
+}
+
+static bool identity_permutation(const OpArg *arg, int rank) {
+  for (int i = 0; i < rank; i++)
+    if (arg->p[i] != i)
+      return false;
+  return true;
+}
+
+/* −(−x) = x; x^1 = x; Σ over no axes and expand over no axes are x; so are a reshape to x's own
+ * shape and the identity permutation. */
 static Node *drop_identity(Op op, Node *a, const OpArg *arg, const Shape *shape) {
+  if ((op == OP_RESHAPE || (op == OP_PERMUTE && identity_permutation(arg, shape->rank))) &&
+      same_shape(a, shape))
+    return a;
   if (op == OP_NEG && a->op == OP_NEG)
     return a->src[0];
   if (op == OP_POWC && arg->k == 1)
@@ -71,5 +97,7 @@ Node *simplify_rewrite(Graph *g, Op op, Node *const src[], const OpArg *arg, con
     r = merge_factors(g, op, a, b);
   if (!r)
     r = drop_identity(op, a, arg, shape);
+  if (!r)
+    r = compose_moves(g, op, a, arg, shape);
   return r;
 }

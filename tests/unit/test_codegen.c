@@ -64,6 +64,8 @@ static Node *build_op(Graph *g, int op_id) {
   Shape s34 = {2, {3, 4}}, s4 = {1, {4}};
   switch (op_info[op].kind) {
   case KIND_ELEM:
+    if (op == OP_RESHAPE)
+      return g_reshape(g, g_param(g, "a", s34), (Shape){3, {2, 3, 2}});
     if (op == OP_EXPAND)
       return g_expand(g, g_param(g, "v", s4), 1, s34);
     if (op == OP_PERMUTE) {
@@ -78,6 +80,21 @@ static Node *build_op(Graph *g, int op_id) {
   case KIND_MATMUL:
     return g_matmul(g, g_param(g, "A", (Shape){2, {4, 3}}), g_param(g, "B", (Shape){2, {5, 4}}),
                     true, true);
+  case KIND_WINDOW: {
+    Shape image = {4, {2, 3, 6, 5}};
+    Window w = {3, 2, 2, 1, 1, 0, 1, 1, 1, 1};
+    OpArg arg = {0};
+    window_params(&w, arg.p);
+    Op forward = op == OP_FOLD ? OP_UNFOLD : op == OP_AVGPOOL_BACK ? OP_AVGPOOL
+               : op == OP_MAXPOOL_BACK ? OP_MAXPOOL : op;
+    Node *x = g_param(g, "x", image);
+    if (forward == op)
+      return g_op(g, op, &x, arg, NULL);
+    Node *dy = g_param(g, "dy", g_op(g, forward, &x, arg, NULL)->shape);
+    if (op == OP_MAXPOOL_BACK)
+      return g_op(g, op, (Node *[]){x, dy}, arg, NULL);
+    return g_op(g, op, &dy, arg, &image);
+  }
   case KIND_LEAF: break;
   }
   return NULL;

@@ -59,6 +59,31 @@ static void make_loss(Graph *g, Node *y) {
 
 static const Shape S34 = {2, {3, 4}}, S4 = {1, {4}}, S31 = {2, {3, 1}};
 
+/* Windows of every kind: 3×3 same, 2×2 stride 2, and 3×2 with stride, uneven padding and (for
+ * the ops that take it) dilation. */
+static Window window_variant(Op op, int variant) {
+  static const Window w[3] = {
+    {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}, {3, 2, 2, 3, 1, 0, 2, 1, 2, 1}};
+  Window v = w[variant];
+  if (op != OP_UNFOLD && op != OP_FOLD)
+    v.dh = 1, v.pb = 1;
+  return v;
+}
+
+/* A window op on images [2, 3, 7, 6]; the adjoint ops get a source of their forward's output. */
+static Node *build_window_op(Graph *g, Op op, int variant) {
+  Shape image = {4, {2, 3, 7, 6}};
+  OpArg arg = {0};
+  Window w = window_variant(op, variant);
+  window_params(&w, arg.p);
+  Op forward = op == OP_FOLD ? OP_UNFOLD : op == OP_AVGPOOL_BACK ? OP_AVGPOOL : op;
+  if (forward == op)
+    return g_op(g, op, (Node *[]){g_param(g, "x", image)}, arg, NULL);
+  Node *x = g_leaf(g, OP_INPUT, "x", image, NODE_INPUT);
+  Node *y = g_op(g, forward, &x, arg, NULL); /* only for its shape */
+  return g_op(g, op, (Node *[]){g_param(g, "dy", y->shape)}, arg, &image);
+}
+
 /* The graph y = op(a, b) for one op of the table, with operands of the shapes it needs. */
 static Node *build_op(Graph *g, Op op, int variant) {
   if (op == OP_EXPAND)
@@ -68,6 +93,17 @@ static Node *build_op(Graph *g, Op op, int variant) {
     int32_t rank3[3] = {2, 0, 1};
     return variant == 2 ? g_permute(g, g_param(g, "t", (Shape){3, {2, 3, 4}}), rank3)
                         : g_transpose(g, g_param(g, "t", S34));
+  }
+  if (op == OP_RESHAPE) {
+    static const Shape to[3] = {{2, {2, 6}}, {1, {12}}, {3, {2, 3, 2}}};
+    return g_reshape(g, g_param(g, "a", S34), to[variant]);
+  }
+  if (op_info[op].kind == KIND_WINDOW)
+    return build_window_op(g, op, variant);
+  if (op == OP_MATMUL && variant >= 4) { /* A with more axes: its leading axes are rows */
+    Node *a = g_param(g, "A", (Shape){3, {2, 3, 4}});
+    return variant == 4 ? g_matmul(g, a, g_param(g, "B", (Shape){2, {5, 4}}), false, true)
+                        : g_matmul(g, a, g_param(g, "B", (Shape){3, {2, 3, 5}}), true, false);
   }
   Node *a = op_info[op].kind == KIND_MATMUL ? NULL : g_param(g, "a", variant == 2 ? S31 : S34);
   switch (op_info[op].kind) {
@@ -83,12 +119,13 @@ static Node *build_op(Graph *g, Op op, int variant) {
     Shape sa = {2, {variant & 1 ? 4 : 3, variant & 1 ? 3 : 4}};
     return g_matmul(g, g_param(g, "A", sa), g_param(g, "B", sb), variant & 1, variant & 2);
   }
-  case KIND_LEAF: break;
+  case KIND_LEAF:
+  case KIND_WINDOW: break;
   }
   return NULL;
 }
 
-static int variants(Op op) { return op_info[op].kind == KIND_MATMUL ? 4 : 3; }
+static int variants(Op op) { return op_info[op].kind == KIND_MATMUL ? 6 : 3; }
 
 static void every_differentiable_op_matches_finite_differences(void **state) {
   (void)state;
