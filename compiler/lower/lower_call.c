@@ -38,8 +38,11 @@ static Node *lower_dense(Lower *L, const AstNode *call, const char *layer) {
   if (!x)
     return NULL;
   if (x->shape.rank != 2) {
-    diag_error(L->diag, xa->loc, "dense expects rows of a vector, [N, k]; this has rank %d",
-               x->shape.rank);
+    char sh[64];
+    diag_error(L->diag, xa->loc, "dense expects rows of a vector, [N, k]; this has shape %s",
+               shape_str(&x->shape, sh, sizeof sh));
+    if (x->shape.rank > 2)
+      diag_hint(L->diag, "flatten each example into a vector first: dense(flatten(x), ...)");
     return NULL;
   }
   int64_t in = x->shape.dim[1], out = (int64_t)units;
@@ -205,23 +208,33 @@ static Node *fn_transpose(Lower *L, const AstNode *call, const char *n) {
 static Node *fn_dense(Lower *L, const AstNode *c, const char *let) { return lower_dense(L, c, let); }
 
 /* Functions other than the activations, losses and regularisers of lower_sugar.c's tables. */
-static const struct Function {
-  const char *name;
-  Node *(*lower)(Lower *L, const AstNode *call, const char *let_name);
-} functions[] = {
+static const LowerFunction functions[] = {
   {"dense", fn_dense}, {"dropout", lower_dropout}, {"exp", fn_exp}, {"log", fn_log},
   {"sqrt", fn_sqrt}, {"abs", fn_abs}, {"sum", fn_sum}, {"mean", fn_mean}, {"max", fn_max},
-  {"min", fn_min}, {"dot", fn_dot}, {"transpose", fn_transpose},
+  {"min", fn_min}, {"dot", fn_dot}, {"transpose", fn_transpose}, {NULL, NULL},
 };
-enum { NFUN = sizeof functions / sizeof *functions };
+static const LowerFunction *const function_tables[] = {functions, lower_image_functions};
+enum { NTABLES = sizeof function_tables / sizeof *function_tables };
+
+static const LowerFunction *find_function(const char *name) {
+  for (int t = 0; t < NTABLES; t++)
+    for (const LowerFunction *f = function_tables[t]; f->name; f++)
+      if (!strcmp(f->name, name))
+        return f;
+  return NULL;
+}
 
 static void unknown_function(Lower *L, const AstNode *call) {
   int nact = lower_activation_count(), nloss = lower_loss_count();
-  int nreg = lower_regulariser_count();
-  const char **names = ARENA_ARRAY(L->g->arena, const char *, NFUN + nact + nloss + nreg);
+  int nreg = lower_regulariser_count(), nfun = 0;
+  for (int t = 0; t < NTABLES; t++)
+    for (const LowerFunction *f = function_tables[t]; f->name; f++)
+      nfun++;
+  const char **names = ARENA_ARRAY(L->g->arena, const char *, nfun + nact + nloss + nreg);
   int n = 0;
-  for (int i = 0; i < NFUN; i++)
-    names[n++] = functions[i].name;
+  for (int t = 0; t < NTABLES; t++)
+    for (const LowerFunction *f = function_tables[t]; f->name; f++)
+      names[n++] = f->name;
   for (int i = 0; i < nact; i++)
     names[n++] = lower_activation_name(i);
   for (int i = 0; i < nloss; i++)
@@ -236,9 +249,9 @@ static void unknown_function(Lower *L, const AstNode *call) {
 
 Node *lower_call(Lower *L, const AstNode *call, const char *let_name) {
   const char *name = call->u.call.name;
-  for (int i = 0; i < NFUN; i++)
-    if (!strcmp(functions[i].name, name))
-      return functions[i].lower(L, call, let_name);
+  const LowerFunction *f = find_function(name);
+  if (f)
+    return f->lower(L, call, let_name);
   const struct Activation *act = lower_find_activation(name);
   if (act)
     return lower_activation_call(L, call, act);

@@ -42,12 +42,17 @@ int lower_initialiser_count(void) { return NINIT; }
 const char *lower_initialiser_name(int i) { return initialisers[i].name; }
 
 /* fan_in, fan_out as Keras computes them: [in, out] for a matrix; a vector's length for both;
- * for more axes, the last two times the product of the others (the receptive field). */
+ * for rank 4, convolution weights [F, C, kh, kw] (fan in C·kh·kw, out F·kh·kw); for more axes
+ * otherwise, the last two times the product of the others (the receptive field). */
 static void fans(Shape s, double *fan_in, double *fan_out) {
   *fan_in = *fan_out = 1;
   if (s.rank == 1)
     *fan_in = *fan_out = (double)s.dim[0];
-  else if (s.rank >= 2) {
+  else if (s.rank == 4) { /* convolution weights [F, C, kh, kw], as PyTorch counts them */
+    double field = (double)(s.dim[2] * s.dim[3]);
+    *fan_in = (double)s.dim[1] * field;
+    *fan_out = (double)s.dim[0] * field;
+  } else if (s.rank >= 2) {
     double field = 1;
     for (int i = 0; i < s.rank - 2; i++)
       field *= (double)s.dim[i];

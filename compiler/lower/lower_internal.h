@@ -1,7 +1,8 @@
 /* lower_internal: what the files of lower share; not part of lower.h's API.
  * Contract: lower.c owns the scope and the driver and lowers expressions and declarations;
  * lower_call.c lowers function calls (layers, elementwise functions, reductions, dot,
- * transpose) and dispatches the rest to lower_sugar.c's tables of activations, losses and
+ * transpose), lower_image.c those over images and the normalisations, and lower_call
+ * dispatches the rest to lower_sugar.c's tables of activations, losses and
  * regularisers; lower_args.c binds call arguments; lower_init.c owns the initialisers. Every
  * function reports at the user's source through L->diag and returns NULL (false) after an
  * error. */
@@ -91,7 +92,14 @@ bool lower_init(Lower *L, const AstNode *v, const char *pname, Shape s, ParamIni
 Node *lower_declare_param(Lower *L, const char *name, Shape s, ParamInit init);
 bool lower_array_literal(Lower *L, const AstNode *e, Shape *s, float **values);
 
-/* --- lower_call.c --- */
+/* --- lower_call.c, lower_image.c: the functions that are not table sugar --- */
+
+typedef struct {
+  const char *name;
+  Node *(*lower)(Lower *L, const AstNode *call, const char *let_name);
+} LowerFunction;
+/* conv2d, conv, the pools, flatten, reshape, the norms; ends with a NULL name */
+extern const LowerFunction lower_image_functions[];
 
 Node *lower_call(Lower *L, const AstNode *call, const char *let_name);
 /* The transpose of the last two axes. */
