@@ -30,8 +30,9 @@
   X(PTR, const float *, values) /* NNRT_INIT_VALUES only, else NULL */                          \
   X(I32, int32_t, role)         /* NnrtRole */
 
-/* A dropout mask (NnrtNoise). */
+/* A tensor the runtime writes before each step, evaluate and predict (NnrtNoise). */
 #define NNRT_NOISE_FIELDS(X)                                                                    \
+  X(I32, int32_t, kind) /* NnrtNoiseKind */                                                     \
   X(I64, int64_t, offset)                                                                       \
   X(I64, int64_t, width)                                                                        \
   X(F64, double, p)
@@ -99,7 +100,7 @@
   X(I64, int64_t, loss_offset) /* scalar written by step; -1 when the model cannot train */    \
   X(I64, int64_t, lr_offset)   /* scalar read by step: the learning rate; -1 likewise */        \
   X(I64, int64_t, step_offset) /* scalar read by step: t = 1, 2, ...; -1 if unused */           \
-  X(I32, int32_t, n_params)    /* parameters, optimizer state and constants, in that order */  \
+  X(I32, int32_t, n_params) /* parameters, optimizer state, constants, running statistics */   \
   X(PTR, const NnrtParam *, params)                                                             \
   X(I32, int32_t, n_noise)                                                                      \
   X(PTR, const NnrtNoise *, noise)                                                              \
@@ -138,10 +139,11 @@
   X(PTR, const NnrtLayer *, layers)                                                             \
   X(I32, int32_t, n_checks) /* every buffer nn_step writes, in order */                         \
   X(PTR, const NnrtCheck *, checks)                                                             \
-  /* The memory plan in floats: parameters, optimizer state, and everything else the          \
-   * workspace holds (inputs, activations, gradients) for max_batch rows. */                   \
+  /* The memory plan in floats: parameters, optimizer state, running statistics, and         \
+   * everything else the workspace holds (inputs, activations, gradients) for max_batch rows. */ \
   X(I64, int64_t, mem_params)                                                                   \
   X(I64, int64_t, mem_state)                                                                    \
+  X(I64, int64_t, mem_buffers)                                                                  \
   X(I64, int64_t, mem_other)                                                                    \
   /* The kernels of step, in order, for running it on several threads (see NnrtKernelFn). */   \
   X(I32, int32_t, n_step_kernels)                                                               \

@@ -240,7 +240,7 @@ static NnrtData want_data(Want *w, const DataSettings *d, int which) {
 static void want_params(Want *w) {
   const Graph *g = w->p->g;
   int n = 0;
-  for (int role = ROLE_PARAM; role <= ROLE_CONST; role++)
+  for (int role = ROLE_PARAM; role <= ROLE_BUFFER; role++)
     for (int i = 0; i < g->nparams; i++) {
       const ParamSlot *ps = &g->params[i];
       if ((int)ps->role != role || w->p->plan.offset[ps->param->id] < 0)
