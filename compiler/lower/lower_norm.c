@@ -19,8 +19,8 @@ static bool norm_args(Lower *L, const AstNode *call, const char *layer, const As
   if (!lower_number_arg(L, call, mom, "momentum", momentum) ||
       !lower_number_arg(L, call, eps_a, "eps", eps))
     return false;
-  if (mom && !(*momentum >= 0 && *momentum <= 1)) {
-    diag_error(L->diag, lower_arg_value(mom)->loc, "the momentum of %s is in [0, 1], got %g",
+  if (mom && !(*momentum > 0 && *momentum <= 1)) {
+    diag_error(L->diag, lower_arg_value(mom)->loc, "the momentum of %s is in (0, 1], got %g",
                call->u.call.name, *momentum);
     diag_hint(L->diag, "it is the weight of the new batch, as in PyTorch: running = (1 − "
               "momentum)·running + momentum·batch");
