@@ -266,10 +266,36 @@ void cg_avgpool_back(CgCtx *c, const Kernel *k) {
                 &k->root->shape);
 }
 
+/* Windows that tile the image (stride = window, no padding) each own their pixels: the
+ * adjoint writes every one of them, dy at the argmax and 0 elsewhere, instead of adding into a
+ * zeroed image — stores LLVM can vectorise across windows. */
+static bool windows_tile(const Window *w) {
+  return w->sh == w->kh && w->sw == w->kw && !(w->pt | w->pl | w->pb | w->pr);
+}
+
+static void write_window(Pool *p) {
+  CgCtx *c = p->q.c;
+  Win *q = &p->q;
+  LLVMValueRef best = LLVMBuildLoad2(c->b, c->i64, p->best, "");
+  LLVMValueRef g = load_at(c, p->dy, pool_index(p));
+  for (int32_t i = 0; i < q->w.kh; i++)
+    for (int32_t j = 0; j < q->w.kw; j++) {
+      Tap t = tap_at(q, p->oh, p->ow, cg_i64(c, i), cg_i64(c, j));
+      LLVMValueRef pixel = index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x);
+      LLVMValueRef at_best = LLVMBuildICmp(c->b, LLVMIntEQ, pixel, best, "");
+      store_at(c, q->out, pixel, LLVMBuildSelect(c->b, at_best, g, cg_f32(c, 0), ""));
+    }
+}
+
 /* max-pool's adjoint reads the image x (source 0) to find each argmax, and dy (source 1) */
 void cg_maxpool_back(CgCtx *c, const Kernel *k) {
   LLVMValueRef off = cg_i64(c, c->p->plan.offset[k->root->src[1]->id]);
-  Pool p = {.first = start_max, .tap = max_tap, .last = route_to_argmax, .scatter = true,
-            .dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
-  window_kernel(c, k, &p, &k->root->shape);
+  Window w = window_of(k->root->arg.p);
+  const Shape *x = &k->root->shape;
+  bool tiles = windows_tile(&w);
+  /* rows or columns past the last window get no gradient: zeroed first */
+  bool covered = tiles && x->dim[2] % w.kh == 0 && x->dim[3] % w.kw == 0;
+  Pool p = {.first = start_max, .tap = max_tap, .last = tiles ? write_window : route_to_argmax,
+            .scatter = !covered, .dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
+  window_kernel(c, k, &p, x);
 }
