@@ -386,12 +386,13 @@ static void interrupt_at(const NnrtStepReport *r, void *ctx) {
     raise(SIGINT);
 }
 
-/* nnrt_train_on over `epochs` from ws (initialised first unless resuming); SIGINT after step
- * `stop_at` when it is > 0. */
-static int run(const NnrtModel *m, float *ws, int64_t epochs, const char *save,
-               const char *resume, int stop_at) {
+/* nnrt_train_on over `epochs` on `threads` threads from ws (initialised first unless
+ * resuming); SIGINT after step `stop_at` when it is > 0. */
+static int run_on(const NnrtModel *m, float *ws, int64_t epochs, const char *save,
+                  const char *resume, int stop_at, int threads) {
   NnrtTrainOptions o = nnrt_train_options(m);
   o.epochs = epochs;
+  o.threads = threads;
   o.checkpoint_path = save;
   o.resume_path = resume;
   Interrupt x = {0, stop_at};
@@ -409,9 +410,14 @@ static int run(const NnrtModel *m, float *ws, int64_t epochs, const char *save,
   return res.status;
 }
 
-/* A run stopped after whole epochs, or in the middle of one (SIGINT after step 5 of 3 a
- * epoch), and resumed from its checkpoint ends with the weights, statistics and optimizer
- * state of the run that never stopped, bit for bit. */
+static int run(const NnrtModel *m, float *ws, int64_t epochs, const char *save,
+               const char *resume, int stop_at) {
+  return run_on(m, ws, epochs, save, resume, stop_at, 1);
+}
+
+/* A run stopped after whole epochs, or in the middle of one (SIGINT after step 5, at 3 steps
+ * an epoch), and resumed from its checkpoint ends with the weights, statistics and optimizer
+ * state of the run that never stopped, bit for bit; so does a run on three threads. */
 static void a_resumed_run_ends_as_the_uninterrupted_one(void **state) {
   (void)state;
   BufferModel bm;
@@ -430,6 +436,9 @@ static void a_resumed_run_ends_as_the_uninterrupted_one(void **state) {
   assert_int_equal(run(m, resumed, 4, path, NULL, 5), NNRT_EXIT_INTERRUPTED);
   nnrt_init_params(m, resumed, 1234);
   assert_int_equal(run(m, resumed, 4, NULL, path, 0), NNRT_EXIT_OK);
+  assert_same_tensors(m, straight, resumed);
+
+  assert_int_equal(run_on(m, resumed, 4, NULL, NULL, 0, 3), NNRT_EXIT_OK); /* any threads */
   assert_same_tensors(m, straight, resumed);
   nnrt_workspace_free(straight);
   nnrt_workspace_free(resumed);
