@@ -165,7 +165,12 @@ Node *g_buffer(Graph *g, const char *name, Shape shape, ParamInit init, Node *ta
     return NULL;
   NNC_ASSERT(!(target->flags & (NODE_BACKWARD | NODE_UPDATE)));
   char a[64], b[64];
-  if (shape_has_batch(&shape) || !shape_eq(&shape, &target->shape)) {
+  if (shape_has_batch(&shape)) {
+    diag_error(g->diag, g->loc, "running statistic '%s' %s has the batch axis; it outlives batches",
+               name, shape_str(&shape, a, sizeof a));
+    return NULL;
+  }
+  if (!shape_eq(&shape, &target->shape)) {
     diag_error(g->diag, g->loc, "running statistic '%s' %s cannot follow a value %s", name,
                shape_str(&shape, a, sizeof a), shape_str(&target->shape, b, sizeof b));
     return NULL;

@@ -97,8 +97,9 @@ void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t ro
  * checkpoint.c). */
 int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen);
 /* Validates the safetensors file at path against m's weights (ROLE_PARAM and ROLE_BUFFER
- * tensors) completely, then copies them into ws; on failure ws is untouched. Optimizer state and tensors named "__..." (a
- * training checkpoint's) are ignored, any other unknown tensor is an error. A file whose
+ * tensors) completely, then copies them into ws; on failure ws is untouched. Optimizer state
+ * and tensors named "__..." (a training checkpoint's) are ignored, any other unknown tensor is
+ * an error. A file whose
  * model_hash metadata differs from m->model_hash is refused ("'PATH' was saved by a different
  * model (hash H, this program is H')"); one without (another tool's) is accepted when names,
  * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first. */
@@ -172,8 +173,8 @@ typedef struct {
 } NnrtTrainResult;
 
 /* The training loop: per step the learning rate (ws[lr_offset]), the step number t = 1, 2, ...
- * (ws[step_offset]), fresh dropout masks and the training flag at 1; per epoch the mean loss, the metric, validation
- * through m->evaluate, early stopping and periodic checkpoints. Progress goes to o->report
+ * (ws[step_offset]), fresh dropout masks and the training flag at 1; per epoch the mean loss,
+ * the metric, validation through m->evaluate, early stopping and periodic checkpoints. Progress goes to o->report
  * only: it prints nothing (`log` is unused and may be NULL). Allocates only before the first
  * epoch (and inside checkpoint saves between epochs); nothing per step. Returns res->loss, or
  * NAN with err set and res->status saying why: NONFINITE (3): a starting weight, the loss, a
@@ -269,8 +270,9 @@ void nnrt_context_predict(NnrtContext *c, const float *x, int64_t n, float *out)
  * ("initial weight 'W1' has a non-finite value (nan) at index 3 (from 'PATH')"). On failure ws
  * is untouched. */
 int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
-/* 0 when every weight (ROLE_PARAM and ROLE_BUFFER value) in ws is finite, else -1 with "initial weight 'W1' has a
- * non-finite value (nan) at index 3" (nnrt_train_on checks this before the first step). */
+/* 0 when every weight (ROLE_PARAM and ROLE_BUFFER value) in ws is finite, else -1 with
+ * "initial weight 'W1' has a non-finite value (nan) at index 3" (nnrt_train_on checks this
+ * before the first step). */
 int nnrt_check_finite_params(const NnrtModel *m, const float *ws, char *err, size_t errlen);
 
 /* ---- What a host shows: progress of a run, outputs (report.c, train.c) ---- */
