@@ -139,7 +139,8 @@ static bool is_image(Lower *L, const Node *x, const AstNode *at, const char *f) 
     return false;
   int64_t k = x->shape.dim[x->shape.rank - 1], side = (int64_t)llround(sqrt((double)k));
   if (x->shape.rank == 3)
-    diag_hint(L->diag, "give the images a channel axis: input x[1, H, W], or reshape(x, [1, H, W])");
+    diag_hint(L->diag, "give the images a channel axis: input x[1, H, W], or "
+              "reshape(x, [1, H, W])");
   else if (x->shape.rank == 2 && side * side == k)
     diag_hint(L->diag, "declare the input as images, input x[1, %lld, %lld], or reshape the rows: "
               "reshape(x, [1, %lld, %lld])", (long long)side, (long long)side, (long long)side,
