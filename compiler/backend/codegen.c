@@ -234,6 +234,14 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
     return cg_f32(c, src->arg.k);
   if (src->op == OP_BATCH)
     return LLVMBuildSIToFP(c->b, c->n, c->f32, "N");
+  if (!c->s->materialized[src->id] && consumer->op == OP_PERMUTE) {
+    /* the expression fused below a permutation, at the source's index: axis perm[i] of the
+     * source is axis i of the result */
+    LLVMValueRef at[NNC_MAX_RANK];
+    for (int i = 0; i < consumer->shape.rank; i++)
+      at[consumer->arg.p[i]] = idx[i];
+    return emit_elem(c, src, at);
+  }
   if (!c->s->materialized[src->id])
     return emit_elem(c, src, idx);
   LLVMValueRef scalar = src->shape.rank == 0 ? hoisted_scalar(c, src) : NULL;

@@ -16,6 +16,7 @@ typedef struct {
   Window w;
   int64_t ch, h, wd, oh, ow; /* the image's extents and the window's output extents */
   LLVMValueRef in, out;      /* &ws[...] of source 0 and of the result */
+  bool unpadded;             /* every tap of every window lies inside the image */
 } Win;
 
 static void win_init(Win *q, CgCtx *c, const Kernel *k, const Shape *image) {
@@ -25,6 +26,7 @@ static void win_init(Win *q, CgCtx *c, const Kernel *k, const Shape *image) {
   q->ch = image->dim[1], q->h = image->dim[2], q->wd = image->dim[3];
   q->oh = window_extent(q->h, q->w.kh, q->w.sh, q->w.pt, q->w.pb, q->w.dh);
   q->ow = window_extent(q->wd, q->w.kw, q->w.sw, q->w.pl, q->w.pr, q->w.dw);
+  q->unpadded = !(q->w.pt | q->w.pl | q->w.pb | q->w.pr);
   LLVMValueRef in_off = cg_i64(c, c->p->plan.offset[n->src[0]->id]);
   q->in = LLVMBuildGEP2(c->b, c->f32, c->ws, &in_off, 1, "in");
   LLVMValueRef out_off = cg_i64(c, k->out);
@@ -74,6 +76,8 @@ static Tap tap_at(Win *q, LLVMValueRef oh, LLVMValueRef ow, LLVMValueRef i, LLVM
   CgCtx *c = q->c;
   LLVMValueRef y = add(c, LLVMBuildSub(c->b, mul(c, oh, q->w.sh), cg_i64(c, q->w.pt), ""), mul(c, i, q->w.dh));
   LLVMValueRef x = add(c, LLVMBuildSub(c->b, mul(c, ow, q->w.sw), cg_i64(c, q->w.pl), ""), mul(c, j, q->w.dw));
+  if (q->unpadded)
+    return (Tap){y, x, LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 1, 0)};
   LLVMValueRef ok = LLVMBuildAnd(c->b, in_range(c, y, q->h), in_range(c, x, q->wd), "inside");
   return (Tap){clamp(c, ok, y), clamp(c, ok, x), ok};
 }
@@ -107,8 +111,9 @@ void cg_unfold(CgCtx *c, const Kernel *k) {
 /* One pass over the windows of this part's images, channel by channel: `first` before a
  * window's taps, `tap` for each of its taps, `last` after them. The adjoints scatter into their
  * image (its planes zeroed first, so each sums in a fixed order, one channel's plane in cache);
- * those that need no whole window at once (fold, the average's adjoint) go tap by tap over all
- * windows, so that no add waits for the one before it to store the same pixel. */
+ * those that need no whole window at once (fold, the average's adjoint) go tap by tap over the
+ * windows that have the tap inside the image, so that no add waits for the one before it to
+ * store the same pixel and no tap needs a mask. */
 typedef struct Pool Pool;
 struct Pool {
   Win q;
@@ -130,6 +135,19 @@ static void zero_plane(CgCtx *c, Pool *p) {
   cg_loop_close(c, &lz, z);
 }
 
+/* The windows [lo, hi) along one axis whose tap k (at offset k·d from the window's start
+ * o·s − pad) lies inside [0, in): o·s − pad + k·d >= 0 and <= in − 1. */
+static void inside_range(CgCtx *c, LLVMValueRef k, int64_t in, int64_t out, int32_t s,
+                         int32_t pad, int32_t d, LLVMValueRef *lo, LLVMValueRef *hi) {
+  LLVMValueRef a = LLVMBuildSub(c->b, cg_i64(c, pad), mul(c, k, d), "");
+  LLVMValueRef up = LLVMBuildSDiv(c->b, add(c, a, cg_i64(c, s - 1)), cg_i64(c, s), "");
+  *lo = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, cg_i64(c, 0), ""), up, cg_i64(c, 0), "lo");
+  LLVMValueRef b = add(c, a, cg_i64(c, in - 1));
+  LLVMValueRef last = add(c, LLVMBuildSDiv(c->b, b, cg_i64(c, s), ""), cg_i64(c, 1));
+  last = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, b, cg_i64(c, 0), ""), cg_i64(c, 0), last, "");
+  *hi = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, last, cg_i64(c, out), ""), last, cg_i64(c, out), "hi");
+}
+
 static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
   Loop lb, lc, outer[2], inner[2];
   Win *q = &p->q;
@@ -137,22 +155,39 @@ static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
   p->ch = cg_loop_open(c, &lc, cg_i64(c, q->ch), "ch");
   if (p->scatter)
     zero_plane(c, p);
-  LLVMValueRef *slot[4] = {&p->oh, &p->ow, &p->i, &p->j};
-  int64_t extent[4] = {q->oh, q->ow, q->w.kh, q->w.kw};
-  static const char *names[4] = {"oh", "ow", "i", "j"};
-  int o = p->tap_major ? 2 : 0, n = 2 - o;
-  for (int k = 0; k < 2; k++)
-    *slot[o + k] = cg_loop_open(c, &outer[k], cg_i64(c, extent[o + k]), names[o + k]);
-  p->first(p);
-  for (int k = 0; k < 2; k++)
-    *slot[n + k] = cg_loop_open(c, &inner[k], cg_i64(c, extent[n + k]), names[n + k]);
-  Tap t = tap_at(q, p->oh, p->ow, p->i, p->j);
-  p->tap(p, index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x), t.ok);
-  for (int k = 2; k-- > 0;)
-    cg_loop_close(c, &inner[k], *slot[n + k]);
-  p->last(p);
-  for (int k = 2; k-- > 0;)
-    cg_loop_close(c, &outer[k], *slot[o + k]);
+  if (p->tap_major) { /* each tap over the windows that have it inside: no tap to mask */
+    p->i = cg_loop_open(c, &outer[0], cg_i64(c, q->w.kh), "i");
+    p->j = cg_loop_open(c, &outer[1], cg_i64(c, q->w.kw), "j");
+    LLVMValueRef lo[2], hi[2];
+    inside_range(c, p->i, q->h, q->oh, q->w.sh, q->w.pt, q->w.dh, &lo[0], &hi[0]);
+    inside_range(c, p->j, q->wd, q->ow, q->w.sw, q->w.pl, q->w.dw, &lo[1], &hi[1]);
+    p->first(p);
+    p->oh = cg_loop_open_range(c, &inner[0], lo[0], hi[0], "oh");
+    p->ow = cg_loop_open_range(c, &inner[1], lo[1], hi[1], "ow");
+    bool unpadded = q->unpadded;
+    q->unpadded = true;
+    Tap t = tap_at(q, p->oh, p->ow, p->i, p->j);
+    q->unpadded = unpadded;
+    p->tap(p, index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x), t.ok);
+    cg_loop_close(c, &inner[1], p->ow);
+    cg_loop_close(c, &inner[0], p->oh);
+    p->last(p);
+    cg_loop_close(c, &outer[1], p->j);
+    cg_loop_close(c, &outer[0], p->i);
+  } else {
+    p->oh = cg_loop_open(c, &outer[0], cg_i64(c, q->oh), "oh");
+    p->ow = cg_loop_open(c, &outer[1], cg_i64(c, q->ow), "ow");
+    p->first(p);
+    p->i = cg_loop_open(c, &inner[0], cg_i64(c, q->w.kh), "i");
+    p->j = cg_loop_open(c, &inner[1], cg_i64(c, q->w.kw), "j");
+    Tap t = tap_at(q, p->oh, p->ow, p->i, p->j);
+    p->tap(p, index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x), t.ok);
+    cg_loop_close(c, &inner[1], p->j);
+    cg_loop_close(c, &inner[0], p->i);
+    p->last(p);
+    cg_loop_close(c, &outer[1], p->ow);
+    cg_loop_close(c, &outer[0], p->oh);
+  }
   cg_loop_close(c, &lc, p->ch);
   cg_loop_close(c, &lb, p->b);
 }
@@ -203,14 +238,16 @@ static void fold_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
 }
 
 /* the window's first maximum: a tap wins when it is inside and greater than the best so far,
- * or the first inside one */
+ * or the first inside one (without padding, tap (0, 0)) */
 static void max_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
   CgCtx *c = p->q.c;
   LLVMValueRef v = load_at(c, p->q.in, pixel);
   LLVMValueRef best = LLVMBuildLoad2(c->b, c->i64, p->best, "");
   LLVMValueRef m = LLVMBuildLoad2(c->b, c->f32, p->acc, "");
-  LLVMValueRef better = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, m, ""),
-                                    LLVMBuildICmp(c->b, LLVMIntSLT, best, cg_i64(c, 0), ""), "");
+  LLVMValueRef first = p->q.unpadded
+    ? LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildOr(c->b, p->i, p->j, ""), cg_i64(c, 0), "")
+    : LLVMBuildICmp(c->b, LLVMIntSLT, best, cg_i64(c, 0), "");
+  LLVMValueRef better = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, m, ""), first, "");
   LLVMValueRef wins = LLVMBuildAnd(c->b, inside, better, "wins");
   LLVMBuildStore(c->b, LLVMBuildSelect(c->b, wins, v, m, ""), p->acc);
   LLVMBuildStore(c->b, LLVMBuildSelect(c->b, wins, pixel, best, ""), p->best);

@@ -26,7 +26,8 @@ static bool must_materialize(const Node *n, int uses, const Node *consumer, bool
   if (op_info[consumer->op].kind == KIND_MATMUL || op_info[consumer->op].kind == KIND_WINDOW ||
       consumer->op == OP_RESHAPE)
     return true;
-  return !shape_eq(&n->shape, node_space(consumer));
+  /* a permutation reads the expression below it at its own source's index (codegen.c) */
+  return consumer->op != OP_PERMUTE && !shape_eq(&n->shape, node_space(consumer));
 }
 
 /* Whether the expression fused below n reads only leaves (and immediates). */
@@ -120,19 +121,20 @@ static bool loads_same_element(const Group *gr, const Node *consumer, int s) {
 }
 
 /* Whether every load of the expression fused below n that touches what a kernel of the group
- * writes reads it at the loop's own element. */
-static bool loads_are_safe(const Group *gr, const Node *n) {
+ * writes reads it at the loop's own element. Below a permutation (`moved`) the loads are at
+ * another element, so none may touch what the group writes. */
+static bool loads_are_safe(const Group *gr, const Node *n, bool moved) {
   for (int i = 0; i < n->nsrc; i++) {
     const Node *src = n->src[i];
     if (is_immediate(src))
       continue;
     if (!gr->s->materialized[src->id]) {
-      if (!loads_are_safe(gr, src))
+      if (!loads_are_safe(gr, src, moved || n->op == OP_PERMUTE))
         return false;
       continue;
     }
     for (int k = gr->first; k <= gr->last; k++)
-      if (regions_overlap(gr, src, gr->s->kernel[k].root) && !loads_same_element(gr, n, i))
+      if (regions_overlap(gr, src, gr->s->kernel[k].root) && (moved || !loads_same_element(gr, n, i)))
         return false;
   }
   return true;
@@ -146,7 +148,7 @@ static bool can_join(const Schedule *s, const MemPlan *p, int first, int k) {
   for (int j = first; j <= k; j++) {
     const Node *r = s->kernel[j].root;
     if (op_info[r->op].kind != KIND_ELEM || !shape_eq(&r->shape, &root->shape) ||
-        !loads_are_safe(&gr, r))
+        !loads_are_safe(&gr, r, false))
       return false;
   }
   return true;

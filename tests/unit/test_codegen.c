@@ -373,12 +373,27 @@ static Node *build_reuse(Graph *g, int transposed) {
   return g_add(g, a, other);
 }
 
+/* Variant 2: a + (a · P)ᵀ, the product fused below the transpose and read at the transposed
+ * element; variant 3: (P · 3)ᵀ of a [2, 3, 4] P permuted to [4, 2, 3], fused in one loop. */
+static Node *build_moved(Graph *g, int variant) {
+  if (variant == 3) {
+    static const int32_t perm[3] = {2, 0, 1};
+    return g_permute(g, g_mul(g, g_param(g, "P", (Shape){3, {2, 3, 4}}), g_const(g, 3)), perm);
+  }
+  Node *p = g_param(g, "P", (Shape){2, {3, 3}});
+  Node *a = g_exp(g, p);
+  return g_add(g, a, g_transpose(g, g_mul(g, a, p)));
+}
+
 /* Loop fusion (sched_join) puts a + 2a in the loop that computes a, element by element; a + aᵀ
- * reads a[j, i] while a[i, j] is computed, so it needs a loop of its own. */
+ * reads a[j, i] while a[i, j] is computed, so it needs a loop of its own, and so does an
+ * expression fused below a transpose that reads a (the shapes match, the elements do not). */
 static void joined_loops_read_only_their_own_element(void **state) {
   (void)state;
   assert_int_equal(check_built(build_reuse, 0), 1);
   assert_int_equal(check_built(build_reuse, 1), 2);
+  assert_int_equal(check_built(build_moved, 2), 2);
+  assert_int_equal(check_built(build_moved, 3), 1);
 }
 
 /* --- the tiled matrix kernels (codegen_matmul.c) --- */
