@@ -21,6 +21,8 @@
 /* K_BLOCK: a long k is done in blocks of this many steps, so that the block of B a tile
  * streams (K_BLOCK × 2 vectors: 16 KiB with AVX2) stays in the L1 cache across the row tiles. */
 enum { TILE_ROWS = 6, TILE_VECS = 2, K_BLOCK = 256 };
+/* A B of at most this many floats (in a k block) stays in L2 while the rows go by: 256 KiB. */
+enum { ROW_MAJOR_B = 64 * 1024 };
 
 typedef struct {
   CgCtx *c;
@@ -34,6 +36,7 @@ typedef struct {
   LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
   LLVMTypeRef fma_ty, mload_ty, mstore_ty;
   LLVMValueRef fma, mload, mstore;
+  bool row_major; /* row tiles outside the column blocks (emit_blocks) */
 } Mm;
 
 static LLVMValueRef intrinsic(Mm *m, const char *name, LLVMTypeRef *types, size_t ntypes,
@@ -162,10 +165,49 @@ static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j
     store_row(m, i0, r, fresh, j0, acc[r], nv, last_lanes);
 }
 
-/* The rows [lo, hi) of one column block: whole tiles, the last one moved back to end at hi;
- * a part shorter than a tile goes row by row. */
-static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef j0, int nv,
-                      int last_lanes) {
+/* The columns of C a row tile covers: one block (j0, nv vectors, the last with last_lanes
+ * lanes) or, row-major, every block in [first, end). */
+typedef struct {
+  LLVMValueRef j0;
+  int nv, last_lanes;
+  bool row_major;
+  LLVMValueRef first, end;
+} Cols;
+
+/* Rows [i, i + rows) of C across the column blocks [first, end): the full blocks, then the
+ * masked one when the range reaches the end of C. */
+static void emit_col_blocks(Mm *m, LLVMValueRef i, LLVMValueRef fresh, int rows,
+                            LLVMValueRef first, LLVMValueRef end) {
+  CgCtx *c = m->c;
+  int64_t block = (int64_t)TILE_VECS * m->w, full = m->cols / block, rest = m->cols % block;
+  LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, full), "");
+  LLVMValueRef full_end = LLVMBuildSelect(c->b, below, end, cg_i64(c, full), "");
+  Loop lj;
+  LLVMValueRef jb = cg_loop_open_range(c, &lj, first, full_end, "jb");
+  emit_tile(m, i, fresh, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), rows, TILE_VECS, m->w);
+  cg_loop_close(c, &lj, jb);
+  if (rest == 0)
+    return;
+  LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "last_block");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "blocks_done");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, end, cg_i64(c, full), ""), last, done);
+  LLVMPositionBuilderAtEnd(c->b, last);
+  int nv = (int)((rest + m->w - 1) / m->w);
+  emit_tile(m, i, fresh, cg_i64(c, full * block), rows, nv, (int)(rest - (int64_t)(nv - 1) * m->w));
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+static void emit_row_tile(Mm *m, LLVMValueRef i, LLVMValueRef fresh, int rows, const Cols *cols) {
+  if (cols->row_major)
+    emit_col_blocks(m, i, fresh, rows, cols->first, cols->end);
+  else
+    emit_tile(m, i, fresh, cols->j0, rows, cols->nv, cols->last_lanes);
+}
+
+/* The rows [lo, hi) of cols: whole tiles, the last one moved back to end at hi; a part shorter
+ * than a tile goes row by row. */
+static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, const Cols *cols) {
   CgCtx *c = m->c;
   LLVMValueRef rows = LLVMBuildSub(c->b, hi, lo, "rows");
   LLVMBasicBlockRef tiles = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiles");
@@ -182,14 +224,14 @@ static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef j0, 
   LLVMValueRef fresh = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, t, cg_i64(c, TILE_ROWS), ""), "");
   LLVMValueRef i = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, fresh, last, ""), last,
                                    fresh, "i");
-  emit_tile(m, i, fresh, j0, TILE_ROWS, nv, last_lanes);
+  emit_row_tile(m, i, fresh, TILE_ROWS, cols);
   cg_loop_close(c, &lt, t);
   LLVMBuildBr(c->b, done);
 
   LLVMPositionBuilderAtEnd(c->b, single);
   Loop li;
   LLVMValueRef row = cg_loop_open_range(c, &li, lo, hi, "i");
-  emit_tile(m, row, row, j0, 1, nv, last_lanes);
+  emit_row_tile(m, row, row, 1, cols);
   cg_loop_close(c, &li, row);
   LLVMBuildBr(c->b, done);
   LLVMPositionBuilderAtEnd(c->b, done);
@@ -247,17 +289,23 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->mstore = intrinsic(m, "llvm.masked.store", vec_ptr, 2, &m->mstore_ty);
 }
 
-/* Column blocks [first, end) of C over rows [lo, hi): the full blocks, then the masked one
- * when the range reaches the end of C. */
+/* Column blocks [first, end) of C over rows [lo, hi). Column-major, one block of B stays in
+ * cache while all the rows go by (a large B: a dense layer's weights); row-major, a tile of
+ * A's rows stays in cache while it meets every block of a B small enough to stay in L2 (a
+ * convolution's weights), so a long A (its patches) is read once instead of once a block. */
 static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef first,
                         LLVMValueRef end) {
   CgCtx *c = m->c;
+  if (m->row_major) {
+    emit_rows(m, lo, hi, &(Cols){.row_major = true, .first = first, .end = end});
+    return;
+  }
   int64_t block = (int64_t)TILE_VECS * m->w, full = m->cols / block, rest = m->cols % block;
   LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, full), "");
   LLVMValueRef full_end = LLVMBuildSelect(c->b, below, end, cg_i64(c, full), "");
   Loop lj;
   LLVMValueRef jb = cg_loop_open_range(c, &lj, first, full_end, "jb");
-  emit_rows(m, lo, hi, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), TILE_VECS, m->w);
+  emit_rows(m, lo, hi, &(Cols){.j0 = LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), .nv = TILE_VECS, .last_lanes = m->w});
   cg_loop_close(c, &lj, jb);
   if (rest == 0)
     return;
@@ -266,7 +314,7 @@ static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef fi
   LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, end, cg_i64(c, full), ""), last, done);
   LLVMPositionBuilderAtEnd(c->b, last);
   int nv = (int)((rest + m->w - 1) / m->w);
-  emit_rows(m, lo, hi, cg_i64(c, full * block), nv, (int)(rest - (int64_t)(nv - 1) * m->w));
+  emit_rows(m, lo, hi, &(Cols){.j0 = cg_i64(c, full * block), .nv = nv, .last_lanes = (int)(rest - (int64_t)(nv - 1) * m->w)});
   LLVMBuildBr(c->b, done);
   LLVMPositionBuilderAtEnd(c->b, done);
 }
@@ -291,12 +339,13 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   mm_init(&m, c, k);
   int64_t block = (int64_t)TILE_VECS * m.w, blocks = (m.cols + block - 1) / block;
   LLVMValueRef rows = matrix_rows_value(c, &k->root->shape), lo, hi;
+  /* k is the batch's rows (times each example's) in a weight gradient: at most max_kdim */
+  const Shape *a = &k->root->src[0]->shape;
+  int64_t kdim = k->root->arg.p[PARAM_TRANSPOSE_A] ? matrix_rows(a) : a->dim[a->rank - 1];
+  int64_t max_kdim = kdim != DIM_BATCH ? kdim : c->p->plan.max_batch * shape_numel(a, 1) / a->dim[a->rank - 1];
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
-    /* k is the batch's rows (times each example's) in a weight gradient: at most max_kdim */
-    const Shape *a = &k->root->src[0]->shape;
-    int64_t kdim = k->root->arg.p[PARAM_TRANSPOSE_A] ? matrix_rows(a) : a->dim[a->rank - 1];
-    int64_t max_kdim = kdim != DIM_BATCH ? kdim : c->p->plan.max_batch * shape_numel(a, 1) / a->dim[a->rank - 1];
+    m.row_major = (max_kdim < K_BLOCK ? max_kdim : K_BLOCK) * m.cols <= ROW_MAJOR_B;
     if (max_kdim <= K_BLOCK) {
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
       return;
@@ -324,5 +373,6 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   m.b = scratch;
   m.b_k = m.cols;
   m.b_j = 1;
+  m.row_major = max_kdim * m.cols <= ROW_MAJOR_B;
   emit_blocks(&m, cg_i64(c, 0), rows, first, end);
 }
