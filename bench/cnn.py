@@ -55,7 +55,8 @@ def bench_variant(src, batch):
 
 
 def dropout_rate(src):
-    m = re.search(r"dropout\s*\([^,()]+,\s*(?:(?:p|rate)\s*=\s*)?([0-9.eE+-]+)\s*\)", src)
+    """The rate of the example's dropout, its call's last argument (0: none)."""
+    m = re.search(r"dropout\s*\([^\n]*?,\s*(?:(?:p|rate)\s*=\s*)?([0-9.eE+-]+)\s*\)", src)
     return float(m.group(1)) if m else 0.0
 
 

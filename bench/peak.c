@@ -7,7 +7,8 @@
  * FLOPs over its own CPU time (CLOCK_THREAD_CPUTIME_ID), so that time the scheduler gives to
  * other processes on a busy machine does not lower the ceiling; S is the wall time, and the wall
  * rate follows. bench/bench.py parses these lines.
- *   cc -O2 -pthread bench/peak.c -o /tmp/peak && /tmp/peak
+ *   cc -O2 -pthread bench/peak.c -o /tmp/peak && /tmp/peak [SECONDS]
+ * SECONDS (default 0.5) is about how long one thread of each variant runs.
  * No -m flags: each kernel carries its own target attribute, and main runs only those the CPU
  * supports (__builtin_cpu_supports), so one binary serves AVX2-only and AVX-512 machines.
  * Twelve independent chains keep two FMA pipes busy through the instruction's latency. */
@@ -15,6 +16,7 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 /* One kernel per instruction set: n rounds of 12 FMAs of LANES floats. The empty asm keeps the
@@ -93,14 +95,16 @@ static Timing run_threads(const Variant *v, long n, int threads) {
   return t;
 }
 
-/* Rounds per thread for about half a second of one thread's work. */
-static long calibrate(const Variant *v) {
-  long n = 1000000;
+/* Rounds per thread for about `target` seconds of one thread's work. */
+static long calibrate(const Variant *v, double target) {
+  long n = 100000;
   double s = run_threads(v, n, 1).wall;
-  return (long)((double)n * 0.5 / (s > 1e-4 ? s : 1e-4));
+  long rounds = (long)((double)n * target / (s > 1e-4 ? s : 1e-4));
+  return rounds > 1 ? rounds : 1;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  double target = argc > 1 ? atof(argv[1]) : 0.5;
   __builtin_cpu_init();
   Variant variants[] = {
       {"avx2", fma_avx2, 8, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")},
@@ -112,7 +116,7 @@ int main(void) {
       printf("%s: not supported by this CPU\n", v->name);
       continue;
     }
-    long n = calibrate(v);
+    long n = calibrate(v, target);
     double flops_per_round = 12.0 * v->lanes * 2;
     for (int threads = 1; threads <= 2; threads++) {
       Timing t = run_threads(v, n, threads);

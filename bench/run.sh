@@ -4,7 +4,7 @@
 #
 #   bench/run.sh                          # everything, 5 rounds (about 8-10 minutes on 2 cores)
 #   bench/run.sh --rounds 3               # fewer rounds
-#   bench/run.sh --parts train,xor        # some parts: train, xor, infer, compile, memory
+#   bench/run.sh --parts train,xor        # some parts: train, xor, infer, compile, memory, cnn
 #   bench/run.sh --skip torch             # leave a peer out (torch, numpy); --no-peers: nnc only
 #   bench/run.sh --out results.json      # where every sample goes (default ./bench-results.json)
 #
