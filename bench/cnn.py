@@ -50,7 +50,8 @@ def bench_variant(src, batch):
         src = re.sub(rf"^[ \t]*{key}[ \t]*=[ \t]*{value}[ \t]*\n", "", src, flags=re.M)
     src, n = re.subn(r"^([ \t]*batch[ \t]*=[ \t]*)\d+", rf"\g<1>{batch}", src, flags=re.M)
     if n != 1:
-        raise RuntimeError(f"the CNN example: expected one `batch = N` in its train block, found {n}")
+        raise RuntimeError(f"the CNN example: expected one `batch = N` in its train block, "
+                           f"found {n}")
     return src
 
 
@@ -155,8 +156,8 @@ class CnnPart:
         if system == "nnc":
             js = os.path.join(self.b.tmp, "cnn.json")
             run([self.exe, "train", "--epochs", "1", "--batch", "64", "--threads", str(t),
-                      "--log-json", js, "--save", os.path.join(self.b.tmp, "cnn.safetensors")],
-                     env=self.b.env)
+                 "--log-json", js, "--save", os.path.join(self.b.tmp, "cnn.safetensors")],
+                env=self.b.env)
             with open(js) as f:
                 e = last_json(f.read())
             self.b.add("cnn", "nnc", cfg, e["seconds"], loss=e["loss"])
@@ -241,15 +242,17 @@ class CnnPart:
         out("  peak: " + ", ".join(f"{v} t{t} {g:.1f}" for (v, t), g in sorted(self.peak.items()))
             + " GFLOP/s")
         out("  rate = conv FLOP / the whole epoch's (or pass's) seconds: a lower bound of the")
-        out("  convolution kernels' rate, as a share of the best variant's peak at that thread count")
-        rows = [(cfg, train * ROWS, int(cfg[-1])) for cfg in TRAIN_CFGS]
-        rows.append((INFER_CFG, infer * TEST_ROWS, 1))
+        out("  convolution kernels' rate, as a share of the best variant's peak at that thread")
+        out("  count")
+        # (config, threads, GFLOP/s from the sample: epoch seconds or images per second)
+        rows = [(cfg, int(cfg[-1]), lambda sec: train * ROWS / sec / 1e9) for cfg in TRAIN_CFGS]
+        rows.append((INFER_CFG, 1, lambda per_s: infer * per_s / 1e9))
         for s in systems:
-            for cfg, flop, t in rows:
+            for cfg, t, gflops_of in rows:
                 v = med(s, cfg)
                 if not v:
                     continue
-                gflops = flop / 1e9 / v if cfg != INFER_CFG else infer * v / 1e9
+                gflops = gflops_of(v)
                 share = self.share(gflops, t)
                 out(f"  {s:5s} {cfg:14s} {gflops:7.1f} GFLOP/s  "
                     f"{'-' if share is None else f'{share:.0%}'} of peak")
