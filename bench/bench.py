@@ -20,6 +20,10 @@ Parts (all by default):
            trained for 1 epoch (train + validation data) and of the train-only bench variant
            fm_adam_b256, against the budget data-as-float32 + 4 x params + 32 MiB; the peers'
            peaks for information.
+  cnn      examples/fashion_cnn.nn (conv-pool-conv-pool-dense-dense, Adam, batch 64): one
+           training epoch at 1 and 2 threads and inference throughput, against the PyTorch and
+           numpy CNN peers, and the convolutions' arithmetic rate as a share of the FMA peak
+           bench/peak.c measures (bench/cnn.py says how).
 
 Every sample is kept in the JSON file given by --out, and --svg charts the train part's epoch
 times (bench/plot.py). The summary prints medians, ratios (peer seconds / nnc seconds: above 1
@@ -30,40 +34,21 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
 import plot
+from cnn import CnnPart
+from util import PY, fmt, last_json, log, median, ratio, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PY = "/usr/bin/python3"
 DATA = "/usr/share/datasets/fashion-mnist"
-PARTS = ["train", "xor", "infer", "compile", "memory"]
+PARTS = ["train", "xor", "infer", "compile", "memory", "cnn"]
 WEIGHTS = 784 * 128 + 128 * 64 + 64 * 10  # 109,184
 PARAMS = WEIGHTS + 128 + 64 + 10  # 109,386
 MIB = 1024 * 1024
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def run(cmd, env=None, check=True):
-    """Runs cmd; returns (wall seconds, stdout)."""
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - t0
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-2000:]}")
-    return wall, p.stdout
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def loadavg():
@@ -72,10 +57,6 @@ def loadavg():
             return " ".join(f.read().split()[:3])
     except OSError:
         return "?"
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
 
 
 class Bench:
@@ -90,6 +71,7 @@ class Bench:
         self.env.pop("PYTHONPATH", None)
         self.env.setdefault("NNC_BENCH_CACHE", os.path.join(self.tmp, "cache"))
         self.peers = self.find_peers()
+        self.cnn = CnnPart(self, HERE, ROOT)
 
     # ---- setup -------------------------------------------------------------------------------
     def find_peers(self):
@@ -262,6 +244,9 @@ class Bench:
                              env=self.peer_env(1))
             self.add("infer", s, "b256 t1", last_json(out)["rows_per_s"])
 
+    def part_cnn(self, r):
+        self.cnn.round(r)
+
     def part_compile(self, r):
         src = os.path.join(ROOT, "examples", "fashion_mnist.nn")
         out = os.path.join(self.tmp, "fm")
@@ -304,12 +289,6 @@ class Bench:
         for k, v in self.info.items():
             out(f"  {k}: {v}")
         targets = []
-
-        def ratio(peer, mine):
-            return peer / mine if peer and mine else None
-
-        def fmt(x, d=3):
-            return "-" if x is None else f"{x:.{d}f}"
 
         if "train" in self.a.parts:
             out("\n-- train: 1 epoch of Fashion-MNIST (60,000 rows), seconds (min-max) --")
@@ -379,6 +358,8 @@ class Bench:
             for p in self.peers:
                 v = median(self.values("memory", p, "sgd b64 train (whole process)")) / 1024
                 out(f"  {p:5s} {'sgd b64 train, whole process':36s} {v:7.1f}")
+        if "cnn" in self.a.parts:
+            self.cnn.report(out, targets)
         if targets:
             out("\n-- targets --")
             for name, val, want, thr in targets:
@@ -415,6 +396,14 @@ def main():
     ap.add_argument("--no-peers", action="store_true", help="nnc alone")
     ap.add_argument("--infer-reps", type=int, default=10,
                     help="passes over the test set per inference sample (default 10)")
+    ap.add_argument("--cnn-example", default="examples/fashion_cnn.nn",
+                    help="cnn: the nnc model (relative to the repository; default "
+                         "examples/fashion_cnn.nn)")
+    ap.add_argument("--cnn-infer-reps", type=int, default=3,
+                    help="cnn: passes over the test set per inference sample (default 3)")
+    ap.add_argument("--cnn-numpy-rows", type=int, default=12800,
+                    help="cnn: rows numpy trains per sample, scaled to the epoch (default "
+                         "12800; 0: the whole epoch, about a minute)")
     ap.add_argument("--out", default="bench-results.json",
                     help="where to write every sample as JSON (default ./bench-results.json)")
     ap.add_argument("--svg", default=None,

@@ -2,9 +2,10 @@
 # bench/run.sh: builds nnc (Release) and runs the benchmark driver bench/bench.py with Debian's
 # Python (/usr/bin/python3, where python3-torch and python3-numpy install).
 #
-#   bench/run.sh                          # everything, 5 rounds (about 8-10 minutes on 2 cores)
+#   bench/run.sh                          # everything, 5 rounds (about 8-10 minutes on 2 cores,
+#                                         # and 3-5 minutes a round more for the cnn part)
 #   bench/run.sh --rounds 3               # fewer rounds
-#   bench/run.sh --parts train,xor        # some parts: train, xor, infer, compile, memory
+#   bench/run.sh --parts train,xor        # some parts: train, xor, infer, compile, memory, cnn
 #   bench/run.sh --skip torch             # leave a peer out (torch, numpy); --no-peers: nnc only
 #   bench/run.sh --out results.json      # where every sample goes (default ./bench-results.json)
 #
