@@ -4,13 +4,16 @@
  * N bytes of JSON header padded with spaces to a multiple of 8, then the raw little-endian data
  * of every tensor in header order. The header's "__metadata__" holds strings only.
  *
- * A weights file (nnrt_save, nnrt_save_stats) holds every ROLE_PARAM tensor under its name
- * ("h1.W"), in descriptor order, then, for a model that standardises its inputs, the F32
+ * The weights of a model are its ROLE_PARAM tensors and its ROLE_BUFFER tensors (running
+ * statistics, "bn1.mean": not trained, but what predict computes with, so they go wherever the
+ * parameters go). A weights file (nnrt_save, nnrt_save_stats) holds every weight under its
+ * name ("h1.W"), in descriptor order, then, for a model that standardises its inputs, the F32
  * tensors "__standardize.mean" and "__standardize.std" of shape [input.width]; its metadata
  * is {"format":"nnc","model":NAME,"model_hash":16 hex digits}.
  *
  * A training checkpoint (nnrt_save_run, written by nnrt_train_on) holds, in this order:
- *   NAME             F32  every ROLE_PARAM tensor: the weights to use (see __last)
+ *   NAME             F32  every weight (ROLE_PARAM, ROLE_BUFFER): the weights to use (see
+ *                         __last)
  *   NAME             F32  every ROLE_STATE tensor (optimizer state: "h1.W.m")
  *   __standardize.*  F32  as in a weights file
  *   __order          I64  [rows] the current epoch's row order
@@ -26,15 +29,16 @@
  * best_val_loss, best_val_accuracy, bad_epochs and stopped (early stopping). Doubles are
  * written with %.17g, which reads back exactly.
  *
- * Loading: nnrt_load_stats (predict) reads the ROLE_PARAM tensors and the statistics and ignores
- * optimizer state and names starting with "__"; any other unknown tensor is an error. A file
- * whose model_hash differs from the model's is refused; a file without one (made by another
- * tool) is accepted when names, shapes and dtypes match. nnrt_load_init (--init) reads the
- * ROLE_PARAM tensors from any safetensors file, ignores everything else and checks every weight
- * is finite. nnrt_load_run (--resume) needs the same model_hash and the whole training state.
- * Every loader validates the header and every tensor it reads (dtype, shape, byte range,
- * overlaps) and reads into a scratch buffer first: the workspace changes only when the whole
- * file was acceptable.
+ * Loading: nnrt_load_stats (predict) reads the weights (a missing running statistic is an error
+ * as a missing parameter is) and the statistics and ignores optimizer state and names starting
+ * with "__"; any other unknown tensor is an error. A file whose model_hash differs from the
+ * model's is refused; a file without one (made by another tool) is accepted when names, shapes
+ * and dtypes match. nnrt_load_init (--init) reads the ROLE_PARAM tensors from any safetensors
+ * file, and its running statistics when it has them (else they keep their initial values),
+ * ignores everything else and checks every weight is finite. nnrt_load_run (--resume) needs
+ * the same model_hash and the whole training state. Every loader validates the header and every
+ * tensor it reads (dtype, shape, byte range, overlaps) and reads into a scratch buffer first:
+ * the workspace changes only when the whole file was acceptable.
  *
  * Atomic replacement: saving writes PATH.tmp.PID in the same directory, fsyncs it, renames it
  * over PATH and fsyncs the directory, so PATH always holds either the old or the new file. A
@@ -96,13 +100,34 @@ Tensor *nnrt_checkpoint_add_param(TensorList *l, const char *prefix, const NnrtP
   return nnrt_checkpoint_add_tensor(l, prefix, p->name, TT_F32, p->rank, p->dim, p->size, data);
 }
 
-/* The ROLE_PARAM tensors, each at its place in ws (prefix NULL) or, with a prefix, in the
- * back-to-back buffer buf when it is not NULL. */
+void nnrt_copy_weights(const NnrtModel *m, float *ws, float *buf, int to_buf) {
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (!nnrt_role_is_weight(p->role))
+      continue;
+    size_t bytes = (size_t)p->size * sizeof(float);
+    if (to_buf)
+      memcpy(buf, ws + p->offset, bytes);
+    else
+      memcpy(ws + p->offset, buf, bytes);
+    buf += p->size;
+  }
+}
+
+int64_t nnrt_weight_floats(const NnrtModel *m) {
+  int64_t total = 0;
+  for (int32_t i = 0; i < m->n_params; i++)
+    total += nnrt_role_is_weight(m->params[i].role) ? m->params[i].size : 0;
+  return total;
+}
+
+/* The weights (parameters and running statistics), each at its place in ws (prefix NULL) or,
+ * with a prefix, in the back-to-back buffer buf (nnrt_copy_weights) when it is not NULL. */
 int nnrt_checkpoint_add_params(TensorList *l, const NnrtModel *m, float *ws, const char *prefix,
                           float *buf) {
   for (int32_t i = 0; i < m->n_params; i++) {
     const NnrtParam *p = &m->params[i];
-    if (p->role != NNRT_ROLE_PARAM)
+    if (!nnrt_role_is_weight(p->role))
       continue;
     if (!nnrt_checkpoint_add_param(l, prefix, p, buf ? buf : ws + p->offset))
       return -1;

@@ -428,33 +428,48 @@ int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t
 
 static const char *nonfinite_word(float v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
+/* 0 when the values v of weight p are finite, else -1 with "initial weight 'W1' has a
+ * non-finite value (nan) at index 3", then `from`. */
+static int weight_finite(const NnrtParam *p, const float *v, const char *from, char *err,
+                         size_t errlen) {
+  for (int64_t k = 0; k < p->size; k++)
+    if (!isfinite(v[k])) {
+      nnrt_errf(err, errlen, "initial weight '%s' has a non-finite value (%s) at index %lld%s",
+                p->name, nonfinite_word(v[k]), (long long)k, from);
+      return -1;
+    }
+  return 0;
+}
+
 int nnrt_check_finite_params(const NnrtModel *m, const float *ws, char *err, size_t errlen) {
   for (int32_t i = 0; i < m->n_params; i++) {
     const NnrtParam *p = &m->params[i];
-    if (p->role != NNRT_ROLE_PARAM)
-      continue;
-    const float *v = ws + p->offset;
-    for (int64_t k = 0; k < p->size; k++)
-      if (!isfinite(v[k])) {
-        nnrt_errf(err, errlen, "initial weight '%s' has a non-finite value (%s) at index %lld",
-                  p->name, nonfinite_word(v[k]), (long long)k);
-        return -1;
-      }
+    if (nnrt_role_is_weight(p->role) && weight_finite(p, ws + p->offset, "", err, errlen) != 0)
+      return -1;
   }
   return 0;
+}
+
+/* --init: the running statistics are optional (a file without them still gives the
+ * parameters; the statistics then keep their initial values). */
+static void buffers_optional(const NnrtModel *m, TensorList *want) {
+  int32_t w = 0;
+  for (int32_t i = 0; i < m->n_params; i++)
+    if (nnrt_role_is_weight(m->params[i].role))
+      want->t[w++].optional = m->params[i].role == NNRT_ROLE_BUFFER;
 }
 
 int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err,
                    size_t errlen) {
   Loader l = {.m = m, .mode = LOAD_INIT, .path = path, .verb = "load", .err = err,
               .errlen = errlen};
-  /* Read into a copy, so that a non-finite weight leaves ws as it was. */
-  int64_t floats = 0;
-  for (int32_t i = 0; i < m->n_params; i++)
-    floats += m->params[i].role == NNRT_ROLE_PARAM ? m->params[i].size : 0;
-  float *copy = malloc((size_t)(floats > 0 ? floats : 1) * sizeof *copy);
+  /* Read into a copy of the weights, so that a non-finite one leaves ws as it was, and an
+   * absent running statistic keeps its value. */
+  float *copy = malloc((size_t)(nnrt_weight_floats(m) + 1) * sizeof *copy);
+  if (copy)
+    nnrt_copy_weights(m, ws, copy, 1);
   int rc = copy && nnrt_checkpoint_add_params(&l.want, m, ws, "", copy) == 0
-               ? loader_run(&l)
+               ? (buffers_optional(m, &l.want), loader_run(&l))
                : checkpoint_load_fail(&l, "out of memory");
   unsigned char *scratch = rc == 0 ? nnrt_checkpoint_read_all(&l) : NULL;
   if (rc == 0 && !scratch)
@@ -464,34 +479,20 @@ int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err,
   free(scratch);
   nnrt_checkpoint_loader_free(&l);
   int status = rc == 0 ? NNRT_EXIT_OK : NNRT_EXIT_IO;
-  if (rc == 0) {
-    /* The weights must be finite before they go into the workspace. */
-    float *at = copy;
-    for (int32_t i = 0; i < m->n_params && status == NNRT_EXIT_OK; i++) {
-      const NnrtParam *p = &m->params[i];
-      if (p->role != NNRT_ROLE_PARAM)
-        continue;
-      for (int64_t k = 0; k < p->size; k++)
-        if (!isfinite(at[k])) {
-          nnrt_errf(err, errlen,
-                    "initial weight '%s' has a non-finite value (%s) at index %lld (from '%s')",
-                    p->name, nonfinite_word(at[k]), (long long)k, path);
-          status = NNRT_EXIT_NONFINITE;
-          break;
-        }
-      at += p->size;
-    }
+  char from[512];
+  snprintf(from, sizeof from, " (from '%s')", path);
+  /* The weights must be finite before they go into the workspace. */
+  const float *at = copy;
+  for (int32_t i = 0; i < m->n_params && status == NNRT_EXIT_OK; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (!nnrt_role_is_weight(p->role))
+      continue;
+    if (weight_finite(p, at, from, err, errlen) != 0)
+      status = NNRT_EXIT_NONFINITE;
+    at += p->size;
   }
-  if (status == NNRT_EXIT_OK) {
-    const float *at = copy;
-    for (int32_t i = 0; i < m->n_params; i++) {
-      const NnrtParam *p = &m->params[i];
-      if (p->role != NNRT_ROLE_PARAM)
-        continue;
-      memcpy(ws + p->offset, at, (size_t)p->size * sizeof *at);
-      at += p->size;
-    }
-  }
+  if (status == NNRT_EXIT_OK)
+    nnrt_copy_weights(m, ws, copy, 0);
   free(copy);
   return status;
 }

@@ -280,7 +280,7 @@ static void load_slot(const NnrtSlot *s, float *ws, const float *data, int64_t s
 }
 
 /* The loss and metric of ws's weights on ds through m->evaluate, max_batch rows at a time, with
- * every dropout mask at 1. */
+ * every dropout mask at 1 and the training flag at 0. */
 static void evaluate(const NnrtModel *m, float *ws, const NnrtDataset *ds, Eval *e) {
   double sum = 0.0;
   nnrt_fill_noise(m, ws, NULL);

@@ -81,7 +81,7 @@ float nnrt_context_train_batch(NnrtContext *c, const float *x, const float *y, i
   nnrt_fill_noise(m, ws, &c->dropout);
   m->step(ws, n);
   c->steps++;
-  /* Whatever runs next (predict) must not see a training mask. */
+  /* Whatever runs next (predict) must not see a training mask or flag. */
   nnrt_fill_noise(m, ws, NULL);
   return ws[m->loss_offset];
 }

@@ -13,6 +13,7 @@
  *   Memory plan for batches of at most 4 rows (floats of 4 bytes):
  *     parameters                9 floats     36 B
  *     optimiser state           0 floats      0 B
+ *     (running statistics      …, for a model that has them: batch norm's mean and variance)
  *     activations and other    40 floats    160 B
  *     peak (workspace)         49 floats    196 B
  *
@@ -110,14 +111,34 @@ static void layer_cells(const NnrtLayer *l, char (*buf)[64], const char **cell) 
   cell[4] = buf[2];
 }
 
-/* The memory plan: what, floats, bytes; the numbers right-aligned in columns as wide as needed. */
+/* The running statistics (NNRT_ROLE_BUFFER): not trained, so not in the Params column, but
+ * saved with the weights. One line, only for a model that has them. */
+static void running_statistics(FILE *out, const NnrtModel *m) {
+  static const char head[] = "\nRunning statistics (not trained, saved with the weights):";
+  int listed = 0;
+  for (int32_t i = 0; i < m->n_params; i++) {
+    const NnrtParam *p = &m->params[i];
+    if (p->role != NNRT_ROLE_BUFFER)
+      continue;
+    fprintf(out, "%s %s [", listed++ ? "," : head, p->name);
+    for (int d = 0; d < p->rank && d < 4; d++)
+      fprintf(out, "%s%lld", d ? ", " : "", (long long)p->dim[d]);
+    fputc(']', out);
+  }
+  if (listed)
+    fputc('\n', out);
+}
+
+/* The memory plan: what, floats, bytes; the numbers right-aligned in columns as wide as needed.
+ * The running statistics' row only for a model that has them. */
 static void memory_plan(FILE *out, const NnrtModel *m) {
-  static const char *const what[4] = {"parameters", "optimiser state", "activations and other",
-                                      "peak (workspace)"};
-  const int64_t floats[4] = {m->mem_params, m->mem_state, m->mem_other, m->workspace_floats};
-  char n[4][32], b[4][32];
+  static const char *const what[5] = {"parameters", "optimiser state", "running statistics",
+                                      "activations and other", "peak (workspace)"};
+  const int64_t floats[5] = {m->mem_params, m->mem_state, m->mem_buffers, m->mem_other,
+                             m->workspace_floats};
+  char n[5][32], b[5][32];
   int wn = 0, wb = 0;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     group_digits(n[i], sizeof n[i], floats[i]);
     bytes_text(b[i], sizeof b[i], floats[i]);
     wn = (int)strlen(n[i]) > wn ? (int)strlen(n[i]) : wn;
@@ -125,8 +146,9 @@ static void memory_plan(FILE *out, const NnrtModel *m) {
   }
   fprintf(out, "\nMemory plan for batches of at most %lld row%s (floats of 4 bytes):\n",
           (long long)m->max_batch, m->max_batch == 1 ? "" : "s");
-  for (int i = 0; i < 4; i++)
-    fprintf(out, "  %-21s  %*s floats  %*s\n", what[i], wn, n[i], wb, b[i]);
+  for (int i = 0; i < 5; i++)
+    if (i != 2 || m->mem_buffers > 0)
+      fprintf(out, "  %-21s  %*s floats  %*s\n", what[i], wn, n[i], wb, b[i]);
 }
 
 void nnrt_print_summary(const NnrtModel *m, FILE *out) {
@@ -166,5 +188,6 @@ void nnrt_print_summary(const NnrtModel *m, FILE *out) {
   fprintf(out, "\nInput '%s': %lld value%s per row; output '%s': %lld value%s per row\n",
           m->input.name, (long long)m->input.width, m->input.width == 1 ? "" : "s",
           m->output.name, (long long)m->output.width, m->output.width == 1 ? "" : "s");
+  running_statistics(out, m);
   memory_plan(out, m);
 }

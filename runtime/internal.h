@@ -29,9 +29,17 @@ struct NnrtTrainData {
   NnrtInputStats stats;
 };
 
-/* Fills every dropout mask of m (max_batch rows of width floats) with Bernoulli(1 - p) / (1 - p)
- * draws from r, or with 1 when r is NULL. */
+/* Fills every noise tensor of m as its kind says (NnrtNoiseKind): for a training step (r given)
+ * dropout masks with Bernoulli(1 - p) / (1 - p) draws from r and the training flag with 1; for
+ * evaluate and predict (r NULL) masks with 1 and the flag with 0. */
 void nnrt_fill_noise(const NnrtModel *m, float *ws, NnrtRng *r);
+/* The floats nnrt_fill_noise writes for z (max_batch rows for a mask), or -1 for a bad kind. */
+int64_t nnrt_noise_floats(const NnrtModel *m, const NnrtNoise *z);
+
+/* The weights (nnrt_role_is_weight) between ws and buf, back to back in descriptor order
+ * (to_buf: ws -> buf); nnrt_weight_floats(m) floats of buf. */
+void nnrt_copy_weights(const NnrtModel *m, float *ws, float *buf, int to_buf);
+int64_t nnrt_weight_floats(const NnrtModel *m);
 
 /* nnrt_main with its standard streams injected, so tests can capture them. */
 int nnrt_main_streams(const NnrtModel *m, int argc, char **argv, FILE *out, FILE *err);
@@ -68,7 +76,8 @@ typedef struct {
                    use (saved as NAME, ws's as __last.NAME) */
   int64_t rows;   /* training rows */
   int64_t *order; /* rows entries: the current epoch's order (loading fills the caller's) */
-  float *best;    /* the ROLE_PARAM floats back to back, or NULL without early stopping */
+  float *best;    /* the weights back to back (nnrt_copy_weights), or NULL without early
+                     stopping */
 } NnrtRunState;
 
 /* A training checkpoint of ws and rs; atomic like nnrt_save. */
@@ -100,7 +109,7 @@ void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n, const
 void nnrt_pool_free(NnrtPool *p);
 
 /* Loss and metric (NAN without one) of the weights in ws on ds, through m->evaluate with every
- * dropout mask at 1. */
+ * dropout mask at 1 and the training flag at 0. */
 void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
                        double *acc);
 

@@ -75,7 +75,7 @@ typedef struct {
   double lr;             /* of the last step */
   double epoch_start;    /* seconds, monotonic */
   int64_t *order;
-  float *best; /* early stopping: the ROLE_PARAM tensors of the best epoch, back to back */
+  float *best; /* early stopping: the weights of the best epoch, back to back */
   double best_loss, best_acc;
   int stopped; /* early stopping's patience ran out */
   int32_t *grads; /* indices into m->checks of the parameter gradients, checked every step */
@@ -185,7 +185,8 @@ static int run_epoch(Run *r, int64_t *n_out) {
   return EPOCH_DONE;
 }
 
-/* Loss and metric of the weights in ws on ds, through m->evaluate with every mask at 1. */
+/* Loss and metric of the weights in ws on ds, through m->evaluate with every mask at 1 and the
+ * training flag at 0. */
 void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, double *loss,
                        double *acc) {
   nnrt_fill_noise(m, ws, NULL);
@@ -200,28 +201,6 @@ void nnrt_evaluate_set(const NnrtModel *m, float *ws, const NnrtDataset *ds, dou
   }
   *loss = sum / (double)ds->rows;
   *acc = metric_of(m, correct, ds->rows);
-}
-
-/* Copies the ROLE_PARAM tensors between ws and buf (to_buf: ws -> buf). */
-static void copy_params(const NnrtModel *m, float *ws, float *buf, int to_buf) {
-  for (int32_t i = 0; i < m->n_params; i++) {
-    const NnrtParam *p = &m->params[i];
-    if (p->role != NNRT_ROLE_PARAM)
-      continue;
-    size_t bytes = (size_t)p->size * sizeof(float);
-    if (to_buf)
-      memcpy(buf, ws + p->offset, bytes);
-    else
-      memcpy(ws + p->offset, buf, bytes);
-    buf += p->size;
-  }
-}
-
-static int64_t param_floats(const NnrtModel *m) {
-  int64_t total = 0;
-  for (int32_t i = 0; i < m->n_params; i++)
-    total += m->params[i].role == NNRT_ROLE_PARAM ? m->params[i].size : 0;
-  return total;
 }
 
 static int logged_epoch(const NnrtTrainOptions *o, int64_t epoch, int last) {
@@ -296,7 +275,7 @@ static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
   nnrt_rng_seed(&r->dropout, r->o->seed ^ NNRT_DROPOUT_SEED_XOR);
   r->order = malloc((size_t)rows * sizeof *r->order);
   if (r->order && r->o->early_stopping > 0) {
-    int64_t n = param_floats(m);
+    int64_t n = nnrt_weight_floats(m);
     r->best = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
   }
   r->grads = malloc((size_t)(m->n_checks > 0 ? m->n_checks : 1) * sizeof *r->grads);
@@ -385,7 +364,7 @@ static int early_stop_update(Run *r, NnrtTrainResult *res) {
     r->best_loss = res->val_loss;
     r->best_acc = res->val_accuracy;
     res->best_epoch = r->epoch;
-    copy_params(r->m, r->ws, r->best, 1);
+    nnrt_copy_weights(r->m, r->ws, r->best, 1);
     return 0;
   }
   return r->epoch - res->best_epoch >= r->o->early_stopping;
@@ -467,7 +446,7 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
     res->saved = 1;
   }
   if (restore) {
-    copy_params(r->m, r->ws, r->best, 0);
+    nnrt_copy_weights(r->m, r->ws, r->best, 0);
     res->val_loss = r->best_loss;
     res->val_accuracy = r->best_acc;
   }
@@ -505,7 +484,7 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
   free(r.order);
   free(r.best);
   free(r.grads);
-  /* Whatever runs next (predict, evaluate) must not see training masks. */
+  /* Whatever runs next (predict, evaluate) must not see training masks or flag. */
   nnrt_fill_noise(m, ws, NULL);
   return loss;
 }

@@ -47,7 +47,7 @@ static int check_param(const NnrtModel *m, const NnrtParam *p, char *err, size_t
     nnrt_errf(err, errlen, "parameter '%s' has a bad initialiser", p->name);
     return -1;
   }
-  if (p->role < NNRT_ROLE_PARAM || p->role > NNRT_ROLE_CONST) {
+  if (p->role < NNRT_ROLE_PARAM || p->role > NNRT_ROLE_BUFFER) {
     nnrt_errf(err, errlen, "parameter '%s' has a bad role %d", p->name, p->role);
     return -1;
   }
@@ -102,9 +102,15 @@ static int check_noise(const NnrtModel *m, char *err, size_t errlen) {
   }
   for (int32_t i = 0; i < m->n_noise; i++) {
     const NnrtNoise *z = &m->noise[i];
+    if (nnrt_noise_floats(m, z) < 0) {
+      nnrt_errf(err, errlen, "noise tensor %d has a bad kind %d", (int)i, z->kind);
+      return -1;
+    }
     if (z->width < 1 || z->width > m->workspace_floats / m->max_batch ||
-        !range_ok(m, z->offset, z->width * m->max_batch) || !(z->p >= 0 && z->p < 1)) {
-      nnrt_errf(err, errlen, "dropout mask %d has a bad offset, width or probability", (int)i);
+        !range_ok(m, z->offset, nnrt_noise_floats(m, z)) || !(z->p >= 0 && z->p < 1) ||
+        (z->kind == NNRT_NOISE_TRAINING && z->width != 1)) {
+      nnrt_errf(err, errlen, "%s %d has a bad offset, width or probability",
+                z->kind == NNRT_NOISE_TRAINING ? "the training flag" : "dropout mask", (int)i);
       return -1;
     }
   }

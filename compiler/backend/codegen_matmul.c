@@ -293,14 +293,17 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   LLVMValueRef rows = matrix_rows_value(c, &k->root->shape), lo, hi;
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
+    /* k is the batch's rows (times each example's) in a weight gradient: at most max_kdim */
     const Shape *a = &k->root->src[0]->shape;
     int64_t kdim = k->root->arg.p[PARAM_TRANSPOSE_A] ? matrix_rows(a) : a->dim[a->rank - 1];
-    if (kdim == DIM_BATCH || kdim <= K_BLOCK) {
+    int64_t max_kdim = kdim != DIM_BATCH ? kdim : c->p->plan.max_batch * shape_numel(a, 1) / a->dim[a->rank - 1];
+    if (max_kdim <= K_BLOCK) {
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
       return;
     }
     Loop lb;
-    LLVMValueRef kb = cg_loop_open(c, &lb, cg_i64(c, (kdim + K_BLOCK - 1) / K_BLOCK), "kb");
+    LLVMValueRef nblocks = LLVMBuildSDiv(c->b, plus(&m, m.kdim, K_BLOCK - 1), cg_i64(c, K_BLOCK), "");
+    LLVMValueRef kb = cg_loop_open(c, &lb, nblocks, "kb");
     m.k_lo = LLVMBuildMul(c->b, kb, cg_i64(c, K_BLOCK), "k_lo");
     LLVMValueRef next = plus(&m, m.k_lo, K_BLOCK);
     m.k_hi = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, m.kdim, ""), next, m.kdim,

@@ -3,8 +3,8 @@
  *
  * Threads share the images (axis 0): every output element is computed by one part, by the same
  * instructions in the same order whatever the part, so results are bit-identical for any
- * --threads. The gathers (fold, the average's adjoint) sum an output pixel's taps in a fixed
- * order; max-pool's adjoint scatters into its own image only. Taps that fall in the padding read
+ * --threads. The adjoints (fold, the pools' adjoints) scatter into their own image only, in a
+ * fixed order. Taps that fall in the padding read
  * a clamped, always valid address and are then replaced (by 0, or skipped for max), so no load
  * goes out of bounds and the loops have no branches LLVM cannot flatten. */
 #include "codegen_internal.h"
@@ -78,24 +78,6 @@ static Tap tap_at(Win *q, LLVMValueRef oh, LLVMValueRef ow, LLVMValueRef i, LLVM
   return (Tap){clamp(c, ok, y), clamp(c, ok, x), ok};
 }
 
-/* The window position (oh, ow) whose tap (i, j) reads pixel (y, x), if any: (y + p − i·d) must
- * be a non-negative multiple of s below the output extent, per axis. */
-static Tap window_of_tap(Win *q, LLVMValueRef y, LLVMValueRef x, LLVMValueRef i, LLVMValueRef j) {
-  CgCtx *c = q->c;
-  LLVMValueRef ty = LLVMBuildSub(c->b, add(c, y, cg_i64(c, q->w.pt)), mul(c, i, q->w.dh), "");
-  LLVMValueRef tx = LLVMBuildSub(c->b, add(c, x, cg_i64(c, q->w.pl)), mul(c, j, q->w.dw), "");
-  LLVMValueRef oky = LLVMBuildICmp(c->b, LLVMIntSGE, ty, cg_i64(c, 0), "");
-  LLVMValueRef okx = LLVMBuildICmp(c->b, LLVMIntSGE, tx, cg_i64(c, 0), "");
-  ty = clamp(c, oky, ty), tx = clamp(c, okx, tx);
-  LLVMValueRef sh = cg_i64(c, q->w.sh), sw = cg_i64(c, q->w.sw);
-  LLVMValueRef oh = LLVMBuildUDiv(c->b, ty, sh, "oh"), ow = LLVMBuildUDiv(c->b, tx, sw, "ow");
-  LLVMValueRef exact = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildURem(c->b, ty, sh, ""), cg_i64(c, 0), ""),
-                                    LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildURem(c->b, tx, sw, ""), cg_i64(c, 0), ""), "");
-  LLVMValueRef ok = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, oky, okx, ""), exact, "");
-  ok = LLVMBuildAnd(c->b, ok, LLVMBuildAnd(c->b, in_range(c, oh, q->oh), in_range(c, ow, q->ow), ""), "covers");
-  return (Tap){clamp(c, ok, oh), clamp(c, ok, ow), ok};
-}
-
 /* patches[b, oh, ow, (ch·kh + i)·kw + j] = image[b, ch, y, x], or 0 in the padding */
 void cg_unfold(CgCtx *c, const Kernel *k) {
   Win q;
@@ -122,100 +104,55 @@ void cg_unfold(CgCtx *c, const Kernel *k) {
   cg_loop_close(c, &lb, b);
 }
 
-/* A gather onto the image: out[b, ch, y, x] = scale · Σ over the windows (oh, ow) and taps (i, j)
- * that read pixel (y, x), in the order of (i, j), of in[at(b, ch, oh, ow, i, j)]. */
-typedef LLVMValueRef GatherIndex(Win *q, LLVMValueRef b, LLVMValueRef ch, LLVMValueRef oh,
-                                 LLVMValueRef ow, LLVMValueRef i, LLVMValueRef j);
-
-static void emit_gather(CgCtx *c, const Kernel *k, GatherIndex *at, double scale) {
-  Win q;
-  const Shape *image = &k->root->shape;
-  win_init(&q, c, k, image);
-  Loop lb, lc, ly, lx, li, lj;
-  LLVMValueRef sum = cg_alloca(c, c->f32, "sum");
-  LLVMValueRef b = open_images(c, &lb, image);
-  LLVMValueRef ch = cg_loop_open(c, &lc, cg_i64(c, q.ch), "ch");
-  LLVMValueRef y = cg_loop_open(c, &ly, cg_i64(c, q.h), "y");
-  LLVMValueRef x = cg_loop_open(c, &lx, cg_i64(c, q.wd), "x");
-  LLVMBuildStore(c->b, cg_f32(c, 0), sum);
-  LLVMValueRef i = cg_loop_open(c, &li, cg_i64(c, q.w.kh), "i");
-  LLVMValueRef j = cg_loop_open(c, &lj, cg_i64(c, q.w.kw), "j");
-  Tap t = window_of_tap(&q, y, x, i, j);
-  LLVMValueRef v = load_at(c, q.in, at(&q, b, ch, t.y, t.x, i, j));
-  v = LLVMBuildSelect(c->b, t.ok, v, cg_f32(c, 0), "");
-  LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, sum, ""), v, ""), sum);
-  cg_loop_close(c, &lj, j);
-  cg_loop_close(c, &li, i);
-  LLVMValueRef total = LLVMBuildLoad2(c->b, c->f32, sum, "");
-  if (scale != 1)
-    total = LLVMBuildFMul(c->b, total, cg_f32(c, scale), "");
-  store_at(c, q.out, index4(c, b, q.ch, ch, q.h, y, q.wd, x), total);
-  cg_loop_close(c, &lx, x);
-  cg_loop_close(c, &ly, y);
-  cg_loop_close(c, &lc, ch);
-  cg_loop_close(c, &lb, b);
-}
-
-static LLVMValueRef patch_at(Win *q, LLVMValueRef b, LLVMValueRef ch, LLVMValueRef oh,
-                             LLVMValueRef ow, LLVMValueRef i, LLVMValueRef j) {
-  CgCtx *c = q->c;
-  LLVMValueRef col = add(c, mul(c, add(c, mul(c, ch, q->w.kh), i), q->w.kw), j);
-  return add(c, mul(c, add(c, mul(c, add(c, mul(c, b, q->oh), oh), q->ow), ow),
-                    q->ch * q->w.kh * q->w.kw), col);
-}
-
-static LLVMValueRef pooled_at(Win *q, LLVMValueRef b, LLVMValueRef ch, LLVMValueRef oh,
-                              LLVMValueRef ow, LLVMValueRef i, LLVMValueRef j) {
-  (void)i, (void)j;
-  return index4(q->c, b, q->ch, ch, q->oh, oh, q->ow, ow);
-}
-
-/* the image's pixels summed from every patch that copied them */
-void cg_fold(CgCtx *c, const Kernel *k) { emit_gather(c, k, patch_at, 1); }
-
-/* each pixel receives dy / (kh·kw) from every window that averaged it */
-void cg_avgpool_back(CgCtx *c, const Kernel *k) {
-  Window w = window_of(k->root->arg.p);
-  emit_gather(c, k, pooled_at, 1.0 / (double)(w.kh * w.kw));
-}
-
-/* One pass over the windows of this part's images: for each, `first` before its taps, `tap` for
- * each tap (i, j) that lies inside the image, `last` after them. */
+/* One pass over the windows of this part's images, channel by channel: `first` before a
+ * window's taps, `tap` for each of its taps, `last` after them. The adjoints scatter into their
+ * image (its planes zeroed first, so each sums in a fixed order, one channel's plane in cache);
+ * those that need no whole window at once (fold, the average's adjoint) go tap by tap over all
+ * windows, so that no add waits for the one before it to store the same pixel. */
 typedef struct Pool Pool;
 struct Pool {
   Win q;
-  LLVMValueRef b, ch, oh, ow, acc, best;
+  LLVMValueRef b, ch, oh, ow, i, j, acc, best;
   void (*first)(Pool *p);
-  void (*tap)(Pool *p, LLVMValueRef pixel, LLVMValueRef v, LLVMValueRef inside);
+  void (*tap)(Pool *p, LLVMValueRef pixel, LLVMValueRef inside);
   void (*last)(Pool *p);
   LLVMValueRef dy; /* max-pool's adjoint: &ws[...] of dy */
+  bool scatter;    /* the result is an image the taps add into */
+  bool tap_major;  /* the loops over the taps outside those over the windows */
 };
 
+static void zero_plane(CgCtx *c, Pool *p) {
+  Loop lz;
+  Win *q = &p->q;
+  LLVMValueRef plane = mul(c, add(c, mul(c, p->b, q->ch), p->ch), q->h * q->wd);
+  LLVMValueRef z = cg_loop_open(c, &lz, cg_i64(c, q->h * q->wd), "z");
+  store_at(c, q->out, add(c, plane, z), cg_f32(c, 0));
+  cg_loop_close(c, &lz, z);
+}
+
 static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
-  Loop lb, lc, loh, low, li, lj;
+  Loop lb, lc, outer[2], inner[2];
   Win *q = &p->q;
   p->b = open_images(c, &lb, image);
   p->ch = cg_loop_open(c, &lc, cg_i64(c, q->ch), "ch");
-  if (p->dy) /* the adjoint scatters into this image's planes: zero them first */ {
-    Loop lz;
-    LLVMValueRef plane = mul(c, add(c, mul(c, p->b, q->ch), p->ch), q->h * q->wd);
-    LLVMValueRef z = cg_loop_open(c, &lz, cg_i64(c, q->h * q->wd), "z");
-    store_at(c, q->out, add(c, plane, z), cg_f32(c, 0));
-    cg_loop_close(c, &lz, z);
-  }
-  p->oh = cg_loop_open(c, &loh, cg_i64(c, q->oh), "oh");
-  p->ow = cg_loop_open(c, &low, cg_i64(c, q->ow), "ow");
+  if (p->scatter)
+    zero_plane(c, p);
+  LLVMValueRef *slot[4] = {&p->oh, &p->ow, &p->i, &p->j};
+  int64_t extent[4] = {q->oh, q->ow, q->w.kh, q->w.kw};
+  static const char *names[4] = {"oh", "ow", "i", "j"};
+  int o = p->tap_major ? 2 : 0, n = 2 - o;
+  for (int k = 0; k < 2; k++)
+    *slot[o + k] = cg_loop_open(c, &outer[k], cg_i64(c, extent[o + k]), names[o + k]);
   p->first(p);
-  LLVMValueRef i = cg_loop_open(c, &li, cg_i64(c, q->w.kh), "i");
-  LLVMValueRef j = cg_loop_open(c, &lj, cg_i64(c, q->w.kw), "j");
-  Tap t = tap_at(q, p->oh, p->ow, i, j);
-  LLVMValueRef pixel = index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x);
-  p->tap(p, pixel, load_at(c, q->in, pixel), t.ok);
-  cg_loop_close(c, &lj, j);
-  cg_loop_close(c, &li, i);
+  for (int k = 0; k < 2; k++)
+    *slot[n + k] = cg_loop_open(c, &inner[k], cg_i64(c, extent[n + k]), names[n + k]);
+  Tap t = tap_at(q, p->oh, p->ow, p->i, p->j);
+  p->tap(p, index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x), t.ok);
+  for (int k = 2; k-- > 0;)
+    cg_loop_close(c, &inner[k], *slot[n + k]);
   p->last(p);
-  cg_loop_close(c, &low, p->ow);
-  cg_loop_close(c, &loh, p->oh);
+  for (int k = 2; k-- > 0;)
+    cg_loop_close(c, &outer[k], *slot[o + k]);
   cg_loop_close(c, &lc, p->ch);
   cg_loop_close(c, &lb, p->b);
 }
@@ -223,6 +160,8 @@ static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
 static LLVMValueRef pool_index(Pool *p) {
   return index4(p->q.c, p->b, p->q.ch, p->ch, p->q.oh, p->oh, p->q.ow, p->ow);
 }
+
+static void nothing(Pool *p) { (void)p; }
 
 static void start_sum(Pool *p) { LLVMBuildStore(p->q.c->b, cg_f32(p->q.c, 0), p->acc); }
 
@@ -232,17 +171,42 @@ static void start_max(Pool *p) {
   LLVMBuildStore(c->b, cg_i64(c, -1), p->best);
 }
 
-static void sum_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef v, LLVMValueRef inside) {
+
+static void sum_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
   CgCtx *c = p->q.c;
-  (void)pixel;
-  v = LLVMBuildSelect(c->b, inside, v, cg_f32(c, 0), "");
+  LLVMValueRef v = LLVMBuildSelect(c->b, inside, load_at(c, p->q.in, pixel), cg_f32(c, 0), "");
   LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, p->acc, ""), v, ""), p->acc);
+}
+
+/* out[pixel] += v where the tap is inside (outside, the clamped pixel gets 0 added) */
+static void scatter_add(Pool *p, LLVMValueRef pixel, LLVMValueRef inside, LLVMValueRef v) {
+  CgCtx *c = p->q.c;
+  v = LLVMBuildSelect(c->b, inside, v, cg_f32(c, 0), "");
+  LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, p->q.out, &pixel, 1, "");
+  LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, at, ""), v, ""), at);
+}
+
+/* the average's adjoint: each tap receives dy / (kh·kw) */
+static void spread_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
+  CgCtx *c = p->q.c;
+  LLVMValueRef g = load_at(c, p->q.in, pool_index(p));
+  scatter_add(p, pixel, inside, LLVMBuildFMul(c->b, g, cg_f32(c, 1.0 / (double)(p->q.w.kh * p->q.w.kw)), ""));
+}
+
+/* fold: the patch element of this tap back onto its pixel */
+static void fold_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
+  CgCtx *c = p->q.c;
+  Win *q = &p->q;
+  LLVMValueRef col = add(c, mul(c, add(c, mul(c, p->ch, q->w.kh), p->i), q->w.kw), p->j);
+  LLVMValueRef row = add(c, mul(c, add(c, mul(c, p->b, q->oh), p->oh), q->ow), p->ow);
+  scatter_add(p, pixel, inside, load_at(c, q->in, add(c, mul(c, row, q->ch * q->w.kh * q->w.kw), col)));
 }
 
 /* the window's first maximum: a tap wins when it is inside and greater than the best so far,
  * or the first inside one */
-static void max_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef v, LLVMValueRef inside) {
+static void max_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
   CgCtx *c = p->q.c;
+  LLVMValueRef v = load_at(c, p->q.in, pixel);
   LLVMValueRef best = LLVMBuildLoad2(c->b, c->i64, p->best, "");
   LLVMValueRef m = LLVMBuildLoad2(c->b, c->f32, p->acc, "");
   LLVMValueRef better = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, m, ""),
@@ -272,26 +236,66 @@ static void route_to_argmax(Pool *p) {
   LLVMBuildStore(c->b, LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, c->f32, at, ""), g, ""), at);
 }
 
-static void pool_kernel(CgCtx *c, const Kernel *k, Pool *p, const Shape *image) {
+/* The kernel of a window op over `image` (the source's shape, or the result's for adjoints). */
+static void window_kernel(CgCtx *c, const Kernel *k, Pool *p, const Shape *image) {
   win_init(&p->q, c, k, image);
   p->acc = cg_alloca(c, c->f32, "acc");
   p->best = cg_alloca(c, c->i64, "best");
   emit_windows(c, p, image);
 }
 
+void cg_fold(CgCtx *c, const Kernel *k) {
+  window_kernel(c, k, &(Pool){.first = nothing, .tap = fold_tap, .last = nothing, .scatter = true,
+                              .tap_major = true},
+                &k->root->shape);
+}
+
 void cg_maxpool(CgCtx *c, const Kernel *k) {
-  pool_kernel(c, k, &(Pool){.first = start_max, .tap = max_tap, .last = store_max},
-              &k->root->src[0]->shape);
+  window_kernel(c, k, &(Pool){.first = start_max, .tap = max_tap, .last = store_max},
+                &k->root->src[0]->shape);
 }
 
 void cg_avgpool(CgCtx *c, const Kernel *k) {
-  pool_kernel(c, k, &(Pool){.first = start_sum, .tap = sum_tap, .last = store_average},
-              &k->root->src[0]->shape);
+  window_kernel(c, k, &(Pool){.first = start_sum, .tap = sum_tap, .last = store_average},
+                &k->root->src[0]->shape);
 }
 
+void cg_avgpool_back(CgCtx *c, const Kernel *k) {
+  window_kernel(c, k, &(Pool){.first = nothing, .tap = spread_tap, .last = nothing, .scatter = true,
+                              .tap_major = true},
+                &k->root->shape);
+}
+
+/* Windows that tile the image (stride = window, no padding) each own their pixels: the
+ * adjoint writes every one of them, dy at the argmax and 0 elsewhere, instead of adding into a
+ * zeroed image — stores LLVM can vectorise across windows. */
+static bool windows_tile(const Window *w) {
+  return w->sh == w->kh && w->sw == w->kw && !(w->pt | w->pl | w->pb | w->pr);
+}
+
+static void write_window(Pool *p) {
+  CgCtx *c = p->q.c;
+  Win *q = &p->q;
+  LLVMValueRef best = LLVMBuildLoad2(c->b, c->i64, p->best, "");
+  LLVMValueRef g = load_at(c, p->dy, pool_index(p));
+  for (int32_t i = 0; i < q->w.kh; i++)
+    for (int32_t j = 0; j < q->w.kw; j++) {
+      Tap t = tap_at(q, p->oh, p->ow, cg_i64(c, i), cg_i64(c, j));
+      LLVMValueRef pixel = index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x);
+      LLVMValueRef at_best = LLVMBuildICmp(c->b, LLVMIntEQ, pixel, best, "");
+      store_at(c, q->out, pixel, LLVMBuildSelect(c->b, at_best, g, cg_f32(c, 0), ""));
+    }
+}
+
+/* max-pool's adjoint reads the image x (source 0) to find each argmax, and dy (source 1) */
 void cg_maxpool_back(CgCtx *c, const Kernel *k) {
   LLVMValueRef off = cg_i64(c, c->p->plan.offset[k->root->src[1]->id]);
-  Pool p = {.first = start_max, .tap = max_tap, .last = route_to_argmax,
-            .dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
-  pool_kernel(c, k, &p, &k->root->shape);
+  Window w = window_of(k->root->arg.p);
+  const Shape *x = &k->root->shape;
+  bool tiles = windows_tile(&w);
+  /* rows or columns past the last window get no gradient: zeroed first */
+  bool covered = tiles && x->dim[2] % w.kh == 0 && x->dim[3] % w.kw == 0;
+  Pool p = {.first = start_max, .tap = max_tap, .last = tiles ? write_window : route_to_argmax,
+            .scatter = !covered, .dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
+  window_kernel(c, k, &p, x);
 }

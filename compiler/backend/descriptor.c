@@ -28,6 +28,7 @@
   X(ROLE_PARAM, NNRT_ROLE_PARAM)                                                                \
   X(ROLE_STATE, NNRT_ROLE_STATE)                                                                \
   X(ROLE_CONST, NNRT_ROLE_CONST)                                                                \
+  X(ROLE_BUFFER, NNRT_ROLE_BUFFER)                                                              \
   X(LR_CONSTANT, NNRT_LR_CONSTANT)                                                              \
   X(LR_STEP, NNRT_LR_STEP)                                                                      \
   X(LR_EXPONENTIAL, NNRT_LR_EXPONENTIAL)                                                        \
@@ -189,7 +190,8 @@ static SlotSource slot_of(const Node *n, const char *role) {
   return (SlotSource){n, n && n->name ? n->name : n ? role : ""};
 }
 
-/* ---- NnrtParam: parameters, then optimizer state, then constants (as nnrt.h promises) ---- */
+/* ---- NnrtParam: parameters, optimizer state, constants, then running statistics (as nnrt.h
+ * promises) ---- */
 
 typedef struct {
   CgCtx *c;
@@ -234,7 +236,7 @@ static LLVMValueRef params_array(CgCtx *c) {
   const Graph *g = c->p->g;
   LLVMValueRef *v = ARENA_ARRAY(g->arena, LLVMValueRef, g->nparams + 1);
   int n = 0;
-  for (int role = ROLE_PARAM; role <= ROLE_CONST; role++)
+  for (int role = ROLE_PARAM; role <= ROLE_BUFFER; role++)
     for (int i = 0; i < g->nparams; i++)
       if ((int)g->params[i].role == role && param_in_workspace(c->p, &g->params[i]))
         v[n++] = param_value(c, &g->params[i]);
@@ -248,27 +250,37 @@ static int count_params(const Program *p) {
   return n;
 }
 
-/* ---- NnrtNoise: the dropout masks ---- */
+/* ---- NnrtNoise: the dropout masks, then the training flag (when a schedule reads it) ---- */
 
 typedef struct {
   CgCtx *c;
   const Node *mask;
 } NoiseFields;
 
+static int64_t noise_kind(const NoiseFields *s) {
+  return s->mask == s->c->p->g->training ? NNRT_NOISE_TRAINING : NNRT_NOISE_DROPOUT;
+}
 static int64_t noise_offset(const NoiseFields *s) { return s->c->p->plan.offset[s->mask->id]; }
 static int64_t noise_width(const NoiseFields *s) { return shape_numel(&s->mask->shape, 1); }
 static double noise_p(const NoiseFields *s) { return s->mask->arg.k; }
 
 #define NOISE_FIELD(kind, ctype, name) const_##kind(s.c, noise_##name(&s)),
+static bool has_training_flag(const Program *p) {
+  return p->g->training && p->plan.offset[p->g->training->id] >= 0;
+}
+
+static int count_noise(const Program *p) { return p->g->nnoise + has_training_flag(p); }
+
 static LLVMValueRef noise_array(CgCtx *c) {
   const Graph *g = c->p->g;
-  LLVMValueRef *v = ARENA_ARRAY(g->arena, LLVMValueRef, g->nnoise + 1);
-  for (int i = 0; i < g->nnoise; i++) {
-    NoiseFields s = {c, g->noise[i]};
+  int n = count_noise(c->p);
+  LLVMValueRef *v = ARENA_ARRAY(g->arena, LLVMValueRef, n + 1);
+  for (int i = 0; i < n; i++) {
+    NoiseFields s = {c, i < g->nnoise ? g->noise[i] : g->training};
     LLVMValueRef f[] = {NNRT_NOISE_FIELDS(NOISE_FIELD)};
     v[i] = LLVMConstNamedStruct(noise_type(c), f, COUNT(f));
   }
-  return private_array(c, noise_type(c), v, g->nnoise, "nn_noise");
+  return private_array(c, noise_type(c), v, n, "nn_noise");
 }
 
 /* ---- NnrtLayer: the rows of `info` ---- */
@@ -400,7 +412,7 @@ typedef struct {
   LLVMValueRef step, evaluate, predict, *step_kernels;
   LayerSummary *layers; /* the rows of `info` */
   int nlayers;
-  int64_t mem_params, mem_state; /* floats of parameters and of optimizer state */
+  int64_t mem_params, mem_state, mem_buffers; /* floats of each role that lives across steps */
 } ModelFields;
 
 static int64_t offset_of(const ModelFields *s, const Node *n) {
@@ -429,7 +441,7 @@ static int64_t model_lr_offset(const ModelFields *s) { return offset_of(s, s->p-
 static int64_t model_step_offset(const ModelFields *s) { return offset_of(s, s->p->g->step); }
 static int64_t model_n_params(const ModelFields *s) { return count_params(s->p); }
 static LLVMValueRef model_params(const ModelFields *s) { return params_array(s->c); }
-static int64_t model_n_noise(const ModelFields *s) { return s->p->g->nnoise; }
+static int64_t model_n_noise(const ModelFields *s) { return count_noise(s->p); }
 static LLVMValueRef model_noise(const ModelFields *s) { return noise_array(s->c); }
 static int64_t model_n_classes(const ModelFields *s) { return s->p->n_classes; }
 static int64_t model_metric(const ModelFields *s) { return s->p->g->metric; }
@@ -465,8 +477,9 @@ static LLVMValueRef model_checks(const ModelFields *s) {
 }
 static int64_t model_mem_params(const ModelFields *s) { return s->mem_params; }
 static int64_t model_mem_state(const ModelFields *s) { return s->mem_state; }
+static int64_t model_mem_buffers(const ModelFields *s) { return s->mem_buffers; }
 static int64_t model_mem_other(const ModelFields *s) {
-  return s->p->plan.total - s->mem_params - s->mem_state;
+  return s->p->plan.total - s->mem_params - s->mem_state - s->mem_buffers;
 }
 static int64_t model_n_step_kernels(const ModelFields *s) {
   return s->train ? sched_groups(&s->p->step) : 0;
@@ -476,16 +489,19 @@ static LLVMValueRef model_step_kernels(const ModelFields *s) {
   return n ? private_array(s->c, s->c->ptr, s->step_kernels, n, "nn_step_kernels") : NULL;
 }
 
-/* Floats of parameters (role PARAM) and of optimizer state (role STATE). */
+/* Floats of parameters (role PARAM), optimizer state (STATE) and running statistics (BUFFER);
+ * constants count with everything else. */
 static void memory_plan(ModelFields *s) {
   const Graph *g = s->p->g;
-  s->mem_params = s->mem_state = 0;
+  s->mem_params = s->mem_state = s->mem_buffers = 0;
   for (int i = 0; i < g->nparams; i++) {
     int64_t size = shape_numel(&g->params[i].param->shape, 1);
     if (g->params[i].role == ROLE_PARAM)
       s->mem_params += size;
     else if (g->params[i].role == ROLE_STATE)
       s->mem_state += size;
+    else if (g->params[i].role == ROLE_BUFFER)
+      s->mem_buffers += size;
   }
 }
 

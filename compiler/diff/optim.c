@@ -91,6 +91,20 @@ static Node *rmsprop(Rule *r) {
   return descend(r, b2);
 }
 
+/* A running statistic b following the batch statistic s, PyTorch's convention:
+ * b ← b + momentum·(s − b) = (1 − momentum)·b + momentum·s. Built after the gradient, so its
+ * node comes after every node that reads the old b, and the in-place write after every kernel
+ * that does (node ids are the schedule's order). */
+static void buffer_rule(Graph *g, const ParamSlot *slot) {
+  Node *b = slot->param;
+  g->loc = b->loc;
+  uint32_t first = g->n;
+  Node *update = g_add(g, b, g_mul(g, k(g, slot->momentum), g_sub(g, slot->target, b)));
+  /* a node of its own: an older one is a value the step reads, not b's region to overwrite */
+  NNC_ASSERT(update && update->id >= first);
+  set_update(g, b, update);
+}
+
 /* The update builders: a column of optimizers.def's table, indexed by the same kind. `step`:
  * the rule reads the step number t (bias corrections). */
 typedef Node *OptimizerRule(Rule *r);
@@ -117,4 +131,7 @@ void optim_build(Graph *g, const OptimizerSettings *o) {
     Node *update = rules[o->kind].build(&r);
     set_update(g, r.p, update);
   }
+  for (int i = 0; i < nparams; i++)
+    if (g->params[i].role == ROLE_BUFFER)
+      buffer_rule(g, &g->params[i]);
 }

@@ -129,7 +129,7 @@ static Node *add_slot(Graph *g, const char *name, Shape shape, uint16_t flags, P
   uint32_t cap = (uint32_t)g->params_cap;
   g->params = grow(g->arena, g->params, sizeof(ParamSlot), (uint32_t)g->nparams, &cap);
   g->params_cap = (int)cap;
-  g->params[g->nparams++] = (ParamSlot){n, NULL, NULL, init, role};
+  g->params[g->nparams++] = (ParamSlot){.param = n, .init = init, .role = role};
   return n;
 }
 
@@ -157,6 +157,39 @@ Node *g_noise(Graph *g, Shape shape, double p) {
   g->noise_cap = (int)cap;
   g->noise[g->nnoise++] = n;
   return n;
+}
+
+Node *g_buffer(Graph *g, const char *name, Shape shape, ParamInit init, Node *target,
+               double momentum) {
+  if (!target)
+    return NULL;
+  NNC_ASSERT(!(target->flags & (NODE_BACKWARD | NODE_UPDATE)));
+  char a[64], b[64];
+  if (shape_has_batch(&shape)) {
+    diag_error(g->diag, g->loc, "running statistic '%s' %s has the batch axis; it outlives batches",
+               name, shape_str(&shape, a, sizeof a));
+    return NULL;
+  }
+  if (!shape_eq(&shape, &target->shape)) {
+    diag_error(g->diag, g->loc, "running statistic '%s' %s cannot follow a value %s", name,
+               shape_str(&shape, a, sizeof a), shape_str(&target->shape, b, sizeof b));
+    return NULL;
+  }
+  if (!(momentum > 0 && momentum <= 1)) {
+    diag_error(g->diag, g->loc, "running statistic '%s' has momentum %g, not in (0, 1]", name,
+               momentum);
+    return NULL;
+  }
+  Node *n = add_slot(g, name, shape, NODE_BUFFER, init, ROLE_BUFFER);
+  g->params[g->nparams - 1].target = target;
+  g->params[g->nparams - 1].momentum = momentum;
+  return n;
+}
+
+Node *g_training(Graph *g) {
+  if (!g->training)
+    g->training = g_leaf(g, OP_INPUT, "training", shape_scalar(), NODE_HYPER);
+  return g->training;
 }
 
 ParamSlot *graph_slot(const Graph *g, const Node *leaf) {

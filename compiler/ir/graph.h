@@ -23,6 +23,7 @@ enum {
   NODE_UPDATE = 1 << 4,  /* built by the optimizer */
   NODE_STATE = 1 << 5,   /* optimizer state: kept across steps, not trained */
   NODE_NOISE = 1 << 6,   /* dropout mask, filled by the runtime before each step */
+  NODE_BUFFER = 1 << 7,  /* running statistic: kept across steps, moved by each step, not trained */
 };
 
 /* Provenance: what the builder that made a node made it as, for --explain. Tags take no part
@@ -72,15 +73,18 @@ typedef struct {
   const float *values; /* INIT_VALUES */
 } ParamInit;
 
-/* Mirrors NnrtRole: trained parameter, optimizer state, constant tensor. */
-typedef enum { ROLE_PARAM, ROLE_STATE, ROLE_CONST } LeafRole;
+/* Mirrors NnrtRole: trained parameter, optimizer state, constant tensor, running statistic. */
+typedef enum { ROLE_PARAM, ROLE_STATE, ROLE_CONST, ROLE_BUFFER } LeafRole;
 
 /* A tensor that lives in the workspace across steps: a trained parameter (with its derived
- * gradient), a piece of optimizer state, or a constant; `update` is its value after a step. */
+ * gradient), a piece of optimizer state, a constant, or a running statistic (a buffer, saved
+ * with the weights but not trained); `update` is its value after a step. */
 typedef struct {
   Node *param, *grad, *update;
   ParamInit init;
   LeafRole role;
+  Node *target;    /* ROLE_BUFFER: the batch statistic it follows (a forward value) */
+  double momentum; /* ROLE_BUFFER: each step moves it by momentum · (target − itself) */
 } ParamSlot;
 
 typedef struct {
@@ -95,6 +99,7 @@ typedef struct {
   Node *lr, *step; /* hyper-parameters the runtime writes: η (scheduled) and the step number t */
   Node **noise;    /* dropout masks (NODE_NOISE leaves) */
   int nnoise, noise_cap;
+  Node *training;  /* g_training's flag, NULL until asked for */
   Node *loss, *output;
   ParamSlot *params;
   int nparams, params_cap;
@@ -118,7 +123,16 @@ Node *g_state(Graph *g, const char *name, Shape shape);
 Node *g_tensor(Graph *g, const char *name, Shape shape, const float *values);
 /* A dropout mask of the given shape; its slot records the drop probability p. */
 Node *g_noise(Graph *g, Shape shape, double p);
-/* The slot of a parameter, state or constant leaf; NULL for other nodes. */
+/* A running statistic (PyTorch's buffer), starting at init, that every training step moves
+ * towards `target`, a forward value of the same shape without a batch axis:
+ * new = (1 − momentum) · old + momentum · target, 0 < momentum <= 1 (optim_build builds the
+ * update). Not trained; saved, loaded and restored with the weights. */
+Node *g_buffer(Graph *g, const char *name, Shape shape, ParamInit init, Node *target,
+               double momentum);
+/* The scalar that reads 1 during a training step and 0 in evaluate and predict (the runtime
+ * writes it with the dropout masks); one per graph. */
+Node *g_training(Graph *g);
+/* The slot of a parameter, state, constant or buffer leaf; NULL for other nodes. */
 ParamSlot *graph_slot(const Graph *g, const Node *leaf);
 /* Any non-leaf op through the table, reading op_info[op].arity entries of src; the named
  * builders below are shorthands. `want` is the result shape for ops that cannot infer it

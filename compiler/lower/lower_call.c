@@ -213,7 +213,8 @@ static const LowerFunction functions[] = {
   {"sqrt", fn_sqrt}, {"abs", fn_abs}, {"sum", fn_sum}, {"mean", fn_mean}, {"max", fn_max},
   {"min", fn_min}, {"dot", fn_dot}, {"transpose", fn_transpose}, {NULL, NULL},
 };
-static const LowerFunction *const function_tables[] = {functions, lower_image_functions};
+static const LowerFunction *const function_tables[] = {functions, lower_image_functions,
+                                                      lower_norm_functions};
 enum { NTABLES = sizeof function_tables / sizeof *function_tables };
 
 static const LowerFunction *find_function(const char *name) {

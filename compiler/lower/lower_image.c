@@ -102,15 +102,15 @@ static bool is_image(Lower *L, const Node *x, const AstNode *at, const char *f) 
 }
 
 /* images x [N, C, H, W] ∗ weights W [F, C, kh, kw] (+ b [F]) = [N, F, OH, OW]: the patches of x
- * times W as an [F, C·kh·kw] matrix, transposed, then moved to channels first. */
+ * times W as an [F, C·kh·kw] matrix, transposed, moved to channels first. The bias is added
+ * after the move, so the move is read in the loop that adds it instead of costing a pass. */
 static Node *convolve(Lower *L, Node *x, Node *W, const Window *w, Node *b) {
   Graph *g = L->g;
   int64_t f = W->shape.dim[0], cols = W->shape.dim[1] * W->shape.dim[2] * W->shape.dim[3];
   Node *y = g_matmul(g, g_unfold(g, x, w), g_reshape(g, W, (Shape){2, {f, cols}}), false, true);
-  if (b)
-    y = g_add(g, y, b);
   static const int32_t channels_first[4] = {0, 3, 1, 2};
-  return g_permute(g, y, channels_first);
+  y = g_permute(g, y, channels_first);
+  return b ? g_add(g, y, g_reshape(g, b, (Shape){3, {f, 1, 1}})) : y;
 }
 
 /* The window arguments of conv2d, conv and the pools, from a[first..first+3]: kernel (unless

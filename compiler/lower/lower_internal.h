@@ -1,7 +1,7 @@
 /* lower_internal: what the files of lower share; not part of lower.h's API.
  * Contract: lower.c owns the scope and the driver and lowers expressions and declarations;
  * lower_call.c lowers function calls (layers, elementwise functions, reductions, dot,
- * transpose), lower_image.c those over images and the normalisations, and lower_call
+ * transpose), lower_image.c those over images, lower_norm.c the normalisations, and lower_call
  * dispatches the rest to lower_sugar.c's tables of activations, losses and
  * regularisers; lower_args.c binds call arguments; lower_init.c owns the initialisers. Every
  * function reports at the user's source through L->diag and returns NULL (false) after an
@@ -98,8 +98,9 @@ typedef struct {
   const char *name;
   Node *(*lower)(Lower *L, const AstNode *call, const char *let_name);
 } LowerFunction;
-/* conv2d, conv, the pools, flatten, reshape, the norms; ends with a NULL name */
-extern const LowerFunction lower_image_functions[];
+/* conv2d, conv, the pools, flatten, reshape (lower_image.c); batch_norm, layer_norm
+ * (lower_norm.c); each ends with a NULL name */
+extern const LowerFunction lower_image_functions[], lower_norm_functions[];
 
 Node *lower_call(Lower *L, const AstNode *call, const char *let_name);
 /* The transpose of the last two axes. */

@@ -149,16 +149,17 @@ static char *compose(const Block *primary, const Block *other) {
 
 const char *repl_plural(int64_t n) { return n == 1 ? "" : "s"; }
 
-/* Copies every trained parameter of old that new still has with the same shape; lists them. */
+/* Copies every weight (parameter or running statistic) of old that new still has with the
+ * same role and shape; lists them. */
 static void keep_weights(const Entry *old, Entry *e, Buf *kept, Buf *fresh) {
   const NnrtModel *m = e->c.m, *o = old->c.m;
   for (int32_t i = 0; i < m->n_params; i++) {
     const NnrtParam *p = &m->params[i];
-    if (p->role != NNRT_ROLE_PARAM)
+    if (!nnrt_role_is_weight(p->role))
       continue;
     const NnrtParam *q = NULL;
     for (int32_t j = 0; j < o->n_params && !q; j++)
-      if (o->params[j].role == NNRT_ROLE_PARAM && !strcmp(o->params[j].name, p->name))
+      if (o->params[j].role == p->role && !strcmp(o->params[j].name, p->name))
         q = &o->params[j];
     bool same = q && q->rank == p->rank && q->size == p->size;
     for (int d = 0; same && d < p->rank; d++)

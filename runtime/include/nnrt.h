@@ -14,7 +14,7 @@
 #include "nnrt_fields.h"
 #include "nnrt_sources.h"
 
-#define NNRT_ABI_VERSION 4
+#define NNRT_ABI_VERSION 5
 
 typedef enum {
   NNRT_INIT_ZEROS,   /* all 0 */
@@ -25,12 +25,26 @@ typedef enum {
   NNRT_INIT_VALUES,  /* copy `values` (size floats) */
 } NnrtInitKind;
 
-/* What a tensor that lives across steps is for. */
+/* What a tensor that lives across steps is for. The weights of a model — what a weights file
+ * holds, predict loads, --init copies and early stopping keeps from the best epoch — are its
+ * PARAM and BUFFER tensors (nnrt_host.h: nnrt_role_is_weight). */
 typedef enum {
-  NNRT_ROLE_PARAM, /* trained; saved in checkpoints */
-  NNRT_ROLE_STATE, /* optimizer state (momentum, Adam's moments): zero at start */
-  NNRT_ROLE_CONST, /* a constant tensor of the model (an array literal in an expression) */
+  NNRT_ROLE_PARAM,  /* trained; saved in checkpoints */
+  NNRT_ROLE_STATE,  /* optimizer state (momentum, Adam's moments): zero at start */
+  NNRT_ROLE_CONST,  /* a constant tensor of the model (an array literal in an expression) */
+  NNRT_ROLE_BUFFER, /* a running statistic (batch norm's mean and variance): starts at its
+                       initialiser, moved by every training step (never by evaluate or
+                       predict), not trained; saved and loaded with the parameters */
 } NnrtRole;
+
+/* What the runtime writes into a noise tensor (NnrtNoise) before each training step, and
+ * before evaluate and predict. */
+typedef enum {
+  NNRT_NOISE_DROPOUT,  /* a dropout mask: max_batch rows of width floats, independent draws of
+                          Bernoulli(1 − p) / (1 − p) for a step; 1 for evaluate and predict */
+  NNRT_NOISE_TRAINING, /* the training flag: width (1) floats, 1 for a step, 0 for evaluate and
+                          predict */
+} NnrtNoiseKind;
 
 /* The structs' fields are listed once, in nnrt_fields.h, which the compiler's descriptor emitter
  * reads too; their comments are there. */
@@ -48,8 +62,7 @@ typedef struct {
   NNRT_PARAM_FIELDS(NNRT_C_FIELD)
 } NnrtParam;
 
-/* A dropout mask: before each training step the runtime fills max_batch rows of `width` floats
- * with independent draws of Bernoulli(1 − p) / (1 − p); before predicting, with 1. */
+/* A tensor the runtime fills before each step, evaluate and predict, as its kind says. */
 typedef struct {
   NNRT_NOISE_FIELDS(NNRT_C_FIELD)
 } NnrtNoise;

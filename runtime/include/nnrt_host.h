@@ -12,6 +12,12 @@
 
 #include "nnrt.h"
 
+/* Whether a tensor of this NnrtRole is one of the model's weights: a trained parameter or a
+ * running statistic, saved, loaded and kept together (optimizer state and constants are not). */
+static inline int nnrt_role_is_weight(int32_t role) {
+  return role == NNRT_ROLE_PARAM || role == NNRT_ROLE_BUFFER;
+}
+
 /* ---- Training: options, progress reports, the loop ---- */
 
 /* What the training loop reports, for progress bars, logs and plots (see report.c). */
@@ -72,9 +78,9 @@ int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char
 /* m->workspace_floats zeroed floats, 64-byte aligned; NULL when out of memory. */
 float *nnrt_workspace_new(const NnrtModel *m);
 void nnrt_workspace_free(float *ws);
-/* Writes every ROLE_PARAM and ROLE_CONST tensor's initialiser into ws, drawing from one stream
- * seeded with seed (parameters come first, so constants never shift their draws), and zeroes
- * every ROLE_STATE tensor. */
+/* Writes every ROLE_PARAM, ROLE_CONST and ROLE_BUFFER tensor's initialiser into ws, drawing
+ * from one stream seeded with seed (parameters come first, so constants and running statistics
+ * never shift their draws), and zeroes every ROLE_STATE tensor. */
 void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed);
 /* Loads the train block's data (nnrt_train_data_load), trains on it (nnrt_train_on) and frees it,
  * logging to log (may be NULL); returns the last epoch's mean training loss, or NAN with err set
@@ -82,15 +88,18 @@ void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed);
 double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *opt, FILE *log,
                   char *err, size_t errlen);
 /* y[r * output.width ...] = the model's outputs for x[r * input.width ...], r < rows: x as the
- * model sees it (already scaled, see nnrt_scale_inputs). Sets every dropout mask to 1 first. */
+ * model sees it (already scaled, see nnrt_scale_inputs). Sets every dropout mask to 1 and the
+ * training flag to 0 first, so running statistics are read, never moved. */
 void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y);
-/* Atomically replaces path with a safetensors file of m's ROLE_PARAM tensors in ws and the
- * metadata format, model and model_hash (a weights file; training checkpoints, which add the
- * optimizer state and the run's state, come from nnrt_train_on: see checkpoint.c). */
+/* Atomically replaces path with a safetensors file of m's weights in ws (ROLE_PARAM and
+ * ROLE_BUFFER tensors) and the metadata format, model and model_hash (a weights file; training
+ * checkpoints, which add the optimizer state and the run's state, come from nnrt_train_on: see
+ * checkpoint.c). */
 int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, size_t errlen);
-/* Validates the safetensors file at path against m's ROLE_PARAM tensors completely, then copies
- * them into ws; on failure ws is untouched. Optimizer state and tensors named "__..." (a
- * training checkpoint's) are ignored, any other unknown tensor is an error. A file whose
+/* Validates the safetensors file at path against m's weights (ROLE_PARAM and ROLE_BUFFER
+ * tensors) completely, then copies them into ws; on failure ws is untouched. Optimizer state
+ * and tensors named "__..." (a training checkpoint's) are ignored, any other unknown tensor is
+ * an error. A file whose
  * model_hash metadata differs from m->model_hash is refused ("'PATH' was saved by a different
  * model (hash H, this program is H')"); one without (another tool's) is accepted when names,
  * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first. */
@@ -145,7 +154,7 @@ const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td);
 typedef enum { NNRT_SET_TRAIN, NNRT_SET_VALIDATION } NnrtSet;
 int64_t nnrt_train_data_rows(const NnrtTrainData *td, NnrtSet set);
 /* Loss and metric (NAN without one) of the weights in ws on those rows, through m->evaluate
- * with every dropout mask at 1. */
+ * with every dropout mask at 1 and the training flag at 0. */
 void nnrt_evaluate_train_data(const NnrtModel *m, float *ws, const NnrtTrainData *td,
                               NnrtSet set, double *loss, double *acc);
 
@@ -164,8 +173,8 @@ typedef struct {
 } NnrtTrainResult;
 
 /* The training loop: per step the learning rate (ws[lr_offset]), the step number t = 1, 2, ...
- * (ws[step_offset]) and fresh dropout masks; per epoch the mean loss, the metric, validation
- * through m->evaluate, early stopping and periodic checkpoints. Progress goes to o->report
+ * (ws[step_offset]), fresh dropout masks and the training flag at 1; per epoch the mean loss,
+ * the metric, validation through m->evaluate, early stopping and periodic checkpoints. Progress goes to o->report
  * only: it prints nothing (`log` is unused and may be NULL). Allocates only before the first
  * epoch (and inside checkpoint saves between epochs); nothing per step. Returns res->loss, or
  * NAN with err set and res->status saying why: NONFINITE (3): a starting weight, the loss, a
@@ -235,31 +244,35 @@ void nnrt_context_free(NnrtContext *c); /* c may be NULL */
 const NnrtModel *nnrt_context_model(const NnrtContext *c);
 float *nnrt_context_workspace(NnrtContext *c);
 int64_t nnrt_context_steps(const NnrtContext *c); /* optimizer steps taken so far */
-/* nnrt_load / nnrt_save of the context's ROLE_PARAM tensors (safetensors); 0 or -1 with err. */
+/* nnrt_load / nnrt_save of the context's weights (safetensors); 0 or -1 with err. */
 int nnrt_context_load(NnrtContext *c, const char *path, char *err, size_t errlen);
 int nnrt_context_save(const NnrtContext *c, const char *path, char *err, size_t errlen);
 /* One optimizer step on n rows: x holds n * input.width floats, y n * target.width floats
  * (one-hot rows of n_classes for a class model). Writes lr, the step number t (counting from 1
- * per context) and fresh dropout masks, runs m->step and returns the batch's mean loss (NAN or
- * inf when training diverged; the parameters are then updated anyway). Returns NAN and changes
- * nothing when n < 1, n > max_batch, x or y is NULL, lr is not finite or m cannot train. */
+ * per context), fresh dropout masks and the training flag at 1, runs m->step (which moves the
+ * running statistics) and returns the batch's mean loss (NAN or inf when training diverged;
+ * the parameters are then updated anyway). Returns NAN and changes nothing when n < 1,
+ * n > max_batch, x or y is NULL, lr is not finite or m cannot train. */
 float nnrt_context_train_batch(NnrtContext *c, const float *x, const float *y, int64_t n,
                                float lr);
 /* out[r * output.width ...] = the outputs for x[r * input.width ...], r < n, for any n >= 1 (in
- * chunks of max_batch rows), with every dropout mask at 1; nothing happens when n < 1. */
+ * chunks of max_batch rows), with every dropout mask at 1 and the training flag at 0; nothing
+ * happens when n < 1. */
 void nnrt_context_predict(NnrtContext *c, const float *x, int64_t n, float *out);
 
 /* ---- Starting weights: --init, non-finite values ---- */
 
 /* --init: copies every ROLE_PARAM tensor of the safetensors file at path (same names and
  * shapes, F32; other tensors and the metadata are ignored, a missing one is an error) into ws,
- * provided every value is finite. Returns NNRT_EXIT_OK; NNRT_EXIT_IO when the file cannot be
+ * and every ROLE_BUFFER tensor the file has (a missing one keeps its value), provided every
+ * value is finite. Returns NNRT_EXIT_OK; NNRT_EXIT_IO when the file cannot be
  * read or does not fit ("cannot load 'PATH': tensor 'b' is missing"); NNRT_EXIT_NONFINITE
  * ("initial weight 'W1' has a non-finite value (nan) at index 3 (from 'PATH')"). On failure ws
  * is untouched. */
 int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
-/* 0 when every ROLE_PARAM value in ws is finite, else -1 with "initial weight 'W1' has a
- * non-finite value (nan) at index 3" (nnrt_train_on checks this before the first step). */
+/* 0 when every weight (ROLE_PARAM and ROLE_BUFFER value) in ws is finite, else -1 with
+ * "initial weight 'W1' has a non-finite value (nan) at index 3" (nnrt_train_on checks this
+ * before the first step). */
 int nnrt_check_finite_params(const NnrtModel *m, const float *ws, char *err, size_t errlen);
 
 /* ---- What a host shows: progress of a run, outputs (report.c, train.c) ---- */

@@ -15,7 +15,9 @@
 #include "driver.h"
 #include "jit.h"
 #include "nnrt.h"
+#include "nnrt_host.h"
 #include "summary.h"
+#include "buffer_model.h"
 
 #define TEST_TMP_DIR "/tmp/nnc-descriptor-XXXXXX"
 #include "tmp_dir.h"
@@ -240,7 +242,7 @@ static NnrtData want_data(Want *w, const DataSettings *d, int which) {
 static void want_params(Want *w) {
   const Graph *g = w->p->g;
   int n = 0;
-  for (int role = ROLE_PARAM; role <= ROLE_CONST; role++)
+  for (int role = ROLE_PARAM; role <= ROLE_BUFFER; role++)
     for (int i = 0; i < g->nparams; i++) {
       const ParamSlot *ps = &g->params[i];
       if ((int)ps->role != role || w->p->plan.offset[ps->param->id] < 0)
@@ -258,15 +260,19 @@ static void want_params(Want *w) {
   w->m.params = w->params;
 }
 
+/* The dropout masks, then the training flag when a schedule reads it. */
 static void want_noise_and_layers(Want *w) {
   const Program *p = w->p;
-  assert_true(p->g->nnoise <= 8);
-  for (int i = 0; i < p->g->nnoise; i++) {
-    const Node *n = p->g->noise[i];
-    w->noise[i] = (NnrtNoise){.offset = p->plan.offset[n->id],
-                              .width = shape_numel(&n->shape, 1), .p = n->arg.k};
+  int n_noise = 0;
+  assert_true(p->g->nnoise < 8);
+  for (int i = 0; i <= p->g->nnoise; i++) {
+    const Node *n = i < p->g->nnoise ? p->g->noise[i] : p->g->training;
+    if (n && p->plan.offset[n->id] >= 0)
+      w->noise[n_noise++] = (NnrtNoise){
+        .kind = n == p->g->training ? NNRT_NOISE_TRAINING : NNRT_NOISE_DROPOUT,
+        .offset = p->plan.offset[n->id], .width = shape_numel(&n->shape, 1), .p = n->arg.k};
   }
-  w->m.n_noise = p->g->nnoise;
+  w->m.n_noise = n_noise;
   w->m.noise = w->noise;
   LayerSummary *ls;
   int n = summary_layers(p->g, &ls);
@@ -306,8 +312,10 @@ static void want_memory(Want *w) {
       w->m.mem_params += size;
     else if (g->params[i].role == ROLE_STATE)
       w->m.mem_state += size;
+    else if (g->params[i].role == ROLE_BUFFER)
+      w->m.mem_buffers += size;
   }
-  w->m.mem_other = w->p->plan.total - w->m.mem_params - w->m.mem_state;
+  w->m.mem_other = w->p->plan.total - w->m.mem_params - w->m.mem_state - w->m.mem_buffers;
 }
 
 static int64_t want_offset(const Program *p, const Node *n) {
@@ -374,6 +382,16 @@ static char *printf_source(const char *fmt, ...) {
   return buf;
 }
 
+/* The runtime's descriptor m of the program p linked on j against the compiler's meaning. */
+static void same_as_meant(const NnrtModel *m, const Program *p, Jit *j) {
+  static Want w;
+  memset(&w, 0, sizeof w);
+  w.p = p;
+  w.j = j;
+  want_model(&w);
+  same_model(m, &w.m);
+}
+
 /* Compiles source, links it on the JIT and compares the runtime's descriptor with the
  * compiler's meaning; check() then asserts the source's settings arrived (not the defaults). */
 static void round_trip(const char *source, void (*check)(const NnrtModel *m)) {
@@ -388,12 +406,7 @@ static void round_trip(const char *source, void (*check)(const NnrtModel *m)) {
   assert_true(jit_add(j, codegen_module(&p, jit_context(j), false), 0, err, sizeof err));
   const NnrtModel *m = jit_lookup(j, "nn_model");
   assert_non_null(m);
-  static Want w;
-  memset(&w, 0, sizeof w);
-  w.p = &p;
-  w.j = j;
-  want_model(&w);
-  same_model(m, &w.m);
+  same_as_meant(m, &p, j);
   check(m);
   jit_free(j);
   compilation_free(&c);
@@ -515,12 +528,46 @@ static void predict_only_round_trip(void **state) {
              predict_only_settings);
 }
 
+/* Running statistics and the training flag (buffer_model.h), with a dropout mask grafted too so
+ * both kinds of noise are in one descriptor: buffers after the parameters and the momentum's
+ * state, the flag after the masks. */
+static void buffers_and_training_flag_round_trip(void **state) {
+  (void)state;
+  BufferModel bm;
+  compilation_init(&bm.c, "bn.nn", bm_source, strlen(bm_source), stderr);
+  assert_true(compilation_run(&bm.c, STAGE_LOWER));
+  Graph *g = &bm.c.graph;
+  g->output = g_mul(g, g->output, g_noise(g, g->output->shape, 0.125));
+  bm_graft(g);
+  assert_true(compilation_run(&bm.c, STAGE_OPTIM));
+  compilation_plan(&bm.c, &bm.p, "bn.nn");
+  char err[1024];
+  bm.j = jit_new(err, sizeof err);
+  assert_non_null(bm.j);
+  assert_true(jit_add(bm.j, codegen_module(&bm.p, jit_context(bm.j), false), 0, err, sizeof err));
+  const NnrtModel *m = jit_lookup(bm.j, "nn_model");
+  assert_non_null(m);
+  same_as_meant(m, &bm.p, bm.j);
+  assert_int_equal(m->n_params, 4); /* w, w's momentum, rm, rv */
+  assert_string_equal(m->params[2].name, "rm");
+  assert_int_equal(m->params[2].role, NNRT_ROLE_BUFFER);
+  assert_int_equal(m->params[3].init, NNRT_INIT_ONES);
+  assert_int_equal(m->mem_buffers, 4);
+  assert_int_equal(m->n_noise, 2);
+  assert_int_equal(m->noise[0].kind, NNRT_NOISE_DROPOUT);
+  assert_int_equal(m->noise[1].kind, NNRT_NOISE_TRAINING);
+  assert_int_equal(m->noise[1].width, 1);
+  assert_int_equal(nnrt_check_model(m, err, sizeof err), 0);
+  bm_free(&bm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(csv_and_idx_round_trip),
     cmocka_unit_test(idx_one_vs_rest_round_trip),
     cmocka_unit_test(table_round_trip),
     cmocka_unit_test(predict_only_round_trip),
+    cmocka_unit_test(buffers_and_training_flag_round_trip),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
