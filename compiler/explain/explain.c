@@ -91,7 +91,7 @@ static void refine_pow(const Node *n, Form *f) {
  * Σ₁ … over other axes; the same subscripts for max. */
 static void refine_sum(const Node *n, Form *f) {
   char sub[32];
-  image_sum_subscript(n, sub, sizeof sub);
+  f->opnd[0] = image_sum_subscript(n, sub, sizeof sub);
   snprintf(f->tmpl, sizeof f->tmpl, "%s%s %%0", n->op == OP_SUM ? "Σ" : "max", sub);
 }
 

@@ -41,20 +41,30 @@ static bool conv_product(const Node *mm, const Node **x, const Node **w) {
   return true;
 }
 
-/* The convolution: patches(x) Wᵀ, plus a bias b, moved to channels first. */
+/* patches(x) Wᵀ moved to channels first. */
+static bool conv_unbiased(const Node *n, const Node **x, const Node **w, const Node **unfold) {
+  if (!is_perm(n, channels_first) || !conv_product(n->src[0], x, w))
+    return false;
+  *unfold = n->src[0]->src[0];
+  return true;
+}
+
+/* A bias [F] read per channel as [F, 1, 1] is the bias itself to the notation. */
+static const Node *per_channel(const Node *b) {
+  bool vector = b->op == OP_RESHAPE && b->shape.rank == 3 && b->src[0]->shape.rank == 1;
+  return vector ? b->src[0] : b;
+}
+
+/* The convolution: patches(x) Wᵀ moved to channels first, plus a bias b. */
 static bool match_conv(const Node *n, const Node **x, const Node **w, const Node **b,
                        const Node **unfold) {
-  if (!is_perm(n, channels_first))
-    return false;
-  const Node *y = n->src[0];
   *b = NULL;
-  for (int i = 0; y->op == OP_ADD && i < 2; i++)
-    if (conv_product(y->src[i], x, w)) {
-      *b = y->src[1 - i], *unfold = y->src[i]->src[0];
+  for (int i = 0; n->op == OP_ADD && i < 2; i++)
+    if (conv_unbiased(n->src[i], x, w, unfold)) {
+      *b = per_channel(n->src[1 - i]);
       return true;
     }
-  *unfold = y->src[0];
-  return conv_product(y, x, w);
+  return conv_unbiased(n, x, w, unfold);
 }
 
 bool image_conv(const Node *n, const Node **weights, const Node **bias) {
@@ -224,27 +234,50 @@ bool image_form(const Node *n, Form *f) {
   return false;
 }
 
-void image_sum_subscript(const Node *n, char *buf, size_t size) {
+/* The axes of a's source that `axes` of a are, through a layout permutation or a sum. */
+static uint32_t source_axes(const Node *a, uint32_t axes) {
+  uint32_t mapped = 0;
+  if (a->op == OP_PERMUTE) { /* axis i of a permutation is axis perm[i] of its source */
+    for (int i = 0; i < a->shape.rank; i++)
+      mapped |= (axes >> i & 1u) << a->arg.p[i];
+    return mapped;
+  }
+  uint32_t summed = (uint32_t)a->arg.p[PARAM_AXES] & AXES_MASK;
+  if (a->arg.p[PARAM_AXES] & AXES_KEEP)
+    return axes | summed;
+  for (int i = 0, j = 0; i < a->src[0]->shape.rank; i++)
+    if (!(summed & (1u << i)))
+      mapped |= (axes >> j++ & 1u) << i;
+  return mapped | summed;
+}
+
+/* Sums of images read through layouts and through the sums before them (the bias gradient
+ * Σₙ, then Σ over the positions) are one sum over the axes of the image. */
+static bool merges(const Node *a) {
+  const Node *s = a;
+  while (!s->name && (image_layout(s) || s->op == OP_SUM))
+    s = s->src[0];
+  return s != a && is_image(&s->shape) && (image_layout(a) || (a->op == OP_SUM && !a->name));
+}
+
+const Node *image_sum_subscript(const Node *n, char *buf, size_t size) {
   static const char *const digit[] = {"₀", "₁", "₂", "₃"}, *const image[] = {"ₙ", "₁", "ᵢ", "ⱼ"};
   const Node *a = n->src[0];
   uint32_t axes = (uint32_t)n->arg.p[PARAM_AXES] & AXES_MASK;
-  if (image_layout(a) && !a->name) { /* axis i of a permutation is axis perm[i] of its source */
-    uint32_t mapped = 0;
-    for (int i = 0; i < 4; i++)
-      mapped |= (axes >> i & 1u) << a->arg.p[i];
-    axes = mapped, a = a->src[0];
-  }
+  for (; merges(a); a = a->src[0])
+    axes = source_axes(a, axes);
   uint32_t all = (1u << a->shape.rank) - 1;
   buf[0] = '\0';
   if (axes == all)
-    return;
+    return a;
   if (axes == 1) {
     snprintf(buf, size, "ₙ");
-    return;
+    return a;
   }
   for (int i = 0; i < a->shape.rank; i++)
     if (axes & (1u << i))
       strncat(buf, is_image(&a->shape) ? image[i] : digit[i], size - strlen(buf) - 1);
+  return a;
 }
 
 const char *image_notation(const Graph *g) {

@@ -35,9 +35,10 @@ bool image_conv(const Node *n, const Node **weights, const Node **bias);
  * that is not itself a convolution: the notation does not see layouts, so it is left out. */
 bool image_layout(const Node *n);
 
-/* The subscript of a sum over `axes` of n's source, the layout left out: ₙ the rows, ᵢ ⱼ the
- * positions of images, ₁ ₂ … other axes, "" all of them. */
-void image_sum_subscript(const Node *n, char *buf, size_t size);
+/* The subscript of the sum n: ₙ the rows, ᵢ ⱼ the positions of images, ₁ ₂ … other axes, ""
+ * all of them. Returns what it sums: its source, or for images the image behind the layouts
+ * and the sums that n continues (Σ over positions of Σₙ δ is Σₙᵢⱼ δ). */
+const Node *image_sum_subscript(const Node *n, char *buf, size_t size);
 
 /* The lines the notation legend gets for a graph with convolutions ("" without). */
 const char *image_notation(const Graph *g);
