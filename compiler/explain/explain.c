@@ -142,19 +142,43 @@ static Form form_of(const Node *n) {
 }
 
 /* What the notation does not write: expand (broadcasting is implicit) and the layout of images. */
-static bool invisible(const Node *n) { return n->op == OP_EXPAND || image_layout(n); }
+static bool invisible(const Node *n) {
+  Form f;
+  return (n->op == OP_EXPAND && !image_form(n, &f)) || image_layout(n);
+}
 
 static const Node *skip_invisible(const Node *n) {
   return invisible(n) ? skip_invisible(n->src[0]) : n;
 }
 
-/* How a node looks where it is used: a name is an atom; invisible nodes look like their source. */
+/* The node written in n's place: invisible nodes are not written, and the equations are those of
+ * the training step, where the runtime's training flag is 1: a statistic r + training (b − r)
+ * (the running one in evaluate and predict, the batch's b in training) is b, training y is y. */
+static const Node *written(const Graph *g, const Node *n) {
+  const Node *t = g->training;
+  if (invisible(n))
+    return written(g, n->src[0]);
+  for (int i = 0; t && n->op == OP_MUL && i < 2; i++)
+    if (n->src[i] == t)
+      return written(g, n->src[1 - i]);
+  for (int i = 0; t && n->op == OP_ADD && i < 2; i++) {
+    const Node *r = n->src[i], *m = n->src[1 - i];
+    for (int j = 0; m->op == OP_MUL && j < 2; j++) {
+      const Node *d = m->src[1 - j];
+      if (m->src[j] == t && d->op == OP_SUB && d->src[1] == r)
+        return written(g, d->src[0]);
+    }
+  }
+  return n;
+}
+
+/* How a node looks where it is used: a name is an atom; others look like what is written. */
 static Form ref_form(const Explain *x, const Node *n) {
   const char *name = x->name[n->id];
   if (name)
     return (Form){.prec = P_ATOM, .group = G_NONE, .simple = !strchr(name, '/')};
-  if (invisible(n))
-    return ref_form(x, n->src[0]);
+  if (written(x->g, n) != n)
+    return ref_form(x, written(x->g, n));
   return form_of(n);
 }
 
@@ -241,6 +265,10 @@ static void note_form(Explain *x, const Node *n, const Form *f) {
 
 /* Renders the node's own operation, its operands by name or inline. */
 static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
+  if (written(x->g, n) != n) {
+    put_ref(x, out, written(x->g, n), at_end);
+    return;
+  }
   Form f = form_of(n);
   note_reuse(x, n);
   note_form(x, n, &f);
@@ -253,8 +281,6 @@ static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
 static void put_ref(Explain *x, FILE *out, const Node *n, bool at_end) {
   if (x->name[n->id])
     fputs(x->name[n->id], out);
-  else if (invisible(n))
-    put_ref(x, out, n->src[0], at_end);
   else
     put_def(x, out, n, at_end);
 }
@@ -359,16 +385,23 @@ static void offer_error_signal(const Explain *x, const Node *param, const Node *
     *best = d;
 }
 
-static bool is_param(const Node *n) { return n && (skip_invisible(n)->flags & NODE_PARAM); }
+/* The parameter that n is, read as it is or in another shape (a kernel as a matrix, a per-channel
+ * scale as [C, 1, 1]); NULL when n is no parameter. */
+static const Node *param_view(const Node *n) {
+  n = n ? skip_invisible(n) : NULL;
+  if (n && n->op == OP_RESHAPE && !shape_has_batch(&n->shape))
+    n = n->src[0];
+  return n && (n->flags & NODE_PARAM) ? n : NULL;
+}
 
 /* Whether n computes with a parameter: reads one, or convolves with parametric weights or bias. */
 static bool reads_param(const Node *n) {
   const Node *w, *b;
   if (image_conv(n, &w, &b))
-    return is_param(w) || is_param(b);
+    return param_view(w) || param_view(b);
   for (int s = 0; s < n->nsrc; s++)
-    if (skip_invisible(n->src[s])->flags & NODE_PARAM)
-      return n->op != OP_EXPAND;
+    if (param_view(n->src[s]))
+      return n->op != OP_EXPAND && n->op != OP_RESHAPE;
   return false;
 }
 
@@ -384,15 +417,15 @@ static bool visit_layer(Explain *x, const Node *n, uint32_t stamp, const Node **
   if (image_conv(n, &w, &b)) { /* δ of a convolution is at its output, channels first */
     offer_error_signal(x, w, n, best);
     if (b)
-      offer_error_signal(x, skip_invisible(b), n, best);
+      offer_error_signal(x, param_view(b) ? param_view(b) : b, n, best);
   }
   for (int s = 0; s < n->nsrc; s++) {
     const Node *c = n->src[s];
     if (x->seen[c->id] == stamp)
       continue;
     x->seen[c->id] = stamp;
-    if (c->flags & NODE_PARAM)
-      offer_error_signal(x, c, n, best), found = true;
+    if (param_view(c))
+      offer_error_signal(x, param_view(c), n, best), found = true;
     else if (!c->name && op_info[c->op].kind != KIND_LEAF)
       found |= visit_layer(x, c, stamp, best, pre);
   }
@@ -556,6 +589,74 @@ static void note_bce_logits(Explain *x, const Node *z) {
                     zt, d, zt, y, (long long)k, k == 1 ? "" : "s", d, pt, y, per));
 }
 
+/* --- normalisation: batch and layer norm's μ, σ² and x̂, and the adjoints through them --- */
+
+/* (x − μ) / √(σ² + ε), as lower_norm.c writes it; μ and σ² as the training step has them. */
+static bool match_norm(const Graph *g, const Node *n, const Node **mu, const Node **var) {
+  if (n->op != OP_DIV || n->src[0]->op != OP_SUB || n->src[1]->op != OP_SQRT)
+    return false;
+  const Node *a = n->src[1]->src[0];
+  if (a->op != OP_ADD || a->src[1]->op != OP_CONST)
+    return false;
+  *mu = written(g, n->src[0]->src[1]), *var = written(g, a->src[0]);
+  return true;
+}
+
+/* Names the forward value n sym[layer], and its adjoint, as grad.c recorded it, ∂L/∂sym[layer]. */
+static void label_value(Explain *x, const Node *n, const char *sym, const char *layer,
+                        const char *remark) {
+  const Graph *g = x->g;
+  if (x->name[n->id])
+    return;
+  snprintf(x->label[n->id], LABEL_MAX, "%s[%s]", sym, layer);
+  x->name[n->id] = x->label[n->id];
+  x->remark[n->id] = remark;
+  const Node *d = n->id < g->nadjoint ? g->adjoint[n->id] : NULL;
+  d = d && (d->flags & NODE_BACKWARD) ? written(g, d) : NULL;
+  if (d && !x->name[d->id]) {
+    snprintf(x->label[d->id], LABEL_MAX, "∂L/∂%s[%s]", sym, layer);
+    x->name[d->id] = x->label[d->id];
+  }
+}
+
+/* The normalisations among a layer's anonymous nodes. */
+static int visit_norms(Explain *x, const Node *n, const char *layer, uint32_t stamp) {
+  const Node *mu, *var;
+  int found = 0;
+  if (match_norm(x->g, n, &mu, &var)) {
+    bool running = x->g->training != NULL;
+    label_value(x, n, "x̂", layer, NULL);
+    label_value(x, mu, "μ", layer, running ? "the batch's mean (evaluate and predict: the "
+                "running mean)" : NULL);
+    label_value(x, var, "σ²", layer, running ? "the batch's variance (evaluate and predict: "
+                "the running one)" : NULL);
+    found++;
+  }
+  for (int s = 0; s < n->nsrc; s++) {
+    const Node *c = n->src[s];
+    if (x->seen[c->id] != stamp && !c->name && op_info[c->op].kind != KIND_LEAF)
+      x->seen[c->id] = stamp, found += visit_norms(x, c, layer, stamp);
+  }
+  return found;
+}
+
+/* Batch and layer norm: their statistics and x̂ get names, so the derived δ at their input reads
+ * as the textbook's three terms (through x̂ directly, through σ², through μ). */
+static void name_norms(Explain *x) {
+  const Graph *g = x->g;
+  int found = 0;
+  for (uint32_t i = 0; i < g->n; i++) {
+    const Node *a = g->node[i];
+    if (is_forward_value(a) && a != g->loss)
+      found += visit_norms(x, a, a->name, 2 * g->n + 2 + i);
+  }
+  if (found)
+    add_simplification(
+      x, "normalisation: the δ derived at x is the sum of three terms, through x̂ = (x − μ) / "
+         "√(σ² + ε) directly,\n    through σ² and through μ; summed, δ = (∂L/∂x̂ − mean ∂L/∂x̂ "
+         "− x̂ ⊙ mean(∂L/∂x̂ ⊙ x̂)) / √(σ² + ε),\n    the means over what the statistics average");
+}
+
 /* The losses the sugar tags: softmax and sigmoid with their cross-entropies. */
 static void find_structures(Explain *x) {
   const Graph *g = x->g;
@@ -578,6 +679,7 @@ static void name_nodes(Explain *x) {
       count[n->src[s]->id]++;
   }
   name_layers(x);
+  name_norms(x);
   name_shared(x);
   name_masks(x);
   for (int p = 0; p < g->nparams; p++)

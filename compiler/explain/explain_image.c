@@ -98,6 +98,11 @@ static void window_text(const Node *windowed, const char *what, char *buf, size_
     snprintf(buf + n, size - (size_t)n, ", dilation %d×%d", w.dh, w.dw);
 }
 
+/* The constant 1/k, as lower computes it (1.0 / k rounded). */
+static bool is_reciprocal(const Node *c, int64_t k) {
+  return c->op == OP_CONST && c->arg.k == 1.0 / (double)k;
+}
+
 static void operands(Form *f, const Node *a, const Node *b, const Node *c) {
   f->opnd[0] = a, f->opnd[1] = b, f->opnd[2] = c;
 }
@@ -148,17 +153,39 @@ static bool form_correlation(const Node *n, Form *f) {
 static bool form_position_mean(const Node *n, Form *f) {
   for (int i = 0; n->op == OP_MUL && i < 2; i++) {
     const Node *c = n->src[i], *s = n->src[1 - i];
-    if (c->op != OP_CONST || s->op != OP_SUM || !is_image(&s->src[0]->shape) ||
+    if (s->op != OP_SUM || !is_image(&s->src[0]->shape) ||
         (s->arg.p[PARAM_AXES] & AXES_MASK) != 0xc)
       continue;
     int64_t h = s->src[0]->shape.dim[2], w = s->src[0]->shape.dim[3];
-    if (c->arg.k * (double)(h * w) != 1)
+    if (!is_reciprocal(c, h * w))
       continue;
     snprintf(f->tmpl, sizeof f->tmpl, "(1/%lld) Σᵢⱼ %%0", (long long)(h * w));
     f->prec = P_MUL, f->group = G_SCALE, f->assoc = true;
     operands(f, s->src[0], NULL, NULL);
     snprintf(f->note, sizeof f->note, "global average pool over the %lld×%lld positions",
              (long long)h, (long long)w);
+    return true;
+  }
+  return false;
+}
+
+/* (1/N) c Σₙᵢⱼ x with c = 1/(H·W): the mean over the batch and the positions (batch norm's
+ * statistics), (1/(H·W N)) Σₙᵢⱼ x. */
+static bool form_batch_mean(const Node *n, Form *f) {
+  const Node *m = n->src[0];
+  if (n->op != OP_DIV || n->src[1]->op != OP_BATCH || m->op != OP_MUL)
+    return false;
+  for (int i = 0; i < 2; i++) {
+    const Node *c = m->src[i], *s = m->src[1 - i];
+    if (s->op != OP_SUM || !is_image(&s->src[0]->shape) ||
+        (s->arg.p[PARAM_AXES] & AXES_MASK) != 0xd)
+      continue;
+    int64_t hw = s->src[0]->shape.dim[2] * s->src[0]->shape.dim[3];
+    if (!is_reciprocal(c, hw))
+      continue;
+    snprintf(f->tmpl, sizeof f->tmpl, "(1/(%lld N)) Σₙᵢⱼ %%0", (long long)hw);
+    f->prec = P_MUL, f->group = G_SCALE, f->assoc = true;
+    operands(f, s->src[0], NULL, NULL);
     return true;
   }
   return false;
@@ -172,7 +199,7 @@ static bool form_position_spread(const Node *n, Form *f) {
   for (int i = 0; m->op == OP_MUL && i < 2; i++) {
     const Node *c = m->src[i];
     int64_t hw = n->shape.dim[2] * n->shape.dim[3];
-    if (c->op != OP_CONST || c->arg.k * (double)hw != 1)
+    if (!is_reciprocal(c, hw))
       continue;
     snprintf(f->tmpl, sizeof f->tmpl, "(1/%lld) %%0", (long long)hw);
     f->prec = P_MUL, f->group = G_SCALE, f->assoc = true;
@@ -223,7 +250,7 @@ static bool form_pool(const Node *n, Form *f) {
 
 typedef bool ImageForm(const Node *n, Form *f);
 static ImageForm *const forms[] = {
-  form_conv,          form_full_correlation, form_correlation, form_position_mean,
+  form_conv,          form_full_correlation, form_correlation, form_position_mean, form_batch_mean,
   form_position_spread, form_reshape,        form_pool,
 };
 
