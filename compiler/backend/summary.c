@@ -60,6 +60,10 @@ static bool is_softmax(const Node *n) {
   return n->op == OP_DIV && n->src[0]->op == OP_EXP && n->src[1]->op == OP_SUM &&
          n->src[1]->src[0] == n->src[0];
 }
+/* a product with a dropout mask */
+static bool is_dropout(const Node *n) {
+  return n->op == OP_MUL && ((n->src[0]->flags | n->src[1]->flags) & NODE_NOISE);
+}
 /* two values of the batch added: a residual connection */
 static bool is_add(const Node *n) {
   return n->op == OP_ADD && shape_has_batch(&n->src[0]->shape) &&
@@ -74,7 +78,7 @@ static const struct {
   {is_conv, "conv2d"},         {is_dense, "dense"},           {is_max_pool, "max_pool"},
   {is_avg_pool, "avg_pool"},   {is_batch_norm, "batch_norm"}, {is_layer_norm, "layer_norm"},
   {is_global_avg_pool, "global_avg_pool"}, {is_softmax, "softmax"}, {is_flatten, "flatten"},
-  {is_reshape, "reshape"},     {is_add, "add"},
+  {is_reshape, "reshape"},     {is_dropout, "dropout"},       {is_add, "add"},
 };
 enum { NKINDS = sizeof kinds / sizeof *kinds };
 

@@ -19,7 +19,8 @@ static const char cnn[] =
   "  p2     = max_pool(c2, 2)\n"
   "  f      = flatten(p2)\n"
   "  h      = dense(f, 128, relu)\n"
-  "  logits = dense(h, 10)\n"
+  "  d      = dropout(h, 0.5)\n"
+  "  logits = dense(d, 10)\n"
   "  loss   = cross_entropy(softmax(logits), y)\n"
   "  output softmax(logits)\n"
   "}\n";
@@ -73,6 +74,7 @@ static void test_cnn(void **state) {
     {"p2", "max_pool", 0, 64 * 7 * 7 * 4},
     {"f", "flatten", 0, 0},
     {"h", "dense+relu", 3136 * 128 + 128, 2 * 3136 * 128 + 2 * 128},
+    {"d", "dropout", 0, 128},
     {"logits", "dense", 128 * 10 + 10, 2 * 128 * 10 + 10},
     {"output", "softmax", 0, -1},
   };
