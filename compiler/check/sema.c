@@ -169,7 +169,8 @@ static void check_target_kind(Sema *s, Model *m, const AstNode *it) {
   m->n_classes = (int)k;
 }
 
-/* Strings name files and classes in train blocks; in a model they mean nothing. */
+/* Strings name files and classes in train blocks; in a model they are only a call's options
+ * (padding = "same"), which lowering reads. */
 static void no_strings(Sema *s, const AstNode *e) {
   switch (e->kind) {
   case AST_STRING: diag_error(s->d, e->loc, "a string cannot be used in a model's expressions"); break;
@@ -181,7 +182,8 @@ static void no_strings(Sema *s, const AstNode *e) {
   case AST_KWARG: no_strings(s, e->u.kwarg.value); break;
   case AST_CALL:
     for (const AstNode *a = e->u.call.args; a; a = a->next)
-      no_strings(s, a);
+      if (args_value(a)->kind != AST_STRING)
+        no_strings(s, a);
     break;
   case AST_ARRAY:
     for (const AstNode *a = e->u.array.elems; a; a = a->next)

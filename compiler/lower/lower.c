@@ -125,6 +125,9 @@ static Node *lower_expr_named(Lower *L, const AstNode *e, const char *let_name) 
     return lower_call(L, e, let_name);
   case AST_ARRAY:
     return lower_array(L, e, let_name);
+  case AST_STRING: /* an argument no option of its call reads */
+    diag_error(L->diag, e->loc, "a string cannot be used in a model's expressions");
+    return NULL;
   default:
     diag_error(L->diag, e->loc, "this is not an expression");
     return NULL;

@@ -30,7 +30,7 @@ static Node *lower_dense(Lower *L, const AstNode *call, const char *layer) {
   const struct Activation *act = &lower_activations[0];
   double k = 0;
   bool bias = true;
-  if ((a[2] && !lower_activation_spec(L, lower_arg_value(a[2]), &act, &k)) ||
+  if ((a[2] && !lower_activation_spec(L, call, lower_arg_value(a[2]), &act, &k)) ||
       !lower_bool_arg(L, a[3], "bias", &bias))
     return NULL;
   const AstNode *xa = lower_arg_value(a[0]);

@@ -74,7 +74,8 @@ struct Activation {
 extern const struct Activation lower_activations[]; /* identity first */
 const struct Activation *lower_find_activation(const char *name);
 Node *lower_activation_call(Lower *L, const AstNode *call, const struct Activation *act);
-bool lower_activation_spec(Lower *L, const AstNode *v, const struct Activation **act, double *k);
+bool lower_activation_spec(Lower *L, const AstNode *layer, const AstNode *v,
+                           const struct Activation **act, double *k);
 
 struct Loss;
 const struct Loss *lower_find_loss(const char *name);

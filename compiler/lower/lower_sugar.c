@@ -200,8 +200,10 @@ static void unknown_activation(Lower *L, const AstNode *where, const char *name)
     diag_hint(L->diag, "did you mean '%s'?", best);
 }
 
-/* dense's activation argument: a name (relu) or a call naming the parameter (leaky_relu(alpha = 0.2)). */
-bool lower_activation_spec(Lower *L, const AstNode *v, const struct Activation **act, double *k) {
+/* A layer's activation argument: a name (relu) or a call naming the parameter
+ * (leaky_relu(alpha = 0.2)). */
+bool lower_activation_spec(Lower *L, const AstNode *layer, const AstNode *v,
+                           const struct Activation **act, double *k) {
   if (v->kind == AST_NAME) {
     if (!(*act = lower_find_activation(v->u.name.name))) {
       unknown_activation(L, v, v->u.name.name);
@@ -211,7 +213,8 @@ bool lower_activation_spec(Lower *L, const AstNode *v, const struct Activation *
     return true;
   }
   if (v->kind != AST_CALL) {
-    diag_error(L->diag, v->loc, "the activation of dense must be a name such as relu");
+    diag_error(L->diag, v->loc, "the activation of %s must be a name such as relu",
+               layer->u.call.name);
     return false;
   }
   if (!(*act = lower_find_activation(v->u.call.name))) {
