@@ -26,6 +26,7 @@ nnrt_white_box(test_resume)
 # The descriptor round trip: every field of the NnrtModel the JIT-compiled model hands the
 # runtime equals what the compiler meant, compared field by field from nnrt_fields.h.
 nnc_unit_test(test_descriptor ${CMAKE_CURRENT_LIST_DIR}/unit/test_descriptor.c nnc_compiler nnrt)
+nnc_unit_test(test_summary ${CMAKE_CURRENT_LIST_DIR}/unit/test_summary.c nnc_compiler)
 # Running statistics (g_buffer, NNRT_ROLE_BUFFER) and the training flag, end to end: the
 # builders, the optimizer's updates, and a compiled model through the runtime — the momentum
 # rule, the flag in step/evaluate/predict, weights files, --init, exact resume, info.

@@ -293,7 +293,7 @@ typedef struct {
 static const char *layer_name(const LayerFields *s) {
   return s->layer->node->name ? s->layer->node->name : "output";
 }
-static const char *layer_op(const LayerFields *s) { return node_op_name(s->layer->node); }
+static const char *layer_op(const LayerFields *s) { return s->layer->kind; }
 /* The per-sample shape: the batch axis left out. */
 static int64_t layer_rank(const LayerFields *s) {
   const Shape *sh = &s->layer->node->shape;

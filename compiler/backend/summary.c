@@ -1,7 +1,18 @@
+/* summary: the facts `info` prints about a compiled model, read off its graph (summary.h). */
 #include "summary.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Ops that only move or copy values: their loops do no arithmetic. */
+static bool moves(const Node *n) {
+  return n->op == OP_EXPAND || n->op == OP_PERMUTE || n->op == OP_RESHAPE || n->op == OP_UNFOLD;
+}
 
 /* Per-sample FLOPs of one node. */
 static int64_t node_flops(const Node *n) {
+  if (moves(n))
+    return 0;
   switch (op_info[n->op].kind) {
   case KIND_LEAF: return 0;
   case KIND_MATMUL: { /* 2 · (the contraction's length) · (C's elements), per example */
@@ -9,15 +20,93 @@ static int64_t node_flops(const Node *n) {
     int64_t last = a->shape.dim[a->shape.rank - 1], c = shape_numel(&n->shape, 1);
     return 2 * c * (n->arg.p[PARAM_TRANSPOSE_A] ? shape_numel(&a->shape, 1) / last : last);
   }
-  case KIND_WINDOW: { /* a pool compares or adds each tap; unfold only copies */
+  case KIND_WINDOW: { /* a pool compares or adds each tap */
     Window w = window_of(n->arg.p);
-    return n->op == OP_UNFOLD ? 0 : shape_numel(&n->shape, 1) * w.kh * w.kw;
+    return shape_numel(&n->shape, 1) * w.kh * w.kw;
   }
   case KIND_REDUCE: return shape_numel(&n->src[0]->shape, 1);
-  case KIND_ELEM: return n->op == OP_EXPAND ? 0 : shape_numel(&n->shape, 1);
+  case KIND_ELEM: return shape_numel(&n->shape, 1);
   }
   return 0;
 }
+
+/* --- what a layer is: the kind of the op that does its work, and its activation --- */
+
+static bool is_image(const Node *n) { return n->shape.rank == 4 && shape_has_batch(&n->shape); }
+static bool is_conv(const Node *n) { return n->op == OP_MATMUL && n->src[0]->op == OP_UNFOLD; }
+static bool is_dense(const Node *n) { return n->op == OP_MATMUL; }
+static bool is_max_pool(const Node *n) { return n->op == OP_MAXPOOL; }
+static bool is_avg_pool(const Node *n) { return n->op == OP_AVGPOOL; }
+/* a running statistic read: batch norm's */
+static bool is_batch_norm(const Node *n) {
+  for (int s = 0; s < n->nsrc; s++)
+    if (n->src[s]->flags & NODE_BUFFER)
+      return true;
+  return false;
+}
+/* x / √(σ² + ε) without running statistics */
+static bool is_layer_norm(const Node *n) { return n->op == OP_DIV && n->src[1]->op == OP_SQRT; }
+/* the sum over an image's positions that a mean over them divides */
+static bool is_global_avg_pool(const Node *n) {
+  return n->op == OP_SUM && is_image(n->src[0]) && (n->arg.p[PARAM_AXES] & (int32_t)AXES_MASK) == 0xc;
+}
+static bool is_flatten(const Node *n) {
+  return n->op == OP_RESHAPE && n->shape.rank == 2 && shape_has_batch(&n->shape) &&
+         n->src[0]->shape.rank > 2;
+}
+static bool is_reshape(const Node *n) { return n->op == OP_RESHAPE && shape_has_batch(&n->shape); }
+/* exp(z) / Σ exp(z) */
+static bool is_softmax(const Node *n) {
+  return n->op == OP_DIV && n->src[0]->op == OP_EXP && n->src[1]->op == OP_SUM &&
+         n->src[1]->src[0] == n->src[0];
+}
+/* a product with a dropout mask */
+static bool is_dropout(const Node *n) {
+  return n->op == OP_MUL && ((n->src[0]->flags | n->src[1]->flags) & NODE_NOISE);
+}
+/* two values of the batch added: a residual connection */
+static bool is_add(const Node *n) {
+  return n->op == OP_ADD && shape_has_batch(&n->src[0]->shape) &&
+         shape_has_batch(&n->src[1]->shape);
+}
+
+/* The first row that any of a layer's nodes matches names it. */
+static const struct {
+  bool (*is)(const Node *n);
+  const char *kind;
+} kinds[] = {
+  {is_conv, "conv2d"},         {is_dense, "dense"},           {is_max_pool, "max_pool"},
+  {is_avg_pool, "avg_pool"},   {is_batch_norm, "batch_norm"}, {is_layer_norm, "layer_norm"},
+  {is_global_avg_pool, "global_avg_pool"}, {is_softmax, "softmax"}, {is_flatten, "flatten"},
+  {is_reshape, "reshape"},     {is_dropout, "dropout"},       {is_add, "add"},
+};
+enum { NKINDS = sizeof kinds / sizeof *kinds };
+
+/* The activation a layer ends with, by its last op. */
+static const char *activation(const Node *n) {
+  if (n->op == OP_MAX && (node_is_const(n->src[1], 0) || node_is_const(n->src[0], 0)))
+    return "relu";
+  if (n->op == OP_SIGMOID || n->op == OP_TANH)
+    return node_op_name(n);
+  return NULL;
+}
+
+/* "conv2d+relu", "max_pool", "dense", "relu"; the op's own name when no row matches. */
+static const char *layer_kind(Graph *g, int kind, const Node *last) {
+  const char *act = activation(last);
+  if (kind < NKINDS && act)
+    return arena_printf(g->arena, "%s+%s", kinds[kind].kind, act);
+  return kind < NKINDS ? kinds[kind].kind : act ? act : node_op_name(last);
+}
+
+static int kind_of(const Node *n) {
+  int k = 0;
+  while (k < NKINDS && !kinds[k].is(n))
+    k++;
+  return k;
+}
+
+/* --- the layers --- */
 
 static bool is_forward(const Node *n) { return !(n->flags & (NODE_BACKWARD | NODE_UPDATE)); }
 
@@ -48,7 +137,7 @@ static void charge_params(LayerSummary *l, const Node *n, bool *charged) {
 int summary_layers(Graph *g, LayerSummary **out) {
   bool *used = mark_used(g), *charged = ARENA_ARRAY(g->arena, bool, g->n);
   LayerSummary *layers = ARENA_ARRAY(g->arena, LayerSummary, g->n + 1);
-  int n = 0;
+  int n = 0, kind = NKINDS;
   LayerSummary pending = {0};
   for (uint32_t i = 0; i < g->n; i++) {
     const Node *x = g->node[i];
@@ -56,10 +145,14 @@ int summary_layers(Graph *g, LayerSummary **out) {
       continue;
     pending.flops += node_flops(x);
     charge_params(&pending, x, charged);
+    int k = kind_of(x);
+    kind = k < kind ? k : kind;
     if (x == g->output || (x->name && x != g->loss)) {
       pending.node = x;
+      pending.kind = layer_kind(g, kind, x);
       layers[n++] = pending;
       pending = (LayerSummary){0};
+      kind = NKINDS;
     }
   }
   *out = layers;

@@ -4,26 +4,17 @@
  * η x, (1/N) Σ), and where parentheses go. What a node is (the adjoint of a value, the step t,
  * an optimizer state and its estimate, the stable softmax and sigmoid losses) it reads from the
  * provenance tags the builders set (Node.prov), never from names; the letters and labels of an
- * optimizer come from its row in optimizers.def. */
+ * optimizer come from its row in optimizers.def. Images are written by explain_image.c: the
+ * nodes a convolution is lowered to and derived into read as W ∗ x + b, δ ∗_full rot180(W) and
+ * x ⋆ δ, and layout changes between channels first and last are not written at all. */
 #include "explain.h"
+#include "explain_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Binding strength of a rendered form: an operand that binds less than its operator gets
- * parentheses. Delimited forms (σ(…), max(…, …), […], names) are atoms. */
-enum { P_ADD = 1, P_MUL, P_NEG, P_POW, P_ATOM };
-/* Forms of one group nest without parentheses; scalar products η x are a group of their own. */
-enum { G_NONE = -1, G_SCALE = OP_COUNT };
 enum { NOTE_COLUMN = 46, LABEL_MAX = 64, SIMPL_MAX = 8 };
-
-typedef struct {
-  char tmpl[40]; /* %0 %1 the sources, %k the constant arg, %n the name */
-  int prec, group;
-  bool assoc;  /* a right operand of the same group needs no parentheses */
-  bool simple; /* takes a suffix (ᵀ, ²) without parentheses */
-} Form;
 
 /* What an update-phase node is to the optimizer's equations. */
 enum { R_NONE, R_STATE, R_ESTIMATE };
@@ -56,7 +47,7 @@ static const int op_prec[OP_COUNT] = {
 static const char *const superscript[] = {"⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"};
 static const char *const subscript[] = {"₀", "₁", "₂", "₃", "₄", "₅", "₆", "₇", "₈", "₉"};
 
-static void set_form(Form *f, const char *tmpl, int prec, int group, bool assoc) {
+void form_set(Form *f, const char *tmpl, int prec, int group, bool assoc) {
   snprintf(f->tmpl, sizeof f->tmpl, "%s", tmpl);
   f->prec = prec, f->group = group, f->assoc = assoc;
 }
@@ -73,11 +64,11 @@ static void refine_mul(const Node *n, Form *f) {
   const Node *a = n->src[0], *b = n->src[1];
   bool b_first = (b->op == OP_CONST && a->op != OP_CONST) || (is_scalar(b) && !is_scalar(a));
   if (a == b)
-    set_form(f, "%0²", P_POW, OP_POWC, false);
+    form_set(f, "%0²", P_POW, OP_POWC, false);
   else if (b_first)
-    set_form(f, "%1 %0", P_MUL, G_SCALE, true);
+    form_set(f, "%1 %0", P_MUL, G_SCALE, true);
   else if (is_scalar(a))
-    set_form(f, "%0 %1", P_MUL, G_SCALE, true);
+    form_set(f, "%0 %1", P_MUL, G_SCALE, true);
 }
 
 /* Division by the batch size is the mean of a textbook, (1/N) Σ …; a constant over N stays 1/N. */
@@ -85,9 +76,9 @@ static void refine_div(const Node *n, Form *f) {
   if (n->src[1]->op != OP_BATCH)
     return;
   if (n->src[0]->op == OP_CONST)
-    set_form(f, "%0/%1", P_MUL, G_NONE, false);
+    form_set(f, "%0/%1", P_MUL, G_NONE, false);
   else
-    set_form(f, "(1/%1) %0", P_MUL, G_SCALE, true);
+    form_set(f, "(1/%1) %0", P_MUL, G_SCALE, true);
 }
 
 static void refine_pow(const Node *n, Form *f) {
@@ -96,16 +87,11 @@ static void refine_pow(const Node *n, Form *f) {
     snprintf(f->tmpl, sizeof f->tmpl, "%%0%s", superscript[(int)k]);
 }
 
-/* Σ over everything, Σₙ over the rows of the batch (axis 0), Σ₁ … over other axes; the same
- * subscripts for max. */
+/* Σ over everything, Σₙ over the rows of the batch (axis 0), Σᵢⱼ over the positions of images,
+ * Σ₁ … over other axes; the same subscripts for max. */
 static void refine_sum(const Node *n, Form *f) {
-  uint32_t axes = (uint32_t)n->arg.p[PARAM_AXES] & AXES_MASK, all = (1u << n->src[0]->shape.rank) - 1;
-  char sub[24] = "";
-  if (axes == 1 && all != 1)
-    snprintf(sub, sizeof sub, "ₙ");
-  for (int i = 0; axes != all && axes != 1 && i < NNC_MAX_RANK; i++)
-    if (axes & (1u << i))
-      strcat(sub, subscript[i]);
+  char sub[32];
+  f->opnd[0] = image_sum_subscript(n, sub, sizeof sub);
   snprintf(f->tmpl, sizeof f->tmpl, "%s%s %%0", n->op == OP_SUM ? "Σ" : "max", sub);
 }
 
@@ -126,7 +112,7 @@ static void refine_exp(const Node *n, Form *f) {
 static void refine_matmul(const Node *n, Form *f) {
   static const char *const tmpl[] = {"%0 %1", "%0ᵀ %1", "%0 %1ᵀ", "%0ᵀ %1ᵀ"};
   int which = n->arg.p[PARAM_TRANSPOSE_A] | n->arg.p[PARAM_TRANSPOSE_B] << 1;
-  set_form(f, tmpl[which], P_MUL, OP_MATMUL, true);
+  form_set(f, tmpl[which], P_MUL, OP_MATMUL, true);
 }
 
 static void refine_const(const Node *n, Form *f) {
@@ -148,19 +134,51 @@ static Form form_of(const Node *n) {
   Form f = {.prec = op_prec[op] ? op_prec[op] : P_ATOM, .group = group, .simple = true};
   snprintf(f.tmpl, sizeof f.tmpl, "%s", op_info[op].notation);
   f.assoc = op == OP_ADD || op == OP_MUL || op == OP_SUM;
+  memcpy(f.opnd, n->src, sizeof f.opnd);
   if (refine[op])
     refine[op](n, &f);
+  image_form(n, &f);
   return f;
 }
 
-/* How a node looks where it is used: a name is an atom; expand is invisible (broadcasting is
- * implicit in the notation). */
+/* What the notation does not write: expand (broadcasting is implicit) and the layout of images. */
+static bool invisible(const Node *n) {
+  Form f;
+  return (n->op == OP_EXPAND && !image_form(n, &f)) || image_layout(n);
+}
+
+static const Node *skip_invisible(const Node *n) {
+  return invisible(n) ? skip_invisible(n->src[0]) : n;
+}
+
+/* The node written in n's place: invisible nodes are not written, and the equations are those of
+ * the training step, where the runtime's training flag is 1: a statistic r + training (b − r)
+ * (the running one in evaluate and predict, the batch's b in training) is b, training y is y. */
+static const Node *written(const Graph *g, const Node *n) {
+  const Node *t = g->training;
+  if (invisible(n))
+    return written(g, n->src[0]);
+  for (int i = 0; t && n->op == OP_MUL && i < 2; i++)
+    if (n->src[i] == t)
+      return written(g, n->src[1 - i]);
+  for (int i = 0; t && n->op == OP_ADD && i < 2; i++) {
+    const Node *r = n->src[i], *m = n->src[1 - i];
+    for (int j = 0; m->op == OP_MUL && j < 2; j++) {
+      const Node *d = m->src[1 - j];
+      if (m->src[j] == t && d->op == OP_SUB && d->src[1] == r)
+        return written(g, d->src[0]);
+    }
+  }
+  return n;
+}
+
+/* How a node looks where it is used: a name is an atom; others look like what is written. */
 static Form ref_form(const Explain *x, const Node *n) {
   const char *name = x->name[n->id];
   if (name)
     return (Form){.prec = P_ATOM, .group = G_NONE, .simple = !strchr(name, '/')};
-  if (n->op == OP_EXPAND)
-    return ref_form(x, n->src[0]);
+  if (written(x->g, n) != n)
+    return ref_form(x, written(x->g, n));
   return form_of(n);
 }
 
@@ -184,7 +202,8 @@ static void put_operand(Explain *x, FILE *out, const Form *p, const Node *c, boo
                         const char *rest, bool at_end) {
   Form cf = ref_form(x, c);
   bool last = *rest == '\0', tight = !last && *rest != ' ';
-  bool paren = needs_parens(p, &cf, left, tight, last && at_end) &&
+  bool closed = *rest == ')' || *rest == ','; /* inside a delimited argument list */
+  bool paren = !closed && needs_parens(p, &cf, left, tight, last && at_end) &&
                !(tight && left && c->op == OP_CONST); /* −1/N */
   fputs(paren ? "(" : "", out);
   put_ref(x, out, c, paren || (last && at_end));
@@ -216,17 +235,12 @@ static void put_add(Explain *x, FILE *out, const Node *n, const Form *f, bool at
   free(a), free(b);
 }
 
-/* Renders the node's own operation, its operands by name or inline. */
-static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
-  Form f = form_of(n);
-  note_reuse(x, n);
-  if (n->op == OP_ADD) {
-    put_add(x, out, n, &f, at_end);
-    return;
-  }
-  for (const char *p = f.tmpl; *p; p++) {
-    if (p[0] == '%' && (p[1] == '0' || p[1] == '1'))
-      put_operand(x, out, &f, n->src[p[1] - '0'], p == f.tmpl, p + 2, at_end), p++;
+/* Writes the template of f for node n: %0 … %3 its operands by name or inline. */
+static void put_template(Explain *x, FILE *out, const Node *n, const Form *f, const char *tmpl,
+                         bool at_end) {
+  for (const char *p = tmpl; *p; p++) {
+    if (p[0] == '%' && p[1] >= '0' && p[1] < '0' + NNC_MAX_SRC)
+      put_operand(x, out, f, f->opnd[p[1] - '0'], p == tmpl, p + 2, at_end), p++;
     else if (p[0] == '%' && p[1] == 'k')
       put_number(out, n->arg.k), p++;
     else if (p[0] == '%' && p[1] == 'n')
@@ -236,18 +250,42 @@ static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
   }
 }
 
+/* A form's note (how the graph computes it) goes beside the equation that writes the form. */
+static void note_form(Explain *x, const Node *n, const Form *f) {
+  if (!x->notes || !f->note[0])
+    return;
+  FILE *notes = x->notes;
+  Form plain = *f;
+  plain.prec = P_MUL, plain.group = G_NONE; /* operands of the note are parenthesised */
+  x->notes = NULL;
+  fputs(ftell(notes) ? "; " : "", notes);
+  put_template(x, notes, n, &plain, f->note, true);
+  x->notes = notes;
+}
+
+/* Renders the node's own operation, its operands by name or inline. */
+static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
+  if (written(x->g, n) != n) {
+    put_ref(x, out, written(x->g, n), at_end);
+    return;
+  }
+  Form f = form_of(n);
+  note_reuse(x, n);
+  note_form(x, n, &f);
+  if (n->op == OP_ADD && f.opnd[0] == n->src[0] && f.opnd[1] == n->src[1])
+    put_add(x, out, n, &f, at_end);
+  else
+    put_template(x, out, n, &f, f.tmpl, at_end);
+}
+
 static void put_ref(Explain *x, FILE *out, const Node *n, bool at_end) {
   if (x->name[n->id])
     fputs(x->name[n->id], out);
-  else if (n->op == OP_EXPAND)
-    put_ref(x, out, n->src[0], at_end);
   else
     put_def(x, out, n, at_end);
 }
 
 /* --- derivatives that reuse forward values (grad_rules.c builds them so) --- */
-
-static const Node *skip_expand(const Node *n) { return n->op == OP_EXPAND ? n->src[0] : n; }
 
 /* The forward value that n, as the derivative rule of op tagged it, is built from. */
 static const Node *derivative_of(const Node *n, Op op) {
@@ -279,8 +317,8 @@ static const Node *reuse_exp(const Node *n) {
 /* dy ⊙ mask: dropout passes the error through the units it kept, with the forward's mask. */
 static const Node *reuse_mask(const Node *n) {
   for (int i = 0; n->op == OP_MUL && i < 2; i++)
-    if (skip_expand(n->src[i])->flags & NODE_NOISE)
-      return skip_expand(n->src[i]);
+    if (skip_invisible(n->src[i])->flags & NODE_NOISE)
+      return skip_invisible(n->src[i]);
   return NULL;
 }
 
@@ -328,13 +366,14 @@ static bool is_forward_value(const Node *n) {
 
 /* The error signal δ of a layer: ∂L/∂u of the node u that consumes one of its parameters, as
  * grad.c recorded it (g->adjoint). δ is what the parameter's gradient is built from — ∂L/∂W =
- * Xᵀ δ (matmul), ∂L/∂w = Σₙ δ ⊙ x (elementwise weight), ∂L/∂b = Σₙ δ (bias) — so only those
- * consumers give one, and a parameter subtracted from (−b) does not. */
+ * Xᵀ δ (matmul), ∂L/∂w = Σₙ δ ⊙ x (elementwise weight), ∂L/∂b = Σₙ δ (bias), ∂L/∂W = x ⋆ δ
+ * and ∂L/∂b = Σₙᵢⱼ δ (convolution) — so only those consumers give one, and a parameter
+ * subtracted from (−b) does not. */
 static const Node *error_signal(const Graph *g, const Node *param, const Node *use) {
   bool weighs = use->op == OP_ADD || use->op == OP_MATMUL || use->op == OP_MUL ||
-                (use->op == OP_SUB && use->src[0] == param);
+                (use->op == OP_SUB && use->src[0] == param) || image_conv(use, NULL, NULL);
   const Node *d = weighs && use->id < g->nadjoint ? g->adjoint[use->id] : NULL;
-  return d && (d->flags & NODE_BACKWARD) ? skip_expand(d) : NULL;
+  return d && (d->flags & NODE_BACKWARD) ? skip_invisible(d) : NULL;
 }
 
 /* Offers the parameter's error signal for its layer. The parameters of a layer agree on it;
@@ -346,10 +385,23 @@ static void offer_error_signal(const Explain *x, const Node *param, const Node *
     *best = d;
 }
 
+/* The parameter that n is, read as it is or in another shape (a kernel as a matrix, a per-channel
+ * scale as [C, 1, 1]); NULL when n is no parameter. */
+static const Node *param_view(const Node *n) {
+  n = n ? skip_invisible(n) : NULL;
+  if (n && n->op == OP_RESHAPE && !shape_has_batch(&n->shape))
+    n = n->src[0];
+  return n && (n->flags & NODE_PARAM) ? n : NULL;
+}
+
+/* Whether n computes with a parameter: reads one, or convolves with parametric weights or bias. */
 static bool reads_param(const Node *n) {
+  const Node *w, *b;
+  if (image_conv(n, &w, &b))
+    return param_view(w) || param_view(b);
   for (int s = 0; s < n->nsrc; s++)
-    if (skip_expand(n->src[s])->flags & NODE_PARAM)
-      return n->op != OP_EXPAND;
+    if (param_view(n->src[s]))
+      return n->op != OP_EXPAND && n->op != OP_RESHAPE;
   return false;
 }
 
@@ -359,15 +411,21 @@ static bool reads_param(const Node *n) {
 static bool visit_layer(Explain *x, const Node *n, uint32_t stamp, const Node **best,
                         const Node **pre) {
   bool found = false;
+  const Node *w, *b;
   if (reads_param(n) && (!*pre || n->id > (*pre)->id))
     *pre = n;
+  if (image_conv(n, &w, &b)) { /* δ of a convolution is at its output, channels first */
+    offer_error_signal(x, w, n, best);
+    if (b)
+      offer_error_signal(x, param_view(b) ? param_view(b) : b, n, best);
+  }
   for (int s = 0; s < n->nsrc; s++) {
     const Node *c = n->src[s];
     if (x->seen[c->id] == stamp)
       continue;
     x->seen[c->id] = stamp;
-    if (c->flags & NODE_PARAM)
-      offer_error_signal(x, c, n, best), found = true;
+    if (param_view(c))
+      offer_error_signal(x, param_view(c), n, best), found = true;
     else if (!c->name && op_info[c->op].kind != KIND_LEAF)
       found |= visit_layer(x, c, stamp, best, pre);
   }
@@ -409,7 +467,7 @@ static void name_shared(Explain *x) {
   for (uint32_t i = 0; i < x->g->n; i++) {
     const Node *n = x->g->node[i];
     if ((n->flags & NODE_BACKWARD) && i < x->first_update && x->uses[i] > 1 && !x->name[i] &&
-        op_info[n->op].kind != KIND_LEAF && n->op != OP_EXPAND && t < 9)
+        op_info[n->op].kind != KIND_LEAF && !invisible(n) && t < 9)
       snprintf(x->label[i], LABEL_MAX, "t%s", subscript[++t]), x->name[i] = x->label[i];
   }
 }
@@ -531,6 +589,74 @@ static void note_bce_logits(Explain *x, const Node *z) {
                     zt, d, zt, y, (long long)k, k == 1 ? "" : "s", d, pt, y, per));
 }
 
+/* --- normalisation: batch and layer norm's μ, σ² and x̂, and the adjoints through them --- */
+
+/* (x − μ) / √(σ² + ε), as lower_norm.c writes it; μ and σ² as the training step has them. */
+static bool match_norm(const Graph *g, const Node *n, const Node **mu, const Node **var) {
+  if (n->op != OP_DIV || n->src[0]->op != OP_SUB || n->src[1]->op != OP_SQRT)
+    return false;
+  const Node *a = n->src[1]->src[0];
+  if (a->op != OP_ADD || a->src[1]->op != OP_CONST)
+    return false;
+  *mu = written(g, n->src[0]->src[1]), *var = written(g, a->src[0]);
+  return true;
+}
+
+/* Names the forward value n sym[layer], and its adjoint, as grad.c recorded it, ∂L/∂sym[layer]. */
+static void label_value(Explain *x, const Node *n, const char *sym, const char *layer,
+                        const char *remark) {
+  const Graph *g = x->g;
+  if (x->name[n->id])
+    return;
+  snprintf(x->label[n->id], LABEL_MAX, "%s[%s]", sym, layer);
+  x->name[n->id] = x->label[n->id];
+  x->remark[n->id] = remark;
+  const Node *d = n->id < g->nadjoint ? g->adjoint[n->id] : NULL;
+  d = d && (d->flags & NODE_BACKWARD) ? written(g, d) : NULL;
+  if (d && !x->name[d->id]) {
+    snprintf(x->label[d->id], LABEL_MAX, "∂L/∂%s[%s]", sym, layer);
+    x->name[d->id] = x->label[d->id];
+  }
+}
+
+/* The normalisations among a layer's anonymous nodes. */
+static int visit_norms(Explain *x, const Node *n, const char *layer, uint32_t stamp) {
+  const Node *mu, *var;
+  int found = 0;
+  if (match_norm(x->g, n, &mu, &var)) {
+    bool running = x->g->training != NULL;
+    label_value(x, n, "x̂", layer, NULL);
+    label_value(x, mu, "μ", layer, running ? "the batch's mean (evaluate and predict: the "
+                "running mean)" : NULL);
+    label_value(x, var, "σ²", layer, running ? "the batch's variance (evaluate and predict: "
+                "the running one)" : NULL);
+    found++;
+  }
+  for (int s = 0; s < n->nsrc; s++) {
+    const Node *c = n->src[s];
+    if (x->seen[c->id] != stamp && !c->name && op_info[c->op].kind != KIND_LEAF)
+      x->seen[c->id] = stamp, found += visit_norms(x, c, layer, stamp);
+  }
+  return found;
+}
+
+/* Batch and layer norm: their statistics and x̂ get names, so the derived δ at their input reads
+ * as the textbook's three terms (through x̂ directly, through σ², through μ). */
+static void name_norms(Explain *x) {
+  const Graph *g = x->g;
+  int found = 0;
+  for (uint32_t i = 0; i < g->n; i++) {
+    const Node *a = g->node[i];
+    if (is_forward_value(a) && a != g->loss)
+      found += visit_norms(x, a, a->name, 2 * g->n + 2 + i);
+  }
+  if (found)
+    add_simplification(
+      x, "normalisation: the δ derived at x is the sum of three terms, through x̂ = (x − μ) / "
+         "√(σ² + ε) directly,\n    through σ² and through μ; summed, δ = (∂L/∂x̂ − mean ∂L/∂x̂ "
+         "− x̂ ⊙ mean(∂L/∂x̂ ⊙ x̂)) / √(σ² + ε),\n    the means over what the statistics average");
+}
+
 /* The losses the sugar tags: softmax and sigmoid with their cross-entropies. */
 static void find_structures(Explain *x) {
   const Graph *g = x->g;
@@ -553,6 +679,7 @@ static void name_nodes(Explain *x) {
       count[n->src[s]->id]++;
   }
   name_layers(x);
+  name_norms(x);
   name_shared(x);
   name_masks(x);
   for (int p = 0; p < g->nparams; p++)
@@ -705,7 +832,8 @@ void explain_print(FILE *out, const Graph *g, const OptimizerSettings *opt) {
   };
   name_nodes(&x);
   fputs("notation: N rows in a batch, ⊙ elementwise product, Σₙ sum over the rows, ᵀ transpose,\n"
-        "          δ[l] = ∂L/∂z[l] the error at the input z[l] of layer l's activation\n\n", out);
+        "          δ[l] = ∂L/∂z[l] the error at the input z[l] of layer l's activation\n", out);
+  fprintf(out, "%s\n", image_notation(g));
   put_forward(&x, out);
   put_backward(&x, out);
   put_update(&x, out);

@@ -73,10 +73,10 @@ holds 'a - b < 1e-4 && b - a < 1e-4' a="$(last_value eval.out "loss ")" b="$last
 
 run info ./xor info
 expect_rc info 0 "./xor info"
-grep -qE '^A1 +sigmoid +\(N, 2\) +6 ' info.out && pass "info: A1 sigmoid (N, 2) with 6 parameters" \
-  || { fail "info has no row 'A1 sigmoid (N, 2) 6 ...'"; show info; }
-grep -qE '^A2 +sigmoid +\(N, 1\) +3 ' info.out && pass "info: A2 sigmoid (N, 1) with 3 parameters" \
-  || { fail "info has no row 'A2 sigmoid (N, 1) 3 ...'"; show info; }
+grep -qE '^A1 +dense\+sigmoid +\(N, 2\) +6 ' info.out && pass "info: A1 dense+sigmoid (N, 2) with 6 parameters" \
+  || { fail "info has no row 'A1 dense+sigmoid (N, 2) 6 ...'"; show info; }
+grep -qE '^A2 +dense\+sigmoid +\(N, 1\) +3 ' info.out && pass "info: A2 dense+sigmoid (N, 1) with 3 parameters" \
+  || { fail "info has no row 'A2 dense+sigmoid (N, 1) 3 ...'"; show info; }
 grep -qE '^Total +9 +[0-9,]+$' info.out && pass "info: 9 parameters in total" \
   || { fail "info has no 'Total 9 FLOPs' row"; show info; }
 grep -qE '^  parameters +9 floats +36 B$' info.out && pass "info: memory of the parameters" \

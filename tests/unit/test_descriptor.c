@@ -280,7 +280,7 @@ static void want_noise_and_layers(Want *w) {
   for (int i = 0; i < n; i++) {
     const Shape *s = &ls[i].node->shape;
     w->layers[i] = (NnrtLayer){.name = ls[i].node->name ? ls[i].node->name : "output",
-                               .op = node_op_name(ls[i].node),
+                               .op = ls[i].kind,
                                .rank = s->rank - shape_has_batch(s), .params = ls[i].params,
                                .flops = ls[i].flops};
     want_dims(w->layers[i].dim, s, shape_has_batch(s));

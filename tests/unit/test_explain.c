@@ -186,6 +186,61 @@ static void test_example_flats(void **state) {
   free(t);
 }
 
+/* --- images --- */
+
+/* conv → pool → flatten → dense: the convolution and its two gradients as textbooks write them,
+ * read off the unfold, products and fold the compiler derived. */
+static void test_cnn(void **state) {
+  (void)state;
+  char *t = explain_golden("cnn");
+  assert_contains(t, "z[1] = c.W ∗ x + c.b");
+  assert_contains(t, "3×3 kernel, stride 1, padding 1: patches(x) c.Wᵀ");
+  assert_contains(t, "p = maxpool(c)                              2×2 windows, stride 2");
+  assert_contains(t, "logits = flatten(p) logits.W + logits.b");
+  assert_contains(t, "∂L/∂p = reshape(∂L/∂logits logits.Wᵀ, [4, 4, 4])  flatten: δ reshaped back");
+  assert_contains(t, "∂L/∂c = route(∂L/∂p → argmax c)             max-pool: each window's δ goes");
+  assert_contains(t, "δ[1] = ∂L/∂c ⊙ [z[1] > 0]");
+  assert_contains(t, "∂L/∂c.b = Σₙᵢⱼ δ[1]");
+  assert_contains(t, "∂L/∂c.W = x ⋆ δ[1]                          the correlation, as δ[1]ᵀ patches(x)");
+  assert_lacks(t, "permute");
+  free(t);
+}
+
+/* A residual block with batch norm: the skip's δ is summed with the full correlation through the
+ * block, batch norm's δ is its three terms, and global average pooling spreads δ back. */
+static void test_residual(void **state) {
+  (void)state;
+  char *t = explain_golden("residual");
+  assert_contains(t, "∂L/∂s = ∂L/∂n2 + ∂L/∂c1 ∗_full rot180(c1.W)");
+  assert_contains(t, "μ[n1] = (1/(16 N)) Σₙᵢⱼ c1");
+  assert_contains(t, "x̂[n1] = (c1 − μ[n1]) / √(σ²[n1] + 1e-05)");
+  assert_contains(t, "n1 = n1.gamma ⊙ x̂[n1] + n1.beta");
+  assert_contains(t, "∂L/∂n1.gamma = Σₙᵢⱼ (∂L/∂n1 ⊙ x̂[n1])");
+  assert_contains(t, "δ[2] = ∂L/∂c1 = t");
+  assert_contains(t, "(1/N) ∂L/∂μ[n1]");
+  assert_contains(t, "g = (1/4) Σᵢⱼ d");
+  assert_contains(t, "∂L/∂d = (1/4) ∂L/∂g");
+  assert_contains(t, "the transposed convolution (δ dilated by the stride)");
+  assert_lacks(t, "training");
+  free(t);
+}
+
+static void test_example_fashion_cnn(void **state) {
+  (void)state;
+  char *t = explain_example("fashion_cnn");
+  assert_contains(t, "∂L/∂p1 = δ[2] ∗_full rot180(c2.W)");
+  assert_contains(t, "∂L/∂c2.W = p1 ⋆ δ[2]");
+  free(t);
+}
+
+static void test_example_fashion_resnet(void **state) {
+  (void)state;
+  char *t = explain_example("fashion_resnet");
+  assert_contains(t, "∂L/∂x̂[n0] = ∂L/∂n0 ⊙ n0.gamma");
+  assert_contains(t, "∂L/∂c0.W = x ⋆ ∂L/∂c0");
+  free(t);
+}
+
 /* --- labels and optimizers --- */
 
 static char *explain_model(const char *layer, const char *optimizer) {
@@ -307,6 +362,10 @@ int main(void) {
     cmocka_unit_test(test_example_fashion_mnist),
     cmocka_unit_test(test_example_fashion_bag),
     cmocka_unit_test(test_example_flats),
+    cmocka_unit_test(test_cnn),
+    cmocka_unit_test(test_residual),
+    cmocka_unit_test(test_example_fashion_cnn),
+    cmocka_unit_test(test_example_fashion_resnet),
     cmocka_unit_test(test_leaky_relu_labels),
     cmocka_unit_test(test_sgd_momentum),
     cmocka_unit_test(test_rmsprop),
