@@ -325,6 +325,11 @@ bool shape_unfold(const Shape *const src[], const int32_t param[], Shape *out, c
   int64_t oh, ow;
   if (!window_apply(x, &w, false, &oh, &ow, why, n))
     return false;
+  if (x->dim[1] > NNC_MAX_ELEMENTS / ((int64_t)w.kh * w.kw)) {
+    snprintf(why, n, "the patches of %lld channels under a %d×%d window would be too long",
+             (long long)x->dim[1], w.kh, w.kw);
+    return false;
+  }
   *out = (Shape){4, {x->dim[0], oh, ow, x->dim[1] * w.kh * w.kw}};
   return true;
 }
