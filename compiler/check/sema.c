@@ -105,8 +105,9 @@ static void take_unique(Diag *d, ModelDecl *slot, const AstNode *it) {
     return;
   }
   Shape shape = it->kind == AST_INPUT || it->kind == AST_TARGET ? sema_decl_shape(it) : (Shape){0};
+  /* a shape past the limit is reported by the declaration's check; its width is not counted */
   *slot = (ModelDecl){.present = true, .name = it->u.decl.name, .shape = shape,
-                      .width = shape_numel(&shape, 1), .loc = it->loc};
+                      .width = shape_fits(&shape) ? shape_numel(&shape, 1) : 0, .loc = it->loc};
 }
 
 /* `defined` maps each name declared so far to its first declaration. */
