@@ -1,7 +1,8 @@
 # End-to-end tests (label e2e): shell scripts in tests/e2e/ drive the built nnc and the programs
 # it writes, each in its own temporary directory (tests/e2e/lib.sh). A script exits 77 when it
 # cannot run on this machine (a missing data set), and ctest reports that as skipped.
-foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_csv nonfinite cnn_cli)
+foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_csv nonfinite cnn_cli
+             cnn_repl)
   add_test(NAME e2e_${name}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
