@@ -23,3 +23,8 @@ add_test(NAME e2e_embed
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
                  $<TARGET_FILE:nnrt>)
 set_tests_properties(e2e_embed PROPERTIES LABELS e2e TIMEOUT 120)
+# The same for a CNN with batch norm and dropout, trained and queried from C.
+add_test(NAME e2e_cnn_embed
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
+                 $<TARGET_FILE:nnrt>)
+set_tests_properties(e2e_cnn_embed PROPERTIES LABELS e2e TIMEOUT 120)
