@@ -3,7 +3,8 @@
 # model and images): :load, :train and :predict in a session train exactly as the compiled
 # program does (the same final loss and the same bytes saved, running statistics included) and
 # predict what it predicts; :loadw reads the program's weights and :predict then prints what
-# `./bars predict` prints; :reload keeps the running statistics.
+# `./bars predict` prints; :reload keeps the running statistics; :predict takes an image of 100
+# values (a command line is not cut at 64 words).
 NNC=$1
 # shellcheck disable=SC2034  # the model is written here, not taken from SOURCE_DIR
 SRC=$2
@@ -51,4 +52,11 @@ expect_rc loadw 0 "a session with :loadw"
 if [ "$(grep '  class ' loadw.out)" = "$(cat want3.out)" ] && grep -q '  class 2$' want3.out; then
   pass ":loadw then :predict prints the program's prediction: $(cat want3.out)"
 else fail ":loadw then :predict: '$(grep '  class ' loadw.out)', program '$(cat want3.out)'"; show loadw; fi
+
+printf 'model wide {\n  input x[1, 10, 10]\n  output global_avg_pool(x)\n}\n' >wide.nn
+printf '%s\n' ':load wide.nn' ":predict $(seq 0 99 | tr '\n' ' ')" >wide.in
+run wide "$NNC" repl <wide.in
+[ "$(tail -n 1 wide.out)" = "49.5" ] && [ ! -s wide.err ] \
+  && pass ":predict with 100 values: the mean of 0 ... 99 is 49.5" \
+  || { fail ":predict with 100 values"; show wide; }
 finish
