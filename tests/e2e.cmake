@@ -8,8 +8,10 @@ foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_c
   set_tests_properties(e2e_${name} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
 # Training on Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist):
-# about 20 s for fashion_mnist, 5 s for fashion_bag on one core. Also labelled slow; CI runs them.
-foreach(name fashion_mnist fashion_bag)
+# about 20 s for fashion_mnist, 5 s for fashion_bag on one core; fashion_cnn (one epoch on 2
+# threads) and fashion_resnet (one epoch of a 20000-image subset) about 40 s and 70 s unloaded.
+# Also labelled slow; CI runs them.
+foreach(name fashion_mnist fashion_bag fashion_cnn fashion_resnet)
   add_test(NAME e2e_${name}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS "e2e;slow" TIMEOUT 600 SKIP_RETURN_CODE 77)

@@ -1,5 +1,6 @@
-# Shared by the small-CNN end-to-end tests (cnn_cli.sh, cnn_repl.sh, cnn_embed.sh), sourced after
-# lib.sh: a data set of 6 × 6 images written here, and a CNN with batch norm and dropout for it.
+# Shared by the CNN end-to-end tests (cnn_*.sh, fashion_cnn.sh, fashion_resnet.sh), sourced after
+# lib.sh: a data set of 6 × 6 images written here and a CNN with batch norm and dropout for it,
+# and the first images of Fashion-MNIST cut into IDX files of their own.
 
 # bars_csv FILE ROWS SEED: ROWS images [1, 6, 6] as CSV (36 pixels, then the label), no header:
 # class 0 a vertical bar, 1 a horizontal bar, 2 a diagonal, at places and with background noise
@@ -47,4 +48,22 @@ train bars {
   seed      = 4
 }
 NN
+}
+
+# be32 N: N as the 4 bytes of a big-endian integer (IDX headers).
+be32() {
+  printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
+    $(($1 >> 8 & 255)) $(($1 & 255)))"
+}
+
+# fashion_subset SET N PREFIX: the first N images and labels of Fashion-MNIST's SET (train or
+# t10k) as the IDX files PREFIX-images.idx and PREFIX-labels.idx (uncompressed): the header with
+# the count N, then the first N records.
+fashion_subset() {
+  for _kind in "images 16 784" "labels 8 1"; do
+    set -- "$1" "$2" "$3" $_kind
+    _f="$FASHION/$1-$4-idx$([ "$4" = images ] && echo 3 || echo 1)-ubyte.gz"
+    { gzip -dc "$_f" | head -c 4; be32 "$2"; gzip -dc "$_f" | tail -c +9 | head -c $(($5 - 8 + $2 * $6))
+    } >"$3-$4.idx"
+  done
 }
