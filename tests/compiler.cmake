@@ -6,3 +6,9 @@ nnc_unit_test(test_optim ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_optim.c nnc_compi
 nnc_unit_test(test_noalloc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_noalloc.c nnc_compiler nnrt)
 # The model hash reads the graph, not a printer: the suite brings its own graph_print.
 nnc_unit_test(test_model_hash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_hash.c nnc_compiler nnrt)
+# batch_norm and layer_norm: gradients, training against evaluation, running statistics after
+# compiled steps (the JIT and the runtime's training loop).
+nnc_unit_test(test_norm ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_norm.c nnc_compiler nnrt)
+# A compiled CNN (batch norm, dropout, Adam) resumes exactly and trains to the same bytes on any
+# number of threads.
+nnc_unit_test(test_cnn_run ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_cnn_run.c nnc_compiler nnrt)

@@ -1,14 +1,17 @@
 # End-to-end tests (label e2e): shell scripts in tests/e2e/ drive the built nnc and the programs
 # it writes, each in its own temporary directory (tests/e2e/lib.sh). A script exits 77 when it
 # cannot run on this machine (a missing data set), and ctest reports that as skipped.
-foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_csv nonfinite)
+foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_csv nonfinite cnn_cli
+             cnn_repl)
   add_test(NAME e2e_${name}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
 # Training on Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist):
-# about 20 s for fashion_mnist, 5 s for fashion_bag on one core. Also labelled slow; CI runs them.
-foreach(name fashion_mnist fashion_bag)
+# about 20 s for fashion_mnist, 5 s for fashion_bag on one core; fashion_cnn (one epoch on 2
+# threads) and fashion_resnet (one epoch of a 20000-image subset) about 40 s and 70 s unloaded.
+# Also labelled slow; CI runs them.
+foreach(name fashion_mnist fashion_bag fashion_cnn fashion_resnet)
   add_test(NAME e2e_${name}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS "e2e;slow" TIMEOUT 600 SKIP_RETURN_CODE 77)
@@ -22,3 +25,8 @@ add_test(NAME e2e_embed
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
                  $<TARGET_FILE:nnrt>)
 set_tests_properties(e2e_embed PROPERTIES LABELS e2e TIMEOUT 120)
+# The same for a CNN with batch norm and dropout, trained and queried from C.
+add_test(NAME e2e_cnn_embed
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
+                 $<TARGET_FILE:nnrt>)
+set_tests_properties(e2e_cnn_embed PROPERTIES LABELS e2e TIMEOUT 120)

@@ -422,18 +422,21 @@ void repl_print_help(FILE *out) {
   }
 }
 
-enum { MAX_WORDS = 64 }; /* of a command line */
-
+/* Any number of words: :predict takes one per input value (784 for a 28 × 28 image). */
 void repl_command(Repl *r, char *line) {
-  char *argv[MAX_WORDS];
-  int argc = 0;
-  for (char *t = strtok(line, " \t\r\n"); t && argc < MAX_WORDS; t = strtok(NULL, " \t\r\n"))
-    argv[argc++] = t;
-  if (argc == 0)
+  /* a word and its separator take two characters at least: a line of n has n/2 + 1 words */
+  char **argv = malloc((strlen(line) / 2 + 1) * sizeof *argv);
+  if (!argv) {
+    repl_error(r, "out of memory");
     return;
-  const ReplCommand *c = repl_find_command(argv[0] + 1);
+  }
+  int argc = 0;
+  for (char *t = strtok(line, " \t\r\n"); t; t = strtok(NULL, " \t\r\n"))
+    argv[argc++] = t;
+  const ReplCommand *c = argc ? repl_find_command(argv[0] + 1) : NULL;
   if (c)
     c->run(r, argc, argv);
-  else
+  else if (argc)
     repl_error(r, "unknown command '%s'; :help lists the commands", argv[0]);
+  free(argv);
 }

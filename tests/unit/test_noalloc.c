@@ -1,6 +1,8 @@
 /* test_noalloc: a training step allocates nothing. This program replaces malloc and its kin
- * (forwarding to glibc's own) and counts every call; a model with dropout and Adam is compiled
- * by the JIT and trained through nnrt_train_on, whose on_step report runs after every step.
+ * (forwarding to glibc's own) and counts every call; a model with dropout and Adam, and a
+ * convolutional one with batch norm (running statistics, the training flag), max pooling and
+ * dropout, are compiled by the JIT and trained through nnrt_train_on, whose on_step report runs
+ * after every step.
  * Between two reports of one epoch lies a whole step (batch gathering, the step on 1 or 2
  * threads, loss, metric and finiteness checks): the count must not move there. Allocations
  * before the first step and between epochs (validation, checkpoints) are allowed.
@@ -52,7 +54,7 @@ int posix_memalign(void **out, size_t align, size_t n) {
 void free(void *p) { __libc_free(p); }
 #endif
 
-static const char source[] =
+static const char mlp[] =
   "model m {\n input x[6]\n target y : class(3)\n h = dense(x, 20, relu)\n"
   " d = dropout(h, 0.25)\n z = dense(d, 3)\n loss = cross_entropy(softmax(z), y)\n"
   " output softmax(z)\n}\n"
@@ -86,6 +88,8 @@ static void on_step(const NnrtStepReport *s, void *ctx) {
   w->steps++;
 }
 
+/* Trains m on `threads` threads for its 4 epochs of 4 steps (12 training rows in batches of 3),
+ * counting allocations between the steps of each epoch. */
 static void train_counting(const NnrtModel *m, int threads) {
   char err[512];
   NnrtTrainData *td = NULL;
@@ -109,8 +113,8 @@ static void train_counting(const NnrtModel *m, int threads) {
   nnrt_train_data_free(td);
 }
 
-static void a_training_step_allocates_nothing(void **state) {
-  (void)state;
+/* Compiles `source` by the JIT and trains it on 1 and 2 threads, counting. */
+static void check_no_allocation(const char *source) {
   if (!REPLACES_MALLOC)
     skip();
   Compilation c;
@@ -132,9 +136,37 @@ static void a_training_step_allocates_nothing(void **state) {
   compilation_free(&c);
 }
 
+static void a_training_step_allocates_nothing(void **state) {
+  (void)state;
+  check_no_allocation(mlp);
+}
+
+/* Images [1, 5, 5]: convolution, batch norm, max pooling, dropout and a dense layer, on 16 rows
+ * of 25 pixels (rows as the table above, 12 for training and 4 held out). */
+static void a_cnn_training_step_allocates_nothing(void **state) {
+  (void)state;
+  char cnn[8192];
+  int at = snprintf(cnn, sizeof cnn,
+                    "model m {\n input x[1, 5, 5]\n target y : class(3)\n"
+                    " c = conv2d(x, 4, 3, bias = false)\n n = batch_norm(c)\n"
+                    " p = max_pool(relu(n), 2)\n d = dropout(flatten(p), 0.25)\n z = dense(d, 3)\n"
+                    " loss = cross_entropy(softmax(z), y)\n output softmax(z)\n}\n"
+                    "train m {\n data = table {\n");
+  for (int r = 0; r < 16; r++) {
+    for (int k = 0; k < 25; k++)
+      at += snprintf(cnn + at, sizeof cnn - (size_t)at, " %d", (r * 7 + k * 3) % 5);
+    at += snprintf(cnn + at, sizeof cnn - (size_t)at, " -> %d\n", r % 3);
+  }
+  snprintf(cnn + at, sizeof cnn - (size_t)at,
+           " }\n optimizer = adam(lr = 0.01)\n batch = 3\n epochs = 4\n"
+           " validation_split = 0.25\n}\n");
+  check_no_allocation(cnn);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(a_training_step_allocates_nothing),
+    cmocka_unit_test(a_cnn_training_step_allocates_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
