@@ -3,9 +3,9 @@
 # dense layer with dropout) on Debian's dataset-fashion-mnist, reduced to one epoch of the full
 # training set on 1 thread (about 40 s unloaded; the cosine schedule then ends in that epoch;
 # any thread count gives the same bytes, which cnn_cli.sh checks): the final validation
-# accuracy on the 10000 test images must be at least 0.875. The run reaches 0.8837; the same network whose convolutions learn nothing (their gradients lost, the
-# dense layers trained on the random features) reaches 0.8632 (and the documented 10-epoch run
-# about 0.925), so 0.86 would not tell a broken convolution gradient from a working one.
+# accuracy on the 10000 test images must be at least 0.875. The run reaches 0.8837; the same
+# network whose convolutions learn nothing (their gradients lost, the dense layers trained on
+# the random features) reaches 0.8632 (and the documented 10-epoch run about 0.925), so 0.86 would not tell a broken convolution gradient from a working one.
 # predict gives the label of real test images, eval agrees with the last validation, and the
 # REPL loads the example, trains it on 2000 images (IDX files cut from the real ones) and
 # predicts. Skipped (exit 77) when the data set is not installed.
