@@ -423,6 +423,13 @@ static const Net compiled_nets[] = {
     .conv = {3, 2, 2, 3, 1, 0, 2, 1, 2, 1}},
   {.kind = NET_CONV, .ch = 2, .h = 5, .w = 7, .filters = 1, .conv = {2, 3, 1, 2, 4, 1, 0, 3, 2, 2}},
   {.kind = NET_CONV, .ch = 3, .h = 1, .w = 3, .filters = 2, .conv = {1, 2, 1, 1, 0, 1, 0, 0, 1, 1}},
+  /* OH = OW = F: the permutation after the bias keeps the shape of what it permutes */
+  {.kind = NET_CONV, .ch = 2, .h = 3, .w = 3, .filters = 3, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
+  /* filters and patch columns that fill vectors and tiles of the matrix kernel unevenly */
+  {.kind = NET_CONV, .ch = 5, .h = 9, .w = 11, .filters = 17,
+    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
+  {.kind = NET_CONV, .ch = 7, .h = 6, .w = 7, .filters = 33,
+    .conv = {5, 3, 2, 1, 2, 1, 2, 1, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1}},
