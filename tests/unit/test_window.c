@@ -352,11 +352,14 @@ static void compiled_close(Compiled *c) {
 }
 
 /* A fresh workspace with random leaves for `rows` images, the same values (as floats) in the
- * interpreter, which has then run the graph. */
+ * interpreter, which has then run the graph. The rest of the workspace holds a sentinel, so a
+ * kernel that read a value nothing wrote would show. */
 static float *random_workspace(Compiled *c, Interp *it, int64_t rows) {
   const Graph *g = &c->g;
   interp_init(it, &c->arena, g, rows);
-  float *ws = calloc(c->floats, sizeof(float));
+  float *ws = malloc(sizeof(float) * c->floats);
+  for (size_t i = 0; i < c->floats; i++)
+    ws[i] = 12345.0f;
   for (uint32_t i = 0; i < g->n; i++) {
     const Node *n = g->node[i];
     if (n->op != OP_INPUT && n->op != OP_PARAM)
@@ -398,18 +401,47 @@ static void assert_node_matches(Interp *it, const float *ws, int64_t offset, con
                (double)ws[offset + k]);
 }
 
-/* step, then every kernel's result (forward values, gradients, updates) as interpreted; then
- * predict's output. */
+/* Nothing but the kernels' results for `rows` rows and the matrix products' scratch changed
+ * between before and after: no kernel writes past its region or its rows. */
+static void assert_writes_stay_inside(const Compiled *c, const float *before, const float *after,
+                                      int64_t rows) {
+  bool *writes = calloc(c->floats, sizeof(bool));
+  const MemPlan *plan = &c->p.plan;
+  for (int k = 0; k < c->p.step.n; k++) {
+    const Node *n = c->p.step.kernel[k].root;
+    int64_t at = c->p.step.kernel[k].out, end = at + shape_numel(&n->shape, rows);
+    for (int64_t e = at; e < end; e++)
+      writes[e] = true;
+    if (plan->scratch[n->id] >= 0)
+      for (int64_t e = 0; e < shape_numel(&n->src[1]->shape, plan->max_batch); e++)
+        writes[plan->scratch[n->id] + e] = true;
+  }
+  for (size_t e = 0; e < c->floats; e++)
+    if (!writes[e] && memcmp(&before[e], &after[e], sizeof(float)))
+      fail_msg("ws[%zu] changed, outside every kernel's result", e);
+  free(writes);
+}
+
+/* step, then every kernel's result (forward values, gradients, updates) as interpreted and
+ * nothing else written; evaluate's loss and output; predict's output. */
 static void step_matches_interpreter(Compiled *c, const Net *net, int64_t rows) {
   Interp it;
-  float *ws = random_workspace(c, &it, rows);
+  float *ws = random_workspace(c, &it, rows), *before = malloc(sizeof(float) * c->floats);
+  memcpy(before, ws, sizeof(float) * c->floats);
   c->model->step(ws, rows);
   for (int k = 0; k < c->p.step.n; k++)
     assert_node_matches(&it, ws, c->p.step.kernel[k].out, c->p.step.kernel[k].root, rows, net);
+  assert_writes_stay_inside(c, before, ws, rows);
+  free(before);
+  free(ws);
+  ws = random_workspace(c, &it, rows);
+  c->model->evaluate(ws, rows);
+  assert_node_matches(&it, ws, c->model->loss_offset, c->g.loss, rows, net);
+  assert_node_matches(&it, ws, c->model->output.offset, c->g.output, rows, net);
   free(ws);
   ws = random_workspace(c, &it, rows);
   c->model->predict(ws, rows);
-  assert_node_matches(&it, ws, c->p.plan.offset[c->g.output->id], c->g.output, rows, net);
+  assert_node_matches(&it, ws, c->model->output.offset, c->g.output, rows, net);
   free(ws);
 }
 
