@@ -37,10 +37,12 @@ typedef enum {
   NET_AVGPOOL,    /* one average pool */
   NET_CONV_DENSE, /* conv → relu → max pool → flatten → dense */
   NET_CONV_CONV,  /* conv → relu → average pool → 3×3 "same" conv → flatten → dense */
+  NET_FOLD,       /* fold(unfold(x) ⊙ M): fold's own derivative rule and unfold's with it */
+  NET_SPREAD,     /* the average pool's adjoint on avgpool(x) ⊙ M, the same way */
 } NetKind;
 
-static const char *const net_names[] = {"conv", "maxpool", "avgpool", "conv-relu-maxpool-dense",
-                                        "conv-relu-avgpool-conv-dense"};
+static const char *const net_names[] = {"conv",   "maxpool", "avgpool", "conv-relu-maxpool-dense",
+                                        "conv-relu-avgpool-conv-dense", "fold", "spread"};
 
 typedef struct {
   NetKind kind;
@@ -88,6 +90,18 @@ static Node *relu(Graph *g, Node *x) { return g_max(g, x, g_const(g, 0)); }
 
 static const Window same3 = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
 
+/* back(forward(x) ⊙ M) with M a random input of the forward's shape: the adjoint op as a layer
+ * of its own, so that x's gradient passes through its derivative rule as well. */
+static Node *round_trip(Graph *g, Node *x, Op forward, Op back, const Window *w) {
+  OpArg arg = {0};
+  window_params(w, arg.p);
+  Node *y = g_op(g, forward, &x, arg, NULL);
+  if (!y)
+    return NULL;
+  Node *scaled = g_mul(g, y, g_leaf(g, OP_INPUT, "M", y->shape, NODE_INPUT));
+  return g_op(g, back, &scaled, arg, &x->shape);
+}
+
 /* The network on images x; NULL (with a diagnostic) when a window does not fit. */
 static Node *build_net(Graph *g, const Net *net, Node *x) {
   switch (net->kind) {
@@ -103,6 +117,8 @@ static Node *build_net(Graph *g, const Net *net, Node *x) {
     Node *p = h ? g_avgpool(g, relu(g, h), &net->pool) : NULL;
     return p ? dense(g, conv(g, p, 2, &same3, "W2", "b2")) : NULL;
   }
+  case NET_FOLD: return round_trip(g, x, OP_UNFOLD, OP_FOLD, &net->conv);
+  case NET_SPREAD: return round_trip(g, x, OP_AVGPOOL, OP_AVGPOOL_BACK, &net->pool);
   }
   return NULL;
 }
@@ -175,11 +191,13 @@ static void assert_one_error(Fixture *f, const char *reason) {
     fail_msg("want one error line saying \"%s\", got \"%s\"", reason, text);
 }
 
-/* Distinct values spread evenly over [-1, 1) in random order, a few thousand finite-difference
- * steps apart, so no max-pool window has a tie the steps could reorder. */
+/* Distinct values of magnitude 1/2 to 1, a few thousand finite-difference steps apart, of
+ * either sign, in random order: no max-pool window has a tie the steps could reorder, and no
+ * pixel is 0, which would tie a tap of weight × pixel with the bias-only outputs of windows
+ * that lie in the padding. */
 static void fill_distinct(double *v, int64_t n) {
   for (int64_t k = 0; k < n; k++)
-    v[k] = -1 + 2 * ((double)k + 0.5) / (double)n;
+    v[k] = (k % 2 ? 1 : -1) * (0.5 + ((double)k + 0.5) / (2 * (double)n));
   for (int64_t k = n - 1; k > 0; k--) {
     int64_t j = (int64_t)uniform(0, (double)(k + 1));
     double t = v[k];
@@ -235,19 +253,21 @@ static bool gradients_match(const Net *net) {
   return true;
 }
 
-/* Batch, channels, filters and the width of an image drawn at random; big images (17 on an
- * axis) keep one channel and one image, so each finite difference stays cheap. */
+/* Batch, channels, filters and the width of an image drawn at random; images of more than 120
+ * values drop to one image, then one channel, so each finite difference stays cheap. */
 static Net random_net(NetKind kind, int64_t h) {
-  Net n = {.kind = kind, .h = h, .w = sizes[pick(NSIZES)]};
-  bool big = n.h * n.w > 100;
-  n.batch = big ? 1 : 1 + pick(2);
-  n.ch = big ? 1 : 1 + pick(3);
+  Net n = {.kind = kind, .h = h, .w = sizes[pick(NSIZES)], .batch = 1 + pick(2), .ch = 1 + pick(3)};
   n.filters = filter_counts[pick(3)];
+  if (n.batch * n.ch * n.h * n.w > 120)
+    n.batch = 1;
+  if (n.ch * n.h * n.w > 120)
+    n.ch = 1;
   return n;
 }
 
 /* Every image height, kernel height, stride, padding and dilation; the other axis's size,
- * kernel, stride and dilation and the channel, filter and batch counts drawn at random. */
+ * kernel, stride and dilation and the channel, filter and batch counts drawn at random. Each
+ * window is checked as a convolution and as a fold. */
 static void convolution_gradients_match_finite_differences(void **state) {
   (void)state;
   int fits = 0, refused = 0;
@@ -260,13 +280,16 @@ static void convolution_gradients_match_finite_differences(void **state) {
             n.conv = make_window(kernels[ki], kernels[pick(NKERNELS)], s, 1 + pick(NSTRIDES), pad,
                                  d, 1 + pick(NDILATIONS), false);
             gradients_match(&n) ? fits++ : refused++;
+            n.kind = NET_FOLD;
+            gradients_match(&n) ? fits++ : refused++;
           }
-  fprintf(stderr, "convolutions: %d checked, %d refused\n", fits, refused);
-  assert_true(fits > 200 && refused > 20);
+  fprintf(stderr, "convolutions and folds: %d checked, %d refused\n", fits, refused);
+  assert_true(fits > 400 && refused > 40);
 }
 
-/* Every image height, pool height, stride and padding, for max and average; the width axis's
- * size, window and stride and the channel and batch counts drawn at random. */
+/* Every image height, pool height, stride and padding, for max and average (and the average's
+ * adjoint); the width axis's size, window and stride and the channel and batch counts drawn at
+ * random. */
 static void pool_gradients_match_finite_differences(void **state) {
   (void)state;
   int fits = 0, refused = 0;
@@ -279,9 +302,13 @@ static void pool_gradients_match_finite_differences(void **state) {
             n.pool = make_window(kernels[ki], kernels[pick(NKERNELS)], s, 1 + pick(NSTRIDES), pad,
                                  1, 1, true);
             gradients_match(&n) ? fits++ : refused++;
+            if (kind == NET_AVGPOOL) {
+              n.kind = NET_SPREAD;
+              gradients_match(&n) ? fits++ : refused++;
+            }
           }
-  fprintf(stderr, "pools: %d checked, %d refused\n", fits, refused);
-  assert_true(fits > 150 && refused > 20);
+  fprintf(stderr, "pools and spreads: %d checked, %d refused\n", fits, refused);
+  assert_true(fits > 250 && refused > 30);
 }
 
 /* Chains of layers on images 5 to 17 pixels high: random convolutions (dilated too) and pools;
@@ -475,6 +502,8 @@ static const Net compiled_nets[] = {
     .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
   {.kind = NET_CONV_CONV, .ch = 3, .h = 13, .w = 11, .filters = 4,
     .conv = {2, 3, 2, 1, 0, 1, 1, 1, 2, 1}, .pool = {3, 2, 2, 2, 1, 1, 0, 1, 1, 1}},
+  {.kind = NET_FOLD, .ch = 2, .h = 7, .w = 6, .conv = {3, 2, 2, 1, 1, 0, 2, 1, 1, 2}},
+  {.kind = NET_SPREAD, .ch = 3, .h = 9, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
 };
 enum { NCOMPILED = sizeof compiled_nets / sizeof *compiled_nets };
 
