@@ -22,13 +22,13 @@ static bool must_materialize(const Node *n, int uses, const Node *consumer, bool
   if (is_root || op_info[n->op].kind != KIND_ELEM || uses != 1)
     return true;
   /* kernels of their own read their sources from memory; a reshape reads its source's buffer
-   * in another shape, and a permutation at other indices, even when the shapes agree (a
-   * convolution's [N, OH, OW, F] → [N, F, OH, OW] with OH = OW = F): a fused source would be
-   * computed at the permutation's own index */
+   * in another shape */
   if (op_info[consumer->op].kind == KIND_MATMUL || op_info[consumer->op].kind == KIND_WINDOW ||
-      consumer->op == OP_RESHAPE || consumer->op == OP_PERMUTE)
+      consumer->op == OP_RESHAPE)
     return true;
-  /* a permutation reads the expression below it at its own source's index (codegen.c) */
+  /* a permutation computes the expression below it at its source's index, whatever the shapes
+   * (codegen.c: emit_operand), as a convolution's [N, OH, OW, F] → [N, F, OH, OW] with
+   * OH = OW = F needs */
   return consumer->op != OP_PERMUTE && !shape_eq(&n->shape, node_space(consumer));
 }
 
