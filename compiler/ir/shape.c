@@ -250,7 +250,12 @@ bool shape_reshape(const Shape *const src[], const int32_t param[], Shape *out, 
                shape_str(out, sb, sizeof sb));
       return false;
     }
-  if (shape_has_batch(s) != shape_has_batch(out) || shape_numel(s, 1) != shape_numel(out, 1)) {
+  if (shape_has_batch(s) != shape_has_batch(out)) {
+    snprintf(why, n, "cannot reshape %s to %s: the batch axis N stays the first axis",
+             shape_str(s, sa, sizeof sa), shape_str(out, sb, sizeof sb));
+    return false;
+  }
+  if (shape_numel(s, 1) != shape_numel(out, 1)) {
     snprintf(why, n, "cannot reshape %s (%lld elements%s) to %s (%lld)", shape_str(s, sa, sizeof sa),
              (long long)shape_numel(s, 1), shape_has_batch(s) ? " per row" : "",
              shape_str(out, sb, sizeof sb), (long long)shape_numel(out, 1));

@@ -622,7 +622,8 @@ static void bad_windows_are_refused_with_a_reason(void **state) {
   }
 }
 
-/* A reshape keeps the element count; an adjoint's shape must be what its window gives. */
+/* A reshape keeps the element count and the batch axis; an adjoint's shape must be what its
+ * window gives. */
 static void bad_reshapes_and_adjoints_are_refused_with_a_reason(void **state) {
   (void)state;
   Fixture f;
@@ -630,6 +631,12 @@ static void bad_reshapes_and_adjoints_are_refused_with_a_reason(void **state) {
   Node *x = g_leaf(&f.g, OP_INPUT, "x", (Shape){3, {DIM_BATCH, 3, 4}}, NODE_INPUT);
   assert_null(g_reshape(&f.g, x, (Shape){2, {DIM_BATCH, 5}}));
   assert_one_error(&f, "cannot reshape [N, 3, 4] (12 elements per row) to [N, 5] (5)");
+  fixture_free(&f);
+
+  fixture_init(&f);
+  x = g_leaf(&f.g, OP_INPUT, "x", (Shape){3, {DIM_BATCH, 3, 4}}, NODE_INPUT);
+  assert_null(g_reshape(&f.g, x, (Shape){2, {3, 4}}));
+  assert_one_error(&f, "cannot reshape [N, 3, 4] to [3, 4]: the batch axis N stays the first axis");
   fixture_free(&f);
 
   fixture_init(&f);
