@@ -174,17 +174,25 @@ typedef struct {
   LLVMValueRef first, end;
 } Cols;
 
-/* Rows [i, i + rows) of C across the column blocks [first, end): the full blocks, then the
- * masked one when the range reaches the end of C. */
-static void emit_col_blocks(Mm *m, LLVMValueRef i, LLVMValueRef fresh, int rows,
-                            LLVMValueRef first, LLVMValueRef end) {
+/* Where one column block's tiles go: the rows [lo, hi) (column-major), or the one row tile at
+ * i of `rows` rows whose rows below `fresh` are the tile before's (row-major). */
+typedef struct {
+  LLVMValueRef lo, hi, i, fresh;
+  int rows;
+} Span;
+typedef void BlockBody(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes);
+
+/* body for each column block in [first, end): the full blocks, then the masked one when the
+ * range reaches the end of C. */
+static void each_block(Mm *m, LLVMValueRef first, LLVMValueRef end, BlockBody *body,
+                       const Span *s) {
   CgCtx *c = m->c;
   int64_t block = (int64_t)TILE_VECS * m->w, full = m->cols / block, rest = m->cols % block;
   LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, full), "");
   LLVMValueRef full_end = LLVMBuildSelect(c->b, below, end, cg_i64(c, full), "");
   Loop lj;
   LLVMValueRef jb = cg_loop_open_range(c, &lj, first, full_end, "jb");
-  emit_tile(m, i, fresh, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), rows, TILE_VECS, m->w);
+  body(m, s, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), TILE_VECS, m->w);
   cg_loop_close(c, &lj, jb);
   if (rest == 0)
     return;
@@ -193,14 +201,18 @@ static void emit_col_blocks(Mm *m, LLVMValueRef i, LLVMValueRef fresh, int rows,
   LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, end, cg_i64(c, full), ""), last, done);
   LLVMPositionBuilderAtEnd(c->b, last);
   int nv = (int)((rest + m->w - 1) / m->w);
-  emit_tile(m, i, fresh, cg_i64(c, full * block), rows, nv, (int)(rest - (int64_t)(nv - 1) * m->w));
+  body(m, s, cg_i64(c, full * block), nv, (int)(rest - (int64_t)(nv - 1) * m->w));
   LLVMBuildBr(c->b, done);
   LLVMPositionBuilderAtEnd(c->b, done);
 }
 
+static void tile_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
+  emit_tile(m, s->i, s->fresh, j0, s->rows, nv, last_lanes);
+}
+
 static void emit_row_tile(Mm *m, LLVMValueRef i, LLVMValueRef fresh, int rows, const Cols *cols) {
   if (cols->row_major)
-    emit_col_blocks(m, i, fresh, rows, cols->first, cols->end);
+    each_block(m, cols->first, cols->end, tile_body, &(Span){.i = i, .fresh = fresh, .rows = rows});
   else
     emit_tile(m, i, fresh, cols->j0, rows, cols->nv, cols->last_lanes);
 }
@@ -293,30 +305,16 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
  * cache while all the rows go by (a large B: a dense layer's weights); row-major, a tile of
  * A's rows stays in cache while it meets every block of a B small enough to stay in L2 (a
  * convolution's weights), so a long A (its patches) is read once instead of once a block. */
+static void rows_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
+  emit_rows(m, s->lo, s->hi, &(Cols){.j0 = j0, .nv = nv, .last_lanes = last_lanes});
+}
+
 static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef first,
                         LLVMValueRef end) {
-  CgCtx *c = m->c;
-  if (m->row_major) {
+  if (m->row_major)
     emit_rows(m, lo, hi, &(Cols){.row_major = true, .first = first, .end = end});
-    return;
-  }
-  int64_t block = (int64_t)TILE_VECS * m->w, full = m->cols / block, rest = m->cols % block;
-  LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, full), "");
-  LLVMValueRef full_end = LLVMBuildSelect(c->b, below, end, cg_i64(c, full), "");
-  Loop lj;
-  LLVMValueRef jb = cg_loop_open_range(c, &lj, first, full_end, "jb");
-  emit_rows(m, lo, hi, &(Cols){.j0 = LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), .nv = TILE_VECS, .last_lanes = m->w});
-  cg_loop_close(c, &lj, jb);
-  if (rest == 0)
-    return;
-  LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "last_block");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "blocks_done");
-  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, end, cg_i64(c, full), ""), last, done);
-  LLVMPositionBuilderAtEnd(c->b, last);
-  int nv = (int)((rest + m->w - 1) / m->w);
-  emit_rows(m, lo, hi, &(Cols){.j0 = cg_i64(c, full * block), .nv = nv, .last_lanes = (int)(rest - (int64_t)(nv - 1) * m->w)});
-  LLVMBuildBr(c->b, done);
-  LLVMPositionBuilderAtEnd(c->b, done);
+  else
+    each_block(m, first, end, rows_body, &(Span){.lo = lo, .hi = hi});
 }
 
 /* scratch[k, j] = B[k, j] for columns [j0, j1): B read transposed becomes rows of columns. */
