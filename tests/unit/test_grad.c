@@ -12,32 +12,10 @@
 #include "grad.h"
 #include "interp.h"
 #include "gradcheck.h"
+#include "graph_fixture.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static double uniform(double lo, double hi) { return test_uniform(&rng_state, lo, hi); }
-
-typedef struct {
-  Arena arena;
-  Diag diag;
-  Graph g;
-  char *diag_text;
-  size_t diag_len;
-  FILE *diag_out;
-} Fixture;
-
-static void fixture_init(Fixture *f) {
-  arena_init(&f->arena);
-  f->diag_out = open_memstream(&f->diag_text, &f->diag_len);
-  diag_init(&f->diag, NULL, f->diag_out);
-  f->diag.format = DIAG_TEST;
-  graph_init(&f->g, &f->arena, &f->diag);
-}
-
-static void fixture_free(Fixture *f) {
-  fclose(f->diag_out);
-  free(f->diag_text);
-  arena_free(&f->arena);
-}
 
 /* Fills every INPUT and PARAM leaf with values in [lo, hi]. */
 static void fill_leaves(Interp *it, const Graph *g, double lo, double hi) {
@@ -155,7 +133,6 @@ static void every_differentiable_op_matches_finite_differences(void **state) {
   }
   assert_true(checked >= 3 * 14);
 }
-
 
 static void check_source_file(const char *rel, double lo, double hi) {
   size_t len;

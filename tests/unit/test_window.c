@@ -20,6 +20,7 @@
 #include "codegen.h"
 #include "grad.h"
 #include "gradcheck.h"
+#include "graph_fixture.h"
 #include "interp.h"
 #include "jit.h"
 #include "optim.h"
@@ -158,29 +159,6 @@ static const int64_t filter_counts[] = {1, 2, 4};
 enum { NSIZES = 5, NKERNELS = 4, NSTRIDES = 3, NDILATIONS = 2 };
 
 /* --- 1. gradients against finite differences --- */
-
-typedef struct {
-  Arena arena;
-  Diag diag;
-  Graph g;
-  char *diag_text;
-  size_t diag_len;
-  FILE *diag_out;
-} Fixture;
-
-static void fixture_init(Fixture *f) {
-  arena_init(&f->arena);
-  f->diag_out = open_memstream(&f->diag_text, &f->diag_len);
-  diag_init(&f->diag, NULL, f->diag_out);
-  f->diag.format = DIAG_TEST;
-  graph_init(&f->g, &f->arena, &f->diag);
-}
-
-static void fixture_free(Fixture *f) {
-  fclose(f->diag_out);
-  free(f->diag_text);
-  arena_free(&f->arena);
-}
 
 /* The fixture reported exactly one error, one line that contains `reason`. */
 static void assert_one_error(Fixture *f, const char *reason) {
