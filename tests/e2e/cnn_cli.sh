@@ -10,9 +10,7 @@ SRC=$2
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cnn_lib.sh"
 
-bars_csv bars.csv 150 7
-bars_csv bars_val.csv 60 11
-bars_model bars.nn 8
+bars_files 8
 run compile "$NNC" bars.nn -o bars
 expect_rc compile 0 "nnc bars.nn (conv2d, batch_norm, max_pool, dropout)"
 [ -x bars ] || { fail "no executable 'bars' was written"; finish; }

@@ -15,9 +15,7 @@ LIBS="-lz -lm -pthread"
 ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so' && LIBS="$LIBS -fsanitize=address,undefined"
 [ -f "$RT" ] || { fail "no runtime library '$RT'"; finish; }
 
-bars_csv bars.csv 150 7
-bars_csv bars_val.csv 60 11
-bars_model bars.nn 8
+bars_files 8
 run compile "$NNC" bars.nn -c -o bars.o --header bars.h
 expect_rc compile 0 "nnc bars.nn -c -o bars.o --header bars.h"
 [ -f bars.o ] && [ -f bars.h ] || { fail "no bars.o or bars.h"; finish; }

@@ -67,3 +67,30 @@ fashion_subset() {
     } >"$3-$4.idx"
   done
 }
+
+# bars_files EPOCHS: the training rows bars.csv, the validation rows bars_val.csv and the model
+# bars.nn trained for EPOCHS, as every bars test uses them.
+bars_files() {
+  bars_csv bars.csv 150 7
+  bars_csv bars_val.csv 60 11
+  bars_model bars.nn "$1"
+}
+
+# fashion_label INDEX: the label of Fashion-MNIST test image INDEX.
+fashion_label() {
+  gzip -dc "$FASHION/t10k-labels-idx1-ubyte.gz" | tail -c +$((9 + $1)) | head -c 1 | od -An -tu1 |
+    tr -d ' \n'
+}
+
+# predicts_label PROG INDEX: PROG predict on Fashion-MNIST test image INDEX (raw pixels) prints
+# 10 probabilities and that image's label.
+predicts_label() {
+  want=$(fashion_label "$2")
+  # shellcheck disable=SC2046
+  run "img$2" "$1" predict $(fashion_image "$2")
+  expect_rc "img$2" 0 "$1 predict (test image $2)"
+  if msg=$(probs "img$2" 10); then
+    [ "${msg% *}" = "$want" ] && pass "test image $2 is class $want" \
+      || fail "test image $2: predicted class ${msg% *}, its label is $want"
+  else fail "test image $2: $msg"; show "img$2"; fi
+}

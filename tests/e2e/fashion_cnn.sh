@@ -25,20 +25,7 @@ check_number train "final val_accuracy" "$acc" 'v + 0 >= 0.875' ">= 0.875"
 
 # Real test images as raw pixels (the program applies scale = 1/255): image 0 is an ankle boot
 # (label 9), 2 trousers (1), 18 a bag (8).
-label() { # INDEX: the label of test image INDEX
-  gzip -dc "$FASHION/t10k-labels-idx1-ubyte.gz" | tail -c +$((9 + $1)) | head -c 1 | od -An -tu1 |
-    tr -d ' \n'
-}
-for i in 0 2 18; do
-  want=$(label "$i")
-  # shellcheck disable=SC2046
-  run "img$i" ./cnn predict $(fashion_image "$i")
-  expect_rc "img$i" 0 "./cnn predict (test image $i)"
-  if msg=$(probs "img$i" 10); then
-    [ "${msg% *}" = "$want" ] && pass "test image $i is class $want" \
-      || fail "test image $i: predicted class ${msg% *}, its label is $want"
-  else fail "test image $i: $msg"; show "img$i"; fi
-done
+for i in 0 2 18; do predicts_label ./cnn "$i"; done
 
 run eval ./cnn eval
 expect_rc eval 0 "./cnn eval"
