@@ -20,6 +20,9 @@ Parts (all by default):
            trained for 1 epoch (train + validation data) and of the train-only bench variant
            fm_adam_b256, against the budget data-as-float32 + 4 x params + 32 MiB; the peers'
            peaks for information.
+  load     the train part's SGD b64 epoch at 1 and 2 threads while a busy loop the part starts
+           (and stops) keeps one core busy: 2 threads must not be more than 10% slower than 1
+           (the pool runs steps on one thread while its threads do not get their cores).
   cnn      examples/fashion_cnn.nn (conv-pool-conv-pool-dense-dense, Adam, batch 64): one
            training epoch at 1 and 2 threads and inference throughput, against the PyTorch and
            numpy CNN peers, and the convolutions' arithmetic rate as a share of the FMA peak
@@ -45,7 +48,7 @@ from util import PY, fmt, last_json, log, median, ratio, run
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = "/usr/share/datasets/fashion-mnist"
-PARTS = ["train", "xor", "infer", "compile", "memory", "cnn"]
+PARTS = ["train", "xor", "infer", "compile", "memory", "load", "cnn"]
 WEIGHTS = 784 * 128 + 128 * 64 + 64 * 10  # 109,184
 PARAMS = WEIGHTS + 128 + 64 + 10  # 109,386
 MIB = 1024 * 1024
@@ -244,6 +247,21 @@ class Bench:
                              env=self.peer_env(1))
             self.add("infer", s, "b256 t1", last_json(out)["rows_per_s"])
 
+    def part_load(self, r):
+        busy = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+        try:
+            time.sleep(0.2)
+            for t in ((1, 2) if r % 2 == 0 else (2, 1)):
+                js = os.path.join(self.tmp, "load.json")
+                run([self.exe["fm_sgd_b64"], "train", "--threads", str(t), "--log-json", js,
+                     "--save", os.path.join(self.tmp, "w.safetensors")], env=self.env)
+                with open(js) as f:
+                    e = json.loads(f.read().strip().splitlines()[-1])
+                self.add("load", "nnc", f"sgd b64 t{t}", e["seconds"])
+        finally:
+            busy.kill()
+            busy.wait()
+
     def part_cnn(self, r):
         self.cnn.round(r)
 
@@ -358,6 +376,13 @@ class Bench:
             for p in self.peers:
                 v = median(self.values("memory", p, "sgd b64 train (whole process)")) / 1024
                 out(f"  {p:5s} {'sgd b64 train, whole process':36s} {v:7.1f}")
+        if "load" in self.a.parts:
+            out("\n-- load: SGD b64 epoch with one core kept busy by another process, seconds --")
+            t1 = median(self.values("load", "nnc", "sgd b64 t1"))
+            t2 = median(self.values("load", "nnc", "sgd b64 t2"))
+            out(f"  nnc --threads 1 {fmt(t1)}   --threads 2 {fmt(t2)}")
+            targets.append(("under load, 2 threads' epoch / 1 thread's", ratio(t2, t1),
+                            "<= 1.1x", -1.1))
         if "cnn" in self.a.parts:
             self.cnn.report(out, targets)
         if targets:

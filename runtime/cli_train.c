@@ -226,6 +226,16 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
   return rc;
 }
 
+/* More threads than CPUs only wait for each other (the result is the same for any count). */
+static int64_t usable_threads(const Cli *c, int64_t threads) {
+  int cpus = nnrt_usable_cpus();
+  if (threads <= cpus)
+    return threads;
+  nnrt_cli_say(c, "note: --threads %lld is more than the %d CPUs this process can use; "
+               "training on %d", (long long)threads, cpus, cpus);
+  return cpus;
+}
+
 /* The checks of train's options that need the model. */
 static int check_train_args(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
@@ -258,9 +268,9 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
       nnrt_cli_print_command_help(c, CMD_TRAIN);
     return rc;
   }
-  a.opt.threads = (int32_t)a.threads;
   if ((rc = check_train_args(c, &a)) != 0)
     return rc;
+  a.opt.threads = (int32_t)usable_threads(c, a.threads);
   NnrtModel m = *c->m;
   if (a.data.n)
     m.train = nnrt_cli_data_with_paths(c->m, &a.data);

@@ -102,8 +102,12 @@ void nnrt_batch_load(const NnrtBatch *b, float *ws, int64_t from, int64_t to);
 
 /* threads.c: a pool of `threads` threads running a step's kernels in parts (NULL for 1, or
  * when threads cannot be started). nnrt_pool_step loads the batch's n rows, each thread a
- * share of them, and runs the step; with a NULL pool it is nnrt_batch_load and m->step. */
+ * share of them, and runs the step; with a NULL pool it is nnrt_batch_load and m->step. The
+ * pool times its steps and runs them on the calling thread alone while that is faster (a
+ * loaded machine); the result is the same bytes either way. nnrt_usable_cpus: the CPUs this
+ * process may run on, the most threads that can help. */
 typedef struct NnrtPool NnrtPool;
+int nnrt_usable_cpus(void);
 NnrtPool *nnrt_pool_new(int threads);
 void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n, const NnrtBatch *batch);
 void nnrt_pool_free(NnrtPool *p);

@@ -3,13 +3,15 @@
  * here P threads run every kernel together, meeting at a barrier before the next one. Each
  * element is computed by the same instructions whatever P is, so results are bit-identical to
  * the one-thread step. The pool is made once per training run: no allocation per step. */
-#define _DEFAULT_SOURCE /* syscall() for the futex */
+#define _GNU_SOURCE /* syscall() for the futex, sched_getaffinity */
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -25,7 +27,9 @@ typedef struct {
   int total;
 } Barrier;
 
-enum { SPINS = 20000 };
+/* SPINS bounds a wait's spinning; every YIELD_EVERY pauses the waiter offers its core to the
+ * scheduler, because on a loaded machine the thread it waits for may be queued behind it. */
+enum { SPINS = 20000, YIELD_EVERY = 1024 };
 
 /* Tells the core this is a spin loop (saves power, frees the sibling hyperthread). */
 static inline void spin_pause(void) {
@@ -55,10 +59,13 @@ static void barrier_wait(Barrier *b) {
       syscall(SYS_futex, &b->phase, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     return;
   }
-  for (int i = 0; i < SPINS; i++) {
+  for (int i = 1; i <= SPINS; i++) {
     if (atomic_load_explicit(&b->phase, memory_order_acquire) != phase)
       return;
-    spin_pause();
+    if (i % YIELD_EVERY == 0)
+      sched_yield();
+    else
+      spin_pause();
   }
   atomic_fetch_add(&b->sleepers, 1);
   while (atomic_load(&b->phase) == phase)
@@ -66,8 +73,32 @@ static void barrier_wait(Barrier *b) {
   atomic_fetch_sub_explicit(&b->sleepers, 1, memory_order_acq_rel);
 }
 
+/* Which way a step runs. The shares of a step wait for each other after every kernel, so when
+ * another process holds one of the cores, one share waits for a core while the rest wait for
+ * it, and P threads can be slower than one (so are they for a model too small to share). A
+ * step's result is the same bytes either way, so the pool times windows of at least WINDOW
+ * steps and WINDOW_SECONDS (shorter ones are mostly noise), runs the faster way, and times the
+ * other way again once one window of it would cost at most PROBE_SHARE of the time spent
+ * since, or at once when the chosen way becomes slower than the other was (the load moved). A
+ * window of the other way ends early once it is clearly losing (LOSING times the chosen rate).
+ * Rates are seconds per row: the last batch of an epoch is smaller. */
+enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14 };
+#define WINDOW_SECONDS 2e-4
+#define PROBE_SHARE 0.02
+#define LOSING 2.0
+
+typedef struct {
+  int solo;    /* the chosen way: 1 runs whole steps on the calling thread */
+  int probing; /* this window runs the other way, to time it */
+  int steps;   /* in this window so far */
+  double seconds, rows;
+  double rate, other; /* the chosen way's rate in its last window; the other's when last timed */
+  int stay;           /* windows before the other way is timed again */
+} Chooser;
+
 struct NnrtPool {
   int threads;
+  Chooser way;
   pthread_t *workers;
   Barrier start, kernel;
   /* Workers wait for `ready` before the first barrier, so a pool whose last thread could not
@@ -162,6 +193,7 @@ NnrtPool *nnrt_pool_new(int threads) {
     free(p);
     return NULL;
   }
+  p->way.solo = 1; /* a window of the parallel way costs little on an idle machine, much on a busy one */
   barrier_init(&p->start, threads);
   barrier_init(&p->kernel, threads);
   pthread_mutex_init(&p->lock, NULL);
@@ -180,19 +212,84 @@ NnrtPool *nnrt_pool_new(int threads) {
   return p;
 }
 
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int runs_solo(const Chooser *c) {
+  return c->solo != c->probing;
+}
+
+/* Windows to stay with the chosen way before timing the other: the other way's extra time
+ * over one window, as a PROBE_SHARE of the time of the windows run meanwhile. */
+static int stay_for(double rate, double other) {
+  double windows = (other / rate - 1.0) / PROBE_SHARE;
+  return windows < MIN_STAY ? MIN_STAY : windows > MAX_STAY ? MAX_STAY : (int)windows;
+}
+
+/* The end of a window that ran at `rate`: keep or switch the chosen way, and plan the next. */
+static void choose(Chooser *c, double rate) {
+  if (c->probing) {
+    c->probing = 0;
+    c->other = rate;
+    if (rate < c->rate) {
+      c->solo = !c->solo;
+      c->other = c->rate;
+      c->rate = rate;
+    }
+    c->stay = stay_for(c->rate, c->other);
+    return;
+  }
+  c->rate = rate;
+  if ((c->other > 0 && rate > c->other) || c->stay-- <= 0)
+    c->probing = 1;
+}
+
+static void time_step(Chooser *c, double seconds, int64_t n) {
+  c->seconds += seconds;
+  c->rows += (double)n;
+  double rate = c->seconds / c->rows;
+  int losing = c->probing && rate > LOSING * c->rate;
+  if (!losing && (++c->steps < WINDOW || c->seconds < WINDOW_SECONDS))
+    return;
+  choose(c, rate);
+  c->steps = 0;
+  c->seconds = c->rows = 0;
+}
+
+static void run_solo(const NnrtModel *m, float *ws, int64_t n, const NnrtBatch *batch) {
+  nnrt_batch_load(batch, ws, 0, n);
+  m->step(ws, n);
+}
+
 void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n,
                     const NnrtBatch *batch) {
   if (!p || m->n_step_kernels < 1) {
-    nnrt_batch_load(batch, ws, 0, n);
-    m->step(ws, n);
+    run_solo(m, ws, n, batch);
     return;
   }
-  p->m = m;
-  p->ws = ws;
-  p->n = n;
-  p->batch = batch;
-  barrier_wait(&p->start);
-  run_share(p, 0);
+  double start = now();
+  if (runs_solo(&p->way)) {
+    run_solo(m, ws, n, batch);
+  } else {
+    p->m = m;
+    p->ws = ws;
+    p->n = n;
+    p->batch = batch;
+    barrier_wait(&p->start);
+    run_share(p, 0);
+  }
+  time_step(&p->way, now() - start, n);
+}
+
+int nnrt_usable_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? (int)online : 1;
 }
 
 void nnrt_pool_free(NnrtPool *p) {

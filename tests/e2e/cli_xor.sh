@@ -112,6 +112,21 @@ done
 cmp -s t1.safetensors t2.safetensors && cmp -s t1.safetensors t3.safetensors \
   && pass "training on 1, 2 and 3 threads gives bit-identical weights" \
   || fail "the weights differ between 1, 2 and 3 threads"
+# Far more threads than CPUs: clamped with a note, never a run that spins for minutes. XOR is
+# too small to share, so the pool runs it on one thread: within 2x of --threads 1 (plus 50 ms
+# for starting and timing the threads).
+cpus=$(nproc)
+ms() { echo $(($(date +%s%N) / 1000000)); }
+t0=$(ms); run t1long ./xor train --epochs 20000 --seed 3 --threads 1 --save l1.safetensors; t1=$(ms)
+run t64 ./xor train --epochs 20000 --seed 3 --threads 64 --save l64.safetensors; t2=$(ms)
+expect_rc t64 0 "./xor train --threads 64"
+[ "$cpus" -lt 64 ] && contains t64.err "note: --threads 64 is more than the $cpus CPUs this process can use; training on $cpus" \
+  "--threads 64 on $cpus CPUs is clamped with a note"
+cmp -s l1.safetensors l64.safetensors && pass "--threads 64 writes the same bytes as --threads 1" \
+  || fail "the weights differ between --threads 64 and 1"
+holds 'b <= 2 * a + 50' a=$((t1 - t0)) b=$((t2 - t1)) \
+  && pass "--threads 64 took $((t2 - t1)) ms, --threads 1 $((t1 - t0)) ms" \
+  || fail "--threads 64 took $((t2 - t1)) ms, more than 2x --threads 1's $((t1 - t0)) ms + 50"
 run init ./xor train --epochs 1 --init xor.safetensors --save w2.safetensors
 expect_rc init 0 "./xor train --init xor.safetensors"
 holds 'v + 0 < 0.05' v="$(last_value init.out "final loss ")" \
