@@ -231,6 +231,17 @@ static bool form_reshape(const Node *n, Form *f) {
   return true;
 }
 
+/* route(dy ⊙ [maxpool(x) > c] → argmax x): simplify's form of a ReLU's derivative under a pool. */
+static bool masks_maxima(const Node *n) {
+  const Node *dy = n->src[1];
+  if (dy->op != OP_MUL)
+    return false;
+  for (int s = 0; s < 2; s++)
+    if (dy->src[s]->op == OP_CMPGT && dy->src[s]->src[0]->op == OP_MAXPOOL)
+      return true;
+  return false;
+}
+
 /* The pools keep their notation; the forward says its windows, the adjoint how δ goes back. */
 static bool form_pool(const Node *n, Form *f) {
   Window w = window_of(n->arg.p);
@@ -238,7 +249,9 @@ static bool form_pool(const Node *n, Form *f) {
   case OP_MAXPOOL:
   case OP_AVGPOOL: window_text(n, "windows", f->note, sizeof f->note); return true;
   case OP_MAXPOOL_BACK:
-    snprintf(f->note, sizeof f->note, "max-pool: each window's δ goes to its argmax, 0 elsewhere");
+    snprintf(f->note, sizeof f->note, masks_maxima(n)
+             ? "max-pool after max(z, 0): max′ = [z > 0] taken on each window's maximum"
+             : "max-pool: each window's δ goes to its argmax, 0 elsewhere");
     return true;
   case OP_AVGPOOL_BACK:
     snprintf(f->note, sizeof f->note, "avg-pool: each window's δ/%d goes to each of its inputs",

@@ -86,6 +86,25 @@ static Node *drop_identity(Op op, Node *a, const OpArg *arg, const Shape *shape)
   return NULL;
 }
 
+/* maxpool_back(max(z, c), dy) · [z > c] = maxpool_back(max(z, c), dy · [maxpool(max(z, c)) > c]):
+ * the mask is 1 at a window's argmax exactly when the window's maximum is above c (if it is not,
+ * the argmax's z is at most c), and elsewhere the routed adjoint is 0 anyway. So a ReLU's
+ * derivative under a max pool is taken on the pooled values, a quarter of them for 2×2 windows,
+ * in the kernel that makes dy, instead of a pass over the whole activation. */
+static Node *mask_before_routing(Graph *g, Op op, Node *a, Node *b) {
+  if (op != OP_MUL || !b)
+    return NULL;
+  Node *route = a->op == OP_MAXPOOL_BACK ? a : b, *mask = route == a ? b : a;
+  if (route->op != OP_MAXPOOL_BACK || mask->op != OP_CMPGT || mask->src[1]->op != OP_CONST)
+    return NULL;
+  Node *x = route->src[0];
+  if (x->op != OP_MAX || x->src[0] != mask->src[0] || x->src[1] != mask->src[1])
+    return NULL;
+  Node *pooled = g_op(g, OP_MAXPOOL, &x, route->arg, NULL);
+  Node *dy = g_mul(g, route->src[1], g_cmpgt(g, pooled, mask->src[1]));
+  return g_op(g, OP_MAXPOOL_BACK, (Node *[]){x, dy}, route->arg, &x->shape);
+}
+
 Node *simplify_rewrite(Graph *g, Op op, Node *const src[], const OpArg *arg, const Shape *shape) {
   Node *a = src[0], *b = src[1];
   Node *r = fold_constants(g, op, a, b, arg->k);
@@ -99,5 +118,7 @@ Node *simplify_rewrite(Graph *g, Op op, Node *const src[], const OpArg *arg, con
     r = drop_identity(op, a, arg, shape);
   if (!r)
     r = compose_moves(g, op, a, arg, shape);
+  if (!r)
+    r = mask_before_routing(g, op, a, b);
   return r;
 }

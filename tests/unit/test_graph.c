@@ -263,6 +263,34 @@ static void in_place_update_read_later_is_detected(void **state) {
   assert_false(sched_updates_in_place_safely(&s, g));
 }
 
+/* A ReLU's derivative under a max pool moves onto the pooled values (simplify.c's
+ * mask_before_routing), and only when the mask tests the pool's own max(z, c) against c. */
+static void relu_mask_under_a_pool_moves_to_the_pooled_values(void **state) {
+  Fixture *f = *state;
+  Graph *g = &f->g;
+  Node *z = g_leaf(g, OP_INPUT, "z", (Shape){4, {DIM_BATCH, 2, 4, 4}}, NODE_INPUT);
+  Node *zero = g_const(g, 0);
+  Node *x = g_max(g, z, zero);
+  Window w = {.kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1, .dw = 1};
+  Node *p = g_maxpool(g, x, &w);
+  Node *dy = g_leaf(g, OP_INPUT, "dy", p->shape, NODE_INPUT);
+  Node *route = g_op(g, OP_MAXPOOL_BACK, (Node *[]){x, dy}, p->arg, &x->shape);
+  Node *d = g_mul(g, route, g_cmpgt(g, z, zero));
+  assert_int_equal(d->op, OP_MAXPOOL_BACK);
+  assert_ptr_equal(d->src[0], x);
+  Node *masked = d->src[1];
+  assert_int_equal(masked->op, OP_MUL);
+  assert_ptr_equal(masked->src[0], dy);
+  assert_int_equal(masked->src[1]->op, OP_CMPGT);
+  assert_ptr_equal(masked->src[1]->src[0], p);
+  assert_true(shape_eq(&d->shape, &x->shape));
+  Node *other = g_mul(g, route, g_cmpgt(g, z, g_const(g, 1)));
+  assert_int_equal(other->op, OP_MUL);
+  Node *unpooled = g_mul(g, g_op(g, OP_MAXPOOL_BACK, (Node *[]){z, dy}, p->arg, &z->shape),
+                         g_cmpgt(g, z, zero));
+  assert_int_equal(unpooled->op, OP_MUL);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -274,6 +302,7 @@ int main(void) {
     T(printed_graph_and_verifier),           T(dot_output_has_every_node_and_edge),
     T(in_place_update_read_later_is_detected), T(op_parameters_are_part_of_a_nodes_identity),
     T(verifier_rejects_parameters_that_break_the_rule), T(printer_shows_op_parameters),
+    T(relu_mask_under_a_pool_moves_to_the_pooled_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
