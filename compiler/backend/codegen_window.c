@@ -10,6 +10,7 @@
 #include "codegen_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct {
   CgCtx *c;
@@ -281,6 +282,159 @@ static void window_kernel(CgCtx *c, const Kernel *k, Pool *p, const Shape *image
   emit_windows(c, p, image);
 }
 
+/* Windows that tile the image (stride = window, no padding or dilation) and are one or two
+ * pixels wide are computed ROW_LANES windows at a time along a row of windows: each of the
+ * window's rows is one load of kw·ROW_LANES pixels, split into its taps by shuffles, and the
+ * taps are compared as vectors in the scalar kernel's order (the first maximum wins), so the
+ * results are the same bits. The last chunk of a row masks the lanes past its end. */
+enum { ROW_LANES = 8 };
+
+static bool rows_vectorize(const Window *w) {
+  return w->sh == w->kh && w->sw == w->kw && !(w->pt | w->pl | w->pb | w->pr) && w->dh == 1 &&
+         w->dw == 1 && (w->kw == 1 || w->kw == 2) && w->kh * w->kw <= 16;
+}
+
+static LLVMTypeRef fvec(CgCtx *c, int n) { return LLVMVectorType(c->f32, (unsigned)n); }
+
+static LLVMValueRef first_lanes(CgCtx *c, int n, int lanes) {
+  LLVMValueRef bit[2 * ROW_LANES];
+  for (int l = 0; l < n; l++)
+    bit[l] = LLVMConstInt(LLVMInt1TypeInContext(c->ctx), l < lanes, 0);
+  return LLVMConstVector(bit, (unsigned)n);
+}
+
+static LLVMValueRef masked(CgCtx *c, const char *name, int n, LLVMTypeRef *fn_ty) {
+  LLVMTypeRef types[2] = {fvec(c, n), LLVMPointerTypeInContext(c->ctx, 0)};
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  *fn_ty = LLVMIntrinsicGetType(c->ctx, id, types, 2);
+  return LLVMGetIntrinsicDeclaration(c->mod, id, types, 2);
+}
+
+/* n floats at base[i], of which the first `lanes` are read (the rest are 0) */
+static LLVMValueRef load_row(CgCtx *c, LLVMValueRef base, LLVMValueRef i, int n, int lanes) {
+  LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+  if (lanes == n) {
+    LLVMValueRef v = LLVMBuildLoad2(c->b, fvec(c, n), at, "");
+    LLVMSetAlignment(v, 4);
+    return v;
+  }
+  LLVMTypeRef ty;
+  LLVMValueRef fn = masked(c, "llvm.masked.load", n, &ty);
+  LLVMValueRef args[4] = {at, LLVMConstInt(c->i32, 4, 0), first_lanes(c, n, lanes),
+                          LLVMConstNull(fvec(c, n))};
+  return LLVMBuildCall2(c->b, ty, fn, args, 4, "");
+}
+
+static void store_row(CgCtx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v, int n, int lanes) {
+  LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+  if (lanes == n) {
+    LLVMSetAlignment(LLVMBuildStore(c->b, v, at), 4);
+    return;
+  }
+  LLVMTypeRef ty;
+  LLVMValueRef fn = masked(c, "llvm.masked.store", n, &ty);
+  LLVMValueRef args[4] = {v, at, LLVMConstInt(c->i32, 4, 0), first_lanes(c, n, lanes)};
+  LLVMBuildCall2(c->b, ty, fn, args, 4, "");
+}
+
+/* lanes first, first + step, … of a and b (concatenated), n of them */
+static LLVMValueRef pick(CgCtx *c, LLVMValueRef a, LLVMValueRef b, int n, int first, int step) {
+  LLVMValueRef idx[2 * ROW_LANES];
+  for (int l = 0; l < n; l++)
+    idx[l] = LLVMConstInt(c->i32, (unsigned long long)(first + l * step), 0);
+  return LLVMBuildShuffleVector(c->b, a, b, LLVMConstVector(idx, (unsigned)n), "");
+}
+
+/* a0 b0 a1 b1 …: two taps' lanes back into one row of pixels */
+static LLVMValueRef interleave(CgCtx *c, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef idx[2 * ROW_LANES];
+  for (int l = 0; l < 2 * ROW_LANES; l++)
+    idx[l] = LLVMConstInt(c->i32, (unsigned long long)(l / 2 + (l % 2) * ROW_LANES), 0);
+  return LLVMBuildShuffleVector(c->b, a, b, LLVMConstVector(idx, 2 * ROW_LANES), "");
+}
+
+typedef struct {
+  Win q;
+  LLVMValueRef b, ch, oh, dy; /* dy: max-pool's adjoint */
+  LLVMValueRef tap[16];       /* this chunk's taps, row-major over the window */
+  LLVMValueRef max, arg;      /* the first maximum and its tap, per lane */
+} RowChunk;
+
+static void load_taps(RowChunk *r, int64_t ow0, int lanes) {
+  Win *q = &r->q;
+  CgCtx *c = q->c;
+  int kw = q->w.kw, n = kw * ROW_LANES;
+  for (int i = 0; i < q->w.kh; i++) {
+    LLVMValueRef y = add(c, mul(c, r->oh, q->w.kh), cg_i64(c, i));
+    LLVMValueRef px = index4(c, r->b, q->ch, r->ch, q->h, y, q->wd, cg_i64(c, ow0 * kw));
+    LLVMValueRef row = load_row(c, q->in, px, n, kw * lanes);
+    for (int j = 0; j < kw; j++)
+      r->tap[i * kw + j] = kw == 1 ? row : pick(c, row, row, ROW_LANES, j, kw);
+  }
+  LLVMTypeRef iv = LLVMVectorType(c->i32, ROW_LANES);
+  r->max = r->tap[0];
+  r->arg = LLVMConstNull(iv);
+  for (int t = 1; t < q->w.kh * kw; t++) {
+    LLVMValueRef wins = LLVMBuildFCmp(c->b, LLVMRealOGT, r->tap[t], r->max, "");
+    r->max = LLVMBuildSelect(c->b, wins, r->tap[t], r->max, "");
+    LLVMValueRef tv[ROW_LANES];
+    for (int l = 0; l < ROW_LANES; l++)
+      tv[l] = LLVMConstInt(c->i32, (unsigned long long)t, 0);
+    r->arg = LLVMBuildSelect(c->b, wins, LLVMConstVector(tv, ROW_LANES), r->arg, "");
+  }
+}
+
+static LLVMValueRef window_index(RowChunk *r, int64_t ow0) {
+  Win *q = &r->q;
+  return index4(q->c, r->b, q->ch, r->ch, q->oh, r->oh, q->ow, cg_i64(q->c, ow0));
+}
+
+static void store_maxima(RowChunk *r, int64_t ow0, int lanes) {
+  store_row(r->q.c, r->q.out, window_index(r, ow0), r->max, ROW_LANES, lanes);
+}
+
+/* each window's row i: dy at its argmax tap, 0 at the others */
+static void store_routed(RowChunk *r, int64_t ow0, int lanes) {
+  Win *q = &r->q;
+  CgCtx *c = q->c;
+  int kw = q->w.kw;
+  LLVMValueRef g = load_row(c, r->dy, window_index(r, ow0), ROW_LANES, lanes);
+  LLVMValueRef zero = LLVMConstNull(fvec(c, ROW_LANES));
+  for (int i = 0; i < q->w.kh; i++) {
+    LLVMValueRef part[2];
+    for (int j = 0; j < kw; j++) {
+      LLVMValueRef tv[ROW_LANES];
+      for (int l = 0; l < ROW_LANES; l++)
+        tv[l] = LLVMConstInt(c->i32, (unsigned long long)(i * kw + j), 0);
+      LLVMValueRef here = LLVMBuildICmp(c->b, LLVMIntEQ, r->arg, LLVMConstVector(tv, ROW_LANES), "");
+      part[j] = LLVMBuildSelect(c->b, here, g, zero, "");
+    }
+    LLVMValueRef row = kw == 1 ? part[0] : interleave(c, part[0], part[1]);
+    LLVMValueRef y = add(c, mul(c, r->oh, q->w.kh), cg_i64(c, i));
+    LLVMValueRef px = index4(c, r->b, q->ch, r->ch, q->h, y, q->wd, cg_i64(c, ow0 * kw));
+    store_row(c, q->out, px, row, kw * ROW_LANES, kw * lanes);
+  }
+}
+
+/* The images of this part, row of windows by row, ROW_LANES windows at a time. */
+static void emit_window_rows(CgCtx *c, RowChunk *r, const Kernel *k, const Shape *image,
+                             void (*store)(RowChunk *r, int64_t ow0, int lanes)) {
+  Win *q = &r->q;
+  win_init(q, c, k, image);
+  Loop lb, lc, lo;
+  r->b = open_images(c, &lb, image);
+  r->ch = cg_loop_open(c, &lc, cg_i64(c, q->ch), "ch");
+  r->oh = cg_loop_open(c, &lo, cg_i64(c, q->oh), "oh");
+  for (int64_t ow0 = 0; ow0 < q->ow; ow0 += ROW_LANES) {
+    int lanes = q->ow - ow0 < ROW_LANES ? (int)(q->ow - ow0) : ROW_LANES;
+    load_taps(r, ow0, lanes);
+    store(r, ow0, lanes);
+  }
+  cg_loop_close(c, &lo, r->oh);
+  cg_loop_close(c, &lc, r->ch);
+  cg_loop_close(c, &lb, r->b);
+}
+
 void cg_fold(CgCtx *c, const Kernel *k) {
   window_kernel(c, k, &(Pool){.first = nothing, .tap = fold_tap, .last = nothing, .scatter = true,
                               .tap_major = true},
@@ -288,8 +442,13 @@ void cg_fold(CgCtx *c, const Kernel *k) {
 }
 
 void cg_maxpool(CgCtx *c, const Kernel *k) {
-  window_kernel(c, k, &(Pool){.first = start_max, .tap = max_tap, .last = store_max},
-                &k->root->src[0]->shape);
+  const Shape *image = &k->root->src[0]->shape;
+  Window w = window_of(k->root->arg.p);
+  if (rows_vectorize(&w) && window_extent(image->dim[3], w.kw, w.sw, 0, 0, 1) >= ROW_LANES / 2) {
+    emit_window_rows(c, &(RowChunk){0}, k, image, store_maxima);
+    return;
+  }
+  window_kernel(c, k, &(Pool){.first = start_max, .tap = max_tap, .last = store_max}, image);
 }
 
 void cg_avgpool(CgCtx *c, const Kernel *k) {
@@ -332,6 +491,11 @@ void cg_maxpool_back(CgCtx *c, const Kernel *k) {
   bool tiles = windows_tile(&w);
   /* rows or columns past the last window get no gradient: zeroed first */
   bool covered = tiles && x->dim[2] % w.kh == 0 && x->dim[3] % w.kw == 0;
+  if (covered && rows_vectorize(&w) && x->dim[3] / w.kw >= ROW_LANES / 2) {
+    RowChunk r = {.dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
+    emit_window_rows(c, &r, k, x, store_routed);
+    return;
+  }
   Pool p = {.first = start_max, .tap = max_tap, .last = tiles ? write_window : route_to_argmax,
             .scatter = !covered, .dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
   window_kernel(c, k, &p, x);

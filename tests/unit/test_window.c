@@ -470,6 +470,14 @@ static const Net compiled_nets[] = {
   {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1}},
+  /* tiled pools one or two pixels wide, rows of 4 or more windows: codegen_window.c's vector
+   * rows, with a masked last chunk (14 = 8 + 6, 9 = 8 + 1), a width the windows do not cover
+   * (17: the adjoint falls back to the scalar kernel) and taller windows */
+  {.kind = NET_MAXPOOL, .ch = 2, .h = 6, .w = 28, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_MAXPOOL, .ch = 1, .h = 9, .w = 17, .pool = {3, 2, 3, 2, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_MAXPOOL, .ch = 2, .h = 4, .w = 9, .pool = {2, 1, 2, 1, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_CONV_DENSE, .ch = 2, .h = 8, .w = 16, .filters = 3,
+    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
   {.kind = NET_AVGPOOL, .ch = 3, .h = 7, .w = 9, .pool = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
   {.kind = NET_AVGPOOL, .ch = 2, .h = 17, .w = 3, .pool = {2, 3, 3, 2, 1, 2, 0, 1, 1, 1}},
   {.kind = NET_CONV_DENSE, .ch = 3, .h = 9, .w = 7, .filters = 4,
