@@ -30,3 +30,8 @@ add_test(NAME e2e_cnn_embed
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
                  $<TARGET_FILE:nnrt>)
 set_tests_properties(e2e_cnn_embed PROPERTIES LABELS e2e TIMEOUT 120)
+# A standardised model (examples/flats.nn) from C: the program's files load, predict agrees.
+add_test(NAME e2e_embed_stats
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/embed_stats.sh $<TARGET_FILE:nnc>
+                 ${PROJECT_SOURCE_DIR} $<TARGET_FILE:nnrt>)
+set_tests_properties(e2e_embed_stats PROPERTIES LABELS e2e TIMEOUT 120)
