@@ -21,6 +21,9 @@ typedef struct {
   const char *name; /* as the user wrote it on the command line */
   const char *text; /* NUL-terminated copy of the whole file */
   size_t len;
+  /* The file whose directory relative data paths are taken from; NULL: name. The REPL sets it
+   * when a train block from one file is compiled with a model typed elsewhere. */
+  const char *paths_from;
 } Source;
 
 typedef enum { DIAG_HUMAN, DIAG_TEST } DiagFormat;

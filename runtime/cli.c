@@ -186,7 +186,10 @@ static void print_train_help(const Cli *c) {
           "                    loss, accuracy, val_loss, val_accuracy, lr, seconds (null when\n"
           "                    absent)\n"
           "    --plot PATH     write an SVG of the loss and accuracy curves to PATH at the end\n"
-          "                    (also when interrupted)\n",
+          "                    (also when interrupted)\n"
+          "    --weights-only  save only the weights (and input statistics) at the end, not\n"
+          "                    the optimizer and run state: a smaller file that cannot be\n"
+          "                    resumed (an interrupted run still saves a whole checkpoint)\n",
           c->weights);
 }
 

@@ -122,6 +122,16 @@ static int set_paths(const Cli *c, const char *cmd, const Option *o, const char 
   return take_paths(c, cmd, o->name, v, k, FIELD(a, o, Paths));
 }
 
+/* A flag without a value (the table's value is NULL): the int field becomes 1. */
+static int set_flag(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
+                    Args *a) {
+  (void)k;
+  if (v)
+    return nnrt_cli_usage_error(c, cmd, "option '%s' takes no value", o->name);
+  *FIELD(a, o, int) = 1;
+  return 0;
+}
+
 /* A path kept as given. */
 static int set_path(const Cli *c, const char *cmd, const Option *o, const char *v, Cursor *k,
                     Args *a) {
@@ -158,6 +168,8 @@ static const Option OPTIONS[] = {
    AT(log_json), 0},
   {"--plot", "PATH", TRAIN, "write an SVG of the loss and accuracy curves to PATH", set_path,
    AT(plot), 0},
+  {"--weights-only", NULL, TRAIN, "save the weights without the optimizer state at the end",
+   set_flag, AT(weights_only), 0},
   {"--weights", "PATH", PREDICT | EVAL, "weights to use", set_path, AT(weights), 0},
 };
 enum { N_OPTIONS = sizeof OPTIONS / sizeof *OPTIONS };
@@ -189,10 +201,10 @@ static int parse_option(const Cli *c, Command cmd, Cursor *k, Args *a) {
     const Option *o = &OPTIONS[n];
     if (!(o->commands & ON(cmd)) || strlen(o->name) != len || strncmp(arg, o->name, len) != 0)
       continue;
-    const char *v;
+    const char *v = NULL;
     if (arg[len] == '=') {
       v = arg + len + 1;
-    } else {
+    } else if (o->value) {
       if (k->i + 1 >= k->argc)
         return nnrt_cli_usage_error(c, COMMAND_NAMES[cmd], "option '%s' needs a value", o->name);
       v = k->argv[++k->i];
@@ -241,7 +253,7 @@ void nnrt_cli_print_options(const Cli *c, Command cmd) {
     if (!(o->commands & ON(cmd)))
       continue;
     char head[32];
-    snprintf(head, sizeof head, "%s %s", o->name, o->value);
+    snprintf(head, sizeof head, "%s %s", o->name, o->value ? o->value : "");
     fprintf(c->out, "  %-17s %s\n", head, o->help);
   }
 }

@@ -41,6 +41,7 @@ typedef struct {
   const char *save, *weights, *resume, *init, *log_json, *plot;
   Paths data, validate;
   int help;
+  int weights_only; /* --weights-only: the final save without optimizer and run state */
   int from_stdin; /* predict - */
   int n_values;
   char **values; /* predict's input values, argc entries */

@@ -136,7 +136,8 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
   }
   if (!t->save)
     return report_rc;
-  if (!res.saved &&
+  /* --weights-only replaces the run's final checkpoint with the weights alone. */
+  if ((!res.saved || a->weights_only) &&
       nnrt_save_stats(t->m, ws, nnrt_train_data_stats(td), t->save, msg, sizeof msg) != 0) {
     nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_IO;

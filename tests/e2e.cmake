@@ -30,3 +30,16 @@ add_test(NAME e2e_cnn_embed
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
                  $<TARGET_FILE:nnrt>)
 set_tests_properties(e2e_cnn_embed PROPERTIES LABELS e2e TIMEOUT 120)
+# A standardised model (examples/flats.nn) from C: the program's files load, predict agrees.
+add_test(NAME e2e_embed_stats
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/embed_stats.sh $<TARGET_FILE:nnc>
+                 ${PROJECT_SOURCE_DIR} $<TARGET_FILE:nnrt>)
+set_tests_properties(e2e_embed_stats PROPERTIES LABELS e2e TIMEOUT 120)
+# nnc's safetensors read by numpy and PyTorch (docs/export.md): each agrees with ./m predict.
+# The torch cases are skipped where /usr/bin/python3 cannot import torch.
+foreach(mode flats-numpy flats-torch bars-torch)
+  add_test(NAME e2e_export_${mode}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/export.sh $<TARGET_FILE:nnc>
+                   ${PROJECT_SOURCE_DIR} ${mode})
+  set_tests_properties(e2e_export_${mode} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
+endforeach()

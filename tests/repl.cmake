@@ -18,3 +18,11 @@ nnc_unit_test(test_repl_commands ${CMAKE_CURRENT_LIST_DIR}/unit/test_repl_comman
 add_test(NAME repl_flags
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/flags.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(repl_flags PROPERTIES LABELS "repl;e2e" TIMEOUT 120)
+# A model loaded from another directory, redefined at the prompt; :predict on untrained weights.
+add_test(NAME repl_loaded
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/loaded.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(repl_loaded PROPERTIES LABELS repl TIMEOUT 120)
+# Every training flag through `nnc run`: the same output, log, plot and weights as the program.
+add_test(NAME repl_run_flags
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/run_flags.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(repl_run_flags PROPERTIES LABELS "repl;e2e" TIMEOUT 120)

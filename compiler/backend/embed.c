@@ -69,8 +69,12 @@ static void forward(LLVMModuleRef mod, const char *prefix, const char *what, LLV
   LLVMDisposeBuilder(b);
 }
 
+/* Whether the model standardises its inputs: then the library has P_fit_inputs. */
+static bool standardizes(const Program *p) {
+  return p->can_train && p->train->data.scaling == SCALE_STANDARDIZE;
+}
+
 void embed_module(const Program *p, LLVMModuleRef mod, const char *prefix) {
-  (void)p;
   internalize(mod);
   LLVMContextRef ctx = LLVMGetModuleContext(mod);
   LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0), i64 = LLVMInt64TypeInContext(ctx);
@@ -86,6 +90,9 @@ void embed_module(const Program *p, LLVMModuleRef mod, const char *prefix) {
   forward(mod, prefix, "save", i32, io, 4, "nnrt_context_save", NULL);
   forward(mod, prefix, "train_batch", f32, train, 5, "nnrt_context_train_batch", NULL);
   forward(mod, prefix, "predict", vd, predict, 4, "nnrt_context_predict", NULL);
+  LLVMTypeRef fit[] = {ptr, ptr, i64};
+  if (standardizes(p))
+    forward(mod, prefix, "fit_inputs", i32, fit, 3, "nnrt_context_fit_inputs", NULL);
 }
 
 /* ---- The header ---- */
@@ -134,8 +141,19 @@ static void header_intro(FILE *f, const Program *p, const char *P, const char *U
              " * models with different names never clash (nnc --prefix NAME renames one).\n", P);
   fputs(" *\n"
         " * Data: a batch of n rows is n * WIDTH floats, row after row (row r starts at\n"
-        " * r * WIDTH). Inputs are taken as the model computes on them: the data settings of\n"
-        " * the train block (scale, standardize) are not applied here.\n", f);
+        " * r * WIDTH). Inputs are raw, as the data files hold them: train_batch and predict\n"
+        " * apply the train block's input scaling themselves, as the compiled program does,\n"
+        " * so predict gives the answers of `./PROGRAM predict`.\n", f);
+  if (p->can_train && p->train->data.scaling == SCALE_FACTOR)
+    fprintf(f, " * Scaling: every input is multiplied by %.17g (scale in the train block).\n",
+            p->train->data.scale);
+  if (standardizes(p))
+    fprintf(f,
+            " * Scaling: standardize = true: each input column becomes (v - mean) / std with the\n"
+            " * statistics of the training rows. They come with the weights from %s_load (every\n"
+            " * file the program writes holds them) or from %s_fit_inputs on the training\n"
+            " * rows; until then train_batch returns NAN, predict writes NAN and save fails.\n",
+            P, P);
   fprintf(f, " *   input  %s: %s_INPUT_WIDTH floats per row\n", node_name(p->g->input), U);
   if (p->can_train && p->n_classes > 0)
     fprintf(f,
@@ -193,13 +211,19 @@ bool embed_write_header(FILE *f, const Program *p, const char *P, const char *sr
              "%s_ctx *%s_create(uint64_t seed);\n", P, P);
   fprintf(f, "/* Frees ctx and everything it holds; ctx may be NULL. */\n"
              "void %s_free(%s_ctx *ctx);\n", P, P);
-  fprintf(f, "/* Replaces the weights with those of a safetensors file that %s_save (or the\n"
-             " * program nnc compiles from the same source) wrote; on failure nothing changes.\n"
-             " */\n"
+  fprintf(f, "/* Replaces the weights (and input statistics) with those of a safetensors file\n"
+             " * that %s_save or the program nnc compiles from the same source wrote (weights,\n"
+             " * checkpoints with optimizer state, --weights-only files); on failure nothing\n"
+             " * changes. */\n"
              "int %s_load(%s_ctx *ctx, const char *path, char *err, size_t errlen);\n", P, P, P);
-  fprintf(f, "/* Writes the weights (not the optimizer state) to path as safetensors,\n"
-             " * atomically. */\n"
+  fprintf(f, "/* Writes the weights (and input statistics; not the optimizer state) to path as\n"
+             " * safetensors, atomically. */\n"
              "int %s_save(const %s_ctx *ctx, const char *path, char *err, size_t errlen);\n", P, P);
+  if (standardizes(p))
+    fprintf(f, "/* The input statistics (mean and spread of each input column) from the n raw\n"
+               " * training rows of x, as a training run computes them; 0, or -1 when x is\n"
+               " * NULL or n < 1. */\n"
+               "int %s_fit_inputs(%s_ctx *ctx, const float *x, int64_t n);\n", P, P);
   fprintf(f, "/* One optimizer step on the n rows of x (n * %s_INPUT_WIDTH floats) and y\n"
              " * (n * %s_TARGET_WIDTH floats) with learning rate lr; returns the mean loss of\n"
              " * those rows before the step (NAN or inf: training diverged, the weights are then\n"

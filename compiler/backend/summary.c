@@ -1,6 +1,7 @@
 /* summary: the facts `info` prints about a compiled model, read off its graph (summary.h). */
 #include "summary.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,12 +92,36 @@ static const char *activation(const Node *n) {
   return NULL;
 }
 
-/* "conv2d+relu", "max_pool", "dense", "relu"; the op's own name when no row matches. */
+/* The function the user called where n comes from ("leaky_relu" for leaky_relu(h)): the name
+ * before the '(' its source span starts with; NULL when the span is not a call. Activations
+ * such as gelu lower to several primitives, none of which says what the layer is. */
+static const char *called_function(Graph *g, const Node *n) {
+  const Source *src = g->diag ? g->diag->src : NULL;
+  if (!src || !n->loc.line || n->loc.off + n->loc.len > src->len)
+    return NULL;
+  const char *s = src->text + n->loc.off;
+  uint32_t k = 0;
+  while (k < n->loc.len && (isalnum((unsigned char)s[k]) || s[k] == '_'))
+    k++;
+  if (k == 0 || k >= n->loc.len || s[k] != '(' || isdigit((unsigned char)s[0]))
+    return NULL;
+  return arena_strndup(g->arena, s, k);
+}
+
+/* "conv2d+relu", "max_pool", "dense", "relu"; else the function the user called (gelu, elu),
+ * else the op's own name. */
 static const char *layer_kind(Graph *g, int kind, const Node *last) {
-  const char *act = activation(last);
+  const char *act = activation(last), *called = called_function(g, last);
+  /* a sum of two batch values that ends a call (elu, softplus) is that call, not a residual */
+  if (kind < NKINDS && kinds[kind].is == is_add && !act && called)
+    return called;
   if (kind < NKINDS && act)
     return arena_printf(g->arena, "%s+%s", kinds[kind].kind, act);
-  return kind < NKINDS ? kinds[kind].kind : act ? act : node_op_name(last);
+  if (kind < NKINDS)
+    return kinds[kind].kind;
+  if (act)
+    return act;
+  return called ? called : node_op_name(last);
 }
 
 static int kind_of(const Node *n) {

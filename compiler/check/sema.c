@@ -243,7 +243,7 @@ static void check_model(Sema *s, Model *m) {
 
 /* The absolute directory of the source file, for relative data paths. */
 static const char *source_dir(Arena *arena, const Diag *d) {
-  const char *name = d->src ? d->src->name : NULL;
+  const char *name = !d->src ? NULL : d->src->paths_from ? d->src->paths_from : d->src->name;
   if (!name)
     return NULL;
   const char *slash = strrchr(name, '/');

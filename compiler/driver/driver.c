@@ -20,7 +20,7 @@ void compilation_init(Compilation *c, const char *name, const char *text, size_t
                       FILE *diag_out) {
   memset(c, 0, sizeof *c);
   arena_init(&c->arena);
-  c->src = (Source){name, text, len};
+  c->src = (Source){name, text, len, NULL};
   diag_init(&c->diag, &c->src, diag_out);
 }
 

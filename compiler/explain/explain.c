@@ -461,14 +461,26 @@ static void name_layers(Explain *x) {
   }
 }
 
+/* The letter of the temporaries: t, unless t already means something here (the optimizer's
+ * step t, or a value the user named t), then τ. */
+static const char *temp_letter(const Explain *x) {
+  if (x->g->step)
+    return "τ";
+  for (uint32_t i = 0; i < x->g->n; i++)
+    if (x->g->node[i]->name && !strcmp(x->g->node[i]->name, "t"))
+      return "τ";
+  return "t";
+}
+
 /* A backward value used twice is written once under a name t₁, t₂, … rather than twice. */
 static void name_shared(Explain *x) {
   int t = 0;
+  const char *letter = temp_letter(x);
   for (uint32_t i = 0; i < x->g->n; i++) {
     const Node *n = x->g->node[i];
     if ((n->flags & NODE_BACKWARD) && i < x->first_update && x->uses[i] > 1 && !x->name[i] &&
         op_info[n->op].kind != KIND_LEAF && !invisible(n) && t < 9)
-      snprintf(x->label[i], LABEL_MAX, "t%s", subscript[++t]), x->name[i] = x->label[i];
+      snprintf(x->label[i], LABEL_MAX, "%s%s", letter, subscript[++t]), x->name[i] = x->label[i];
   }
 }
 

@@ -177,7 +177,7 @@ int run_main(int argc, char **argv) {
   if (!text) {
     fprintf(stderr, "nnc: error: %s\n", err);
     rc = EXIT_IO;
-  } else if (!repl_compile_jit(&c, r.file, text, r.model, DEFAULT_OPT_LEVEL, stderr)) {
+  } else if (!repl_compile_jit(&c, r.file, text, r.model, DEFAULT_OPT_LEVEL, NULL, stderr)) {
     rc = EXIT_INPUT;
   } else {
     Buf prog = {0}, command = {0}, weights = {0};

@@ -130,8 +130,10 @@ static void cmd_train(Repl *r, int argc, char **argv) {
   sigaction(SIGINT, &sa, &old);
   repl_interrupted = 0;
   fflush(stdout);
-  if (nnrt_cli_train(e->c.m, &names, &st, n, flags, stdout, stderr) == NNRT_EXIT_INTERRUPTED)
+  int rc = nnrt_cli_train(e->c.m, &names, &st, n, flags, stdout, stderr);
+  if (rc == NNRT_EXIT_INTERRUPTED)
     fprintf(stderr, "<repl>:%u: note: the model keeps the weights it has now\n", r->cmdline);
+  e->trained |= rc == NNRT_EXIT_OK || rc == NNRT_EXIT_INTERRUPTED;
   sigaction(SIGINT, &old, NULL);
   repl_interrupted = 0;
   for (int i = 0; i < n; i++)
@@ -158,6 +160,14 @@ static void cmd_predict(Repl *r, int argc, char **argv) {
     repl_error(r, "model '%s' standardises its inputs with statistics of its training data: "
                ":train it or :loadw its weights first", m->name);
   else {
+    /* The compiled program refuses to predict before training; here the initial weights are
+     * worth a look, so they answer, with a warning. */
+    if (m->has_train && !e->trained) {
+      fflush(stdout);
+      fprintf(stderr, "<repl>:%u: warning: model '%s' is untrained: these are the outputs of "
+                      "its initial weights; :train it or :loadw a weights file first\n",
+              r->cmdline, m->name);
+    }
     nnrt_scale_inputs(m, standardize ? &e->stats : NULL, x, 1);
     nnrt_predict_rows(m, e->ws, x, 1, y);
     nnrt_print_outputs(stdout, m, y, "%.6g");
@@ -250,6 +260,7 @@ static void weights(Repl *r, int argc, char **argv, bool save) {
     e->stats_buf = st.mean;
     e->stats = st;
   }
+  e->trained = true;
   printf("loaded weights of %s from %s\n", m->name, path);
 }
 

@@ -17,14 +17,16 @@ void repl_compiled_free(Compiled *c) {
 }
 
 /* Front end, codegen and JIT at -O`opt` of `want` (NULL: the first model) in text, which c takes
- * over. Diagnostics go to diag_out; false on any error (c is then empty). */
+ * over; relative data paths from the directory of paths_from (NULL: of name). Diagnostics go to
+ * diag_out; false on any error (c is then empty). */
 bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want, int opt,
-                      FILE *diag_out) {
+                      const char *paths_from, FILE *diag_out) {
   memset(c, 0, sizeof *c);
   c->text = text;
   double t0 = repl_now_ms();
   compilation_init(&c->comp, name, text, strlen(text), diag_out);
   c->comp.want_model = want;
+  c->comp.src.paths_from = paths_from;
   if (!compilation_front(&c->comp)) {
     if (!diag_count(&c->comp.diag))
       fprintf(diag_out, "%s: internal error in the front end\n", name);
@@ -187,16 +189,30 @@ void repl_describe(const Entry *e, Buf *b) {
   repl_buf_str(b, s);
 }
 
-/* Compiles a model from its blocks and puts it in place of any model of that name. */
+/* After a failed (re)definition: which model stays, and where a block kept from another source
+ * came from (its lines in the messages above are not that source's). */
+static void say_kept(const Repl *r, const Block *primary, const Block *other) {
+  Entry *old = repl_find_entry(r, primary->name);
+  if (other && strcmp(other->src, primary->src))
+    fprintf(stderr, "note: with the %s block of '%s' kept from %s:%u\n",
+            other->train ? "train" : "model", other->name, other->src, other->line);
+  if (old)
+    fprintf(stderr, "note: model '%s' keeps its previous definition, from %s: :train, :predict "
+                    "and :eval still use it\n", old->model->name, old->model->src);
+}
+
+/* Compiles a model from its blocks and puts it in place of any model of that name. A train
+ * block's relative data paths are taken from the directory of the file it was written in. */
 static bool define(Repl *r, const Block *model, const Block *train, const Block *primary) {
   Entry *e = calloc(1, sizeof *e);
   e->model = block_dup(model);
   e->train = block_dup(train);
   const Block *other = primary == model ? train : model;
   if (!repl_compile_jit(&e->c, primary->src, compose(primary, other), model->name,
-                        r->jit_opt, stderr) ||
+                        r->jit_opt, train ? train->src : NULL, stderr) ||
       !(e->ws = nnrt_workspace_new(e->c.m))) {
     repl_entry_free(e);
+    say_kept(r, primary, other);
     return false;
   }
   nnrt_init_params(e->c.m, e->ws, e->c.m->seed);
@@ -214,6 +230,7 @@ static bool define(Repl *r, const Block *model, const Block *train, const Block 
       repl_buf_str(&msg, "; fresh");
       repl_buf_str(&msg, fresh.s);
     }
+    e->trained = old->trained && !fresh.s;
     if (old->stats.width > 0 && old->stats.width == e->c.m->input.width &&
         e->c.m->has_train && e->c.m->train.scaling == NNRT_SCALE_STANDARDIZE) {
       e->stats = old->stats;
@@ -250,7 +267,7 @@ bool repl_define_source(Repl *r, const char *src_name, const char *text, unsigne
   Buf padded = {0};
   repl_buf_rep(&padded, '\n', first_line - 1);
   repl_buf_str(&padded, text);
-  Source src = {src_name, padded.s ? padded.s : "", padded.n};
+  Source src = {src_name, padded.s ? padded.s : "", padded.n, NULL};
   Arena a;
   arena_init(&a);
   Diag d;
@@ -410,7 +427,7 @@ void repl_eval_expr(Repl *r, const char *expr, unsigned line) {
   size_t diags_len = 0;
   FILE *mem = open_memstream(&diags, &diags_len);
   Compiled c;
-  bool ok = repl_compile_jit(&c, "<repl>", b.s, NULL, r->jit_opt, mem ? mem : stderr);
+  bool ok = repl_compile_jit(&c, "<repl>", b.s, NULL, r->jit_opt, NULL, mem ? mem : stderr);
   if (mem) {
     fclose(mem);
     print_expr_diags(diags, line, at, last);

@@ -47,6 +47,7 @@ typedef struct {
   NnrtTrainData *td;     /* the train block's data, loaded by the first :train or :eval */
   NnrtInputStats stats;  /* width > 0 once known (training data or :loadw) */
   float *stats_buf;
+  bool trained; /* the weights come from :train or :loadw, not only the initialisers */
 } Entry;
 
 typedef struct {
@@ -74,7 +75,7 @@ void repl_on_sigint(int sig);
 /* repl_eval.c */
 void repl_compiled_free(Compiled *c);
 bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *want, int opt,
-                      FILE *diag_out);
+                      const char *paths_from, FILE *diag_out);
 __attribute__((format(printf, 2, 3))) void repl_error(const Repl *r, const char *fmt, ...);
 void repl_entry_free(Entry *e);
 Entry *repl_find_entry(const Repl *r, const char *name);

@@ -244,20 +244,28 @@ void nnrt_context_free(NnrtContext *c); /* c may be NULL */
 const NnrtModel *nnrt_context_model(const NnrtContext *c);
 float *nnrt_context_workspace(NnrtContext *c);
 int64_t nnrt_context_steps(const NnrtContext *c); /* optimizer steps taken so far */
-/* nnrt_load / nnrt_save of the context's weights (safetensors); 0 or -1 with err. */
+/* nnrt_load_stats / nnrt_save_stats of the context's weights and, for a model that standardises
+ * its inputs, its input statistics (safetensors: any weights file or checkpoint the compiled
+ * program writes); 0 or -1 with err. Saving a standardising model needs its statistics. */
 int nnrt_context_load(NnrtContext *c, const char *path, char *err, size_t errlen);
 int nnrt_context_save(const NnrtContext *c, const char *path, char *err, size_t errlen);
-/* One optimizer step on n rows: x holds n * input.width floats, y n * target.width floats
- * (one-hot rows of n_classes for a class model). Writes lr, the step number t (counting from 1
- * per context), fresh dropout masks and the training flag at 1, runs m->step (which moves the
- * running statistics) and returns the batch's mean loss (NAN or inf when training diverged;
+/* For a model with standardize = true: the input statistics from n raw training rows, as a
+ * training run computes them (nnrt_data_stats); 0, or -1 when x is NULL or n < 1. Other models
+ * have nothing to fit: 0. */
+int nnrt_context_fit_inputs(NnrtContext *c, const float *x, int64_t n);
+/* One optimizer step on n rows: x holds n * input.width raw floats (scaled here as by
+ * nnrt_scale_inputs), y n * target.width floats (one-hot rows of n_classes for a class model).
+ * Writes lr, the step number t (counting from 1 per context), fresh dropout masks and the
+ * training flag at 1, runs m->step (which moves the running statistics) and returns the batch's mean loss (NAN or inf when training diverged;
  * the parameters are then updated anyway). Returns NAN and changes nothing when n < 1,
- * n > max_batch, x or y is NULL, lr is not finite or m cannot train. */
+ * n > max_batch, x or y is NULL, lr is not finite, m cannot train or a standardising model
+ * has no statistics yet. */
 float nnrt_context_train_batch(NnrtContext *c, const float *x, const float *y, int64_t n,
                                float lr);
-/* out[r * output.width ...] = the outputs for x[r * input.width ...], r < n, for any n >= 1 (in
- * chunks of max_batch rows), with every dropout mask at 1 and the training flag at 0; nothing
- * happens when n < 1. */
+/* out[r * output.width ...] = the outputs for the raw rows x[r * input.width ...], r < n, scaled
+ * as train_batch scales them, for any n >= 1 (in chunks of max_batch rows), with every dropout
+ * mask at 1 and the training flag at 0; nothing happens when n < 1. A standardising model
+ * without statistics writes NAN outputs. */
 void nnrt_context_predict(NnrtContext *c, const float *x, int64_t n, float *out);
 
 /* ---- Starting weights: --init, non-finite values ---- */

@@ -32,7 +32,8 @@ cat >main.c <<'C'
 
 enum { TRAIN = 150, VAL = 60, W = BARS_INPUT_WIDTH, K = BARS_CLASSES };
 
-/* rows of 36 pixels (scaled by 1/9, as the train block says) and a label, one-hot in y */
+/* rows of 36 raw pixels (the library scales them by 1/9, as the train block says) and a
+ * label, one-hot in y */
 static int read_csv(const char *path, int rows, float *x, float *y, int *label) {
   FILE *f = fopen(path, "r");
   if (!f) return -1;
@@ -40,7 +41,7 @@ static int read_csv(const char *path, int rows, float *x, float *y, int *label) 
     for (int k = 0; k < W; k++) {
       int v;
       if (fscanf(f, "%d,", &v) != 1) { fclose(f); return -1; }
-      x[r * W + k] = (float)v / 9.0f;
+      x[r * W + k] = (float)v;
     }
     if (fscanf(f, "%d", &label[r]) != 1) { fclose(f); return -1; }
     for (int c = 0; c < K; c++) y[r * K + c] = c == label[r] ? 1.0f : 0.0f;

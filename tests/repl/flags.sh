@@ -31,10 +31,11 @@ while read -r flag value; do
     X) good=0.5 bad=0 ;;
     S) good=3 bad=-3 ;;
     PATH) good=out.x bad= ;;
+    '') good= bad="=1" ;; # a flag: no value, and "--flag=1" is refused
     *) fail "no values to try for $flag $value: add its kind to flags.sh"; continue ;;
   esac
   echo "$flag $good --zzz 1" >>cases
-  [ -n "$bad" ] && echo "$flag $bad" >>cases
+  case $bad in =*) echo "$flag$bad" >>cases ;; ?*) echo "$flag $bad" >>cases ;; esac
 done <flags
 echo "--epochs" >>cases
 echo "--epoch 3" >>cases

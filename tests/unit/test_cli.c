@@ -765,7 +765,8 @@ static void test_host_train_state(void **state) {
   assert_int_equal(run_host_train(&st, 1, help), NNRT_EXIT_OK);
   assert_non_null(strstr(out_text, "  --log-every K "));
   assert_non_null(strstr(out_text, "  --save PATH "));
-  assert_null(strstr(out_text, "--weights"));
+  assert_null(strstr(out_text, "  --weights PATH")); /* predict's, not train's */
+  assert_non_null(strstr(out_text, "  --weights-only "));
   st.interrupted = interrupt;
   assert_int_equal(run_host_train(&st, 0, NULL), NNRT_EXIT_INTERRUPTED);
   assert_string_equal(err_text, "<repl>:3: error: interrupted\n");

@@ -123,6 +123,36 @@ static void test_notation(void **state) {
   free(t);
 }
 
+/* Temporaries are t₁, t₂, … unless t already means something: a value the user named t, or
+ * the optimizer's step t (Adam); then they are τ₁, τ₂, …. */
+static char *classifier_named(const char *logits, const char *optimizer) {
+  char src[512];
+  snprintf(src, sizeof src,
+           "model m {\n  input x[2]\n  target y : class(3)\n  %s = dense(x, 3)\n"
+           "  loss = cross_entropy(softmax(%s), y)\n  output softmax(%s)\n}\n"
+           "train m {\n  data = table { 0 1 -> 1; 1 0 -> 2 }\n  optimizer = %s\n"
+           "  epochs = 1\n  batch = 2\n}\n",
+           logits, logits, logits, optimizer);
+  return explain_text("temps.nn", src);
+}
+
+static void test_temporaries_do_not_clash(void **state) {
+  (void)state;
+  char *t = classifier_named("z", "sgd(lr = 0.1)");
+  assert_contains(t, "  t₁ = ");
+  assert_lacks(t, "τ₁");
+  free(t);
+  t = classifier_named("t", "sgd(lr = 0.1)");
+  assert_contains(t, "  τ₁ = ");
+  assert_lacks(t, "t₁");
+  free(t);
+  t = classifier_named("z", "adam(lr = 0.1)");
+  assert_contains(t, "  τ₁ = ");
+  assert_contains(t, "step t = 1, 2, …");
+  assert_lacks(t, "t₁");
+  free(t);
+}
+
 /* --- the examples, as learners run them --- */
 
 static void test_example_xor(void **state) {
@@ -170,7 +200,7 @@ static void test_example_fashion_bag(void **state) {
   assert_contains(t, "L = (1/N) Σ (max(z[2], 0) − z[2] ⊙ is_bag + log(1 + exp(−|z[2]|)))");
   assert_contains(t, "sigmoid with binary cross-entropy: δ = (p − is_bag)/N");
   assert_contains(t, "is (σ(z[2]) − is_bag)/(N k), k = 1 output per row: δ[2] = (p − is_bag)/N");
-  assert_contains(t, "δ[2] = (1/N) t₁ − (1/N) is_bag − "); /* a + −b is written a − b */
+  assert_contains(t, "δ[2] = (1/N) τ₁ − (1/N) is_bag − "); /* a + −b is written a − b */
   free(t);
 }
 
@@ -371,6 +401,7 @@ int main(void) {
     cmocka_unit_test(test_rmsprop),
     cmocka_unit_test(test_adamw),
     cmocka_unit_test(test_tags_not_names),
+    cmocka_unit_test(test_temporaries_do_not_clash),
     cmocka_unit_test(test_derivative_notes_from_tags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,7 @@ static int teardown(void **state) {
 }
 
 static LexToken *lex(const char *text, int *n) {
-  Source src = {"t.nn", text, strlen(text)};
+  Source src = {"t.nn", text, strlen(text), NULL};
   size_t size;
   free(diags);
   FILE *out = open_memstream(&diags, &size);

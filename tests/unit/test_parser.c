@@ -29,7 +29,7 @@ static int teardown(void **state) {
 static void parse_bytes(const char *bytes, size_t len) {
   char *text = arena_alloc(&P.arena, len + 1);
   memcpy(text, bytes, len);
-  Source src = {"t.nn", text, len};
+  Source src = {"t.nn", text, len, NULL};
   size_t size;
   free(P.diags);
   FILE *out = open_memstream(&P.diags, &size);

@@ -95,10 +95,36 @@ static void test_residual(void **state) {
   expect_rows(residual, want, sizeof want / sizeof *want);
 }
 
+/* Activations that lower to several primitives (max, add, mul, sub) are named as the user
+ * called them, not by their last primitive; a sum of two layers stays a residual "add". */
+static void test_activations(void **state) {
+  (void)state;
+  static const char acts[] =
+    "model acts {\n"
+    "  input  x[4]\n"
+    "  h = dense(x, 8)\n"
+    "  a = leaky_relu(h)\n"
+    "  b = elu(a)\n"
+    "  c = gelu(b)\n"
+    "  e = silu(c)\n"
+    "  f = softplus(e)\n"
+    "  r = f + h\n"
+    "  s = log_softmax(r)\n"
+    "  output 2 * s\n"
+    "}\n";
+  const Row want[] = {
+    {"h", "dense", 40, -1},       {"a", "leaky_relu", 0, -1}, {"b", "elu", 0, -1},
+    {"c", "gelu", 0, -1},         {"e", "silu", 0, -1},       {"f", "softplus", 0, -1},
+    {"r", "add", 0, 8},           {"s", "log_softmax", 0, -1}, {"output", "mul", 0, 8},
+  };
+  expect_rows(acts, want, sizeof want / sizeof *want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cnn),
     cmocka_unit_test(test_residual),
+    cmocka_unit_test(test_activations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
