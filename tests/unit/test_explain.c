@@ -229,7 +229,9 @@ static void test_cnn(void **state) {
   assert_contains(t, "logits = flatten(p) logits.W + logits.b");
   assert_contains(t, "∂L/∂p = reshape(∂L/∂logits logits.Wᵀ, [4, 4, 4])  flatten: δ reshaped back");
   assert_contains(t, "∂L/∂c = route(∂L/∂p → argmax c)             max-pool: each window's δ goes");
-  assert_contains(t, "δ[1] = ∂L/∂c ⊙ [z[1] > 0]");
+  /* ReLU′ under the pool is taken on the pooled values (simplify.c's mask_before_routing) */
+  assert_contains(t, "δ[1] = route(∂L/∂p ⊙ [p > 0] → argmax c)");
+  assert_contains(t, "max-pool after max(z, 0): max′ = [z > 0] taken on each window's maximum");
   assert_contains(t, "∂L/∂c.b = Σₙᵢⱼ δ[1]");
   assert_contains(t, "∂L/∂c.W = x ⋆ δ[1]                          the correlation, as δ[1]ᵀ patches(x)");
   assert_lacks(t, "permute");
