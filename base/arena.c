@@ -1,5 +1,7 @@
 #include "arena.h"
 
+#include "oom.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +30,8 @@ void arena_free(Arena *a) {
 static ArenaBlock *arena_grow(Arena *a, size_t size) {
   size_t cap = size > ARENA_BLOCK_MIN ? size : ARENA_BLOCK_MIN;
   ArenaBlock *b = malloc(sizeof(ArenaBlock) + cap);
-  if (!b) {
-    fputs("nnc: out of memory\n", stderr);
-    abort();
-  }
+  if (!b)
+    oom_exit();
   b->prev = a->head;
   b->used = 0;
   b->cap = cap;

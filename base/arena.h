@@ -1,6 +1,6 @@
 /* arena: the only allocator of the compiler.
  * Contract: arena_alloc returns zeroed, 16-byte aligned memory that lives until arena_free.
- * Out of memory aborts with a message (there is nothing useful a compiler can do then).
+ * Out of memory ends nnc with a message and status 1 (oom.h): a compiler cannot go on.
  * arena_mark/arena_reset release everything allocated after the mark, for per-pass scratch. */
 #ifndef NNC_ARENA_H
 #define NNC_ARENA_H

@@ -7,6 +7,7 @@
 #include "driver.h"
 #include "embed.h"
 #include "repl.h"
+#include "target.h"
 
 static const char usage[] =
   "usage: nnc FILE.nn [-o OUT] [options]\n"
@@ -142,6 +143,7 @@ static int parse_args(int argc, char **argv, Options *o) {
 }
 
 int main(int argc, char **argv) {
+  target_handle_out_of_memory();
   if (argc > 1 && (!strcmp(argv[1], "repl") || !strcmp(argv[1], "-i")))
     return repl_main(argc - 2, argv + 2);
   if (argc > 1 && !strcmp(argv[1], "run"))

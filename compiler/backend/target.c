@@ -6,6 +6,28 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "oom.h"
+
+/* LLVM allocates with operator new, which calls the new-handler when malloc fails, and its
+ * containers with llvm::safe_malloc, which calls the bad-alloc handler; without handlers both
+ * throw std::bad_alloc through LLVM into nnc's C frames, which ends in std::terminate and an
+ * abort. The two setters have no C API: they are declared here by their C++ names. */
+typedef void (*NewHandler)(void);
+typedef void (*BadAllocHandler)(void *data, const char *reason, bool crash_diag);
+extern NewHandler cxx_set_new_handler(NewHandler h) __asm__("_ZSt15set_new_handlerPFvvE");
+extern void llvm_install_bad_alloc_handler(BadAllocHandler h, void *data)
+  __asm__("_ZN4llvm31install_bad_alloc_error_handlerEPFvPvPKcbES0_");
+
+static void llvm_out_of_memory(void *data, const char *reason, bool crash_diag) {
+  (void)data, (void)reason, (void)crash_diag;
+  oom_exit();
+}
+
+void target_handle_out_of_memory(void) {
+  cxx_set_new_handler(oom_exit);
+  llvm_install_bad_alloc_handler(llvm_out_of_memory, NULL);
+}
+
 static void take_message(char *msg, char *err, size_t errlen) {
   snprintf(err, errlen, "%s", msg ? msg : "unknown LLVM error");
   LLVMDisposeMessage(msg);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* From now on, LLVM running out of memory ends nnc as oom.h says (status 1, no partial files). */
+void target_handle_out_of_memory(void);
 LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen);
 bool target_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, char *err,
                      size_t errlen);

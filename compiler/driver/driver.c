@@ -12,6 +12,7 @@
 #include "explain.h"
 #include "grad.h"
 #include "link.h"
+#include "oom.h"
 #include "optim.h"
 #include "parse.h"
 #include "target.h"
@@ -129,6 +130,7 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
     return EXIT_IO;
   }
   close(fd);
+  oom_track_file(obj);
   int rc = 0;
   if (!target_emit_object(mod, tm, obj, err, sizeof err))
     rc = internal("emitting the object file", err);
@@ -137,17 +139,30 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
     rc = EXIT_IO;
   }
   unlink(obj);
+  oom_untrack_file(obj);
   return rc;
 }
 
 /* -c: the library object at o->output and, with --header, its header, both written to
  * temporary files first and renamed only when both are complete, so a failure leaves
  * neither. */
+static int write_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
+                         const Options *o, const char *prefix, const char *obj, const char *hdr);
+
 static int emit_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
                         const Options *o, const char *prefix) {
-  char obj[4096], hdr[4096], err[1024];
+  char obj[4096], hdr[4096];
   snprintf(obj, sizeof obj, "%s.tmp.%ld", o->output, (long)getpid());
   snprintf(hdr, sizeof hdr, "%s.tmp.%ld", o->header ? o->header : "", (long)getpid());
+  oom_track_file(obj);
+  int rc = write_library(mod, tm, p, o, prefix, obj, hdr);
+  oom_untrack_file(obj);
+  return rc;
+}
+
+static int write_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
+                         const Options *o, const char *prefix, const char *obj, const char *hdr) {
+  char err[1024];
   if (!target_emit_object(mod, tm, obj, err, sizeof err)) {
     unlink(obj);
     fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->output, err);
