@@ -256,6 +256,7 @@ int driver_run(const Options *o, FILE *out) {
   Compilation c;
   compilation_init(&c, o->input, text, len, stderr);
   c.diag.format = o->diag_format;
+  c.diag.werror = o->werror;
   c.want_model = o->model;
   int rc;
   if (!compilation_run(&c, last_stage(o->emit)))
