@@ -43,8 +43,16 @@ static bool parse(Compilation *c) {
   return diag_count(&c->diag) == 0;
 }
 
+/* Errors in a train block do not hide the model's: a sound model block is lowered anyway, for
+ * the errors of its expressions, before the check fails. */
 static bool check(Compilation *c) {
+  int before = diag_count(&c->diag);
   c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
+  if (c->model && diag_count(&c->diag) != before) {
+    graph_init(&c->graph, &c->arena, &c->diag);
+    lower_model(&c->graph, c->model);
+    c->model = NULL;
+  }
   return c->model != NULL;
 }
 

@@ -193,7 +193,9 @@ Node *lower_activation_call(Lower *L, const AstNode *call, const struct Activati
 Node *lower_apply_activation(Lower *L, const struct Activation *act, Node *x, double k) {
   if (!x)
     return NULL;
-  if (act->to_probability && lower_is_probability(L->g, x)) {
+  /* a constant (sigmoid(0)) is a number, not a probability computed by the model */
+  Interval r = act->to_probability ? lower_range(L->g, x) : (Interval){0, 0};
+  if (r.lo >= 0 && r.hi <= 1 && r.lo < r.hi) {
     diag_warning(L->diag, L->g->loc,
                  "%s of a value that is already a probability: is %s applied twice?", act->name,
                  act->name);
