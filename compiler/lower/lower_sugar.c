@@ -227,6 +227,13 @@ bool lower_activation_spec(Lower *L, const AstNode *layer, const AstNode *v,
     *k = (*act)->def;
     return true;
   }
+  if (v->kind == AST_STRING) { /* Keras's activation = "relu" */
+    diag_error(L->diag, v->loc, "the activation of %s is a name, not a string",
+               layer->u.call.name);
+    diag_hint(L->diag, "write it without quotes: %s(..., act = %s)", layer->u.call.name,
+              lower_find_activation(v->u.str.value) ? v->u.str.value : "relu");
+    return false;
+  }
   if (v->kind != AST_CALL) {
     diag_error(L->diag, v->loc, "the activation of %s must be a name such as relu",
                layer->u.call.name);
