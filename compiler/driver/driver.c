@@ -253,7 +253,31 @@ static Stage last_stage(EmitKind k) {
   return k == EMIT_AST ? STAGE_PARSE : k == EMIT_GRAPH ? STAGE_LOWER : STAGE_OPTIM;
 }
 
+/* Whether the directory of `path` takes a new file; otherwise says why, before any work is
+ * done (the linker would say it later about a temporary file the user never named). */
+static bool writable_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+           slash ? path : ".");
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "nnc: error: cannot write '%s': the directory '%s' does not exist\n", path,
+            dir);
+    return false;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    fprintf(stderr, "nnc: error: cannot write '%s': the directory '%s' is not writable\n", path,
+            dir);
+    return false;
+  }
+  return true;
+}
+
 int driver_run(const Options *o, FILE *out) {
+  bool writes = o->emit == EMIT_NONE && !o->check_only && !o->explain;
+  if (writes && (!writable_dir(o->output) || (o->header && !writable_dir(o->header))))
+    return EXIT_IO;
   size_t len = 0;
   char err[4200];
   char *text = driver_read_source(o->input, &len, err, sizeof err);
