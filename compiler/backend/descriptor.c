@@ -336,12 +336,9 @@ static int64_t check_per_row(const CheckFields *s) {
 }
 static int64_t check_line(const CheckFields *s) { return s->kernel->root->loc.line; }
 static int64_t check_col(const CheckFields *s) { return s->kernel->root->loc.col; }
-/* The value in the user's words: its name, else the source text it computes (its first line,
- * cut at CHECK_TEXT bytes), else, for a value the compiler made up, its op. */
 enum { CHECK_TEXT = 60 };
-static const char *check_what(const CheckFields *s) {
-  const Node *x = s->kernel->root;
-  const Source *src = s->c->p->g->diag ? s->c->p->g->diag->src : NULL;
+const char *codegen_value_words(Graph *g, const Node *x) {
+  const Source *src = g->diag ? g->diag->src : NULL;
   if (x->name)
     return x->name;
   if (!x->loc.line || !src || (size_t)x->loc.off + x->loc.len > src->len)
@@ -350,8 +347,11 @@ static const char *check_what(const CheckFields *s) {
   size_t n = strcspn(text, "\n");
   n = n < x->loc.len ? n : x->loc.len;
   bool cut = n > CHECK_TEXT || n < x->loc.len;
-  return arena_printf(s->c->p->g->arena, "%.*s%s", (int)(n > CHECK_TEXT ? CHECK_TEXT : n), text,
+  return arena_printf(g->arena, "%.*s%s", (int)(n > CHECK_TEXT ? CHECK_TEXT : n), text,
                       cut ? "..." : "");
+}
+static const char *check_what(const CheckFields *s) {
+  return codegen_value_words(s->c->p->g, s->kernel->root);
 }
 
 #define CHECK_FIELD(kind, ctype, name) const_##kind(s.c, check_##name(&s)),
