@@ -55,19 +55,19 @@ static Interval r_increasing(RangeWalk *w, const Node *n) {
   return (Interval){isnan(lo) ? -INFINITY : lo, isnan(hi) ? INFINITY : hi};
 }
 
-static Interval r_abs(RangeWalk *w, const Node *n) {
-  Interval a = src(w, n, 0);
+static Interval abs_of(Interval a) {
   double far = max2(fabs(a.lo), fabs(a.hi));
   return a.lo >= 0 ? a : a.hi <= 0 ? (Interval){-a.hi, -a.lo} : (Interval){0, far};
 }
+static Interval r_abs(RangeWalk *w, const Node *n) { return abs_of(src(w, n, 0)); }
 
 /* x^k: monotone on x ≥ 0 for k > 0; an even power is |x|^k */
 static Interval r_powc(RangeWalk *w, const Node *n) {
   Interval a = src(w, n, 0);
   double k = n->arg.k;
   bool even = k == floor(k) && fmod(k, 2) == 0;
-  if (even && a.lo < 0)
-    a = r_abs(w, n);
+  if (even)
+    a = abs_of(a);
   if (a.lo >= 0 && k > 0)
     return (Interval){pow(a.lo, k), pow(a.hi, k)};
   return UNBOUNDED;
