@@ -8,7 +8,8 @@ void diag_init(Diag *d, const Source *src, FILE *out) {
   d->src = src;
   d->out = out ? out : stderr;
   d->format = DIAG_HUMAN;
-  d->errors = 0;
+  d->werror = false;
+  d->errors = d->warnings = 0;
 }
 
 int diag_count(const Diag *d) { return d->errors; }
@@ -66,15 +67,32 @@ static void report(Diag *d, const char *kind, Loc loc, const char *fmt, va_list 
     print_caret(d, loc);
 }
 
-void diag_error(Diag *d, Loc loc, const char *fmt, ...) {
+static void count_error(Diag *d) {
   d->errors++;
   if (d->errors == DIAG_MAX_ERRORS + 1)
     fprintf(d->out, "%s: too many errors; stopping here\n", d->src ? d->src->name : "nnc");
+}
+
+void diag_error(Diag *d, Loc loc, const char *fmt, ...) {
+  count_error(d);
   if (is_muted(d))
     return;
   va_list ap;
   va_start(ap, fmt);
   report(d, "error", loc, fmt, ap);
+  va_end(ap);
+}
+
+void diag_warning(Diag *d, Loc loc, const char *fmt, ...) {
+  if (d->werror)
+    count_error(d);
+  else
+    d->warnings++;
+  if (is_muted(d))
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  report(d, d->werror ? "error" : "warning", loc, fmt, ap);
   va_end(ap);
 }
 

@@ -3,7 +3,8 @@
  * only main() turns diag_count into an exit code. The human format is a C compiler's
  * (file:line:col: error: msg, the source line, a caret under the span); the test format is
  * one line per diagnostic: kind|file|line|col|message. After DIAG_MAX_ERRORS errors the rest
- * are counted but not printed. */
+ * are counted but not printed. A warning (file:line:col: warning: msg) is counted apart from
+ * the errors: it is printed but does not fail the compile, unless `werror` makes it an error. */
 #ifndef NNC_DIAG_H
 #define NNC_DIAG_H
 #include <stdbool.h>
@@ -33,11 +34,14 @@ typedef struct {
   const Source *src;
   FILE *out;
   DiagFormat format;
-  int errors;
+  bool werror; /* report warnings as errors (nnc -Werror) */
+  int errors, warnings;
 } Diag;
 
 void diag_init(Diag *d, const Source *src, FILE *out);
 void diag_error(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A likely mistake that still has a meaning: printed, counted in warnings, not in errors. */
+void diag_warning(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_note(Diag *d, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_hint(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_count(const Diag *d);

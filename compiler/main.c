@@ -34,6 +34,7 @@ static const char usage[] =
   "                  llvm (optimised LLVM IR)\n"
   "  --explain       print the derived backward pass in textbook notation\n"
   "  --diag-format=test  one line per diagnostic: kind|file|line|col|message\n"
+  "  -Werror         treat warnings (likely mistakes, such as softmax applied twice) as errors\n"
   "  --help          this text\n"
   "  --version       nnc's version\n"
   "\n"
@@ -130,6 +131,8 @@ static int parse_args(int argc, char **argv, Options *o) {
         return usage_error("unknown --emit kind '%s' (ast, graph, grad, dot, sched, llvm)", a + 7);
     } else if (!strcmp(a, "--diag-format=test"))
       o->diag_format = DIAG_TEST;
+    else if (!strcmp(a, "-Werror"))
+      o->werror = true;
     else if (a[0] == '-' && a[1])
       return usage_error("unknown option '%s'", a);
     else if (o->input)

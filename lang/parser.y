@@ -39,6 +39,10 @@ typedef struct ParseState {
                                 tokens only at depth 0 */
   int nbraces;               /* open '{' */
   int outer_depth[NEST_MAX]; /* the depth each open '{' interrupted */
+  struct {
+    const char *kind, *name; /* "model", "m"; kind NULL between blocks */
+    Loc brace;               /* its '{' */
+  } open_block;              /* the block being parsed, for "is not closed" */
 } ParseState;
 }
 
@@ -58,6 +62,8 @@ YY_DECL;
 
 static int yylex(YYSTYPE *val, Loc *loc, ParseState *ps);
 static void yyerror(Loc *loc, ParseState *ps, const char *msg);
+static void open_block(ParseState *ps, const char *kind, const char *name, Loc brace);
+static void output_equals(ParseState *ps, Loc eq, const AstNode *value);
 static Loc loc_rule(const Source *src, const Loc *rhs, int n);
 static AstList list_add(AstList list, AstNode *item);
 static AstNode *make_dim(ParseState *ps, Loc loc, double value);
@@ -108,10 +114,12 @@ file
   ;
 
 block
-  : MODEL IDENT '{' { ps->in_train = false; ps->ops = 0; } stmts last_stmt '}'
-                          { $$ = ast_block(ps->arena, AST_MODEL, @$, $2, list_add($5, $6).head); }
-  | TRAIN IDENT '{' { ps->in_train = true; ps->ops = 0; } stmts last_stmt '}'
-                          { $$ = ast_block(ps->arena, AST_TRAIN, @$, $2, list_add($5, $6).head); }
+  : MODEL IDENT '{' { open_block(ps, "model", $2, @3); } stmts last_stmt '}'
+                          { $$ = ast_block(ps->arena, AST_MODEL, @$, $2, list_add($5, $6).head);
+                            ps->open_block.kind = NULL; }
+  | TRAIN IDENT '{' { open_block(ps, "train", $2, @3); } stmts last_stmt '}'
+                          { $$ = ast_block(ps->arena, AST_TRAIN, @$, $2, list_add($5, $6).head);
+                            ps->open_block.kind = NULL; }
   ;
 
 /* One statement grammar for both blocks: sema rejects declarations inside train blocks.
@@ -149,6 +157,8 @@ stmt
                           { $$ = ast_decl(ps->arena, AST_PARAM, @$, $2, @2, $3.head, $5); }
   | OUTPUT IDENT '=' expr { $$ = ast_decl(ps->arena, AST_OUTPUT, @$, $2, @2, NULL, $4); }
   | OUTPUT expr           { $$ = ast_decl(ps->arena, AST_OUTPUT, @$, NULL, @1, NULL, $2); }
+  | OUTPUT '=' expr       { output_equals(ps, @2, $3);
+                            $$ = ast_decl(ps->arena, AST_OUTPUT, @$, NULL, @1, NULL, $3); }
   | LOSS '=' expr         { $$ = ast_decl(ps->arena, AST_LOSS, @$, "loss", @1, NULL, $3); }
   | IDENT '=' expr        { $$ = ast_decl(ps->arena, ps->in_train ? AST_SETTING : AST_LET, @$,
                                           $1, @1, NULL, $3); }
@@ -432,10 +442,42 @@ static void expected_phrases(const yypcontext_t *ctx, Expected *e) {
       say(e, symbol_text((yysymbol_kind_t)k));
 }
 
+/* `output = h`, written like `loss = ...`: reported with the two spellings that work, and kept
+ * as `output h`, so that the parse goes on without a cascade. */
+static void output_equals(ParseState *ps, Loc eq, const AstNode *value) {
+  const char *v = arena_strndup(ps->arena, ps->src->text + value->loc.off, value->loc.len);
+  diag_error(ps->diag, eq, "'output' is followed by its value, without '='");
+  diag_hint(ps->diag, "write 'output %s', or 'output NAME = %s' to name it", v, v);
+}
+
+static void open_block(ParseState *ps, const char *kind, const char *name, Loc brace) {
+  ps->in_train = kind[0] == 't';
+  ps->ops = 0;
+  ps->open_block.kind = kind;
+  ps->open_block.name = name;
+  ps->open_block.brace = brace;
+}
+
+/* The next block's keyword, or the end of the file, inside a block with nothing else open: its
+ * '}' is missing. Said once, with a note at the '{' it would close. */
+static bool unclosed_block(ParseState *ps, yysymbol_kind_t got, Loc loc, const char *text) {
+  if (!ps->open_block.kind || ps->nbraces != 1 || ps->depth != 0 ||
+      (got != YYSYMBOL_MODEL && got != YYSYMBOL_TRAIN && got != YYSYMBOL_YYEOF))
+    return false;
+  diag_error(ps->diag, loc, "the %s block '%s' is not closed: expected '}' before %s",
+             ps->open_block.kind, ps->open_block.name, text);
+  diag_note(ps->diag, ps->open_block.brace, "the %s block '%s' opens here", ps->open_block.kind,
+            ps->open_block.name);
+  ps->open_block.kind = NULL;
+  return true;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, ParseState *ps) {
   yysymbol_kind_t got = yypcontext_token(ctx);
   Loc loc = *yypcontext_location(ctx);
   const char *text = token_text(ps, got, loc);
+  if (unclosed_block(ps, got, loc, text))
+    return 0;
   Expected e = {0};
   expected_phrases(ctx, &e);
   bool stray_closer = got == YYTRANSLATE(')') || got == YYTRANSLATE(']')

@@ -304,6 +304,10 @@ static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
 
 static const char *nonfinite_word(float v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
+/* What to do about it, after each message below: most often the steps were too large. */
+#define NONFINITE_HINT \
+  "\nhint: a learning rate too high makes the values overflow; try a lower one (--lr)"
+
 /* The first buffer in m->checks order that holds a non-finite value after the last step (per-row
  * buffers over its n rows) names the value in err; without one, the loss does. */
 static double nonfinite(const Run *r, int64_t n, NnrtTrainResult *res, char *err,
@@ -320,18 +324,20 @@ static double nonfinite(const Run *r, int64_t n, NnrtTrainResult *res, char *err
         continue;
       const char *what = c->what ? c->what : "?";
       if (c->line > 0)
-        nnrt_errf(err, errlen, "non-finite value at epoch %lld, step %lld: '%s' (%s:%d:%d) is %s",
+        nnrt_errf(err, errlen, "non-finite value at epoch %lld, step %lld: '%s' (%s:%d:%d) is %s"
+                  NONFINITE_HINT,
                   epoch, step, what, source, (int)c->line, (int)c->col, nonfinite_word(v[k]));
       else
         nnrt_errf(err, errlen,
-                  "non-finite value at epoch %lld, step %lld: '%s' (made by the compiler) is %s",
+                  "non-finite value at epoch %lld, step %lld: '%s' (made by the compiler) is %s"
+                  NONFINITE_HINT,
                   epoch, step, what, nonfinite_word(v[k]));
       res->steps = r->step;
       return fail(res, NNRT_EXIT_NONFINITE);
     }
   }
-  nnrt_errf(err, errlen, "non-finite value at epoch %lld, step %lld: the loss is %s", epoch, step,
-            nonfinite_word(r->ws[m->loss_offset]));
+  nnrt_errf(err, errlen, "non-finite value at epoch %lld, step %lld: the loss is %s" NONFINITE_HINT,
+            epoch, step, nonfinite_word(r->ws[m->loss_offset]));
   res->steps = r->step;
   return fail(res, NNRT_EXIT_NONFINITE);
 }

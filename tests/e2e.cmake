@@ -7,6 +7,10 @@ foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_c
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
+# Messages that say the fix: non-finite values, output directories, warnings (issue 13).
+add_test(NAME e2e_diag_messages
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/diag_messages.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_diag_messages PROPERTIES LABELS e2e TIMEOUT 120)
 # Training on Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist):
 # about 20 s for fashion_mnist, 5 s for fashion_bag on one core; fashion_cnn (one epoch on 2
 # threads) and fashion_resnet (one epoch of a 20000-image subset) about 40 s and 70 s unloaded.

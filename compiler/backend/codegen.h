@@ -12,5 +12,8 @@
 #include "plan.h"
 
 LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_main);
+/* How the runtime names value x of g when it turns non-finite (NnrtCheck.what): its name, else
+ * the source text it computes (first line, cut), else its op; allocated in g's arena. */
+const char *codegen_value_words(Graph *g, const Node *x);
 
 #endif

@@ -12,6 +12,9 @@
 #include "codegen_internal.h"
 #include "summary.h"
 
+#include <stdbool.h>
+#include <string.h>
+
 #define COUNT(a) (unsigned)(sizeof(a) / sizeof *(a))
 
 /* The compiler's own enums whose values the descriptor copies into NNRT fields: settings.h and
@@ -333,9 +336,22 @@ static int64_t check_per_row(const CheckFields *s) {
 }
 static int64_t check_line(const CheckFields *s) { return s->kernel->root->loc.line; }
 static int64_t check_col(const CheckFields *s) { return s->kernel->root->loc.col; }
+enum { CHECK_TEXT = 60 };
+const char *codegen_value_words(Graph *g, const Node *x) {
+  const Source *src = g->diag ? g->diag->src : NULL;
+  if (x->name)
+    return x->name;
+  if (!x->loc.line || !src || (size_t)x->loc.off + x->loc.len > src->len)
+    return node_op_name(x);
+  const char *text = src->text + x->loc.off;
+  size_t n = strcspn(text, "\n");
+  n = n < x->loc.len ? n : x->loc.len;
+  bool cut = n > CHECK_TEXT || n < x->loc.len;
+  return arena_printf(g->arena, "%.*s%s", (int)(n > CHECK_TEXT ? CHECK_TEXT : n), text,
+                      cut ? "..." : "");
+}
 static const char *check_what(const CheckFields *s) {
-  const Node *x = s->kernel->root;
-  return x->name ? x->name : node_op_name(x);
+  return codegen_value_words(s->c->p->g, s->kernel->root);
 }
 
 #define CHECK_FIELD(kind, ctype, name) const_##kind(s.c, check_##name(&s)),

@@ -1,6 +1,7 @@
 /* args: the argument binder of calls (contract in args.h). */
 #include "args.h"
 
+#include "foreign.h"
 #include "sema_internal.h" /* sema_name_list */
 
 #include <string.h>
@@ -46,8 +47,11 @@ static void unknown_keyword(Diag *d, Arena *arena, const ArgSpec *spec, const As
       s += len + (s[len] == '|');
     }
   }
+  const char *foreign = foreign_hint(FOREIGN_ARGUMENT, name);
   const char *best = diag_suggest(name, names, n);
-  if (best)
+  if (foreign)
+    diag_hint(d, "%s", foreign);
+  else if (best)
     diag_hint(d, "did you mean '%s'?", best);
   else if (listed)
     diag_hint(d, "%s takes %s", spec->fn, sema_name_list(arena, shown, listed, ""));

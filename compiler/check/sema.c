@@ -277,11 +277,11 @@ static void unknown_model(Sema *s, Model **models, int n, const char *want) {
 
 Model *sema_check(Arena *arena, Diag *d, const AstNode *items, const char *want) {
   Sema s = {.arena = arena, .d = d, .dir = source_dir(arena, d)};
-  int before = diag_count(d);
   int n = 0;
   for (const AstNode *it = items; it; it = it->next)
     n += it->kind == AST_MODEL;
   Model **models = ARENA_ARRAY(arena, Model *, n + 1);
+  bool *sound = ARENA_ARRAY(arena, bool, n + 1); /* the model block itself has no errors */
   n = 0;
   for (const AstNode *it = items; it; it = it->next) {
     if (it->kind != AST_MODEL)
@@ -296,7 +296,9 @@ Model *sema_check(Arena *arena, Diag *d, const AstNode *items, const char *want)
     m->name = it->u.block.name;
     m->loc = it->loc;
     m->body = it->u.block.items;
+    int before = diag_count(d);
     check_model(&s, m);
+    sound[n] = diag_count(d) == before;
     models[n++] = m;
   }
   if (!n) {
@@ -319,8 +321,9 @@ Model *sema_check(Arena *arena, Diag *d, const AstNode *items, const char *want)
     if (best)
       diag_hint(d, "did you mean '%s'?", best);
   }
-  Model *chosen = want ? find_model(models, n, want) : models[0];
-  if (!chosen)
-    unknown_model(&s, models, n, want);
-  return diag_count(d) == before ? chosen : NULL;
+  for (int i = 0; i < n; i++)
+    if (want ? !strcmp(models[i]->name, want) : i == 0)
+      return sound[i] ? models[i] : NULL;
+  unknown_model(&s, models, n, want);
+  return NULL;
 }

@@ -1,9 +1,12 @@
 /* sema: meaning for the AST — names, declarations, initialisers and training settings.
  * Contract: checks every model and train block of a file and returns the model to compile
- * (the first one) with its train block resolved, or NULL after reporting errors. Checks made
- * here: duplicate declarations, misplaced statements, unknown or ill-typed settings (with
- * "did you mean"), initialisers, one input, an output, a loss when the model is trained, and
- * data rows whose widths match the input and target. Expressions (names, functions, shapes)
+ * (the first one) with its train block resolved, or NULL after reporting errors in that model's
+ * block (or when there is no such model). A model whose own block is sound is returned even
+ * when errors were reported elsewhere (its train block, another model), so that the caller can
+ * lower it and report its expressions' errors in the same run; the caller fails when
+ * diag_count grew. Checks made here: duplicate declarations, misplaced statements, unknown or
+ * ill-typed settings (with "did you mean"), initialisers, one input, an output, a loss when the
+ * model is trained, and data rows whose widths match the input and target. Expressions (names, functions, shapes)
  * are checked while lowering, where the graph builders know the shapes. */
 #ifndef NNC_SEMA_H
 #define NNC_SEMA_H

@@ -79,6 +79,36 @@ static void csv_class_names(Sema *s, const Model *m, const AstNode *v, DataSetti
   }
 }
 
+/* A class target's column that holds names (blue, red) needs classes = [...]: said at compile
+ * time with the names of the first lines, rather than by the loader at run time. */
+static void class_names_needed(Sema *s, const Model *m, const AstNode *call, const NnrtProbe *p,
+                               const DataSettings *out) {
+  if (!m->n_classes || out->n_y_cols != 1)
+    return;
+  int col = out->y_cols[0];
+  const char *seen[NNRT_PROBE_LINES], *list = "";
+  int n = 0;
+  for (int i = out->header ? 1 : 0; i < p->n_lines; i++) {
+    const NnrtProbeLine *l = &p->lines[i];
+    if (col >= l->n_cells || l->numeric[col])
+      continue;
+    bool dup = false;
+    for (int k = 0; k < n; k++)
+      dup |= !strcmp(seen[k], l->cells[col]);
+    if (dup)
+      continue;
+    seen[n] = l->cells[col];
+    list = arena_printf(s->arena, "%s%s\"%s\"", list, n ? ", " : "", seen[n]);
+    n++;
+  }
+  if (!n)
+    return;
+  diag_error(s->d, call->loc,
+             "column %d holds class names such as '%s', but no 'classes' are given", col, seen[0]);
+  diag_hint(s->d, "list the %d names in label order: classes = [%s%s]", m->n_classes, list,
+            n < m->n_classes ? ", ..." : "");
+}
+
 /* The first lines of the file into p; false after reporting why there are none. */
 static bool first_lines(Sema *s, const AstNode *path_node, const DataSettings *out,
                         NnrtProbe *p) {
@@ -169,8 +199,14 @@ void sema_csv_source(Sema *s, const Model *m, const AstNode *v, const SemaSource
                a.pos[0]->u.str.value);
     ok = false;
   }
+  if (ok && csv_column_args(s, &a, ncols, out)) {
+    if (!sema_arg_of(&a, "classes")) /* given but wrong: reported above */
+      class_names_needed(s, m, v, &p, out);
+  }
+  else
+    ok = false;
   nnrt_data_probe_free(&p);
-  if (!ok || !csv_column_args(s, &a, ncols, out))
+  if (!ok)
     return;
   const AstNode *features = sema_arg_of(&a, "features"), *targets = sema_arg_of(&a, "targets");
   int nx = out->n_x_cols, ny = out->n_y_cols;

@@ -1,6 +1,7 @@
 /* sema_train: train blocks and the values of their settings. Contract: sema_check_train checks
  * one block into m->train, with Keras's defaults for what it leaves out; the number, boolean
  * and argument helpers here check the values of every setting and data source. */
+#include "foreign.h"
 #include "sema_internal.h"
 
 #include <limits.h>
@@ -277,8 +278,11 @@ typedef struct {
 
 static void unknown_setting(Diag *d, const AstNode *s) {
   diag_error(d, s->u.decl.name_loc, "unknown training setting '%s'", s->u.decl.name);
+  const char *foreign = foreign_hint(FOREIGN_SETTING, s->u.decl.name);
   const char *best = diag_suggest(s->u.decl.name, setting_names, NSETTINGS);
-  if (best)
+  if (foreign)
+    diag_hint(d, "%s", foreign);
+  else if (best)
     diag_hint(d, "did you mean '%s'?", best);
 }
 

@@ -44,8 +44,16 @@ static bool parse(Compilation *c) {
   return diag_count(&c->diag) == 0;
 }
 
+/* Errors in a train block do not hide the model's: a sound model block is lowered anyway, for
+ * the errors of its expressions, before the check fails. */
 static bool check(Compilation *c) {
+  int before = diag_count(&c->diag);
   c->model = sema_check(&c->arena, &c->diag, c->ast, c->want_model);
+  if (c->model && diag_count(&c->diag) != before) {
+    graph_init(&c->graph, &c->arena, &c->diag);
+    lower_model(&c->graph, c->model);
+    c->model = NULL;
+  }
   return c->model != NULL;
 }
 
@@ -260,7 +268,31 @@ static Stage last_stage(EmitKind k) {
   return k == EMIT_AST ? STAGE_PARSE : k == EMIT_GRAPH ? STAGE_LOWER : STAGE_OPTIM;
 }
 
+/* Whether the directory of `path` takes a new file; otherwise says why, before any work is
+ * done (the linker would say it later about a temporary file the user never named). */
+static bool writable_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+           slash ? path : ".");
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "nnc: error: cannot write '%s': the directory '%s' does not exist\n", path,
+            dir);
+    return false;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    fprintf(stderr, "nnc: error: cannot write '%s': the directory '%s' is not writable\n", path,
+            dir);
+    return false;
+  }
+  return true;
+}
+
 int driver_run(const Options *o, FILE *out) {
+  bool writes = o->emit == EMIT_NONE && !o->check_only && !o->explain;
+  if (writes && (!writable_dir(o->output) || (o->header && !writable_dir(o->header))))
+    return EXIT_IO;
   size_t len = 0;
   char err[4200];
   char *text = driver_read_source(o->input, &len, err, sizeof err);
@@ -271,6 +303,7 @@ int driver_run(const Options *o, FILE *out) {
   Compilation c;
   compilation_init(&c, o->input, text, len, stderr);
   c.diag.format = o->diag_format;
+  c.diag.werror = o->werror;
   c.want_model = o->model;
   int rc;
   if (!compilation_run(&c, last_stage(o->emit)))

@@ -26,6 +26,7 @@ typedef struct {
   EmitKind emit;
   bool check_only, explain;
   DiagFormat diag_format;
+  bool werror;       /* -Werror: warnings are errors */
   const char *model; /* --model NAME: the model to compile; NULL: the file's first */
   bool compile_only;  /* -c: a library object (no main) at output, see embed.h */
   const char *header; /* --header H (with -c): its C header; NULL: none */

@@ -191,7 +191,7 @@ static void lower_decl(Lower *L, const AstNode *it) {
 }
 
 /* Whether `n` reads `leaf`, in one pass over the topological order. */
-static bool depends_on(Graph *g, const Node *n, const Node *leaf) {
+bool lower_depends_on(Graph *g, const Node *n, const Node *leaf) {
   ArenaMark mark = arena_mark(g->arena);
   bool *reads = ARENA_ARRAY(g->arena, bool, n->id + 1);
   for (uint32_t i = leaf->id; i <= n->id; i++) {
@@ -217,7 +217,7 @@ static void check_results(Lower *L) {
     diag_error(L->diag, L->m->output.loc,
                "the output must have one row per input row, but it has shape %s",
                shape_str(&g->output->shape, sh, sizeof sh));
-  } else if (g->output && g->target && depends_on(g, g->output, g->target)) {
+  } else if (g->output && g->target && lower_depends_on(g, g->output, g->target)) {
     diag_error(L->diag, L->m->output.loc,
                "the output depends on target '%s', which is not known when predicting",
                g->target->name);

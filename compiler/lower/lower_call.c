@@ -1,6 +1,7 @@
 /* lower_call: function calls. Contract: lower_call lowers f(...) through the table of functions
  * here (dense and dropout layers, exp, log, sqrt, abs, reductions, dot, transpose) or else
  * lower_sugar.c's activations, losses and regularisers; an unknown name gets "did you mean". */
+#include "foreign.h"
 #include "lower_internal.h"
 
 #include <math.h>
@@ -243,8 +244,11 @@ static void unknown_function(Lower *L, const AstNode *call) {
   for (int i = 0; i < nreg; i++)
     names[n++] = lower_regulariser_name(i);
   diag_error(L->diag, call->u.call.name_loc, "unknown function '%s'", call->u.call.name);
+  const char *foreign = foreign_hint(FOREIGN_FUNCTION, call->u.call.name);
   const char *best = diag_suggest(call->u.call.name, names, n);
-  if (best)
+  if (foreign)
+    diag_hint(L->diag, "%s", foreign);
+  else if (best)
     diag_hint(L->diag, "did you mean '%s'?", best);
 }
 

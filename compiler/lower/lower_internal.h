@@ -70,10 +70,13 @@ struct Activation {
   const char *param; /* NULL: none */
   double def;
   ActBuild *build;
+  bool to_probability; /* its values are probabilities: applied to one again, it warns */
 };
 extern const struct Activation lower_activations[]; /* identity first */
 const struct Activation *lower_find_activation(const char *name);
 Node *lower_activation_call(Lower *L, const AstNode *call, const struct Activation *act);
+/* act(x) where the activation's place is x's (g->loc); NULL for a NULL x. */
+Node *lower_apply_activation(Lower *L, const struct Activation *act, Node *x, double k);
 bool lower_activation_spec(Lower *L, const AstNode *layer, const AstNode *v,
                            const struct Activation **act, double *k);
 
@@ -86,6 +89,20 @@ Node *lower_regulariser(Lower *L, const AstNode *call, int i);
 
 /* The NNRT_METRIC_* the runtime scores predictions with. */
 int lower_choose_metric(const Lower *L);
+
+/* --- lower_range.c: the interval of values a forward node can take (sound, often loose) --- */
+
+typedef struct {
+  double lo, hi;
+} Interval;
+Interval lower_range(Graph *g, const Node *n);
+/* Whether every value of n lies in [0, 1]: a softmax, a sigmoid, a bounded expression. */
+bool lower_is_probability(Graph *g, const Node *n);
+
+/* --- lower.c --- */
+
+/* Whether `n` reads `leaf`. */
+bool lower_depends_on(Graph *g, const Node *n, const Node *leaf);
 
 /* --- lower_init.c --- */
 

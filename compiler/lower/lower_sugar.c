@@ -152,17 +152,17 @@ static Node *act_log_softmax(Lower *L, Node *x, double k) {
 /* Activations: usable as f(x), f(x, param = k), and as dense's activation (f or
  * f(param = k)). Adding one is one entry here (and tests/unit/test_sugar.c checks it). */
 const struct Activation lower_activations[] = {
-  {"identity", NULL, 0, act_identity},
-  {"relu", NULL, 0, act_relu},
-  {"leaky_relu", "alpha", 0.01, act_leaky_relu},
-  {"elu", "alpha", 1, act_elu},
-  {"gelu", NULL, 0, act_gelu},
-  {"silu", NULL, 0, act_silu},
-  {"softplus", NULL, 0, act_softplus},
-  {"sigmoid", NULL, 0, act_sigmoid},
-  {"tanh", NULL, 0, act_tanh},
-  {"softmax", NULL, 0, act_softmax},
-  {"log_softmax", NULL, 0, act_log_softmax},
+  {"identity", NULL, 0, act_identity, false},
+  {"relu", NULL, 0, act_relu, false},
+  {"leaky_relu", "alpha", 0.01, act_leaky_relu, false},
+  {"elu", "alpha", 1, act_elu, false},
+  {"gelu", NULL, 0, act_gelu, false},
+  {"silu", NULL, 0, act_silu, false},
+  {"softplus", NULL, 0, act_softplus, false},
+  {"sigmoid", NULL, 0, act_sigmoid, true},
+  {"tanh", NULL, 0, act_tanh, false},
+  {"softmax", NULL, 0, act_softmax, true},
+  {"log_softmax", NULL, 0, act_log_softmax, false},
 };
 enum { NACT = sizeof lower_activations / sizeof *lower_activations };
 
@@ -187,7 +187,22 @@ Node *lower_activation_call(Lower *L, const AstNode *call, const struct Activati
     return NULL;
   Node *x = lower_expr(L, lower_arg_value(a[0]));
   L->g->loc = call->loc;
-  return x ? act->build(L, x, k) : NULL;
+  return lower_apply_activation(L, act, x, k);
+}
+
+Node *lower_apply_activation(Lower *L, const struct Activation *act, Node *x, double k) {
+  if (!x)
+    return NULL;
+  /* a constant (sigmoid(0)) is a number, not a probability computed by the model */
+  Interval r = act->to_probability ? lower_range(L->g, x) : (Interval){0, 0};
+  if (r.lo >= 0 && r.hi <= 1 && r.lo < r.hi) {
+    diag_warning(L->diag, L->g->loc,
+                 "%s of a value that is already a probability: is %s applied twice?", act->name,
+                 act->name);
+    diag_hint(L->diag, "%s squashes probabilities towards %s; apply it once, to the logits",
+              act->name, act->build == act_softmax ? "the uniform distribution" : "0.5 to 0.73");
+  }
+  return act->build(L, x, k);
 }
 
 static void unknown_activation(Lower *L, const AstNode *where, const char *name) {
@@ -211,6 +226,13 @@ bool lower_activation_spec(Lower *L, const AstNode *layer, const AstNode *v,
     }
     *k = (*act)->def;
     return true;
+  }
+  if (v->kind == AST_STRING) { /* Keras's activation = "relu" */
+    diag_error(L->diag, v->loc, "the activation of %s is a name, not a string",
+               layer->u.call.name);
+    diag_hint(L->diag, "write it without quotes: %s(..., act = %s)", layer->u.call.name,
+              lower_find_activation(v->u.str.value) ? v->u.str.value : "relu");
+    return false;
   }
   if (v->kind != AST_CALL) {
     diag_error(L->diag, v->loc, "the activation of %s must be a name such as relu",
@@ -302,10 +324,19 @@ static Node *loss_cross_entropy(Lower *L, Node *p, Node *y, double k) {
   return loss_nll(L, g_log(L->g, g_max(L->g, p, k_(L->g, BCE_EPS))), y, k);
 }
 
+/* −Σ y ⊙ log_softmax(z): cross_entropy(softmax(z), y) written on the logits, as PyTorch's
+ * CrossEntropyLoss takes them */
+static Node *loss_cross_entropy_logits(Lower *L, Node *z, Node *y, double k) {
+  return loss_nll(L, act_log_softmax(L, z, 0), y, k);
+}
+
 typedef enum { LOSS_PLAIN, LOSS_BINARY, LOSS_BINARY_LOGITS, LOSS_CLASS } LossFamily;
 
 /* Losses: each averages over the batch (and over the elements of a row, as Keras does, except
- * the class losses, which sum over the last axis and average over the rows). */
+ * the class losses, which sum over the last axis and average over the rows). A loss that takes
+ * probabilities names the activation that makes them from logits and its form on the logits:
+ * a prediction not known to be a probability (lower_range.c) is an error that offers both, and
+ * loss(squash(z), y) is computed as the logits form, stably. */
 static const struct Loss {
   const char *name;
   const char *param;
@@ -313,15 +344,20 @@ static const struct Loss {
   bool classes; /* accepts class targets (one-hot rows) as well as real-valued ones */
   LossFamily family;
   LossBuild *build;
+  const char *squash, *logits_form; /* for a loss of probabilities; else NULL */
 } losses[] = {
-  {"mse", NULL, 0, false, LOSS_PLAIN, loss_mse},
-  {"mae", NULL, 0, false, LOSS_PLAIN, loss_mae},
-  {"l1_loss", NULL, 0, false, LOSS_PLAIN, loss_mae},
-  {"huber", "delta", 1, false, LOSS_PLAIN, loss_huber},
-  {"binary_cross_entropy", NULL, 0, false, LOSS_BINARY, loss_bce},
-  {"binary_cross_entropy_with_logits", NULL, 0, false, LOSS_BINARY_LOGITS, loss_bce_logits},
-  {"cross_entropy", NULL, 0, true, LOSS_CLASS, loss_cross_entropy},
-  {"nll", NULL, 0, true, LOSS_CLASS, loss_nll},
+  {"mse", NULL, 0, false, LOSS_PLAIN, loss_mse, NULL, NULL},
+  {"mae", NULL, 0, false, LOSS_PLAIN, loss_mae, NULL, NULL},
+  {"l1_loss", NULL, 0, false, LOSS_PLAIN, loss_mae, NULL, NULL},
+  {"huber", "delta", 1, false, LOSS_PLAIN, loss_huber, NULL, NULL},
+  {"binary_cross_entropy", NULL, 0, false, LOSS_BINARY, loss_bce, "sigmoid",
+   "binary_cross_entropy_with_logits"},
+  {"binary_cross_entropy_with_logits", NULL, 0, false, LOSS_BINARY_LOGITS, loss_bce_logits, NULL,
+   NULL},
+  {"cross_entropy", NULL, 0, true, LOSS_CLASS, loss_cross_entropy, "softmax",
+   "cross_entropy_with_logits"},
+  {"cross_entropy_with_logits", NULL, 0, true, LOSS_CLASS, loss_cross_entropy_logits, NULL, NULL},
+  {"nll", NULL, 0, true, LOSS_CLASS, loss_nll, NULL, NULL},
 };
 enum { NLOSS = sizeof losses / sizeof *losses };
 
@@ -334,6 +370,34 @@ const struct Loss *lower_find_loss(const char *name) {
     if (!strcmp(losses[i].name, name))
       return &losses[i];
   return NULL;
+}
+
+/* The text the user wrote for e. */
+static const char *source_text(Lower *L, const AstNode *e) {
+  return arena_strndup(L->g->arena, L->diag->src->text + e->loc.off, e->loc.len);
+}
+
+/* The prediction of a loss that is not symmetric in its arguments must not be the target (the
+ * arguments swapped), and one of probabilities must be a probability. pa and ya are the
+ * arguments as written, p the prediction lowered. */
+static bool check_prediction(Lower *L, const struct Loss *loss, const AstNode *pa,
+                             const AstNode *ya, Node *p) {
+  Graph *g = L->g;
+  const char *pt = source_text(L, pa), *yt = source_text(L, ya);
+  if (loss->family != LOSS_PLAIN && g->target && lower_depends_on(g, p, g->target)) {
+    diag_error(L->diag, pa->loc,
+               "the first argument of %s is the prediction, but this depends on target '%s'",
+               loss->name, g->target->name);
+    diag_hint(L->diag, "the prediction comes first: did you mean %s(%s, %s)?", loss->name, yt, pt);
+    return false;
+  }
+  if (!loss->squash || lower_is_probability(g, p))
+    return true;
+  diag_error(L->diag, pa->loc, "%s expects probabilities, but '%s' is not known to lie in [0, 1]",
+             loss->name, pt);
+  diag_hint(L->diag, "did you mean %s(%s(%s), %s)? On logits, write %s(%s, %s)", loss->name,
+            loss->squash, pt, yt, loss->logits_form, pt, yt);
+  return false;
 }
 
 Node *lower_loss_call(Lower *L, const AstNode *call, const struct Loss *loss) {
@@ -349,15 +413,12 @@ Node *lower_loss_call(Lower *L, const AstNode *call, const struct Loss *loss) {
                loss->name);
     return NULL;
   }
-  const AstNode *pa = lower_arg_value(a[0]), *logits_ast = NULL;
+  const AstNode *pa = lower_arg_value(a[0]), *ya = lower_arg_value(a[1]);
   /* cross_entropy(softmax(z), y) is lowered as nll(log_softmax(z), y); likewise
    * binary_cross_entropy(sigmoid(z), y) as the with-logits form: the same value, stably. */
-  if (loss->family == LOSS_CLASS && loss->build == loss_cross_entropy)
-    logits_ast = lower_single_arg_of(pa, "softmax");
-  else if (loss->family == LOSS_BINARY)
-    logits_ast = lower_single_arg_of(pa, "sigmoid");
+  const AstNode *logits_ast = loss->squash ? lower_single_arg_of(pa, loss->squash) : NULL;
   Node *p = lower_expr(L, logits_ast ? logits_ast : pa);
-  Node *y = lower_expr(L, lower_arg_value(a[1]));
+  Node *y = lower_expr(L, ya);
   if (!p || !y)
     return NULL;
   g->loc = call->loc;
@@ -380,6 +441,8 @@ Node *lower_loss_call(Lower *L, const AstNode *call, const struct Loss *loss) {
                loss->name, shape_str(&p->shape, sp, sizeof sp));
     return NULL;
   }
+  if (!logits_ast && !check_prediction(L, loss, pa, ya, p))
+    return NULL;
   if (loss->family == LOSS_CLASS)
     L->class_loss = true;
   if (loss->family == LOSS_BINARY || loss->family == LOSS_BINARY_LOGITS)
@@ -389,11 +452,11 @@ Node *lower_loss_call(Lower *L, const AstNode *call, const struct Loss *loss) {
   if (logits_ast && loss->family == LOSS_BINARY)
     return loss_bce_logits(L, p, y, k);
   if (logits_ast)
-    return loss_nll(L, act_log_softmax(L, p, 0), y, k);
+    return loss_cross_entropy_logits(L, p, y, k);
   if (loss->build == loss_cross_entropy)
     for (int i = 0; i < L->nsoftmax; i++)
       if (L->softmax[i].probs == p)
-        return loss_nll(L, act_log_softmax(L, L->softmax[i].logits, 0), y, k);
+        return loss_cross_entropy_logits(L, L->softmax[i].logits, y, k);
   if (loss->family == LOSS_BINARY && p->op == OP_SIGMOID)
     return loss_bce_logits(L, p->src[0], y, k);
   return loss->build(L, p, y, k);

@@ -10,8 +10,8 @@
 #   epoch = 10                 # error: unknown training setting 'epoch' # hint: did you mean 'epochs'?
 #   #^ error@3: a long message for the nearest line above that is not a '#^' line
 #
-# - A marker is '# KIND:' or '# KIND@COL:' with KIND one of error, note, hint; one comment may
-#   hold several markers. The message runs to the next marker or the end of the line (trailing
+# - A marker is '# KIND:' or '# KIND@COL:' with KIND one of error, warning, note, hint; one
+#   comment may hold several markers. The message runs to the next marker or the end of the line (trailing
 #   blanks dropped) and must equal the diagnostic's message exactly.
 # - The line of an expectation is the line its comment is on; a comment line starting with '#^'
 #   holds expectations for the closest line above it that is not itself a '#^' line.
@@ -20,8 +20,8 @@
 #   just before it, so write '# hint: ...' on the line of its error or note.
 # - Comments without a marker are ordinary comments.
 #
-# Then the same file in the human format: each located error and note must be followed by its
-# source line and a caret under its column.
+# Then the same file in the human format: each located error, warning and note must be followed
+# by its source line and a caret under its column.
 #
 # The test passes when the multiset of (kind, line, column, message) nnc printed equals the
 # expected one: nothing missing, nothing extra (notes and hints included). Every stderr line
@@ -59,14 +59,14 @@ awk '
     if (!c) next
     rest = substr($0, c)
     # Markers: "#" blanks KIND ("@" COL)? ":"
-    while (match(rest, /#\^?[ \t]*(error|note|hint)(@[0-9]+)?:/)) {
+    while (match(rest, /#\^?[ \t]*(error|warning|note|hint)(@[0-9]+)?:/)) {
       head = substr(rest, RSTART, RLENGTH)
       rest = substr(rest, RSTART + RLENGTH)
       kind = head; sub(/^#\^?[ \t]*/, "", kind); sub(/[@:].*$/, "", kind)
       col = "*"
       if (head ~ /@/) { col = head; sub(/^[^@]*@/, "", col); sub(/:$/, "", col) }
       if (kind == "hint") col = "*"
-      nxt = match(rest, /#\^?[ \t]*(error|note|hint)(@[0-9]+)?:/)
+      nxt = match(rest, /#\^?[ \t]*(error|warning|note|hint)(@[0-9]+)?:/)
       msg = nxt ? substr(rest, 1, RSTART - 1) : rest
       printf "%s|%d|%s|%s\n", kind, line, col, trim(msg)
     }
@@ -79,7 +79,7 @@ fi
 
 # Actual records in the same form; a hint takes the line of the diagnostic before it.
 awk -v out="$tmp/actual" -v bad="$tmp/bad" '
-  /^(error|note)\|/ {
+  /^(error|warning|note)\|/ {
     s = $0
     kind = substr(s, 1, index(s, "|") - 1); s = substr(s, index(s, "|") + 1)
     s = substr(s, index(s, "|") + 1)                      # file
@@ -144,7 +144,7 @@ awk -v src="$FILE" '
                if (substr($0, 1, 8) != "      | " || pad != "" || substr($0, at, 1) != "^")
                  bad("caret under column " want_col, $0)
                want_caret = 0; next }
-  match($0, /:[0-9]+:[0-9]+: (error|note): /) {
+  match($0, /:[0-9]+:[0-9]+: (error|warning|note): /) {
     split(substr($0, RSTART + 1, RLENGTH), p, ":"); want_line = p[1]; want_col = p[2]; want_src = 1
   }
   function bad(what, got) { printf "FAIL: human format: expected the %s, got: %s\n", what, got; failed = 1 }

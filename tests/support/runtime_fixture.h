@@ -43,4 +43,7 @@ static inline int run_cli(const NnrtModel *m, int argc, const char **argv) {
   run_cli(m, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)), \
           (const char *[]){__VA_ARGS__})
 
+/* The line train.c adds after every non-finite message. */
+#define LR_HINT "\nhint: a learning rate too high makes the values overflow; try a lower one (--lr)"
+
 #endif

@@ -298,7 +298,7 @@ static void want_checks(Want *w) {
     w->checks[k] = (NnrtCheck){.offset = s->kernel[k].out, .width = shape_numel(&x->shape, 1),
                                .per_row = shape_has_batch(&x->shape),
                                .line = (int32_t)x->loc.line, .col = (int32_t)x->loc.col,
-                               .what = x->name ? x->name : node_op_name(x)};
+                               .what = codegen_value_words(w->p->g, x)};
   }
   w->m.n_checks = n;
   w->m.checks = w->checks;

@@ -216,7 +216,9 @@ static void test_other_expectations(void **state) {
 
 static void test_unterminated(void **state) {
   (void)state;
-  expect_diags("model m {\n  x = 1\n", "error|t.nn|3|1|expected '}' before end of file\n");
+  expect_diags("model m {\n  x = 1\n",
+               "error|t.nn|3|1|the model block 'm' is not closed: expected '}' before end of file\n"
+               "note|t.nn|1|9|the model block 'm' opens here\n");
   expect_diags("model m {\n  x = f(1,\n  2", "error|t.nn|3|4|expected ')' before end of file\n");
   expect_diags("model m { x = table { 0 ->", "error|t.nn|1|27|expected '}' before end of file\n");
 }

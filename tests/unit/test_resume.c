@@ -441,7 +441,8 @@ static void test_nonfinite_loss_names_the_first_buffer(void **state) {
   train(&adam, o, b, 0, &rb);
   assert_int_equal(rb.status, NNRT_EXIT_NONFINITE);
   assert_int_equal(NNRT_EXIT_NONFINITE, 3);
-  assert_string_equal(err, "non-finite value at epoch 2, step 2: 'A1' (adam.nn:11:3) is nan");
+  assert_string_equal(err, "non-finite value at epoch 2, step 2: 'A1' (adam.nn:11:3) is nan"
+                           LR_HINT);
   assert_int_equal(fx.steps, 6); /* it stopped at once */
   assert_true(isnan(rb.loss));
   /* The last checkpoint is epoch 1's, and nothing non-finite was saved over it. */
@@ -459,7 +460,8 @@ static void test_nonfinite_gradient_is_caught_with_a_finite_loss(void **state) {
   train(&adam, options(&adam, 10, NULL, NULL), b, 0, &rb);
   assert_int_equal(rb.status, NNRT_EXIT_NONFINITE);
   assert_string_equal(err,
-                      "non-finite value at epoch 1, step 3: '∂L/∂b' (made by the compiler) is nan");
+                      "non-finite value at epoch 1, step 3: '∂L/∂b' (made by the compiler) is nan"
+                      LR_HINT);
   assert_int_equal(fx.steps, 3);
 }
 
@@ -472,7 +474,8 @@ static void test_nonfinite_scan_covers_the_steps_rows(void **state) {
   fx.poison_kind = 3;
   train(&adam, options(&adam, 10, NULL, NULL), b, 0, &rb);
   assert_int_equal(rb.status, NNRT_EXIT_NONFINITE);
-  assert_string_equal(err, "non-finite value at epoch 1, step 4: 'y' (adam.nn:12:10) is inf");
+  assert_string_equal(err, "non-finite value at epoch 1, step 4: 'y' (adam.nn:12:10) is inf"
+                           LR_HINT);
 }
 
 #define T(f) cmocka_unit_test_setup(f, reset)

@@ -476,7 +476,7 @@ static void test_training_stops_on_non_finite_loss(void **state) {
   double loss = train_fresh(&linreg, o, &ws);
   assert_true(isnan(loss));
   /* The fixture names no step buffers, so the loss itself is reported. */
-  assert_string_equal(err, "non-finite value at epoch 1, step 2: the loss is inf");
+  assert_string_equal(err, "non-finite value at epoch 1, step 2: the loss is inf" LR_HINT);
   nnrt_workspace_free(ws);
 }
 
@@ -879,7 +879,8 @@ static void test_cli_reports_non_finite_loss(void **state) {
   NnrtModel m = linreg;
   m.lr = 1e30;
   assert_int_equal(RUN(&m, tmp_path("diverge"), "--epochs", "5"), NNRT_EXIT_NONFINITE);
-  assert_string_equal(err_text, "diverge: non-finite value at epoch 1, step 2: the loss is inf\n");
+  assert_string_equal(err_text,
+                      "diverge: non-finite value at epoch 1, step 2: the loss is inf" LR_HINT "\n");
   assert_int_equal(access(tmp_path("diverge.safetensors"), F_OK), -1);
 }
 
