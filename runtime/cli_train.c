@@ -257,12 +257,18 @@ static int check_train_args(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
   if (a->threads > 256)
     return nnrt_cli_usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
+  /* The kernels take the rows as a run-time count, but every buffer's place in the workspace
+   * is a constant of the compiled code, laid out for max_batch rows: more would overlap. */
   if (a->opt.batch > m->max_batch)
     return nnrt_cli_usage_error(c, "train",
                            "model '%s' was compiled for batches of at most %lld rows (train "
-                           "block batch = %lld); recompile to train with %lld",
+                           "block batch = %lld): its workspace is laid out for that many rows "
+                           "when it is compiled; to train with %lld, set batch = %lld in the "
+                           "train block%s%s and compile again (a smaller --batch needs no "
+                           "recompiling)",
                            m->name, (long long)m->max_batch, (long long)m->max_batch,
-                           (long long)a->opt.batch);
+                           (long long)a->opt.batch, (long long)a->opt.batch,
+                           m->source ? " of " : "", m->source ? m->source : "");
   if (a->resume && a->init)
     return nnrt_cli_usage_error(c, "train",
                            "--resume and --init cannot be used together: --resume continues a run, "

@@ -191,7 +191,9 @@ static void test_threads_and_batch_limits(void **state) {
   expect_message("--threads: at most 256, got 257");
   assert_int_equal(RUN(&clf, "./clf", "--batch", "5"), NNRT_EXIT_USAGE);
   expect_message("model 'clf' was compiled for batches of at most 4 rows (train block batch "
-                 "= 4); recompile to train with 5");
+                 "= 4): its workspace is laid out for that many rows when it is compiled; to "
+                 "train with 5, set batch = 5 in the train block of clf.nn and compile again (a "
+                 "smaller --batch needs no recompiling)");
   assert_int_equal(RUN(&clf, "./clf", "train", "--resume", "a", "--init", "b"),
                    NNRT_EXIT_USAGE);
   expect_message("--resume and --init cannot be used together: --resume continues a run, "
