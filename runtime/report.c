@@ -8,7 +8,9 @@
  *   (nnrt_progress_continue_json): the records of the epochs the checkpoint holds stay, later
  *   ones (an interrupted run's, past its last checkpoint) are dropped, the new ones appended.
  * - --plot: the SVG of the history of every epoch (nnrt_plot_svg), written atomically; a
- *   continued log's records are part of the history.
+ *   continued log's records are part of the history. The loss axis is logarithmic when the
+ *   losses span more than two decades (LOG_SPAN), else linear; the accuracy axis fits the
+ *   accuracies with some room, within [0, 1].
  * Nothing here exits; failures come back as -1 with a message without the program's name. */
 #include <errno.h>
 #include <math.h>
@@ -392,9 +394,12 @@ static double nice_step(double raw) {
 }
 
 typedef struct {
-  double x0, x1, y0, y1; /* data ranges */
+  double x0, x1, y0, y1; /* data ranges; y in log10 units when log_y */
   double top;            /* of the panel in the picture */
+  int log_y;
 } Panel;
+
+enum { LOG_SPAN = 100 }; /* the largest loss over the smallest above which the axis is log */
 
 static double px(const Panel *pn, double x) {
   return LEFT + (x - pn->x0) / (pn->x1 - pn->x0) * (PLOT_W - LEFT - RIGHT);
@@ -402,6 +407,8 @@ static double px(const Panel *pn, double x) {
 
 static double py(const Panel *pn, double y) {
   double h = PANEL_H - TOP - BOTTOM;
+  if (pn->log_y)
+    y = log10(y);
   return pn->top + TOP + h - (y - pn->y0) / (pn->y1 - pn->y0) * h;
 }
 
@@ -424,13 +431,17 @@ static void draw_axes(FILE *f, const Panel *pn, const char *label) {
           pn->top + 22);
   svg_text(f, label);
   fprintf(f, "</text>\n");
+  /* log: a tick at every power of ten (every few, over many decades) */
   double ystep = nice_step((pn->y1 - pn->y0) / 5);
+  if (pn->log_y && ystep < 1)
+    ystep = 1;
   for (double y = ceil(pn->y0 / ystep - 1e-9) * ystep; y <= pn->y1 + ystep * 1e-9; y += ystep) {
-    double yy = py(pn, y);
+    double v = pn->log_y ? pow(10.0, round(y)) : fabs(y) < ystep * 1e-6 ? 0.0 : y;
+    double yy = py(pn, v);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n",
             xl, yy, xr, yy);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
-            xl - 6, yy + 4, fabs(y) < ystep * 1e-6 ? 0.0 : y);
+            xl - 6, yy + 4, v);
   }
   double xstep = nice_step((pn->x1 - pn->x0) / 6);
   if (xstep < 1)
@@ -485,9 +496,20 @@ static void draw_legend(FILE *f, const Panel *pn, const Curve *cs, const int *sh
   }
 }
 
-/* One panel with the curves of cs that have points; fixed_unit: the y axis is [0, 1]. */
+/* The y range of an accuracy panel: the data's with a tenth of its span (at least 0.01) on each
+ * side, out to the tick step, within [0, 1]. */
+static void fit_unit(double *lo, double *hi) {
+  double pad = (*hi - *lo) * 0.1 > 0.01 ? (*hi - *lo) * 0.1 : 0.01;
+  double step = nice_step((*hi - *lo + 2 * pad) / 5);
+  *lo = floor((*lo - pad) / step) * step;
+  *hi = ceil((*hi + pad) / step) * step;
+  *lo = *lo > 0 ? *lo : 0;
+  *hi = *hi < 1 ? *hi : 1;
+}
+
+/* One panel with the curves of cs that have points; unit: the values are fractions (accuracy). */
 static void draw_panel(FILE *f, double top, const char *label, const Curve *cs, int nc,
-                       const NnrtEpochReport *h, int64_t n, int fixed_unit) {
+                       const NnrtEpochReport *h, int64_t n, int unit) {
   Panel pn = {.x0 = (double)h[0].epoch, .x1 = (double)h[n - 1].epoch, .top = top};
   double lo = INFINITY, hi = -INFINITY;
   int shown[4] = {0};
@@ -501,9 +523,12 @@ static void draw_panel(FILE *f, double top, const char *label, const Curve *cs, 
       }
     }
   }
-  if (fixed_unit) {
-    lo = lo < 0 ? lo : 0;
-    hi = hi > 1 ? hi : 1;
+  pn.log_y = !unit && lo > 0 && hi / lo > LOG_SPAN;
+  if (pn.log_y) {
+    lo = floor(log10(lo));
+    hi = ceil(log10(hi));
+  } else if (unit && lo >= 0 && hi <= 1) {
+    fit_unit(&lo, &hi);
   } else if (!(hi > lo)) {
     double d = isfinite(lo) && lo != 0 ? fabs(lo) * 0.1 : 1.0;
     lo = isfinite(lo) ? lo - d : 0;
@@ -519,8 +544,10 @@ static void draw_panel(FILE *f, double top, const char *label, const Curve *cs, 
   }
   pn.y0 = lo;
   pn.y1 = hi;
+  char title[64];
+  snprintf(title, sizeof title, "%s%s", label, pn.log_y ? " (log scale)" : "");
   fprintf(f, "<g class=\"panel\">\n");
-  draw_axes(f, &pn, label);
+  draw_axes(f, &pn, title);
   for (int c = 0; c < nc; c++)
     if (shown[c])
       draw_curve(f, &pn, h, n, &cs[c]);
