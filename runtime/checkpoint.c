@@ -45,6 +45,9 @@
  * process killed while saving leaves its PATH.tmp.PID behind; loaders never look at it, and the
  * next successful save of PATH removes every PATH.tmp.PID whose process no longer exists.
  *
+ * Keeping the previous file: a training run's first save first keeps the file it replaces as
+ * PATH.prev (nnrt_keep_previous), so a quick test run never destroys the only good weights.
+ *
  * Files (checkpoint_internal.h): this one lists the tensors of a file and saves it;
  * checkpoint_load.c reads and checks files and loads weights; checkpoint_run.c resumes a run. */
 #include <dirent.h>
@@ -421,4 +424,49 @@ int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, 
 int nnrt_save_run(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
                   const NnrtRunState *rs, const char *path, char *err, size_t errlen) {
   return save(m, ws, st, rs, path, err, errlen);
+}
+
+/* to ← a copy of from's bytes, for file systems without hard links. */
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  int fd = in ? open(to, O_WRONLY | O_CREAT | O_EXCL, 0644) : -1;
+  FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  int ok = out != NULL;
+  char buf[1 << 16];
+  for (size_t n; ok && (n = fread(buf, 1, sizeof buf, in)) > 0;)
+    ok = fwrite(buf, 1, n, out) == n;
+  ok = ok && !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+  if (out)
+    ok = fclose(out) == 0 && ok;
+  else if (fd >= 0)
+    close(fd);
+  if (in)
+    fclose(in);
+  return ok ? 0 : -1;
+}
+
+int nnrt_keep_previous(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    return 0; /* nothing to keep; a path we cannot write is the save's to report */
+  size_t n = strlen(path) + 48;
+  char *prev = malloc(n), *tmp = malloc(n);
+  int rc = -1;
+  if (prev && tmp) {
+    snprintf(prev, n, "%s.prev", path);
+    snprintf(tmp, n, "%s.prev.tmp.%ld", path, (long)getpid());
+    unlink(tmp);
+    if ((link(path, tmp) == 0 || copy_file(path, tmp) == 0) && rename(tmp, prev) == 0)
+      rc = 0;
+    else
+      nnrt_errf(err, errlen, "cannot keep the previous '%s' as '%s': %s", path, prev,
+                strerror(errno ? errno : EIO));
+    if (rc)
+      unlink(tmp);
+  } else {
+    nnrt_errf(err, errlen, "cannot keep the previous '%s': out of memory", path);
+  }
+  free(prev);
+  free(tmp);
+  return rc;
 }

@@ -58,6 +58,24 @@ static void print_restored(const Cli *c, const NnrtTrainOptions *o, const NnrtTr
           (long long)res->best_epoch, res->val_loss);
 }
 
+/* A resumed run that had already ended: what happened, and what to do to train further. */
+static void print_already_ended(const Cli *c, const NnrtTrainOptions *o, const NnrtTrainResult *res,
+                                const char *resume) {
+  long long last = (long long)res->last_epoch;
+  if (res->stopped_early)
+    fprintf(c->out,
+            "this run stopped early at epoch %lld (no val_loss improvement for %lld epochs "
+            "after epoch %lld) and cannot continue; to train further, start a new run from its "
+            "weights with --init %s\n",
+            last, last - (long long)res->best_epoch, (long long)res->best_epoch, resume);
+  else
+    fprintf(c->out,
+            "training already finished at epoch %lld of %lld; pass --epochs N (more than %lld) "
+            "to train further\n",
+            last, (long long)o->epochs, last);
+  fprintf(c->out, "nothing trained, nothing saved ('%s' is unchanged)\n", resume);
+}
+
 /* What a training run needs besides the model and its data. */
 typedef struct {
   const NnrtModel *m; /* the model with --data / --validate applied */
@@ -125,7 +143,10 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
       nnrt_cli_say(c, "interrupted");
     return res.status;
   }
-  print_restored(c, &a->opt, &res);
+  if (res.epochs_trained == 0)
+    print_already_ended(c, &a->opt, &res, a->resume);
+  else
+    print_restored(c, &a->opt, &res);
   print_final(c, &res);
   if (t->m->train.kind == NNRT_DATA_TABLE) {
     rc = nnrt_print_table_predictions(c->out, t->m, ws, td);
@@ -134,7 +155,7 @@ static int train_and_save(const Cli *c, TrainRun *t, float *ws, const NnrtTrainD
     if (rc)
       return rc;
   }
-  if (!t->save)
+  if (!t->save || res.epochs_trained == 0)
     return report_rc;
   /* --weights-only replaces the run's final checkpoint with the weights alone. */
   if ((!res.saved || a->weights_only) &&
@@ -205,10 +226,15 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
   nnrt_progress_init(&t->progress, t->m, c->out, isatty(fileno(c->out)));
   if (t->a->plot && check_writable(c, t->a->plot) != 0)
     return NNRT_EXIT_IO;
-  if (t->a->log_json && nnrt_progress_open_json(&t->progress, t->a->log_json, msg, sizeof msg)) {
+  if (t->a->log_json &&
+      (t->a->resume ? nnrt_progress_continue_json : nnrt_progress_open_json)(
+          &t->progress, t->a->log_json, msg, sizeof msg)) {
     nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_IO;
   }
+  if (t->a->resume && t->a->plot && !t->a->log_json)
+    nnrt_cli_say(c, "note: the plot shows this run's epochs only; pass the run's --log-json "
+                    "to plot its whole history");
   int rc = run_data(c, t, &own, &td);
   float *ws = c->state ? c->state->ws : NULL;
   if (rc) {
@@ -242,12 +268,18 @@ static int check_train_args(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
   if (a->threads > 256)
     return nnrt_cli_usage_error(c, "train", "--threads: at most 256, got %lld", (long long)a->threads);
+  /* The kernels take the rows as a run-time count, but every buffer's place in the workspace
+   * is a constant of the compiled code, laid out for max_batch rows: more would overlap. */
   if (a->opt.batch > m->max_batch)
     return nnrt_cli_usage_error(c, "train",
                            "model '%s' was compiled for batches of at most %lld rows (train "
-                           "block batch = %lld); recompile to train with %lld",
+                           "block batch = %lld): its workspace is laid out for that many rows "
+                           "when it is compiled; to train with %lld, set batch = %lld in the "
+                           "train block%s%s and compile again (a smaller --batch needs no "
+                           "recompiling)",
                            m->name, (long long)m->max_batch, (long long)m->max_batch,
-                           (long long)a->opt.batch);
+                           (long long)a->opt.batch, (long long)a->opt.batch,
+                           m->source ? " of " : "", m->source ? m->source : "");
   if (a->resume && a->init)
     return nnrt_cli_usage_error(c, "train",
                            "--resume and --init cannot be used together: --resume continues a run, "

@@ -83,6 +83,10 @@ typedef struct {
 /* A training checkpoint of ws and rs; atomic like nnrt_save. */
 int nnrt_save_run(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
                   const NnrtRunState *rs, const char *path, char *err, size_t errlen);
+/* Keeps the file at path, when there is one, as PATH.prev (replacing an older PATH.prev): a hard
+ * link (a copy where links fail) renamed over PATH.prev, so PATH stays in place and PATH.prev is
+ * always whole. nnrt_train_on calls it before a run's first save. 0, or -1 with err set. */
+int nnrt_keep_previous(const char *path, char *err, size_t errlen);
 /* Reads the checkpoint at path into ws (parameters, optimizer state), rs->order, rs->best (when
  * not NULL) and the rest of *rs; the caller sets rs->rows, batch, epochs, order and best first.
  * The file must have m's model_hash, this run's batch and row count, and the statistics in st

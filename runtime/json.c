@@ -1,6 +1,8 @@
 /* json: see json.h. Every read checks p < end first; errors return -1 up the call chain. */
 #include "json.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void nnrt_json_init(JsonCursor *c, char *text, size_t len) {
@@ -214,6 +216,27 @@ static int skip_literal(JsonCursor *c, const char *word) {
   if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
     return fail(c, "expected a value");
   c->p += n;
+  return 0;
+}
+
+int nnrt_json_number(JsonCursor *c, double *out) {
+  skip_ws(c);
+  if (peek(c) == 'n') {
+    *out = NAN;
+    return skip_literal(c, "null");
+  }
+  char *start = c->p;
+  if (skip_number(c) != 0)
+    return -1;
+  char buf[64];
+  size_t n = (size_t)(c->p - start);
+  if (n >= sizeof buf) {
+    c->p = start;
+    return fail(c, "number too long");
+  }
+  memcpy(buf, start, n);
+  buf[n] = '\0';
+  *out = strtod(buf, NULL);
   return 0;
 }
 

@@ -31,6 +31,8 @@ int nnrt_json_next_element(JsonCursor *c, int *count);
 int nnrt_json_string(JsonCursor *c, char **out);
 /* A number that is a non-negative integer below 2^53 (exactly representable everywhere). */
 int nnrt_json_uint(JsonCursor *c, uint64_t *out);
+/* A number as a double, or null as NAN. */
+int nnrt_json_number(JsonCursor *c, double *out);
 int nnrt_json_skip_value(JsonCursor *c);
 /* Whether only whitespace remains. */
 int nnrt_json_at_end(JsonCursor *c);

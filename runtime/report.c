@@ -4,8 +4,13 @@
  *   It is erased before any other line. Not on a terminal there is never a bar.
  * - For each epoch the train block's log_every selects, one line (nnrt_print_epoch_line).
  * - --log-json: one JSON object per line for every epoch, flushed as it is written, so the file
- *   is valid JSON Lines after every line.
- * - --plot: the SVG of the history of every epoch (nnrt_plot_svg), written atomically.
+ *   is valid JSON Lines after every line. A resumed run continues the log
+ *   (nnrt_progress_continue_json): the records of the epochs the checkpoint holds stay, later
+ *   ones (an interrupted run's, past its last checkpoint) are dropped, the new ones appended.
+ * - --plot: the SVG of the history of every epoch (nnrt_plot_svg), written atomically; a
+ *   continued log's records are part of the history. The loss axis is logarithmic when the
+ *   losses span more than two decades (LOG_SPAN), else linear; the accuracy axis fits the
+ *   accuracies with some room, within [0, 1].
  * Nothing here exits; failures come back as -1 with a message without the program's name. */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "json.h"
 
 static double monotonic_seconds(void) {
   struct timespec t;
@@ -117,6 +123,21 @@ void nnrt_print_epoch_line(FILE *out, const NnrtEpochReport *r, int metric) {
   fprintf(out, "  %.2fs\n", r->seconds);
 }
 
+/* The numbers of a record, in the order of the log's keys after "epoch". */
+static const struct {
+  const char *key, *fmt;
+  size_t field;
+  int val; /* NAN (null) in an epoch without validation */
+} RECORD[] = {
+  {"loss", "%.9g", offsetof(NnrtEpochReport, loss), 0},
+  {"accuracy", "%.9g", offsetof(NnrtEpochReport, accuracy), 0},
+  {"val_loss", "%.9g", offsetof(NnrtEpochReport, val_loss), 1},
+  {"val_accuracy", "%.9g", offsetof(NnrtEpochReport, val_accuracy), 1},
+  {"lr", "%.9g", offsetof(NnrtEpochReport, lr), 0},
+  {"seconds", "%.6f", offsetof(NnrtEpochReport, seconds), 0},
+};
+enum { N_RECORD = sizeof RECORD / sizeof RECORD[0] };
+
 static void json_number(FILE *out, const char *key, double v, const char *fmt) {
   fprintf(out, ", \"%s\": ", key);
   if (isfinite(v))
@@ -127,12 +148,11 @@ static void json_number(FILE *out, const char *key, double v, const char *fmt) {
 
 void nnrt_print_epoch_json(FILE *out, const NnrtEpochReport *r) {
   fprintf(out, "{\"epoch\": %lld", (long long)r->epoch);
-  json_number(out, "loss", r->loss, "%.9g");
-  json_number(out, "accuracy", r->accuracy, "%.9g");
-  json_number(out, "val_loss", r->has_val ? r->val_loss : NAN, "%.9g");
-  json_number(out, "val_accuracy", r->has_val ? r->val_accuracy : NAN, "%.9g");
-  json_number(out, "lr", r->lr, "%.9g");
-  json_number(out, "seconds", r->seconds, "%.6f");
+  for (int i = 0; i < N_RECORD; i++) {
+    double v;
+    memcpy(&v, (const char *)r + RECORD[i].field, sizeof v);
+    json_number(out, RECORD[i].key, RECORD[i].val && !r->has_val ? NAN : v, RECORD[i].fmt);
+  }
   fputs("}\n", out);
 }
 
@@ -186,8 +206,109 @@ const NnrtEpochReport *nnrt_progress_history(NnrtProgress *p, int64_t *n) {
   return p->hist;
 }
 
+/* ---- Continuing a log ---- */
+
+static double *record_field(NnrtEpochReport *r, const char *key) {
+  for (int i = 0; i < N_RECORD; i++)
+    if (strcmp(RECORD[i].key, key) == 0)
+      return (double *)((char *)r + RECORD[i].field);
+  return NULL;
+}
+
+/* One line of a log as nnrt_print_epoch_json wrote it; -1 when it is not one. */
+static int parse_record(char *line, size_t len, NnrtEpochReport *r) {
+  JsonCursor c;
+  nnrt_json_init(&c, line, len);
+  *r = (NnrtEpochReport){.loss = NAN, .accuracy = NAN, .val_loss = NAN, .val_accuracy = NAN,
+                         .lr = NAN, .seconds = NAN};
+  int count = 0, more, has_epoch = 0;
+  char *key;
+  if (nnrt_json_expect(&c, '{') != 0)
+    return -1;
+  while ((more = nnrt_json_next_member(&c, &count, &key)) == 1) {
+    uint64_t epoch;
+    double *v = record_field(r, key);
+    if (strcmp(key, "epoch") == 0) {
+      if (nnrt_json_uint(&c, &epoch) != 0)
+        return -1;
+      r->epoch = (int64_t)epoch;
+      has_epoch = 1;
+    } else if (v ? nnrt_json_number(&c, v) : nnrt_json_skip_value(&c)) {
+      return -1;
+    }
+  }
+  r->has_val = isfinite(r->val_loss);
+  return more == 0 && nnrt_json_at_end(&c) && has_epoch && r->epoch >= 1 ? 0 : -1;
+}
+
+/* Reads the log's records from the start up to the first of epoch `stop` or later (into the
+ * history when keep), and leaves the file there; *bad: the number of a line that is no record
+ * (0: none). A last line without its newline (a run killed while writing it) is dropped. */
+static int64_t scan_log(NnrtProgress *p, int64_t stop, int keep, int64_t *bad) {
+  char *line = NULL;
+  size_t cap = 0;
+  int64_t at = 0, prev = 0, no = 0;
+  ssize_t len;
+  *bad = 0;
+  rewind(p->json);
+  while ((len = getline(&line, &cap, p->json)) > 0) {
+    NnrtEpochReport r;
+    no++;
+    if (line[len - 1] != '\n')
+      break;
+    if (parse_record(line, (size_t)len, &r) != 0 || r.epoch <= prev) {
+      *bad = no;
+      break;
+    }
+    if (r.epoch >= stop)
+      break;
+    prev = r.epoch;
+    at += len;
+    if (keep)
+      remember(p, &r);
+  }
+  free(line);
+  return at;
+}
+
+int nnrt_progress_continue_json(NnrtProgress *p, const char *path, char *err, size_t errlen) {
+  p->json = fopen(path, "r+");
+  if (!p->json && errno == ENOENT)
+    return nnrt_progress_open_json(p, path, err, errlen);
+  if (!p->json) {
+    nnrt_errf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  int64_t bad;
+  scan_log(p, INT64_MAX, 1, &bad);
+  if (bad) {
+    nnrt_errf(err, errlen,
+              "cannot continue the log '%s': line %lld is not an epoch record of --log-json "
+              "(give a new path, or remove the file)",
+              path, (long long)bad);
+    nnrt_progress_close(p, NULL, NULL, 0);
+    return -1;
+  }
+  p->json_continued = 1;
+  return 0;
+}
+
+/* The first epoch this run reports: the log keeps the records before it (the checkpoint's). */
+static void cut_log(NnrtProgress *p, int64_t epoch) {
+  int64_t bad;
+  p->json_continued = 0;
+  int64_t at = scan_log(p, epoch, 0, &bad);
+  if (fflush(p->json) != 0 || ftruncate(fileno(p->json), (off_t)at) != 0 ||
+      fseek(p->json, (long)at, SEEK_SET) != 0)
+    p->json_failed = 1;
+  while (p->n_hist > 0 && p->hist[p->n_hist - 1].epoch >= epoch)
+    p->n_hist--;
+}
+
 void nnrt_progress_on_epoch(const NnrtEpochReport *r, void *ctx) {
   NnrtProgress *p = ctx;
+  if (p->json && p->json_continued)
+    cut_log(p, r->epoch);
   remember(p, r);
   if (p->json) {
     nnrt_print_epoch_json(p->json, r);
@@ -221,6 +342,7 @@ int nnrt_progress_close(NnrtProgress *p, const char *json_path, char *err, size_
     }
     p->json = NULL;
   }
+  p->json_continued = 0;
   free(p->hist);
   p->hist = NULL;
   p->n_hist = p->cap_hist = p->seen = p->seen_val = 0;
@@ -272,9 +394,12 @@ static double nice_step(double raw) {
 }
 
 typedef struct {
-  double x0, x1, y0, y1; /* data ranges */
+  double x0, x1, y0, y1; /* data ranges; y in log10 units when log_y */
   double top;            /* of the panel in the picture */
+  int log_y;
 } Panel;
+
+enum { LOG_SPAN = 100 }; /* the largest loss over the smallest above which the axis is log */
 
 static double px(const Panel *pn, double x) {
   return LEFT + (x - pn->x0) / (pn->x1 - pn->x0) * (PLOT_W - LEFT - RIGHT);
@@ -282,6 +407,8 @@ static double px(const Panel *pn, double x) {
 
 static double py(const Panel *pn, double y) {
   double h = PANEL_H - TOP - BOTTOM;
+  if (pn->log_y)
+    y = log10(y);
   return pn->top + TOP + h - (y - pn->y0) / (pn->y1 - pn->y0) * h;
 }
 
@@ -304,13 +431,17 @@ static void draw_axes(FILE *f, const Panel *pn, const char *label) {
           pn->top + 22);
   svg_text(f, label);
   fprintf(f, "</text>\n");
+  /* log: a tick at every power of ten (every few, over many decades) */
   double ystep = nice_step((pn->y1 - pn->y0) / 5);
+  if (pn->log_y && ystep < 1)
+    ystep = 1;
   for (double y = ceil(pn->y0 / ystep - 1e-9) * ystep; y <= pn->y1 + ystep * 1e-9; y += ystep) {
-    double yy = py(pn, y);
+    double v = pn->log_y ? pow(10.0, round(y)) : fabs(y) < ystep * 1e-6 ? 0.0 : y;
+    double yy = py(pn, v);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>\n",
             xl, yy, xr, yy);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
-            xl - 6, yy + 4, fabs(y) < ystep * 1e-6 ? 0.0 : y);
+            xl - 6, yy + 4, v);
   }
   double xstep = nice_step((pn->x1 - pn->x0) / 6);
   if (xstep < 1)
@@ -365,9 +496,20 @@ static void draw_legend(FILE *f, const Panel *pn, const Curve *cs, const int *sh
   }
 }
 
-/* One panel with the curves of cs that have points; fixed_unit: the y axis is [0, 1]. */
+/* The y range of an accuracy panel: the data's with a tenth of its span (at least 0.01) on each
+ * side, out to the tick step, within [0, 1]. */
+static void fit_unit(double *lo, double *hi) {
+  double pad = (*hi - *lo) * 0.1 > 0.01 ? (*hi - *lo) * 0.1 : 0.01;
+  double step = nice_step((*hi - *lo + 2 * pad) / 5);
+  *lo = floor((*lo - pad) / step) * step;
+  *hi = ceil((*hi + pad) / step) * step;
+  *lo = *lo > 0 ? *lo : 0;
+  *hi = *hi < 1 ? *hi : 1;
+}
+
+/* One panel with the curves of cs that have points; unit: the values are fractions (accuracy). */
 static void draw_panel(FILE *f, double top, const char *label, const Curve *cs, int nc,
-                       const NnrtEpochReport *h, int64_t n, int fixed_unit) {
+                       const NnrtEpochReport *h, int64_t n, int unit) {
   Panel pn = {.x0 = (double)h[0].epoch, .x1 = (double)h[n - 1].epoch, .top = top};
   double lo = INFINITY, hi = -INFINITY;
   int shown[4] = {0};
@@ -381,9 +523,12 @@ static void draw_panel(FILE *f, double top, const char *label, const Curve *cs, 
       }
     }
   }
-  if (fixed_unit) {
-    lo = lo < 0 ? lo : 0;
-    hi = hi > 1 ? hi : 1;
+  pn.log_y = !unit && lo > 0 && hi / lo > LOG_SPAN;
+  if (pn.log_y) {
+    lo = floor(log10(lo));
+    hi = ceil(log10(hi));
+  } else if (unit && lo >= 0 && hi <= 1) {
+    fit_unit(&lo, &hi);
   } else if (!(hi > lo)) {
     double d = isfinite(lo) && lo != 0 ? fabs(lo) * 0.1 : 1.0;
     lo = isfinite(lo) ? lo - d : 0;
@@ -399,8 +544,10 @@ static void draw_panel(FILE *f, double top, const char *label, const Curve *cs, 
   }
   pn.y0 = lo;
   pn.y1 = hi;
+  char title[64];
+  snprintf(title, sizeof title, "%s%s", label, pn.log_y ? " (log scale)" : "");
   fprintf(f, "<g class=\"panel\">\n");
-  draw_axes(f, &pn, label);
+  draw_axes(f, &pn, title);
   for (int c = 0; c < nc; c++)
     if (shown[c])
       draw_curve(f, &pn, h, n, &cs[c]);

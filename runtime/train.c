@@ -78,6 +78,7 @@ typedef struct {
   float *best; /* early stopping: the weights of the best epoch, back to back */
   double best_loss, best_acc;
   int stopped; /* early stopping's patience ran out */
+  int kept_previous; /* the file the first save replaced is kept as PATH.prev */
   int32_t *grads; /* indices into m->checks of the parameter gradients, checked every step */
   int32_t n_grads;
   NnrtRng shuffle, dropout;
@@ -232,9 +233,12 @@ static NnrtRunState run_state(const Run *r, const NnrtTrainResult *res, int rest
   };
 }
 
-static int save_state(const Run *r, const NnrtTrainResult *res, int restored, char *err,
+static int save_state(Run *r, const NnrtTrainResult *res, int restored, char *err,
                       size_t errlen) {
   NnrtRunState rs = run_state(r, res, restored);
+  if (!r->kept_previous && nnrt_keep_previous(r->o->checkpoint_path, err, errlen) != 0)
+    return -1;
+  r->kept_previous = 1;
   return nnrt_save_run(r->m, r->ws, &r->td->stats, &rs, r->o->checkpoint_path, err, errlen);
 }
 
@@ -343,7 +347,7 @@ static double nonfinite(const Run *r, int64_t n, NnrtTrainResult *res, char *err
 }
 
 /* After SIGINT or SIGTERM: a checkpoint of the exact state when there is a path. */
-static double interrupted(const Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
+static double interrupted(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
   /* Between epochs r->epoch is already the next one. */
   int64_t epoch = r->position > 0 ? r->epoch : r->epoch - 1;
   int64_t step = r->position > 0 ? (r->position + r->batch - 1) / r->batch : r->steps_per_epoch;
@@ -431,6 +435,7 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
     if (status != NNRT_EXIT_OK)
       return fail(res, status);
     int64_t done = r->epoch;
+    res->epochs_trained++;
     r->epoch++;
     r->position = 0;
     if (o->checkpoint_every > 0 && o->checkpoint_path && done % o->checkpoint_every == 0 &&
@@ -444,7 +449,8 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
     res->best_epoch = res->last_epoch;
   int restore = o->early_stopping > 0 && res->best_epoch > 0 &&
                 res->best_epoch != res->last_epoch;
-  if (o->checkpoint_path) {
+  /* A resumed run that had already ended trains nothing: its file stays as it is. */
+  if (o->checkpoint_path && res->epochs_trained > 0) {
     /* Saved before the restore: the file's weights are the best ones (what predict should use),
      * and __last.NAME keeps the ones training continues from. */
     if (save_state(r, res, restore, err, errlen) != 0)
@@ -455,6 +461,9 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
     nnrt_copy_weights(r->m, r->ws, r->best, 0);
     res->val_loss = r->best_loss;
     res->val_accuracy = r->best_acc;
+  } else if (res->epochs_trained == 0 && res->has_val) {
+    /* the checkpoint keeps no validation figures: the weights give the last epoch's again */
+    nnrt_evaluate_set(r->m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
   }
   return res->loss;
 }

@@ -23,6 +23,12 @@ static void grad_exp(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[])
   dx[0] = g_mul(g, dy, n);
 }
 
+/* d (exp(a) − 1) = dy · exp(a) = dy · (expm1(a) + 1), from the forward value */
+static void grad_expm1(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
+  (void)need;
+  dx[0] = g_mul(g, dy, g_add(g, n, g_const(g, 1)));
+}
+
 /* d log(a) = dy / a */
 static void grad_log(Graph *g, Node *n, Node *dy, Node *dx[], const bool need[]) {
   (void)need;

@@ -12,5 +12,7 @@
 #include "settings.h"
 
 void optim_build(Graph *g, const OptimizerSettings *o);
+/* Adam's bias correction 1 − βᵗ of the step leaf g->step (set), accurate in float32 as β → 1. */
+Node *optim_bias_correction(Graph *g, double beta);
 
 #endif

@@ -95,16 +95,30 @@ static void refine_sum(const Node *n, Form *f) {
   snprintf(f->tmpl, sizeof f->tmpl, "%s%s %%0", n->op == OP_SUM ? "Σ" : "max", sub);
 }
 
-/* exp(c t) of the step t (optim.c tags it) is βᵗ with β = e^c: the power in Adam's bias
- * correction 1 − βᵗ. */
+/* β = e^c when n is c t of the step t (optim.c tags it), else 0. */
+static double step_power_base(const Node *n) {
+  for (int i = 0; n->op == OP_MUL && i < 2; i++) {
+    const Node *t = n->src[i], *c = n->src[1 - i];
+    if (t->prov.kind == PROV_STEP && c->op == OP_CONST)
+      return exp(c->arg.k);
+  }
+  return 0;
+}
+
+/* exp(c t) is βᵗ, and −expm1(c t) Adam's bias correction 1 − βᵗ (optim.c). */
 static void refine_exp(const Node *n, Form *f) {
-  const Node *m = n->src[0];
-  for (int i = 0; m->op == OP_MUL && i < 2; i++) {
-    const Node *t = m->src[i], *c = m->src[1 - i];
-    if (t->prov.kind == PROV_STEP && c->op == OP_CONST) {
-      snprintf(f->tmpl, sizeof f->tmpl, "%gᵗ", exp(c->arg.k));
-      f->prec = P_POW, f->group = OP_POWC, f->simple = false;
-    }
+  double beta = step_power_base(n->src[0]);
+  if (beta > 0) {
+    snprintf(f->tmpl, sizeof f->tmpl, "%gᵗ", beta);
+    f->prec = P_POW, f->group = OP_POWC, f->simple = false;
+  }
+}
+
+static void refine_neg(const Node *n, Form *f) {
+  double beta = n->src[0]->op == OP_EXPM1 ? step_power_base(n->src[0]->src[0]) : 0;
+  if (beta > 0) {
+    snprintf(f->tmpl, sizeof f->tmpl, "1 − %gᵗ", beta);
+    f->prec = P_ADD, f->group = OP_ADD, f->simple = false;
   }
 }
 
@@ -124,7 +138,7 @@ typedef void Refine(const Node *n, Form *f);
 static Refine *const refine[OP_COUNT] = {
   [OP_MUL] = refine_mul, [OP_DIV] = refine_div,       [OP_POWC] = refine_pow,
   [OP_SUM] = refine_sum, [OP_MATMUL] = refine_matmul, [OP_CONST] = refine_const,
-  [OP_MAXR] = refine_sum, [OP_EXP] = refine_exp,
+  [OP_MAXR] = refine_sum, [OP_EXP] = refine_exp, [OP_NEG] = refine_neg,
 };
 
 /* The op's notation from ops.def, refined where textbooks have a convention. */

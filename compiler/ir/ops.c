@@ -21,6 +21,7 @@ const OpInfo op_info[OP_COUNT] = {
 static double ev_neg(double a, double b, double k) { return (void)b, (void)k, -a; }
 static double ev_recip(double a, double b, double k) { return (void)b, (void)k, 1.0 / a; }
 static double ev_exp(double a, double b, double k) { return (void)b, (void)k, exp(a); }
+static double ev_expm1(double a, double b, double k) { return (void)b, (void)k, expm1(a); }
 static double ev_log(double a, double b, double k) { return (void)b, (void)k, log(a); }
 static double ev_log1p(double a, double b, double k) { return (void)b, (void)k, log1p(a); }
 static double ev_sqrt(double a, double b, double k) { return (void)b, (void)k, sqrt(a); }

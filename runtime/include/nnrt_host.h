@@ -60,7 +60,8 @@ typedef struct {
   int64_t checkpoint_every;    /* > 0: save every this many epochs to checkpoint_path */
   /* NULL: nnrt_train_on never saves. Else it writes a training checkpoint there every
    * checkpoint_every epochs, when SIGINT or SIGTERM interrupts the run, and at the end of a
-   * successful run (see nnrt_save_run in checkpoint.c for the layout). */
+   * successful run (see nnrt_save_run in checkpoint.c for the layout). The run's first save
+   * keeps the file it replaces as PATH.prev (nnrt_keep_previous). */
   const char *checkpoint_path;
   NnrtReporter report;     /* progress; all NULL: silent */
   int32_t threads;         /* threads running each step (results are the same for any) */
@@ -170,6 +171,9 @@ typedef struct {
   int64_t steps;       /* steps done over the whole run, resumed ones included (t) */
   int interrupted;     /* SIGINT or SIGTERM stopped it (status NNRT_EXIT_INTERRUPTED) */
   int saved;           /* a checkpoint was written to opt->checkpoint_path at the end */
+  int64_t epochs_trained; /* epochs this call finished (a resumed partial one included); 0: the
+                             resumed run had already ended (at opt->epochs, or stopped early),
+                             nothing was trained or saved, and loss, val_* are its final ones */
 } NnrtTrainResult;
 
 /* The training loop: per step the learning rate (ws[lr_offset]), the step number t = 1, 2, ...
@@ -298,6 +302,7 @@ typedef struct {
   int bar_shown;    /* a bar is on the screen and must be erased before the next line */
   FILE *json;       /* --log-json, or NULL */
   int json_failed;  /* a write to it failed */
+  int json_continued; /* a resumed run's log: cut at the first epoch reported, then appended */
   /* The epochs the plot draws: every epoch until NNRT_PLOT_POINTS are stored, then every
    * other one of those (and of those with validation), and so on, so a long run's history
    * stays small; the last epoch reported is always drawn. */
@@ -311,6 +316,12 @@ typedef struct {
 void nnrt_progress_init(NnrtProgress *p, const NnrtModel *m, FILE *out, int tty);
 /* Truncates path and writes one JSON object a line to it from now on; -1 with err set. */
 int nnrt_progress_open_json(NnrtProgress *p, const char *path, char *err, size_t errlen);
+/* For a resumed run: reads the records of the log at path into the history (the plot's) and
+ * appends to it; the first epoch the run reports drops the records from that epoch on (an
+ * interrupted run's, past its checkpoint), so the log holds each epoch once, in order. A missing
+ * file is created. -1 with err set when the file cannot be opened, or has a line that is not a
+ * record ("cannot continue the log 'PATH': line 3 is not an epoch record ..."). */
+int nnrt_progress_continue_json(NnrtProgress *p, const char *path, char *err, size_t errlen);
 /* The reporter whose ctx is p. */
 NnrtReporter nnrt_progress_reporter(NnrtProgress *p);
 void nnrt_progress_on_step(const NnrtStepReport *r, void *ctx);

@@ -141,7 +141,7 @@ bad() { # NAME WANT_RC TEXT ARGS...
   contains "$name.err" "$text" "./xor $*: says '$text'"
 }
 bad threads 2 "--threads: at most 256, got 1000" train --threads 1000
-bad batch 2 "compiled for batches of at most 4 rows (train block batch = 4); recompile to train with 8" train --batch 8
+bad batch 2 "compiled for batches of at most 4 rows (train block batch = 4): its workspace is laid out for that many rows when it is compiled; to train with 8, set batch = 8 in the train block of " train --batch 8
 bad typo 2 "did you mean 'train'?" trian
 bad flag 2 "did you mean '--epochs'?" train --epoch 3
 bad hint 2 "Try './xor --help' for usage." train --frobnicate

@@ -191,7 +191,9 @@ static void test_threads_and_batch_limits(void **state) {
   expect_message("--threads: at most 256, got 257");
   assert_int_equal(RUN(&clf, "./clf", "--batch", "5"), NNRT_EXIT_USAGE);
   expect_message("model 'clf' was compiled for batches of at most 4 rows (train block batch "
-                 "= 4); recompile to train with 5");
+                 "= 4): its workspace is laid out for that many rows when it is compiled; to "
+                 "train with 5, set batch = 5 in the train block of clf.nn and compile again (a "
+                 "smaller --batch needs no recompiling)");
   assert_int_equal(RUN(&clf, "./clf", "train", "--resume", "a", "--init", "b"),
                    NNRT_EXIT_USAGE);
   expect_message("--resume and --init cannot be used together: --resume continues a run, "
@@ -667,6 +669,52 @@ static void test_svg_plot(void **state) {
   free(text);
 }
 
+/* The accuracy axis fits the accuracies (0.93 to 0.99: no tick at 0, the curves fill the
+ * panel's height); the loss axis is logarithmic when the losses span more than two decades,
+ * with a tick at each power of ten, and linear otherwise. */
+static void test_plot_axes(void **state) {
+  (void)state;
+  NnrtEpochReport h[7];
+  for (int e = 0; e < 7; e++) {
+    h[e] = epoch_report(e + 1, 7, 1);
+    h[e].accuracy = 0.95 + 0.006 * e;
+    h[e].val_accuracy = 0.93 + 0.008 * e;
+  }
+  const char *path = tmp_path("axes.svg");
+  assert_int_equal(nnrt_plot_svg(path, "fit", h, 7, err, sizeof err), 0);
+  char *text = test_read_file(path, NULL);
+  assert_non_null(text);
+  assert_null(strstr(text, "(log scale)")); /* losses 1 to 1/7 */
+  const char *acc = strstr(text, ">accuracy</text>");
+  assert_non_null(acc);
+  assert_null(strstr(acc, ">0</text>"));
+  assert_non_null(strstr(acc, ">1</text>"));
+  /* the training accuracy (0.95 to 0.986) spans more than a quarter of the plot's height (on a
+   * fixed 0-1 axis it was 4%) */
+  double top = 1e9, bottom = -1e9, x, y;
+  const char *pts = strstr(acc, "class=\"accuracy\"");
+  assert_non_null(pts);
+  pts = strstr(pts, "points=\"") + 8;
+  for (int k; sscanf(pts, "%lf,%lf%n", &x, &y, &k) == 2; pts += k) {
+    top = y < top ? y : top;
+    bottom = y > bottom ? y : bottom;
+  }
+  if (!(bottom - top > (280 - 36 - 48) / 4))
+    fail_msg("accuracy spans %g to %g", top, bottom);
+  free(text);
+  for (int e = 0; e < 7; e++)
+    h[e].loss = pow(10.0, 2 - e), h[e].val_loss = 2 * h[e].loss;
+  assert_int_equal(nnrt_plot_svg(path, "log", h, 7, err, sizeof err), 0);
+  text = test_read_file(path, NULL);
+  assert_non_null(strstr(text, ">loss (log scale)</text>"));
+  /* 1e-4 to 1e3: seven decades, a tick every second one */
+  const char *ticks[] = {">0.0001</text>", ">0.01</text>", ">1</text>", ">100</text>"};
+  for (int i = 0; i < 4; i++)
+    if (!strstr(text, ticks[i]))
+      fail_msg("no tick label %s", ticks[i]);
+  free(text);
+}
+
 /* ---- Hosts: nnc run (nnrt_cli_main) and the REPL's :train (nnrt_cli_train) ---- */
 
 /* The one binder of predict's values, which the REPL's :predict calls too. */
@@ -790,6 +838,7 @@ int main(void) {
     cmocka_unit_test(test_json_log),
     cmocka_unit_test(test_history_is_thinned),
     cmocka_unit_test(test_svg_plot),
+    cmocka_unit_test(test_plot_axes),
     cmocka_unit_test(test_input_row_binder),
     cmocka_unit_test(test_host_names),
     cmocka_unit_test(test_host_train_state),
