@@ -15,7 +15,8 @@
  * values as in the training data; the train block's scaling is applied to them (with the
  * standardisation statistics stored in the checkpoint).
  * Files (cli_internal.h): this one dispatches and prints messages and help; cli_args.c parses
- * options and loads data and weights; cli_train.c runs train; cli_cmd.c runs predict and eval. */
+ * options and loads data and weights; cli_train.c runs train, cli_predict.c predict and
+ * cli_cmd.c eval. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>

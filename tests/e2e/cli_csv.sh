@@ -87,7 +87,7 @@ else fail "eval --data lo.csv printed:"; sed 's/^/  | /' evallo.out; fi
 run pdata ./m predict --data b.csv
 expect_rc pdata 0 "./m predict --data b.csv"
 classes=$(sed 's/.*  class //' pdata.out | tr -d '\n')
-[ "$classes" = "000011112222" ] && pass "predict --data: 12 rows, classes 0 0 0 0 1 1 1 1 2 2 2 2" \
+[ "$classes" = "lolololomidmidmidmidhihihihi" ] && pass "predict --data: 12 rows, classes named lo x4, mid x4, hi x4" \
   || { fail "predict --data classes '$classes'"; show pdata; }
 [ "$(sed -n 5p pdata.out)" = "$(./m predict 1 0)" ] && pass "predict --data row 5 = predict 1 0" \
   || fail "predict --data row 5 differs from predict 1 0"
