@@ -30,3 +30,7 @@ add_test(NAME e2e_cnn_embed
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_embed.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR}
                  $<TARGET_FILE:nnrt>)
 set_tests_properties(e2e_cnn_embed PROPERTIES LABELS e2e TIMEOUT 120)
+# predict on new data (files without targets, streaming, class names, --out) and eval's metrics.
+add_test(NAME e2e_predict
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/predict.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_predict PROPERTIES LABELS e2e TIMEOUT 180 SKIP_RETURN_CODE 77)
