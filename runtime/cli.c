@@ -134,12 +134,14 @@ static void print_usage(const Cli *c) {
   if (c->m->has_train)
     fprintf(c->out, "%s [train] [--epochs N] [--seed S] [--batch B] [--lr X] [OPTIONS]\n       ",
             p);
-  fprintf(c->out, "%s predict [--weights PATH] X1 ... X%lld\n", p, w);
-  fprintf(c->out, "       %s predict [--weights PATH] -\n", p);
+  fprintf(c->out, "%s predict [--weights PATH] [--out FILE] X1 ... X%lld\n", p, w);
+  fprintf(c->out, "       %s predict [--weights PATH] [--out FILE] -\n", p);
   if (nnrt_cli_file_data(c->m))
-    fprintf(c->out, "       %s predict [--weights PATH] --data %s\n", p, data_paths_text(c->m));
+    fprintf(c->out, "       %s predict [--weights PATH] [--out FILE] --data %s\n", p,
+            data_paths_text(c->m));
   if (c->m->has_train)
-    fprintf(c->out, "       %s eval [--weights PATH] [--data %s]\n", p, data_paths_text(c->m));
+    fprintf(c->out, "       %s eval [--weights PATH] [--json] [--data %s]\n", p,
+            data_paths_text(c->m));
   fprintf(c->out, "       %s info\n       %s [COMMAND] --help\n\n", p, p);
 }
 
@@ -204,19 +206,25 @@ static void print_predict_help(const Cli *c) {
   if (nnrt_cli_file_data(m))
     fprintf(c->out,
             "  predict --data %s\n"
-            "                    the same for every row of a data file laid out like the\n"
-            "                    training data (its targets are read and ignored)\n",
+            "                    the same for every row of a data file: the input columns\n"
+            "                    alone (a header is detected), or laid out like the training\n"
+            "                    data (its targets are not read); IDX images need no labels\n",
             data_paths_text(m));
   fprintf(c->out, "    --weights PATH  weights to use (default %s%s)\n", c->weights,
           m->has_train ? "" : " if it exists, else the model's initial values");
+  fprintf(c->out,
+          "    --out FILE      write the answers to FILE as CSV (replaced atomically)\n"
+          "    --probs         label each output of a classifier with its class\n");
 }
 
 static void print_eval_help(const Cli *c) {
   fprintf(c->out,
           "  eval              print the loss on the validation data (else the training data),\n"
-          "                    and for a classifier the accuracy and the confusion matrix\n"
-          "                    (rows: true class, columns: predicted class)\n"
-          "    --weights PATH  weights to use (default %s)\n",
+          "                    for a classifier the accuracy, the confusion matrix (rows: true\n"
+          "                    class, columns: predicted class) and each class's precision,\n"
+          "                    recall and F1; for a regression MAE, RMSE and R²\n"
+          "    --weights PATH  weights to use (default %s)\n"
+          "    --json          print the same as one JSON object\n",
           c->weights);
   if (nnrt_cli_file_data(c->m))
     fprintf(c->out, "    --data %s\n                    evaluate on this data file instead\n",
