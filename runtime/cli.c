@@ -134,14 +134,12 @@ static void print_usage(const Cli *c) {
   if (c->m->has_train)
     fprintf(c->out, "%s [train] [--epochs N] [--seed S] [--batch B] [--lr X] [OPTIONS]\n       ",
             p);
-  fprintf(c->out, "%s predict [--weights PATH] [--out FILE] X1 ... X%lld\n", p, w);
-  fprintf(c->out, "       %s predict [--weights PATH] [--out FILE] -\n", p);
+  fprintf(c->out, "%s predict [--weights PATH] X1 ... X%lld\n", p, w);
+  fprintf(c->out, "       %s predict [--weights PATH] -\n", p);
   if (nnrt_cli_file_data(c->m))
-    fprintf(c->out, "       %s predict [--weights PATH] [--out FILE] --data %s\n", p,
-            data_paths_text(c->m));
+    fprintf(c->out, "       %s predict [--weights PATH] --data %s\n", p, data_paths_text(c->m));
   if (c->m->has_train)
-    fprintf(c->out, "       %s eval [--weights PATH] [--json] [--data %s]\n", p,
-            data_paths_text(c->m));
+    fprintf(c->out, "       %s eval [--weights PATH] [--data %s]\n", p, data_paths_text(c->m));
   fprintf(c->out, "       %s info\n       %s [COMMAND] --help\n\n", p, p);
 }
 

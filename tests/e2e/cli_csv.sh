@@ -73,9 +73,14 @@ true\pred   lo  mid   hi
        lo    4    0    0
       mid    0    4    0
        hi    0    0    4
+class      precision  recall      f1  support
+lo            1.0000  1.0000  1.0000        4
+mid           1.0000  1.0000  1.0000        4
+hi            1.0000  1.0000  1.0000        4
+macro avg     1.0000  1.0000  1.0000       12
 TXT
 if grep -qE '^loss [0-9]+\.[0-9]{6}$' eval.out && tail -n +2 eval.out | cmp -s - want.txt; then
-  pass "eval: loss, accuracy 1.0000 and a 3x3 confusion matrix with the class names"
+  pass "eval: loss, accuracy 1.0000, a 3x3 confusion matrix and the scores, with the class names"
 else fail "eval printed:"; sed 's/^/  | /' eval.out; fi
 run evallo ./m eval --data lo.csv
 expect_rc evallo 0 "./m eval --data lo.csv"

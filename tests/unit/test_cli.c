@@ -325,7 +325,12 @@ static void test_eval_confusion_matrix(void **state) {
                       "true\\pred  0  1  2\n"
                       "        0  1  0  1\n"
                       "        1  1  2  0\n"
-                      "        2  0  0  1\n");
+                      "        2  0  0  1\n"
+                      "class      precision  recall      f1  support\n"
+                      "0             0.5000  0.5000  0.5000        2\n"
+                      "1             1.0000  0.6667  0.8000        3\n"
+                      "2             0.5000  1.0000  0.6667        1\n"
+                      "macro avg     0.6667  0.7222  0.6556        6\n");
   assert_string_equal(err_text, "");
   /* validation_split: the last third of the rows (labels 1 0, predictions 2 1 ... rows 5-6). */
   NnrtModel split = clf;
@@ -345,7 +350,12 @@ static void test_eval_confusion_matrix(void **state) {
                       "true\\pred  cat  dog  eel\n"
                       "      cat    1    1    0\n"
                       "      dog    0    1    0\n"
-                      "      eel    0    0    1\n");
+                      "      eel    0    0    1\n"
+                      "class      precision  recall      f1  support\n"
+                      "cat           1.0000  0.5000  0.6667        2\n"
+                      "dog           0.5000  1.0000  0.6667        1\n"
+                      "eel           1.0000  1.0000  1.0000        1\n"
+                      "macro avg     0.8333  0.8333  0.7778        4\n");
   /* Without --data the train block's missing file is an I/O error. */
   assert_int_equal(RUN(&m, tmp_path("csvclf"), "eval"), NNRT_EXIT_IO);
   assert_non_null(strstr(err_text, "train-absent.csv': No such file or directory"));
