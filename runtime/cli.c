@@ -15,7 +15,8 @@
  * values as in the training data; the train block's scaling is applied to them (with the
  * standardisation statistics stored in the checkpoint).
  * Files (cli_internal.h): this one dispatches and prints messages and help; cli_args.c parses
- * options and loads data and weights; cli_train.c runs train; cli_cmd.c runs predict and eval. */
+ * options and loads data and weights; cli_train.c runs train, cli_predict.c predict and
+ * cli_cmd.c eval. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -206,19 +207,25 @@ static void print_predict_help(const Cli *c) {
   if (nnrt_cli_file_data(m))
     fprintf(c->out,
             "  predict --data %s\n"
-            "                    the same for every row of a data file laid out like the\n"
-            "                    training data (its targets are read and ignored)\n",
+            "                    the same for every row of a data file: the input columns\n"
+            "                    alone (a header is detected), or laid out like the training\n"
+            "                    data (its targets are not read); IDX images need no labels\n",
             data_paths_text(m));
   fprintf(c->out, "    --weights PATH  weights to use (default %s%s)\n", c->weights,
           m->has_train ? "" : " if it exists, else the model's initial values");
+  fprintf(c->out,
+          "    --out FILE      write the answers to FILE as CSV (replaced atomically)\n"
+          "    --probs         label each output of a classifier with its class\n");
 }
 
 static void print_eval_help(const Cli *c) {
   fprintf(c->out,
           "  eval              print the loss on the validation data (else the training data),\n"
-          "                    and for a classifier the accuracy and the confusion matrix\n"
-          "                    (rows: true class, columns: predicted class)\n"
-          "    --weights PATH  weights to use (default %s)\n",
+          "                    for a classifier the accuracy, the confusion matrix (rows: true\n"
+          "                    class, columns: predicted class) and each class's precision,\n"
+          "                    recall and F1; for a regression MAE, RMSE and R²\n"
+          "    --weights PATH  weights to use (default %s)\n"
+          "    --json          print the same as one JSON object\n",
           c->weights);
   if (nnrt_cli_file_data(c->m))
     fprintf(c->out, "    --data %s\n                    evaluate on this data file instead\n",

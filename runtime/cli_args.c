@@ -86,10 +86,13 @@ static int take_paths(const Cli *c, const char *cmd, const char *opt, const char
   p->n = 0;
   p->path[p->n++] = first;
   if (m->train.kind == NNRT_DATA_IDX) {
-    if (k->i + 1 >= k->argc || k->argv[k->i + 1][0] == '-')
+    int labels = k->i + 1 < k->argc && k->argv[k->i + 1][0] != '-';
+    /* predict reads images alone too: it needs no labels */
+    if (!labels && strcmp(cmd, COMMAND_NAMES[CMD_PREDICT]) != 0)
       return nnrt_cli_usage_error(c, cmd, "%s needs two paths for IDX data: the images, then the labels",
                              opt);
-    p->path[p->n++] = k->argv[++k->i];
+    if (labels)
+      p->path[p->n++] = k->argv[++k->i];
   }
   return 0;
 }
@@ -171,6 +174,11 @@ static const Option OPTIONS[] = {
   {"--weights-only", NULL, TRAIN, "save the weights without the optimizer state at the end",
    set_flag, AT(weights_only), 0},
   {"--weights", "PATH", PREDICT | EVAL, "weights to use", set_path, AT(weights), 0},
+  /* What predict and eval print (an option without a value is a flag). */
+  {"--out", "FILE", PREDICT, "write the answers to FILE as CSV (atomically) instead of stdout",
+   set_path, AT(out), 0},
+  {"--probs", NULL, PREDICT, "label each output with its class", set_flag, AT(probs), 0},
+  {"--json", NULL, EVAL, "print the metrics as one JSON object", set_flag, AT(json), 0},
 };
 enum { N_OPTIONS = sizeof OPTIONS / sizeof *OPTIONS };
 
@@ -278,19 +286,23 @@ static int open_check(const Cli *c, const char *path) {
   return NNRT_EXIT_OK;
 }
 
-/* Loads d as the loader of data.h does (scale factor applied), then standardises the inputs
+typedef int DataLoader(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
+                       size_t errlen);
+
+/* Loads d with load (a loader of data.h: scale factor applied), then standardises the inputs
  * with st when the model standardises. A file that cannot be opened is exit 3, a file the
  * loader rejects exit 1. */
-int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+static int load_with(const Cli *c, DataLoader *load, const NnrtData *d, const NnrtInputStats *st,
                      NnrtDataset *ds) {
   memset(ds, 0, sizeof *ds);
   int rc = NNRT_EXIT_OK;
   for (int i = 0; !rc && i < nnrt_data_files(d->kind); i++)
-    rc = open_check(c, nnrt_data_file_path(d, i));
+    if (nnrt_data_file_path(d, i)) /* predict's IDX images may come without labels */
+      rc = open_check(c, nnrt_data_file_path(d, i));
   if (rc)
     return rc;
   char msg[768] = "";
-  rc = nnrt_data_load(c->m, d, ds, msg, sizeof msg);
+  rc = load(c->m, d, ds, msg, sizeof msg);
   if (rc != 0) {
     nnrt_cli_say(c, "%s", msg);
     return rc == NNRT_EXIT_IO ? NNRT_EXIT_IO : NNRT_EXIT_DATA;
@@ -298,6 +310,16 @@ int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats 
   if (st && st->width > 0)
     nnrt_data_standardize(ds, st->mean, st->std);
   return NNRT_EXIT_OK;
+}
+
+int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+                     NnrtDataset *ds) {
+  return load_with(c, nnrt_data_load, d, st, ds);
+}
+
+int nnrt_cli_load_inputs(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+                         NnrtDataset *ds) {
+  return load_with(c, nnrt_data_load_inputs, d, st, ds);
 }
 
 /* ---- Weights ---- */

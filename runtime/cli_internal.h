@@ -1,7 +1,8 @@
 /* cli_internal: what the files of the command line share; not part of the ABI.
  * Contract: cli.c dispatches and prints help and messages, cli_args.c holds the table of options
  * and parses them (the one parser of training flags: the program's, the REPL's :train and nnc
- * run's) and loads the data and weights they name, cli_train.c and cli_cmd.c run the commands.
+ * run's) and loads the data and weights they name, cli_train.c, cli_predict.c and cli_cmd.c
+ * (eval) run the commands.
  * Every int function returns an exit code (NNRT_EXIT_*) and has said why when it is not 0. */
 #ifndef NNRT_CLI_INTERNAL_H
 #define NNRT_CLI_INTERNAL_H
@@ -43,6 +44,8 @@ typedef struct {
   int help;
   int weights_only; /* --weights-only: the final save without optimizer and run state */
   int from_stdin; /* predict - */
+  const char *out; /* predict --out */
+  int probs, json; /* predict --probs, eval --json */
   int n_values;
   char **values; /* predict's input values, argc entries */
 } Args;
@@ -64,14 +67,21 @@ void nnrt_cli_print_options(const Cli *c, Command cmd);
 NnrtData nnrt_cli_data_with_paths(const NnrtModel *m, const Paths *p);
 int nnrt_cli_load_dataset(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
                      NnrtDataset *ds);
+/* The same for the inputs alone (predict --data: nnrt_data_load_inputs). */
+int nnrt_cli_load_inputs(const Cli *c, const NnrtData *d, const NnrtInputStats *st,
+                         NnrtDataset *ds);
 int nnrt_cli_stats_new(const NnrtModel *m, NnrtInputStats *st);
 int nnrt_cli_load_weights(const Cli *c, float *ws, NnrtInputStats *st, const char *weights);
 
 /* cli_train.c */
 int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv);
 
-/* cli_cmd.c */
+/* cli_predict.c */
 int nnrt_cli_cmd_predict(const Cli *c, int argc, char **argv);
+/* Class i of the model's outputs: its name when the data names the classes, else i in buf. */
+const char *nnrt_cli_class_label(const NnrtModel *m, int64_t i, char *buf, size_t size);
+
+/* cli_cmd.c */
 int nnrt_cli_cmd_eval(const Cli *c, int argc, char **argv);
 
 #endif

@@ -106,6 +106,7 @@ typedef struct {
   int32_t n_cols;        /* cells of the first data row; 0 before it */
   const int32_t *x_cols; /* feature columns: d->x_cols or own_x_cols */
   int32_t *own_x_cols;
+  int inputs_only; /* nnrt_data_load_inputs: no targets read, the header detected */
 } Csv;
 
 static int is_blank(char ch, char delim) { return (ch == ' ' || ch == '\t') && ch != delim; }
@@ -193,14 +194,15 @@ static int is_target(const NnrtData *d, int32_t col) {
   return 0;
 }
 
-/* Every column that is not a target, in order: the features when none are named. */
-static int derive_x_cols(Csv *c) {
+/* Every column that is not a target, in order: the features when none are named; every column
+ * of a file of inputs alone (all_inputs). */
+static int derive_x_cols(Csv *c, int all_inputs) {
   c->own_x_cols = malloc((size_t)c->n_cols * sizeof *c->own_x_cols);
   if (!c->own_x_cols)
     return nnrt_data_fail(c->r, "out of memory at line %lld", (long long)c->lr.line_no);
   int32_t n = 0;
   for (int32_t col = 0; col < c->n_cols; col++)
-    if (!is_target(c->d, col))
+    if (all_inputs || !is_target(c->d, col))
       c->own_x_cols[n++] = col;
   c->x_cols = c->own_x_cols;
   if (n != c->m->input.width)
@@ -212,17 +214,28 @@ static int derive_x_cols(Csv *c) {
   return 0;
 }
 
-/* The first data row fixes the number of columns; the named ones must exist in it. */
+/* The first data row fixes the number of columns; the named ones must exist in it. A row of
+ * exactly the input's width read for its inputs alone is all inputs. */
 static int plan_columns(Csv *c) {
   const NnrtData *d = c->d;
   c->n_cols = c->n_cells;
-  for (int32_t i = 0; i < d->n_y_cols; i++)
+  if (c->inputs_only && c->n_cols == c->m->input.width)
+    return derive_x_cols(c, 1);
+  for (int32_t i = 0; i < d->n_y_cols && !c->inputs_only; i++)
     if (check_index(c, "target", d->y_cols[i]) != 0)
       return -1;
   for (int32_t i = 0; i < d->n_x_cols; i++)
     if (check_index(c, "feature", d->x_cols[i]) != 0)
       return -1;
-  return d->n_x_cols > 0 ? 0 : derive_x_cols(c);
+  return d->n_x_cols > 0 ? 0 : derive_x_cols(c, 0);
+}
+
+/* Forgets the plan of a line that turned out to be a header. */
+static void unplan_columns(Csv *c) {
+  free(c->own_x_cols);
+  c->own_x_cols = NULL;
+  c->x_cols = c->d->x_cols;
+  c->n_cols = 0;
 }
 
 /* Whether cell s is all number (then in *v). */
@@ -297,7 +310,7 @@ static int parse_row(Csv *c) {
   NnrtDataset *ds = c->out;
   if (nnrt_data_grow_rows(ds, &c->cap, c->r) != 0 ||
       parse_inputs(c, ds->x + ds->rows * ds->in_width) != 0 ||
-      parse_targets(c, ds->y + ds->rows * ds->target_width) != 0)
+      (!c->inputs_only && parse_targets(c, ds->y + ds->rows * ds->target_width) != 0))
     return -1;
   ds->rows++;
   return 0;
@@ -305,17 +318,40 @@ static int parse_row(Csv *c) {
 
 static int is_blank_line(const char *s) { return s[strspn(s, " \t")] == '\0'; }
 
+/* Whether the planned first line names its inputs rather than giving them: a header. */
+static int inputs_are_names(const Csv *c) {
+  for (int64_t j = 0; j < c->m->input.width; j++) {
+    double v;
+    if (!is_number(c->cells[c->x_cols[j]], &v))
+      return 1;
+  }
+  return 0;
+}
+
+/* The current line (split) as a data row, or skipped as the header it is when the first line of
+ * a file read for its inputs alone. */
+static int take_line(Csv *c, int first) {
+  if (c->n_cols == 0 && plan_columns(c) != 0)
+    return -1;
+  if (first && c->inputs_only && c->n_cells == c->n_cols && inputs_are_names(c)) {
+    unplan_columns(c);
+    return 0;
+  }
+  return parse_row(c);
+}
+
 static int read_csv(Csv *c) {
-  int header = c->d->header, any = 0, got;
+  int header = c->d->header && !c->inputs_only, any = 0, got;
   while ((got = next_line(&c->lr)) > 0) {
     if (is_blank_line(c->lr.line))
       continue;
+    int first = !any;
     any = 1;
     if (header) {
       header = 0;
       continue;
     }
-    if (split_cells(c) != 0 || (c->n_cols == 0 && plan_columns(c) != 0) || parse_row(c) != 0)
+    if (split_cells(c) != 0 || take_line(c, first) != 0)
       return -1;
   }
   if (got < 0 || nnrt_data_check_clean_end(c->lr.gz, c->r) != 0)
@@ -369,7 +405,7 @@ int nnrt_data_load_csv(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, c
   if (check_csv_columns(m, d, r) != 0)
     return -1;
   Csv c = {.m = m, .d = d, .r = r, .out = ds, .delim = d->delimiter ? (char)d->delimiter : ',',
-           .x_cols = d->x_cols, .lr = {.r = r}};
+           .x_cols = d->x_cols, .lr = {.r = r}, .inputs_only = ds->target_width == 0};
   if (!(c.lr.gz = nnrt_data_open_gz(r)))
     return -1;
   int rc = read_csv(&c);

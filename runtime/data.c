@@ -62,6 +62,13 @@ static size_t row_bytes(int64_t rows, int64_t width) {
   return (size_t)rows * (size_t)width * sizeof(float);
 }
 
+/* row_bytes, but never 0, so that a data set of inputs alone (target_width 0) still gets a
+ * pointer that is not NULL and cannot pass for a failed allocation. */
+static size_t alloc_bytes(int64_t rows, int64_t width) {
+  size_t n = row_bytes(rows, width);
+  return n ? n : sizeof(float);
+}
+
 /* Whether rows rows of the wider of ds's widths fit in a size_t of bytes. */
 static int rows_fit(const NnrtDataset *ds, int64_t rows) {
   int64_t widest = ds->in_width > ds->target_width ? ds->in_width : ds->target_width;
@@ -71,8 +78,8 @@ static int rows_fit(const NnrtDataset *ds, int64_t rows) {
 /* Room for exactly `rows` rows; used when the rows are already in memory. */
 int nnrt_data_alloc_rows(NnrtDataset *ds, int64_t rows, const Report *r) {
   if (rows_fit(ds, rows)) {
-    ds->x = malloc(row_bytes(rows, ds->in_width));
-    ds->y = malloc(row_bytes(rows, ds->target_width));
+    ds->x = malloc(alloc_bytes(rows, ds->in_width));
+    ds->y = malloc(alloc_bytes(rows, ds->target_width));
   }
   if (!ds->x || !ds->y)
     return nnrt_data_fail(r, "out of memory for %lld rows", (long long)rows);
@@ -84,10 +91,10 @@ int nnrt_data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r) {
   if (ds->rows < *cap)
     return 0;
   int64_t want = *cap ? *cap * 2 : FIRST_ROWS;
-  float *x = rows_fit(ds, want) ? realloc(ds->x, row_bytes(want, ds->in_width)) : NULL;
+  float *x = rows_fit(ds, want) ? realloc(ds->x, alloc_bytes(want, ds->in_width)) : NULL;
   if (x)
     ds->x = x;
-  float *y = x ? realloc(ds->y, row_bytes(want, ds->target_width)) : NULL;
+  float *y = x ? realloc(ds->y, alloc_bytes(want, ds->target_width)) : NULL;
   if (!y)
     return nnrt_data_fail(r, "out of memory after %lld rows", (long long)ds->rows);
   ds->y = y;
@@ -97,10 +104,10 @@ int nnrt_data_grow_rows(NnrtDataset *ds, int64_t *cap, const Report *r) {
 
 /* Gives back the unused tail of a data set that grew by doubling; keeping it is harmless. */
 void nnrt_data_shrink_to_rows(NnrtDataset *ds) {
-  float *x = realloc(ds->x, row_bytes(ds->rows, ds->in_width));
+  float *x = realloc(ds->x, alloc_bytes(ds->rows, ds->in_width));
   if (x)
     ds->x = x;
-  float *y = realloc(ds->y, row_bytes(ds->rows, ds->target_width));
+  float *y = realloc(ds->y, alloc_bytes(ds->rows, ds->target_width));
   if (y)
     ds->y = y;
 }
@@ -148,6 +155,8 @@ static int copy_table_row(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds
       return nnrt_data_fail(r, "row %lld: input value %lld (%g) is not a finite float after scaling",
                        (long long)i + 1, (long long)j + 1, (double)d->x[i * ds->in_width + j]);
   }
+  if (ds->target_width == 0)
+    return 0;
   if (m->n_classes > 0)
     return nnrt_data_put_label(r, "row", i + 1, d->y[i], m->n_classes, y);
   for (int64_t j = 0; j < ds->target_width; j++)
@@ -279,15 +288,27 @@ static int load_kind(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, con
   return sources[i].load(m, d, ds, r);
 }
 
-int nnrt_data_load(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
-                   size_t errlen) {
-  *out = (NnrtDataset){.in_width = m->input.width, .target_width = m->target.width};
+/* Loads into out, whose target_width says whether targets are read (0: inputs alone). */
+static int load_into(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
+                     size_t errlen) {
   Report r = {nnrt_data_files(d->kind) ? (d->path ? d->path : "(no path)") : NULL, err, errlen,
               NULL};
   if (load_kind(m, d, out, &r) == 0)
     return 0;
   nnrt_dataset_free(out);
   return -1;
+}
+
+int nnrt_data_load(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
+                   size_t errlen) {
+  *out = (NnrtDataset){.in_width = m->input.width, .target_width = m->target.width};
+  return load_into(m, d, out, err, errlen);
+}
+
+int nnrt_data_load_inputs(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
+                          size_t errlen) {
+  *out = (NnrtDataset){.in_width = m->input.width, .target_width = 0};
+  return load_into(m, d, out, err, errlen);
 }
 
 /* ---- Probing ---- */

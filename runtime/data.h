@@ -47,6 +47,16 @@ typedef struct {
  * header describes is an error. */
 int nnrt_data_load(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
                    size_t errlen);
+/* The inputs alone of a file for predict (target_width 0; y holds nothing), so that a file
+ * without targets can be read as well as one laid out like the training data:
+ * CSV: the first non-blank line is a header when one of its input cells is not a number,
+ * whatever d->header says. A file whose first data row has exactly input.width cells holds the
+ * inputs in order; any other is read with d's feature columns (d->x_cols, else every column that
+ * is not one of d->y_cols), and its target cells are not read.
+ * IDX: d->labels_path may be NULL; when it is given, only its header is checked against the
+ * images (the labels themselves are not read). */
+int nnrt_data_load_inputs(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,
+                          size_t errlen);
 void nnrt_dataset_free(NnrtDataset *ds);
 
 /* Per-feature mean and (population) standard deviation of ds->x (std 0 becomes 1, and an empty

@@ -89,12 +89,16 @@ static int open_idx(Idx *f) {
   return read_dims(f);
 }
 
-static int check_idx_shapes(const NnrtModel *m, const Idx *in, const Idx *lab) {
+static int check_idx_images(const NnrtModel *m, const Idx *in) {
   if (in->count == 0)
     return nnrt_data_fail(&in->r, "no records");
   if (in->width != (uint64_t)m->input.width)
     return nnrt_data_fail(&in->r, "records of %llu values, but the model's input takes %lld",
                      (unsigned long long)in->width, (long long)m->input.width);
+  return 0;
+}
+
+static int check_idx_labels(const NnrtModel *m, const Idx *in, const Idx *lab) {
   if (lab->ndim != 1)
     return nnrt_data_fail(&lab->r, "a labels file has 1 dimension, this one has %d", lab->ndim);
   if (lab->count != in->count)
@@ -197,15 +201,24 @@ static int fill_targets(const NnrtModel *m, const NnrtData *d, const Idx *lab,
   return 0;
 }
 
+/* The labels' header, checked against the images when given; a data set of inputs alone
+ * (target_width 0) may go without. */
+static int open_labels(const NnrtModel *m, const NnrtDataset *ds, const Idx *in, Idx *lab) {
+  if (!lab->r.path)
+    return ds->target_width ? nnrt_data_fail(&in->r, "IDX data needs a labels file as well") : 0;
+  return open_idx(lab) || check_idx_labels(m, in, lab) ? -1 : 0;
+}
+
 int nnrt_data_load_idx(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds, const Report *r) {
   Idx in = {.r = *r}, lab = {.r = {d->labels_path, r->err, r->errlen}};
-  if (!d->labels_path)
-    return nnrt_data_fail(r, "IDX data needs a labels file as well");
   Body x = {.d = d}, y = {.d = NULL};
-  int rc = open_idx(&in) || open_idx(&lab) || check_idx_shapes(m, &in, &lab) ||
+  int rc = open_idx(&in) || check_idx_images(m, &in) || open_labels(m, ds, &in, &lab) ||
            read_idx_body(&in, &x);
   ds->x = x.floats; /* ds owns it from here, freed with ds on failure */
-  rc = rc || read_idx_body(&lab, &y) || fill_targets(m, d, &lab, y.bytes, ds);
+  if (!rc && ds->target_width == 0)
+    ds->rows = (int64_t)in.count;
+  else
+    rc = rc || read_idx_body(&lab, &y) || fill_targets(m, d, &lab, y.bytes, ds);
   if (in.gz)
     gzclose(in.gz);
   if (lab.gz)

@@ -272,3 +272,26 @@ static int skip_at_depth(JsonCursor *c, int depth) {
 int nnrt_json_skip_value(JsonCursor *c) { return skip_at_depth(c, 0); }
 
 int nnrt_json_at_end(JsonCursor *c) { return peek(c) < 0; }
+
+/* ---- Writing ---- */
+
+void nnrt_json_put_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+void nnrt_json_put_number(FILE *f, double v, const char *fmt) {
+  if (isfinite(v))
+    fprintf(f, fmt, v);
+  else
+    fputs("null", f);
+}

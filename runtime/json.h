@@ -1,4 +1,5 @@
-/* json: a strict, bounded JSON reader for the safetensors header, over a mutable buffer.
+/* json: a strict, bounded JSON reader for the safetensors header, over a mutable buffer, and
+ * the two writers of values that need care (strings, non-finite numbers).
  * Contract: it accepts exactly RFC 8259 syntax (no comments, no trailing commas, no leading
  * zeros), never reads outside [text, text + len), nests at most JSON_MAX_DEPTH deep, and
  * decodes strings in place (a decoded string is never longer than its source, so it is written
@@ -8,6 +9,7 @@
 #define NNRT_JSON_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { JSON_MAX_DEPTH = 32 };
 
@@ -36,5 +38,10 @@ int nnrt_json_number(JsonCursor *c, double *out);
 int nnrt_json_skip_value(JsonCursor *c);
 /* Whether only whitespace remains. */
 int nnrt_json_at_end(JsonCursor *c);
+
+/* Writing: s as a JSON string (quotes, backslashes and control characters escaped); v with
+ * printf format fmt, or null when it is not finite (JSON has no NaN nor infinity). */
+void nnrt_json_put_string(FILE *f, const char *s);
+void nnrt_json_put_number(FILE *f, double v, const char *fmt);
 
 #endif

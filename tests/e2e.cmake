@@ -48,3 +48,7 @@ foreach(mode flats-numpy flats-torch bars-torch)
                    ${PROJECT_SOURCE_DIR} ${mode})
   set_tests_properties(e2e_export_${mode} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
+# predict on new data (files without targets, streaming, class names, --out) and eval's metrics.
+add_test(NAME e2e_predict
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/predict.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_predict PROPERTIES LABELS e2e TIMEOUT 180 SKIP_RETURN_CODE 77)

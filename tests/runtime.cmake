@@ -32,3 +32,6 @@ nnc_unit_test(test_summary ${CMAKE_CURRENT_LIST_DIR}/unit/test_summary.c nnc_com
 # rule, the flag in step/evaluate/predict, weights files, --init, exact resume, info.
 nnc_unit_test(test_buffers ${CMAKE_CURRENT_LIST_DIR}/unit/test_buffers.c nnc_compiler nnrt)
 nnrt_white_box(test_buffers)
+# eval's metrics (metrics.h): per-class precision, recall, F1 and regression errors, by hand.
+nnc_unit_test(test_metrics ${CMAKE_CURRENT_LIST_DIR}/unit/test_metrics.c nnrt)
+nnrt_white_box(test_metrics)

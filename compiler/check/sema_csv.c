@@ -39,46 +39,6 @@ static int *csv_columns(Sema *s, const AstNode *v, const char *what, int ncols, 
   return ok ? cols : NULL;
 }
 
-static void csv_class_names(Sema *s, const Model *m, const AstNode *v, DataSettings *out) {
-  if (!m->n_classes) {
-    diag_error(s->d, v->loc, "'classes' names the labels of a class target, but %s",
-               m->target.present ? arena_printf(s->arena, "target '%s' is real-valued",
-                                        m->target.name)
-                         : "the model has no target");
-    return;
-  }
-  if (v->kind != AST_ARRAY) {
-    diag_error(s->d, v->loc, "'classes' must be an array of names, e.g. [\"cat\", \"dog\"]");
-    return;
-  }
-  const char **names = ARENA_ARRAY(s->arena, const char *, v->u.array.n);
-  int i = 0;
-  bool ok = true;
-  for (const AstNode *e = v->u.array.elems; e; e = e->next, i++) {
-    if (e->kind != AST_STRING) {
-      diag_error(s->d, e->loc, "a class name must be a string in double quotes");
-      ok = false;
-      continue;
-    }
-    names[i] = e->u.str.value;
-    for (int j = 0; j < i; j++)
-      if (names[j] && !strcmp(names[j], names[i])) {
-        diag_error(s->d, e->loc, "class '%s' is listed twice", names[i]);
-        ok = false;
-      }
-  }
-  if (v->u.array.n != m->n_classes) {
-    diag_error(s->d, v->loc, "'classes' lists %d name%s; target '%s' has %d classes",
-               v->u.array.n, v->u.array.n == 1 ? "" : "s", m->target.name,
-               m->n_classes);
-    ok = false;
-  }
-  if (ok) {
-    out->n_class_names = v->u.array.n;
-    out->class_names = names;
-  }
-}
-
 /* A class target's column that holds names (blue, red) needs classes = [...]: said at compile
  * time with the names of the first lines, rather than by the loader at run time. */
 static void class_names_needed(Sema *s, const Model *m, const AstNode *call, const NnrtProbe *p,
@@ -180,8 +140,7 @@ void sema_csv_source(Sema *s, const Model *m, const AstNode *v, const SemaSource
   }
   if (header)
     sema_bool(s, header, "header", &out->header);
-  if (sema_arg_of(&a, "classes"))
-    csv_class_names(s, m, sema_arg_of(&a, "classes"), out);
+  sema_classes_arg(s, m, &a, out);
   if (a.npos < 1) {
     diag_error(s->d, v->loc, "csv needs a file name: csv(\"data.csv\")");
     return;

@@ -168,6 +168,50 @@ void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out
   out->positive = (int)k;
 }
 
+/* classes = ["name", ...]: the names of a class target's labels, 0.. in order. */
+void sema_classes_arg(Sema *s, const Model *m, const Args *a, DataSettings *out) {
+  const AstNode *v = sema_arg_of(a, "classes");
+  if (!v)
+    return;
+  if (!m->n_classes) {
+    diag_error(s->d, v->loc, "'classes' names the labels of a class target, but %s",
+               m->target.present ? arena_printf(s->arena, "target '%s' is real-valued",
+                                        m->target.name)
+                         : "the model has no target");
+    return;
+  }
+  if (v->kind != AST_ARRAY) {
+    diag_error(s->d, v->loc, "'classes' must be an array of names, e.g. [\"cat\", \"dog\"]");
+    return;
+  }
+  const char **names = ARENA_ARRAY(s->arena, const char *, v->u.array.n);
+  int i = 0;
+  bool ok = true;
+  for (const AstNode *e = v->u.array.elems; e; e = e->next, i++) {
+    if (e->kind != AST_STRING) {
+      diag_error(s->d, e->loc, "a class name must be a string in double quotes");
+      ok = false;
+      continue;
+    }
+    names[i] = e->u.str.value;
+    for (int j = 0; j < i; j++)
+      if (names[j] && !strcmp(names[j], names[i])) {
+        diag_error(s->d, e->loc, "class '%s' is listed twice", names[i]);
+        ok = false;
+      }
+  }
+  if (v->u.array.n != m->n_classes) {
+    diag_error(s->d, v->loc, "'classes' lists %d name%s; target '%s' has %d classes",
+               v->u.array.n, v->u.array.n == 1 ? "" : "s", m->target.name,
+               m->n_classes);
+    ok = false;
+  }
+  if (ok) {
+    out->n_class_names = v->u.array.n;
+    out->class_names = names;
+  }
+}
+
 /* The images' shape against the input. */
 static void idx_images(Sema *s, const Model *m, const AstNode *v, const NnrtProbe *img) {
   uint64_t values = 1;
@@ -195,6 +239,7 @@ static void sema_idx_source(Sema *s, const Model *m, const AstNode *v, const Sem
                     "name, e.g. scale = 1/255");
   sema_scaling_args(s, &a, out);
   sema_positive_arg(s, m, &a, out);
+  sema_classes_arg(s, m, &a, out);
   if (a.npos < 2) {
     diag_error(s->d, v->loc, "idx needs two file names: idx(\"images.gz\", \"labels.gz\")");
     return;

@@ -88,6 +88,7 @@ NnrtProbeStatus sema_probe(Sema *s, const AstNode *path_node, const DataSettings
                            NnrtProbe *p);
 void sema_scaling_args(Sema *s, const Args *a, DataSettings *out);
 void sema_positive_arg(Sema *s, const Model *m, const Args *a, DataSettings *out);
+void sema_classes_arg(Sema *s, const Model *m, const Args *a, DataSettings *out);
 
 /* --- sema_csv.c --- */
 

@@ -24,7 +24,7 @@
     ("header", "delimiter", "features", "targets", "classes", "scale", "standardize",           \
      "positive",))                                                                              \
   X(IDX, "idx", 2, sema_idx_source, nnrt_data_load_idx, nnrt_data_probe_idx,                    \
-    ("scale", "standardize", "positive",))
+    ("scale", "standardize", "positive", "classes",))
 
 /* A row's parenthesised arguments as a NULL-terminated initializer list. */
 #define NNRT_SOURCE_ARGS(args) {NNRT_SOURCE_UNPAREN args NULL}

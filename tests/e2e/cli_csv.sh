@@ -73,9 +73,14 @@ true\pred   lo  mid   hi
        lo    4    0    0
       mid    0    4    0
        hi    0    0    4
+class      precision  recall      f1  support
+lo            1.0000  1.0000  1.0000        4
+mid           1.0000  1.0000  1.0000        4
+hi            1.0000  1.0000  1.0000        4
+macro avg     1.0000  1.0000  1.0000       12
 TXT
 if grep -qE '^loss [0-9]+\.[0-9]{6}$' eval.out && tail -n +2 eval.out | cmp -s - want.txt; then
-  pass "eval: loss, accuracy 1.0000 and a 3x3 confusion matrix with the class names"
+  pass "eval: loss, accuracy 1.0000, a 3x3 confusion matrix and the scores, with the class names"
 else fail "eval printed:"; sed 's/^/  | /' eval.out; fi
 run evallo ./m eval --data lo.csv
 expect_rc evallo 0 "./m eval --data lo.csv"
@@ -87,7 +92,7 @@ else fail "eval --data lo.csv printed:"; sed 's/^/  | /' evallo.out; fi
 run pdata ./m predict --data b.csv
 expect_rc pdata 0 "./m predict --data b.csv"
 classes=$(sed 's/.*  class //' pdata.out | tr -d '\n')
-[ "$classes" = "000011112222" ] && pass "predict --data: 12 rows, classes 0 0 0 0 1 1 1 1 2 2 2 2" \
+[ "$classes" = "lolololomidmidmidmidhihihihi" ] && pass "predict --data: 12 rows, classes named lo x4, mid x4, hi x4" \
   || { fail "predict --data classes '$classes'"; show pdata; }
 [ "$(sed -n 5p pdata.out)" = "$(./m predict 1 0)" ] && pass "predict --data row 5 = predict 1 0" \
   || fail "predict --data row 5 differs from predict 1 0"

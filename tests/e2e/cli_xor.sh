@@ -64,8 +64,10 @@ ls -A | grep -q 'p\.svg\.tmp' && fail "a temporary file of the plot is left: $(l
 # ---- eval, info ----
 run eval ./xor eval
 expect_rc eval 0 "./xor eval"
-if grep -qE '^loss [0-9]+\.[0-9]{6}$' eval.out && [ "$(wc -l <eval.out)" -eq 1 ]; then
-  pass "eval prints 'loss X' (a regression: no accuracy, no confusion matrix)"
+if grep -qE '^loss [0-9]+\.[0-9]{6}$' eval.out && [ "$(wc -l <eval.out)" -eq 4 ] &&
+   grep -qE '^mae [0-9.e-]+$' eval.out && grep -qE '^rmse [0-9.e-]+$' eval.out &&
+   grep -qE '^r2 -?[0-9]+\.[0-9]{6}$' eval.out; then
+  pass "eval prints 'loss X', then mae, rmse and r2 (a regression: no accuracy, no confusion matrix)"
 else fail "eval printed: $(cat eval.out)"; fi
 holds 'a - b < 1e-4 && b - a < 1e-4' a="$(last_value eval.out "loss ")" b="$last_line" \
   && pass "eval's loss on the table is the final training loss" \

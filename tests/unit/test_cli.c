@@ -257,10 +257,12 @@ static void test_predict_values_and_stdin(void **state) {
   assert_string_equal(out_text, "1 0 0  class 0\n0 1 0  class 1\n0.5 0.25 3  class 2\n"
                                 "-1 -2 -0.5  class 2\n");
   assert_string_equal(err_text, "");
-  /* A bad line names its number (blank lines count) and exits 1 without printing anything. */
-  assert_int_equal(RUN_IN(&clf, "1 0 0\n\n1 2\n", argv0, "predict", "-"), NNRT_EXIT_DATA);
+  /* A bad line names its number (blank lines count) and exits 1, after the answers to the
+   * lines before it (a stream is answered line by line). */
+  assert_int_equal(RUN_IN(&clf, "1 0 0\n\n1 2\n0 1 0\n", argv0, "predict", "-"),
+                   NNRT_EXIT_DATA);
   assert_string_equal(err_text, "clf: standard input, line 3: expected 3 values, got 2\n");
-  assert_string_equal(out_text, "");
+  assert_string_equal(out_text, "1 0 0  class 0\n");
   assert_int_equal(RUN_IN(&clf, "1 x 0\n", argv0, "predict", "-"), NNRT_EXIT_DATA);
   assert_string_equal(err_text,
                       "clf: standard input, line 1: value 2 ('x') is not a finite number\n");
@@ -288,7 +290,7 @@ static void test_predict_data_csv(void **state) {
   const char *argv0 = tmp_path("csvclf");
   save_weights(&m, argv0);
   assert_int_equal(RUN(&m, argv0, "predict", "--data", csv), NNRT_EXIT_OK);
-  assert_string_equal(out_text, "1 0 0  class 0\n0 0.5 2  class 2\n3 1 1  class 0\n");
+  assert_string_equal(out_text, "1 0 0  class cat\n0 0.5 2  class eel\n3 1 1  class cat\n");
   assert_int_equal(RUN(&m, argv0, "predict", "--data", tmp_path("absent.csv")), NNRT_EXIT_IO);
   assert_non_null(strstr(err_text, "absent.csv': No such file or directory"));
   const char *bad = tmp_path("bad.csv");
@@ -296,6 +298,19 @@ static void test_predict_data_csv(void **state) {
   assert_int_equal(RUN(&m, argv0, "predict", "--data", bad), NNRT_EXIT_DATA);
   assert_non_null(strstr(err_text, "line 2"));
   assert_int_equal(RUN(&m, argv0, "predict", "--data", csv, "1", "2", "3"), NNRT_EXIT_USAGE);
+  /* Inputs alone, with or without a header (detected, whatever the train block says). */
+  const char *bare = tmp_path("bare.csv"), *named = tmp_path("named.csv");
+  write_text(bare, "1,0,0\n0,0.5,2\n3,1,1\n");
+  write_text(named, "a,b,c\n1,0,0\n0,0.5,2\n3,1,1\n");
+  const char *want = "1 0 0  class cat\n0 0.5 2  class eel\n3 1 1  class cat\n";
+  assert_int_equal(RUN(&m, argv0, "predict", "--data", bare), NNRT_EXIT_OK);
+  assert_string_equal(out_text, want);
+  assert_int_equal(RUN(&m, argv0, "predict", "--data", named), NNRT_EXIT_OK);
+  assert_string_equal(out_text, want);
+  /* --probs labels the outputs with the class names. */
+  assert_int_equal(RUN(&m, argv0, "predict", "--probs", "--data", bare), NNRT_EXIT_OK);
+  assert_string_equal(out_text, "cat=1 dog=0 eel=0  class cat\ncat=0 dog=0.5 eel=2  class eel\n"
+                                "cat=3 dog=1 eel=1  class cat\n");
 }
 
 /* ---- eval ---- */
@@ -312,7 +327,12 @@ static void test_eval_confusion_matrix(void **state) {
                       "true\\pred  0  1  2\n"
                       "        0  1  0  1\n"
                       "        1  1  2  0\n"
-                      "        2  0  0  1\n");
+                      "        2  0  0  1\n"
+                      "class      precision  recall      f1  support\n"
+                      "0             0.5000  0.5000  0.5000        2\n"
+                      "1             1.0000  0.6667  0.8000        3\n"
+                      "2             0.5000  1.0000  0.6667        1\n"
+                      "macro avg     0.6667  0.7222  0.6556        6\n");
   assert_string_equal(err_text, "");
   /* validation_split: the last third of the rows (labels 1 0, predictions 2 1 ... rows 5-6). */
   NnrtModel split = clf;
@@ -332,7 +352,12 @@ static void test_eval_confusion_matrix(void **state) {
                       "true\\pred  cat  dog  eel\n"
                       "      cat    1    1    0\n"
                       "      dog    0    1    0\n"
-                      "      eel    0    0    1\n");
+                      "      eel    0    0    1\n"
+                      "class      precision  recall      f1  support\n"
+                      "cat           1.0000  0.5000  0.6667        2\n"
+                      "dog           0.5000  1.0000  0.6667        1\n"
+                      "eel           1.0000  1.0000  1.0000        1\n"
+                      "macro avg     0.8333  0.8333  0.7778        4\n");
   /* Without --data the train block's missing file is an I/O error. */
   assert_int_equal(RUN(&m, tmp_path("csvclf"), "eval"), NNRT_EXIT_IO);
   assert_non_null(strstr(err_text, "train-absent.csv': No such file or directory"));
