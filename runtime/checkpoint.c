@@ -59,6 +59,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -469,4 +470,57 @@ int nnrt_keep_previous(const char *path, char *err, size_t errlen) {
   free(prev);
   free(tmp);
   return rc;
+}
+
+/* The pid of the run holding the lock file fd, as it wrote it (0 when unreadable). */
+static long lock_holder(int fd) {
+  char buf[32] = {0};
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  return n > 0 ? strtol(buf, NULL, 10) : 0;
+}
+
+/* Whether fd is still the file at path: a run that ends unlinks its lock file, and a run that
+ * opened the file just before must not hold a lock on a file nobody else sees. */
+static int still_at(int fd, const char *path) {
+  struct stat a, b;
+  return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+int nnrt_save_lock(NnrtSaveLock *l, const char *path, char *err, size_t errlen) {
+  snprintf(l->path, sizeof l->path, "%s.lock", path);
+  for (;;) {
+    l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (l->fd < 0) {
+      nnrt_errf(err, errlen, "cannot save '%s': %s", path, strerror(errno));
+      return -1;
+    }
+    if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
+      long pid = lock_holder(l->fd);
+      close(l->fd);
+      l->fd = -1;
+      if (pid > 0)
+        nnrt_errf(err, errlen, "cannot save '%s': it is in use by another training run (pid %ld)",
+                  path, pid);
+      else
+        nnrt_errf(err, errlen, "cannot save '%s': it is in use by another training run", path);
+      return -1;
+    }
+    if (still_at(l->fd, l->path))
+      break;
+    close(l->fd);
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, pid, (size_t)n, 0) != n) {
+    /* the pid only improves the second run's message */
+  }
+  return 0;
+}
+
+void nnrt_save_unlock(NnrtSaveLock *l) {
+  if (l->fd < 0)
+    return;
+  unlink(l->path);
+  close(l->fd);
+  l->fd = -1;
 }

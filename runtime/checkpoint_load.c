@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "checkpoint_internal.h"
+#include "data.h"
 #include "json.h"
 
 /* ---- Reading a safetensors header ---- */
@@ -25,13 +26,12 @@ static int json_fail(Loader *l, const JsonCursor *c) {
 
 static int open_file(Loader *l) {
   struct stat st;
-  l->f = fopen(l->path, "rb");
+  const char *why;
+  l->f = nnrt_fopen_regular(l->path, &why);
   if (!l->f)
-    return checkpoint_load_fail(l, "%s", strerror(errno));
+    return checkpoint_load_fail(l, "%s", why);
   if (fstat(fileno(l->f), &st) != 0)
     return checkpoint_load_fail(l, "%s", strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    return checkpoint_load_fail(l, "not a regular file");
   l->file_size = (uint64_t)st.st_size;
   return 0;
 }

@@ -277,13 +277,11 @@ NnrtData nnrt_cli_data_with_paths(const NnrtModel *m, const Paths *p) {
 }
 
 static int open_check(const Cli *c, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    nnrt_cli_say(c, "cannot load '%s': %s", path, strerror(errno));
-    return NNRT_EXIT_IO;
-  }
-  fclose(f);
-  return NNRT_EXIT_OK;
+  char err[512];
+  int rc = nnrt_check_readable(path, err, sizeof err);
+  if (rc)
+    nnrt_cli_say(c, "%s", err);
+  return rc;
 }
 
 typedef int DataLoader(const NnrtModel *m, const NnrtData *d, NnrtDataset *out, char *err,

@@ -315,5 +315,12 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
     return NNRT_EXIT_USAGE;
   }
   TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : c->weights};
-  return load_data_and_train(c, &t);
+  NnrtSaveLock lock;
+  if (nnrt_save_lock(&lock, t.save, msg, sizeof msg) != 0) {
+    nnrt_cli_say(c, "%s", msg);
+    return NNRT_EXIT_IO;
+  }
+  rc = load_data_and_train(c, &t);
+  nnrt_save_unlock(&lock);
+  return rc;
 }

@@ -5,12 +5,14 @@
 #include "data.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data_internal.h"
@@ -177,14 +179,60 @@ int nnrt_data_load_table(const NnrtModel *m, const NnrtData *d, NnrtDataset *ds,
   return 0;
 }
 
+/* ---- Opening files ---- */
+
+int nnrt_open_regular(const char *path, const char **why) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    *why = strerror(errno);
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *why = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
+    close(fd);
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+FILE *nnrt_fopen_regular(const char *path, const char **why) {
+  int fd = nnrt_open_regular(path, why);
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (fd >= 0 && !f) {
+    *why = strerror(errno);
+    close(fd);
+  }
+  return f;
+}
+
+int nnrt_check_readable(const char *path, char *err, size_t errlen) {
+  const char *why;
+  int fd = nnrt_open_regular(path, &why);
+  if (fd < 0) {
+    nnrt_errf(err, errlen, "cannot load '%s': %s", path, why);
+    return NNRT_EXIT_IO;
+  }
+  close(fd);
+  return NNRT_EXIT_OK;
+}
+
 /* ---- Reading through zlib ---- */
 
 gzFile nnrt_data_open_gz(const Report *r) {
+  const char *why = NULL;
   errno = 0;
-  gzFile gz = gzopen(r->path, "rb");
+  int fd = nnrt_open_regular(r->path, &why);
+  gzFile gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
   if (!gz) {
     int err = errno ? errno : ENOMEM;
-    nnrt_data_fail_as(r, NNRT_PROBE_CANNOT_OPEN, "%s", errno ? strerror(errno) : "out of memory");
+    if (fd >= 0)
+      close(fd), why = "out of memory";
+    nnrt_data_fail_as(r, NNRT_PROBE_CANNOT_OPEN, "%s", why);
     if (r->probe)
       r->probe->sys_errno = err;
   } else

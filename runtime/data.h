@@ -13,10 +13,22 @@
 #ifndef NNRT_DATA_H
 #define NNRT_DATA_H
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "nnrt.h"
 #include "nnrt_data.h" /* the limits, the source table and the probe */
+
+/* Opens path for reading, refusing what is not a regular file: a FIFO would block until some
+ * writer came, a device might never end, a directory fails later with a worse message. The fd,
+ * or -1 with *why ("No such file or directory", "is a directory", "not a regular file"). */
+int nnrt_open_regular(const char *path, const char **why);
+/* The same as a stdio stream. */
+FILE *nnrt_fopen_regular(const char *path, const char **why);
+/* 0 when path opens as nnrt_open_regular says, else NNRT_EXIT_IO with "cannot load 'PATH': why"
+ * in err: the check before a loader runs, so that a file that cannot be read is an I/O error
+ * (exit 3) and what the loader rejects is bad data (exit 1). */
+int nnrt_check_readable(const char *path, char *err, size_t errlen);
 
 /* A data set in memory: rows inputs of in_width floats and targets of target_width floats
  * (one-hot rows for a model with classes). */

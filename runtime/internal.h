@@ -87,6 +87,17 @@ int nnrt_save_run(const NnrtModel *m, const float *ws, const NnrtInputStats *st,
  * link (a copy where links fail) renamed over PATH.prev, so PATH stays in place and PATH.prev is
  * always whole. nnrt_train_on calls it before a run's first save. 0, or -1 with err set. */
 int nnrt_keep_previous(const char *path, char *err, size_t errlen);
+/* The lock of a training run that saves to path (checkpoint.c): an advisory lock on PATH.lock,
+ * taken before the run starts and given back when it ends, so that a second run saving to the
+ * same path is refused at once ("... is in use by another training run (pid N)") instead of
+ * overwriting the first one's checkpoints. The kernel drops the lock of a killed run; the next
+ * run reuses its file. -1 with the message in err when the lock is held or cannot be made. */
+typedef struct {
+  int fd;
+  char path[4096];
+} NnrtSaveLock;
+int nnrt_save_lock(NnrtSaveLock *l, const char *path, char *err, size_t errlen);
+void nnrt_save_unlock(NnrtSaveLock *l);
 /* Reads the checkpoint at path into ws (parameters, optimizer state), rs->order, rs->best (when
  * not NULL) and the rest of *rs; the caller sets rs->rows, batch, epochs, order and best first.
  * The file must have m's model_hash, this run's batch and row count, and the statistics in st

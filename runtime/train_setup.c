@@ -245,16 +245,6 @@ void nnrt_init_params(const NnrtModel *m, float *ws, uint64_t seed) {
 
 /* ---- A run's data ---- */
 
-static int open_check(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    nnrt_errf(err, errlen, "cannot load '%s': %s", path, strerror(errno));
-    return NNRT_EXIT_IO;
-  }
-  fclose(f);
-  return NNRT_EXIT_OK;
-}
-
 /* Loads one source. A file that cannot be opened is an I/O error (exit 3), found before the
  * loader runs; everything the loader rejects is bad data (exit 1) unless it says
  * NNRT_EXIT_IO itself. Messages read "cannot load 'PATH': why". */
@@ -262,7 +252,7 @@ static int load_source(const NnrtModel *m, const NnrtData *d, const char *what, 
                        char *err, size_t errlen) {
   int rc = NNRT_EXIT_OK;
   for (int i = 0; rc == NNRT_EXIT_OK && i < nnrt_data_files(d->kind); i++)
-    rc = open_check(nnrt_data_file_path(d, i), err, errlen);
+    rc = nnrt_check_readable(nnrt_data_file_path(d, i), err, errlen);
   if (rc != NNRT_EXIT_OK)
     return rc;
   char msg[768] = "";

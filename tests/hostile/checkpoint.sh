@@ -94,7 +94,7 @@ case $CASE in
     : >empty.st
     refused empty empty.st "file is too short for a safetensors header (0 bytes)" "an empty file"
     mkdir dir.st
-    refused dir dir.st "not a regular file" "a directory" ;;
+    refused dir dir.st "is a directory" "a directory" ;;
   *) echo "checkpoint.sh: unknown case '$CASE'"; exit 2 ;;
 esac
 finish
