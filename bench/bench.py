@@ -100,18 +100,47 @@ class Bench:
         return peers
 
     def coretype(self):
-        """OPENBLAS_CORETYPE: the caller's if set; SkylakeX on a CPU with AVX-512 (OpenBLAS
-        0.3.21 misdetects some of those); else unset (OpenBLAS's own detection: on AMD Zen 2,
-        which has no AVX-512, SkylakeX kernels die with SIGILL)."""
-        if "OPENBLAS_CORETYPE" in os.environ:
-            return os.environ["OPENBLAS_CORETYPE"]
+        """OPENBLAS_CORETYPE for the peers: the fastest correct of the candidates, probed once
+        (bench/peers/blas_probe.py: a float32 product checked against float64, then timed on
+        one thread). The candidates are the caller's OPENBLAS_CORETYPE (the environment may set
+        a conservative one), SkylakeX on a CPU with AVX-512 (OpenBLAS 0.3.21 misdetects some of
+        those) and OpenBLAS's own detection. A candidate that dies (SkylakeX kernels on a CPU
+        without AVX-512 raise SIGILL) or computes wrongly is dropped. None: the detection."""
+        if hasattr(self, "_coretype"):
+            return self._coretype
+        if not getattr(self, "peers", None):  # still looking for them, or none
+            return None
+        cands = []
+        if os.environ.get("OPENBLAS_CORETYPE"):
+            cands.append(os.environ["OPENBLAS_CORETYPE"])
         try:
             with open("/proc/cpuinfo") as f:
-                if re.search(r"\bavx512f\b", f.read()):
-                    return "SkylakeX"
+                if re.search(r"\bavx512f\b", f.read()) and "SkylakeX" not in cands:
+                    cands.append("SkylakeX")
         except OSError:
             pass
-        return None
+        cands.append(None)
+        self.blas_probes = []
+        best = None
+        for ct in cands:
+            env = {k: v for k, v in self.env.items() if k != "OPENBLAS_CORETYPE"}
+            if ct:
+                env["OPENBLAS_CORETYPE"] = ct
+            env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+            p = subprocess.run([PY, os.path.join(HERE, "peers", "blas_probe.py")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            r = {"coretype": ct or "(detected)", "ok": False, "gflops": None}
+            if p.returncode == 0 and p.stdout.strip():
+                got = json.loads(p.stdout.strip().splitlines()[-1])
+                r.update(ok=got["ok"], gflops=round(got["gflops"], 1),
+                         max_rel_err=got["max_rel_err"])
+            else:
+                r["died"] = p.returncode
+            self.blas_probes.append(r)
+            if r["ok"] and (best is None or r["gflops"] > best[1]):
+                best = (ct, r["gflops"])
+        self._coretype = best[0] if best else None
+        return self._coretype
 
     def peer_env(self, threads):
         env = dict(self.env)
@@ -150,6 +179,10 @@ class Bench:
         except (OSError, AttributeError):
             pass
         m["openblas_coretype_set"] = self.coretype()
+        for r in getattr(self, "blas_probes", []):
+            m[f"openblas_probe {r['coretype']}"] = (
+                f"{r['gflops']} GFLOP/s 1 thread, float32 vs float64 ok" if r["ok"]
+                else f"dropped ({'died, exit ' + str(r.get('died')) if 'died' in r else 'wrong'})")
         if self.peers:
             e = self.peer_env(1)
             e["OPENBLAS_VERBOSE"] = "2"
