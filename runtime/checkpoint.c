@@ -175,23 +175,9 @@ static int saved_tensors(const NnrtModel *m, float *ws, const NnrtInputStats *st
 
 /* ---- Saving ---- */
 
-static void put_json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void put_tensor_entry(FILE *f, const Tensor *p, uint64_t begin) {
   fputc(',', f);
-  put_json_string(f, p->name);
+  nnrt_json_put_string(f, p->name);
   fprintf(f, ":{\"dtype\":\"%s\",\"shape\":[", dtype_name[p->dtype]);
   for (int d = 0; d < p->rank; d++)
     fprintf(f, "%s%lld", d ? "," : "", (long long)p->dim[d]);
@@ -207,7 +193,7 @@ __attribute__((format(printf, 3, 4))) static void put_meta(FILE *f, const char *
   vsnprintf(value, sizeof value, fmt, ap);
   va_end(ap);
   fprintf(f, ",\"%s\":", key);
-  put_json_string(f, value);
+  nnrt_json_put_string(f, value);
 }
 
 static void put_rng(FILE *f, const char *key, const NnrtRng *r) {
@@ -246,7 +232,7 @@ static char *build_header(const NnrtModel *m, const TensorList *l, const NnrtRun
   if (!f)
     return NULL;
   fputs("{\"__metadata__\":{\"format\":\"nnc\",\"model\":", f);
-  put_json_string(f, m->name);
+  nnrt_json_put_string(f, m->name);
   put_meta(f, "model_hash", "%016" PRIx64, m->model_hash);
   if (rs)
     put_run_metadata(f, rs);
