@@ -8,33 +8,7 @@ NNC=$1
 SRC=$2
 . "$(dirname "$0")/lib.sh"
 
-classifier_model m >m.nn
-cat >>m.nn <<'NN'
-train m {
-  data      = csv("a.csv", header = true, classes = ["lo", "mid", "hi"])
-  optimizer = adam(lr = 0.05)
-  epochs    = 80
-  batch     = 4
-  seed      = 3
-  log_every = 40
-}
-NN
-# Three clusters: x near (0,0) lo, near (1,0) mid, near (0,1) hi.
-cat >a.csv <<'CSV'
-u,v,label
-0,0,lo
-0.1,0.2,lo
-0.2,0.1,lo
-0.1,0,lo
-1,0,mid
-0.9,0.1,mid
-1.1,0.2,mid
-1,0.1,mid
-0,1,hi
-0.1,0.9,hi
-0.2,1.1,hi
-0,1.1,hi
-CSV
+clusters_model_and_data
 # The same clusters, and a file where every row is labelled lo.
 cp a.csv b.csv
 { echo "u,v,label"; tail -n +2 a.csv | sed 's/,[a-z]*$/,lo/'; } >lo.csv

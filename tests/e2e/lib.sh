@@ -177,3 +177,34 @@ model $1 {
 }
 MODEL
 }
+
+# clusters_model_and_data: m.nn, classifier_model m with a train block on a.csv (Adam, 80
+# epochs), and a.csv: three clusters of named classes, x near (0,0) lo, (1,0) mid, (0,1) hi.
+clusters_model_and_data() {
+  classifier_model m >m.nn
+  cat >>m.nn <<'NN'
+train m {
+  data      = csv("a.csv", header = true, classes = ["lo", "mid", "hi"])
+  optimizer = adam(lr = 0.05)
+  epochs    = 80
+  batch     = 4
+  seed      = 3
+  log_every = 40
+}
+NN
+  cat >a.csv <<'CSV'
+u,v,label
+0,0,lo
+0.1,0.2,lo
+0.2,0.1,lo
+0.1,0,lo
+1,0,mid
+0.9,0.1,mid
+1.1,0.2,mid
+1,0.1,mid
+0,1,hi
+0.1,0.9,hi
+0.2,1.1,hi
+0,1.1,hi
+CSV
+}
