@@ -103,7 +103,7 @@ static int max_int(int a, int b) { return a > b ? a : b; }
 /* Row label i of the confusion matrix: the class, with its number when columns are numbered. */
 static const char *row_label(const NnrtModel *m, int i, int numbered, char *buf, size_t size) {
   char name[64];
-  const char *label = nnrt_cli_class_label(m, i, name, sizeof name);
+  const char *label = nnrt_class_label(m, i, name, sizeof name);
   if (!numbered)
     return label;
   snprintf(buf, size, "%d %s", i, label);
@@ -115,7 +115,7 @@ static void print_confusion(const Cli *c, const Eval *e) {
   char buf[96];
   int names = 1, counts = 1, numbered = 0;
   for (int i = 0; i < e->k; i++)
-    names = max_int(names, (int)strlen(nnrt_cli_class_label(m, i, buf, sizeof buf)));
+    names = max_int(names, (int)strlen(nnrt_class_label(m, i, buf, sizeof buf)));
   for (int i = 0; i < e->k * e->k; i++)
     counts = max_int(counts, snprintf(buf, sizeof buf, "%lld", (long long)e->confusion[i]));
   int w = max_int((int)strlen("true\\pred"), names);
@@ -131,7 +131,7 @@ static void print_confusion(const Cli *c, const Eval *e) {
     char label[64];
     if (numbered)
       snprintf(label, sizeof label, "%d", j);
-    fprintf(c->out, "  %*s", cw, numbered ? label : nnrt_cli_class_label(m, j, buf, sizeof buf));
+    fprintf(c->out, "  %*s", cw, numbered ? label : nnrt_class_label(m, j, buf, sizeof buf));
   }
   fputc('\n', c->out);
   for (int i = 0; i < e->k; i++) {
@@ -147,12 +147,12 @@ static void print_class_scores(const Cli *c, const Eval *e) {
   char buf[64];
   int w = (int)strlen("macro avg");
   for (int i = 0; i < e->k; i++)
-    w = max_int(w, (int)strlen(nnrt_cli_class_label(c->m, i, buf, sizeof buf)));
+    w = max_int(w, (int)strlen(nnrt_class_label(c->m, i, buf, sizeof buf)));
   fprintf(c->out, "%-*s  precision  recall      f1  support\n", w, "class");
   for (int i = 0; i <= e->k; i++) {
     const NnrtClassScore *s = &e->scores[i];
     fprintf(c->out, "%-*s  %9.4f  %6.4f  %6.4f  %7lld\n", w,
-            i < e->k ? nnrt_cli_class_label(c->m, i, buf, sizeof buf) : "macro avg",
+            i < e->k ? nnrt_class_label(c->m, i, buf, sizeof buf) : "macro avg",
             s->precision, s->recall, s->f1, (long long)s->support);
   }
 }
@@ -197,7 +197,7 @@ static void put_classes(FILE *f, const NnrtModel *m, const Eval *e) {
   fprintf(f, ", \"classes\": [");
   for (int i = 0; i < e->k; i++) {
     fprintf(f, i ? ", {\"name\": " : "{\"name\": ");
-    nnrt_json_put_string(f, nnrt_cli_class_label(m, i, buf, sizeof buf));
+    nnrt_json_put_string(f, nnrt_class_label(m, i, buf, sizeof buf));
     fprintf(f, ", ");
     put_score(f, &e->scores[i]);
   }
@@ -250,7 +250,7 @@ static int eval_data(const Cli *c, const Args *a, const NnrtInputStats *st, Nnrt
     return rc;
   NnrtDataset val;
   char msg[512];
-  if (nnrt_data_split(ds, m->validation_split, &val, msg, sizeof msg) != 0) {
+  if (nnrt_hold_out(m, ds, &val, msg, sizeof msg) != 0) {
     nnrt_cli_say(c, "cannot hold out validation_split %g of the training data: %s", m->validation_split,
             msg);
     return NNRT_EXIT_DATA;

@@ -78,8 +78,6 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv);
 
 /* cli_predict.c */
 int nnrt_cli_cmd_predict(const Cli *c, int argc, char **argv);
-/* Class i of the model's outputs: its name when the data names the classes, else i in buf. */
-const char *nnrt_cli_class_label(const NnrtModel *m, int64_t i, char *buf, size_t size);
 
 /* cli_cmd.c */
 int nnrt_cli_cmd_eval(const Cli *c, int argc, char **argv);

@@ -17,14 +17,6 @@
 
 /* ---- Printing outputs ---- */
 
-const char *nnrt_cli_class_label(const NnrtModel *m, int64_t i, char *buf, size_t size) {
-  const NnrtData *d = &m->train;
-  if (d->class_names && i < d->n_class_names && d->class_names[i])
-    return d->class_names[i];
-  snprintf(buf, size, "%lld", (long long)i);
-  return buf;
-}
-
 void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
   for (int64_t i = 0; i < n; i++) {
     if (i)
@@ -35,7 +27,7 @@ void nnrt_print_row(FILE *out, const float *v, int64_t n, const char *fmt) {
 
 /* The class of a classifier's outputs y: its name when the data names the classes. */
 static const char *class_of(const NnrtModel *m, const float *y, char *buf, size_t size) {
-  return nnrt_cli_class_label(m, nnrt_argmax(y, m->output.width), buf, size);
+  return nnrt_class_label(m, nnrt_argmax(y, m->output.width), buf, size);
 }
 
 /* The outputs of one row, then "  class K" for a classifier (K its name when known). */
@@ -75,7 +67,7 @@ static void put_csv_cell(FILE *f, const char *s) {
  * wider than one value). */
 static const char *output_label(const NnrtModel *m, int64_t j, char *buf, size_t size) {
   if (m->n_classes > 0)
-    return nnrt_cli_class_label(m, j, buf, size);
+    return nnrt_class_label(m, j, buf, size);
   const char *name = m->output.name ? m->output.name : "output";
   if (m->output.width == 1)
     return name;

@@ -209,6 +209,8 @@ static int run_data(const Cli *c, const TrainRun *t, NnrtTrainData **own,
     }
   }
   *td = *slot;
+  if (nnrt_train_data_warning(*td))
+    nnrt_cli_say(c, "warning: %s", nnrt_train_data_warning(*td));
   if (!c->state)
     return NNRT_EXIT_OK;
   if (c->state->interrupted && c->state->interrupted()) {

@@ -27,7 +27,16 @@ struct NnrtTrainData {
   NnrtDataset train;  /* the rows nnrt_train_on trains on */
   NnrtDataset val;    /* val.rows == 0: no validation */
   NnrtInputStats stats;
+  char warning[320];  /* what the host should say about the data before training; "" none */
 };
+
+/* Class i of the model's outputs: its name when the data names the classes, else i in buf. */
+const char *nnrt_class_label(const NnrtModel *m, int64_t i, char *buf, size_t size);
+
+/* validation_split's rows of ds into *val, as training holds them out and eval evaluates them:
+ * the last fraction of the rows (Keras's rule), or with split_shuffle a seeded random part (the
+ * rows are permuted first, nnrt_rng_seed(seed ^ NNRT_SPLIT_SEED_XOR)). 0, or -1 with err set. */
+int nnrt_hold_out(const NnrtModel *m, NnrtDataset *ds, NnrtDataset *val, char *err, size_t errlen);
 
 /* Fills every noise tensor of m as its kind says (NnrtNoiseKind): for a training step (r given)
  * dropout masks with Bernoulli(1 - p) / (1 - p) draws from r and the training flag with 1; for

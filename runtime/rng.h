@@ -13,13 +13,15 @@
  * nnrt_rng_seed(seed ^ NNRT_SHUFFLE_SEED_XOR), so changing how many parameters a model has
  * does not change its data order; dropout masks use nnrt_rng_seed(seed ^ NNRT_DROPOUT_SEED_XOR),
  * one uniform float per mask element (dropped when u < p), masks in descriptor order, max_batch
- * rows each, before every step. */
+ * rows each, before every step; split_shuffle permutes the rows before validation_split takes
+ * its part with nnrt_rng_seed(seed ^ NNRT_SPLIT_SEED_XOR). */
 #ifndef NNRT_RNG_H
 #define NNRT_RNG_H
 #include <stdint.h>
 
 #define NNRT_SHUFFLE_SEED_XOR UINT64_C(0x53485546464c4521) /* "SHUFFLE!" */
 #define NNRT_DROPOUT_SEED_XOR UINT64_C(0x44524f504f555421) /* "DROPOUT!" */
+#define NNRT_SPLIT_SEED_XOR UINT64_C(0x53504c4954524f57)   /* "SPLITROW" */
 
 typedef struct {
   uint64_t s[4];

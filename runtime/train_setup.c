@@ -4,6 +4,7 @@
  * Contract: every check returns 0, or -1 with err set; nothing here prints. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,6 +279,94 @@ static int load_source(const NnrtModel *m, const NnrtData *d, const char *what, 
   return NNRT_EXIT_OK;
 }
 
+/* Permutes the rows of ds (inputs and targets together) by a seeded shuffle. */
+static int permute_rows(NnrtDataset *ds, uint64_t seed) {
+  int64_t n = ds->rows, wx = ds->in_width, wy = ds->target_width;
+  int64_t *idx = malloc((size_t)n * sizeof *idx);
+  float *x = malloc((size_t)(n * wx) * sizeof(float)), *y = malloc((size_t)(n * wy) * sizeof(float));
+  if (!idx || !x || !y) {
+    free(idx), free(x), free(y);
+    return -1;
+  }
+  for (int64_t i = 0; i < n; i++)
+    idx[i] = i;
+  NnrtRng r;
+  nnrt_rng_seed(&r, seed ^ NNRT_SPLIT_SEED_XOR);
+  nnrt_rng_shuffle(&r, idx, n);
+  for (int64_t i = 0; i < n; i++) {
+    memcpy(x + i * wx, ds->x + idx[i] * wx, (size_t)wx * sizeof(float));
+    memcpy(y + i * wy, ds->y + idx[i] * wy, (size_t)wy * sizeof(float));
+  }
+  free(idx), free(ds->x), free(ds->y);
+  ds->x = x, ds->y = y;
+  return 0;
+}
+
+int nnrt_hold_out(const NnrtModel *m, NnrtDataset *ds, NnrtDataset *val, char *err, size_t errlen) {
+  if (m->split_shuffle && permute_rows(ds, m->seed) != 0) {
+    nnrt_errf(err, errlen, "out of memory for shuffling %lld rows", (long long)ds->rows);
+    return -1;
+  }
+  return nnrt_data_split(ds, m->validation_split, val, err, errlen);
+}
+
+const char *nnrt_class_label(const NnrtModel *m, int64_t i, char *buf, size_t size) {
+  const NnrtData *d = &m->train;
+  if (d->class_names && i < d->n_class_names && d->class_names[i])
+    return d->class_names[i];
+  snprintf(buf, size, "%lld", (long long)i);
+  return buf;
+}
+
+/* The rows of each class in ds (one-hot targets), into count[n_classes]. */
+static void count_classes(const NnrtModel *m, const NnrtDataset *ds, int64_t *count) {
+  memset(count, 0, (size_t)m->n_classes * sizeof *count);
+  for (int64_t i = 0; i < ds->rows; i++) {
+    const float *y = ds->y + i * ds->target_width;
+    int64_t best = 0;
+    for (int64_t k = 1; k < m->n_classes; k++)
+      if (y[k] > y[best])
+        best = k;
+    count[best]++;
+  }
+}
+
+/* The warning for held-out rows whose classes are not those of the training rows: one class
+ * only, or a total variation distance between the two label distributions above 0.25. Fewer
+ * than MIN_ROWS held-out rows say little about a distribution, so they get none. */
+static void check_held_out(const NnrtModel *m, NnrtTrainData *td) {
+  enum { MAX_CLASSES = 4096, MIN_ROWS = 10 };
+  if (m->n_classes < 2 || m->n_classes > MAX_CLASSES || m->split_shuffle || td->val.rows < MIN_ROWS)
+    return;
+  int64_t a[MAX_CLASSES], b[MAX_CLASSES];
+  count_classes(m, &td->train, a);
+  count_classes(m, &td->val, b);
+  int64_t seen = 0, only = 0, gap_k = 0;
+  double tv = 0, gap = -1;
+  for (int64_t k = 0; k < m->n_classes; k++) {
+    if (b[k])
+      seen++, only = k;
+    double d = (double)b[k] / (double)td->val.rows - (double)a[k] / (double)td->train.rows;
+    tv += fabs(d) / 2;
+    if (fabs(d) > gap)
+      gap = fabs(d), gap_k = k;
+  }
+  char name[32], *w = td->warning;
+  size_t size = sizeof td->warning;
+  const char *hint = "the file may be sorted by class; set split_shuffle = true to hold out a "
+                     "seeded random part instead";
+  if (seen == 1)
+    snprintf(w, size, "the %lld rows validation_split holds out (the last of the file) are all "
+             "of class %s: %s", (long long)td->val.rows,
+             nnrt_class_label(m, only, name, sizeof name), hint);
+  else if (tv > 0.25)
+    snprintf(w, size, "the %lld rows validation_split holds out (the last of the file) have other "
+             "classes than the training rows (class %s: %.0f%% of them, %.0f%% of the training "
+             "rows): %s", (long long)td->val.rows, nnrt_class_label(m, gap_k, name, sizeof name),
+             100.0 * (double)b[gap_k] / (double)td->val.rows,
+             100.0 * (double)a[gap_k] / (double)td->train.rows, hint);
+}
+
 static int load_all(const NnrtModel *m, NnrtTrainData *td, char *err, size_t errlen) {
   int rc = load_source(m, &m->train, "training", &td->train, err, errlen);
   if (rc)
@@ -288,11 +377,12 @@ static int load_all(const NnrtModel *m, NnrtTrainData *td, char *err, size_t err
       return rc;
   } else if (m->validation_split > 0) {
     char msg[512] = "";
-    if (nnrt_data_split(&td->train, m->validation_split, &td->val, msg, sizeof msg) != 0) {
+    if (nnrt_hold_out(m, &td->train, &td->val, msg, sizeof msg) != 0) {
       nnrt_errf(err, errlen, "cannot hold out validation_split %g of the training data: %s",
                 m->validation_split, msg);
       return NNRT_EXIT_DATA;
     }
+    check_held_out(m, td);
   }
   if (m->train.scaling == NNRT_SCALE_STANDARDIZE) {
     int64_t w = m->input.width;
@@ -343,6 +433,10 @@ void nnrt_train_data_free(NnrtTrainData *td) {
 }
 
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td) { return &td->stats; }
+
+const char *nnrt_train_data_warning(const NnrtTrainData *td) {
+  return td->warning[0] ? td->warning : NULL;
+}
 
 static const NnrtDataset *train_data_set(const NnrtTrainData *td, NnrtSet set) {
   return set == NNRT_SET_VALIDATION ? &td->val : &td->train;

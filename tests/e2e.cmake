@@ -2,7 +2,7 @@
 # it writes, each in its own temporary directory (tests/e2e/lib.sh). A script exits 77 when it
 # cannot run on this machine (a missing data set), and ctest reports that as skipped.
 foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_csv nonfinite cnn_cli
-             cnn_repl faults
+             cnn_repl faults split
              resume)
   add_test(NAME e2e_${name}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})

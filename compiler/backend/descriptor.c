@@ -477,6 +477,7 @@ static double model_warmup_epochs(const ModelFields *s) {
 static const DataSettings *model_train(const ModelFields *s) { return &s->t->data; }
 static const DataSettings *model_validate(const ModelFields *s) { return &s->t->validate; }
 static double model_validation_split(const ModelFields *s) { return s->t->validation_split; }
+static int64_t model_split_shuffle(const ModelFields *s) { return s->t->split_shuffle; }
 static int64_t model_early_stopping(const ModelFields *s) { return s->t->early_stopping; }
 static int64_t model_checkpoint_every(const ModelFields *s) { return s->t->checkpoint_every; }
 static LLVMValueRef model_step(const ModelFields *s) { return s->step; }

@@ -261,12 +261,12 @@ static void schedule_setting(Sema *s, const AstNode *v, TrainSettings *t) {
 static const char *const setting_names[] = {
   "data",   "validate", "validation_split", "optimizer", "schedule",       "warmup",
   "epochs", "batch",    "shuffle",          "seed",      "log_every",      "early_stopping",
-  "checkpoint_every", NULL,
+  "checkpoint_every", "split_shuffle", NULL,
 };
 /* Indices into setting_names. */
 enum {
   S_DATA, S_VALIDATE, S_SPLIT, S_OPTIMIZER, S_SCHEDULE, S_WARMUP, S_EPOCHS, S_BATCH, S_SHUFFLE,
-  S_SEED, S_LOG_EVERY, S_EARLY_STOPPING, S_CHECKPOINT_EVERY, NSETTINGS
+  S_SEED, S_LOG_EVERY, S_EARLY_STOPPING, S_CHECKPOINT_EVERY, S_SPLIT_SHUFFLE, NSETTINGS
 };
 
 typedef struct {
@@ -319,6 +319,7 @@ static void check_setting(TrainCheck *tc, const AstNode *st) {
   case S_EPOCHS: sema_int(s, v, name, 1, (int64_t)1e15, &t->epochs); break;
   case S_BATCH: sema_int(s, v, name, 1, (int64_t)1e15, &t->batch); break;
   case S_SHUFFLE: sema_bool(s, v, name, &t->shuffle); break;
+  case S_SPLIT_SHUFFLE: sema_bool(s, v, name, &t->split_shuffle); break;
   case S_SEED:
     if (sema_int(s, v, name, 0, (int64_t)1e15, &n))
       t->seed = (uint64_t)n;
@@ -352,6 +353,10 @@ void sema_check_train(Sema *s, Model *m, const AstNode *block) {
   if (validate && split) {
     diag_error(d, split->loc, "give either validate or validation_split, not both");
     diag_note(d, validate->loc, "validate is set here");
+  }
+  if (tc.seen[S_SPLIT_SHUFFLE] && !split) {
+    diag_error(d, tc.seen[S_SPLIT_SHUFFLE]->loc, "split_shuffle needs validation_split");
+    diag_hint(d, "add 'validation_split = 0.2': split_shuffle says which rows it holds out");
   }
   if (early && !validate && !split) {
     diag_error(d, early->loc, "early_stopping needs validation data");

@@ -179,6 +179,7 @@ typedef struct {
   LrSchedule lr_schedule;
   DataSettings data, validate;
   double validation_split;
+  bool split_shuffle; /* hold out a seeded random part instead of the last rows */
   int early_stopping; /* patience in epochs; 0: off */
   int64_t checkpoint_every;
 } TrainSettings;

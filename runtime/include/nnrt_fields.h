@@ -121,6 +121,7 @@
   X(DATA, NnrtData, train)                                                                      \
   X(DATA, NnrtData, validate)                                                                   \
   X(F64, double, validation_split) /* train rows held out when validate.kind is NONE */         \
+  X(I32, int32_t, split_shuffle) /* 1: a seeded random part of them, 0: the last rows */        \
   /* Patience in epochs on the validation loss (0: off); the best weights are restored. */      \
   X(I32, int32_t, early_stopping)                                                               \
   X(I64, int64_t, checkpoint_every) /* epochs between checkpoints (0: only at the end) */       \

@@ -151,6 +151,10 @@ int nnrt_train_data_load(const NnrtModel *m, NnrtTrainData **out, char *err, siz
 void nnrt_train_data_free(NnrtTrainData *td);
 /* Its input statistics (width 0 when the model does not standardise). */
 const NnrtInputStats *nnrt_train_data_stats(const NnrtTrainData *td);
+/* A warning about the data for the host to print before training (NULL: none): the rows
+ * validation_split holds out (the last ones of the file) have one class only, or a label
+ * distribution far from the training rows' (a file sorted by class). */
+const char *nnrt_train_data_warning(const NnrtTrainData *td);
 /* Its training rows, or its validation rows (0: the run has none). */
 typedef enum { NNRT_SET_TRAIN, NNRT_SET_VALIDATION } NnrtSet;
 int64_t nnrt_train_data_rows(const NnrtTrainData *td, NnrtSet set);
