@@ -1,5 +1,7 @@
 nnc_unit_test(test_grad ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_grad.c nnc_compiler)
 nnc_unit_test(test_codegen ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_codegen.c nnc_compiler)
+# codegen_math.c's exp, log, tanh, ... within 2 ulp of libm over a dense sweep, and vectorized.
+nnc_unit_test(test_vecmath ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_vecmath.c nnc_compiler)
 nnc_unit_test(test_window ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_window.c nnc_compiler)
 nnc_unit_test(test_graph ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_graph.c nnc_compiler)
 nnc_unit_test(test_optim ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_optim.c nnc_compiler)

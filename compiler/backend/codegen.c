@@ -12,7 +12,7 @@ typedef LLVMValueRef CgScalar(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k
 LLVMValueRef cg_f32(CgCtx *c, double v) { return LLVMConstReal(c->f32, v); }
 
 static LLVMValueRef call_f32(CgCtx *c, const char *name, LLVMValueRef *args, unsigned nargs) {
-  LLVMTypeRef params[2] = {c->f32, c->f32};
+  LLVMTypeRef params[3] = {c->f32, c->f32, c->f32};
   LLVMTypeRef ty = LLVMFunctionType(c->f32, params, nargs, 0);
   LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
   if (!fn)
@@ -26,20 +26,21 @@ static LLVMValueRef cg_neg(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
 static LLVMValueRef cg_recip(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, LLVMBuildFDiv(c->b, cg_f32(c, 1), a, "recip");
 }
+/* The transcendental functions are codegen_math.c's arithmetic: a call would keep LLVM from
+ * vectorizing the loop. expm1 and log1p keep a's digits where exp(a) − 1 and log(1 + a) lose
+ * them. */
 static LLVMValueRef cg_exp(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "llvm.exp.f32", &a, 1);
+  return (void)b, (void)k, cgm_exp(c, a);
 }
-/* libm's expm1f: LLVM has no intrinsic, and exp(a) − 1 loses a's digits when |a| is small. */
 static LLVMValueRef cg_expm1(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "expm1f", &a, 1);
+  return (void)b, (void)k, cgm_expm1(c, a);
 }
 static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k);
 static LLVMValueRef cg_log(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "llvm.log.f32", &a, 1);
+  return (void)b, (void)k, cgm_log(c, a);
 }
-/* libm's log1pf: LLVM has no intrinsic, and log(1 + a) loses a's digits when |a| is small. */
 static LLVMValueRef cg_log1p(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "log1pf", &a, 1);
+  return (void)b, (void)k, cgm_log1p(c, a);
 }
 static LLVMValueRef cg_sqrt(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.sqrt.f32", &a, 1);
@@ -47,13 +48,26 @@ static LLVMValueRef cg_sqrt(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) 
 static LLVMValueRef cg_abs(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)b, (void)k, call_f32(c, "llvm.fabs.f32", &a, 1);
 }
-/* σ(a) = 1 / (1 + exp(−a)) */
+/* σ(a) = 1 / (1 + e) for a >= 0 and e / (1 + e) below, e = exp(−|a|): exp never overflows, so
+ * σ keeps its tiny values for a below −88 instead of 1/∞ = 0. The quotient q = n / d is
+ * corrected for the rounding of d = 1 + e (err, exact since e <= 1) and its own (the FMA's
+ * remainder), so σ is as accurate as e: q + (n − q d − q err) / d. */
 static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, a, ""), b, k);
-  return LLVMBuildFDiv(c->b, cg_f32(c, 1), LLVMBuildFAdd(c->b, cg_f32(c, 1), e, ""), "sigmoid");
+  LLVMBuilderRef B = c->b;
+  LLVMValueRef abs = call_f32(c, "llvm.fabs.f32", &a, 1);
+  LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(B, abs, ""), b, k);
+  LLVMValueRef d = LLVMBuildFAdd(B, cg_f32(c, 1), e, "");
+  LLVMValueRef err = LLVMBuildFAdd(B, LLVMBuildFSub(B, cg_f32(c, 1), d, ""), e, "");
+  LLVMValueRef up = LLVMBuildFCmp(B, LLVMRealOGE, a, cg_f32(c, 0), "");
+  LLVMValueRef n = LLVMBuildSelect(B, up, cg_f32(c, 1), e, "");
+  LLVMValueRef q = LLVMBuildFDiv(B, n, d, "");
+  LLVMValueRef nq = LLVMBuildFNeg(B, q, "");
+  LLVMValueRef r = call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){nq, d, n}, 3);
+  r = call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){nq, err, r}, 3);
+  return LLVMBuildFAdd(B, q, LLVMBuildFDiv(B, r, d, ""), "sigmoid");
 }
 static LLVMValueRef cg_tanh(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "tanhf", &a, 1);
+  return (void)b, (void)k, cgm_tanh(c, a);
 }
 /* Small integer powers are products, as a C compiler would do with -ffast-math. */
 static LLVMValueRef cg_powc(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {

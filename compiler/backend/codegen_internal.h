@@ -69,4 +69,12 @@ void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMVal
 /* int main(int argc, char **argv) { return nnrt_main(&nn_model, argc, argv); } */
 void descriptor_emit_main(CgCtx *c);
 
+/* codegen_math.c: float exp, expm1, log, log1p and tanh as vectorizable arithmetic (no calls),
+ * within 1.5 ulp. */
+LLVMValueRef cgm_exp(CgCtx *c, LLVMValueRef x);
+LLVMValueRef cgm_expm1(CgCtx *c, LLVMValueRef x);
+LLVMValueRef cgm_log(CgCtx *c, LLVMValueRef x);
+LLVMValueRef cgm_log1p(CgCtx *c, LLVMValueRef x);
+LLVMValueRef cgm_tanh(CgCtx *c, LLVMValueRef x);
+
 #endif

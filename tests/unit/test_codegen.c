@@ -13,10 +13,10 @@
 #include "interp.h"
 #include "grad.h"
 #include "jit.h"
+#include "jit_fixture.h"
 #include "optim.h"
 #include "parse.h"
 
-typedef void EntryFn(float *ws, int64_t n);
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
 static double uniform(double lo, double hi) { return test_uniform(&rng_state, lo, hi); }
@@ -45,17 +45,6 @@ static void assert_node_matches(Interp *it, const float *ws, int64_t offset, con
       fail_msg("%s (%%%u) element %lld: interpreter %.9g, compiled %.9g", node_op_name(n), n->id,
                (long long)k, want, (double)ws[offset + k]);
   }
-}
-
-static Jit *jit_program(const Program *p, bool *ok) {
-  char err[1024];
-  Jit *j = jit_new(err, sizeof err);
-  assert_non_null(j);
-  LLVMModuleRef mod = codegen_module(p, jit_context(j), false);
-  *ok = jit_add(j, mod, 2, err, sizeof err);
-  if (!*ok)
-    fprintf(stderr, "jit: %s\n", err);
-  return j;
 }
 
 /* y = op(a, b) with the shapes each kind needs; output of a predict-only program. */

@@ -1,0 +1,26 @@
+/* jit_fixture: a planned Program compiled by the JIT, for the tests that run generated kernels
+ * (test_codegen, test_vecmath). */
+#ifndef NNC_TEST_JIT_FIXTURE_H
+#define NNC_TEST_JIT_FIXTURE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "codegen.h"
+#include "jit.h"
+
+typedef void EntryFn(float *ws, int64_t n);
+
+/* The JIT holding p's module at -O2; *ok false (and the reason on stderr) when LLVM refused it. */
+static inline Jit *jit_program(const Program *p, bool *ok) {
+  char err[1024];
+  Jit *j = jit_new(err, sizeof err);
+  assert_non_null(j);
+  LLVMModuleRef mod = codegen_module(p, jit_context(j), false);
+  *ok = jit_add(j, mod, 2, err, sizeof err);
+  if (!*ok)
+    fprintf(stderr, "jit: %s\n", err);
+  return j;
+}
+
+#endif
