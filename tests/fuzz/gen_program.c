@@ -257,9 +257,14 @@ typedef struct {
   Buf used;              /* the summary */
 } Prog;
 
+/* Adds a word to the summary, once. The summary ends in a blank so that " word " matches. */
 static void note(Prog *m, const char *what) {
-  if (!strstr(m->used.s ? m->used.s : "", what))
-    bprintf(&m->used, " %s", what);
+  char word[80];
+  snprintf(word, sizeof word, " %s ", what);
+  if (!m->used.s)
+    bprintf(&m->used, " ");
+  if (!strstr(m->used.s, word))
+    bprintf(&m->used, "%s ", what);
 }
 
 static const char *fresh_name(Prog *m, const char *stem) {
@@ -487,7 +492,7 @@ static void norm_layer(Prog *m, Val *v) {
 }
 
 static void dropout(Prog *m, Val *v) {
-  set_expr(v, "dropout(%s, %s%s)", v->expr, chance(30) ? "p = " : "",
+  set_expr(v, "dropout(%s, %s%s)", v->expr, PICK(((const char *[]){"", "", "p = ", "rate = "})),
            num(pick(4) * 0.15));
   note(m, "dropout");
   maybe_inline(m, v, "d");
@@ -1042,6 +1047,7 @@ static void generate(uint64_t seed) {
   f = open_in_dir("train_args", "w");
   fputs(chance(20) ? "--threads 2\n" : "\n", f);
   fclose(f);
+  m.used.s[m.used.len - 1] = '\0';
   printf("%s\n", m.used.s + 1);
   free(m.body.s);
   free(m.used.s);
