@@ -941,6 +941,28 @@ static void write_schedule(Prog *m, Buf *src) {
     bprintf(src, "  warmup = %s\n", num(uniform(0, 1.5)));
 }
 
+/* Options of `train` that override the train block, each now and then. */
+static const char *train_options(int batch, bool batch_norm) {
+  static char s[256];
+  size_t n = 0;
+  if (chance(20))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--threads %d ", range(2, 3));
+  if (chance(15))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--batch %d ", range(batch_norm ? 2 : 1, batch));
+  if (chance(15))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--lr %s ", num(uniform(0.001, 0.05)));
+  if (chance(15))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--seed %d ", pick(100000));
+  if (chance(15))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--log-every %d ", pick(3));
+  if (chance(15))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--log-json log.json ");
+  if (chance(15))
+    n += (size_t)snprintf(s + n, sizeof s - n, "--plot plot.svg ");
+  snprintf(s + n, sizeof s - n, "\n");
+  return s;
+}
+
 /* --- the program --- */
 
 static void generate(uint64_t seed) {
@@ -1015,7 +1037,8 @@ static void generate(uint64_t seed) {
   write_optimizer(&m, src);
   write_schedule(&m, src);
   bprintf(src, "  epochs = %d\n", range(1, 4));
-  bprintf(src, "  batch = %d\n", range(m.batch_norm ? 2 : 1, 8));
+  int batch = range(m.batch_norm ? 2 : 1, 8);
+  bprintf(src, "  batch = %d\n", batch);
   if (chance(30))
     bprintf(src, "  shuffle = %s\n", chance(50) ? "true" : "false");
   if (chance(50))
@@ -1045,7 +1068,7 @@ static void generate(uint64_t seed) {
   fputs(data_args.s, f);
   fclose(f);
   f = open_in_dir("train_args", "w");
-  fputs(chance(20) ? "--threads 2\n" : "\n", f);
+  fputs(train_options(batch, m.batch_norm), f);
   fclose(f);
   m.used.s[m.used.len - 1] = '\0';
   printf("%s\n", m.used.s + 1);

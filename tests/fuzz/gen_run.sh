@@ -9,15 +9,17 @@
 #       every program directory under DIR (regressions/programs), except those holding a file
 #       DISABLED (its text says why; they are listed as skipped)
 #
-# Each program is compiled by NNC, then run: train (with the options in its train_args),
-# eval, predict of one row on the command line, of predict.txt on standard input and of its
-# data files (--data, unless the data is a table), train --resume from the weights for one more
-# epoch, and info. A failure is an exit code other than 0 (a compile, or any run) — except exit 3
-# of train with "non-finite value", which training may meet and is documented: the program is
-# then counted as diverged and only info runs after it —, "internal error" or a sanitizer report
-# in what a command prints, or a command that runs past the timeout (20 s, three times that when
-# nnc is built with sanitizers; NNC_GEN_TIMEOUT overrides it). The models are tiny: a correct
-# one finishes each command in well under a second.
+# Each program is compiled by NNC, then run: train (with the options in its train_args), eval,
+# predict of one row on the command line, of predict.txt on standard input and of its data
+# files (--data, unless the data is a table), train --resume for one more epoch (with the same
+# options: a resumed run keeps its batch), info, eval --data (files only), train --init from the
+# weights, and on the JIT `nnc run m.nn train` and `nnc run m.nn predict`. A failure is an exit
+# code other than 0 (of the compile or of any run) — except exit 3 of train with "non-finite
+# value", which training may meet and is documented: the program is then counted as diverged and
+# only info runs after it —, "internal error" or a sanitizer report in what a command prints, or
+# a command that runs past the timeout (20 s, three times that when nnc is built with
+# sanitizers; NNC_GEN_TIMEOUT overrides it). The models are tiny: a correct one finishes each
+# command in well under a second.
 #
 # A failing program is printed whole with the failing command's output; with --save DIR its
 # directory (source, data, predict.txt, data_args, train_args) is copied to DIR/seed-SEED, to be
@@ -117,9 +119,17 @@ check() {
     report "$_src" "$_label" predict_stdin "./m predict - <predict.txt"
   elif [ -n "$_data" ] && ! step predict_data 0 ./m predict --data $_data; then
     report "$_src" "$_label" predict_data "./m predict --data $_data"
-  elif ! step resume 0 ./m train --resume m.safetensors --epochs $((_epochs + 1)); then
-    report "$_src" "$_label" resume "./m train --resume m.safetensors --epochs $((_epochs + 1))"
+  elif ! step resume 0 ./m train $_train --resume m.safetensors --epochs $((_epochs + 1)); then
+    report "$_src" "$_label" resume "./m train $_train --resume m.safetensors --epochs $((_epochs + 1))"
   elif ! step info 0 ./m info; then report "$_src" "$_label" info "./m info"
+  elif [ -n "$_data" ] && ! step eval_data 0 ./m eval --data $_data; then
+    report "$_src" "$_label" eval_data "./m eval --data $_data"
+  elif ! step init 0 ./m train --init m.safetensors --epochs 1 --save init.safetensors; then
+    report "$_src" "$_label" init "./m train --init m.safetensors --epochs 1 --save init.safetensors"
+  elif ! step jit_train 0 "$NNC" run m.nn train --epochs 1 --save jit.safetensors; then
+    report "$_src" "$_label" jit_train "nnc run m.nn train --epochs 1 --save jit.safetensors"
+  elif ! step jit_predict 0 "$NNC" run m.nn predict --weights jit.safetensors $_row; then
+    report "$_src" "$_label" jit_predict "nnc run m.nn predict --weights jit.safetensors $_row"
   fi
   cd "$WORK" || exit 1
 }
