@@ -345,6 +345,13 @@ static const char *init_arg(Prog *m, const char *fmt) {
   return s;
 }
 
+/* The optional arguments dense and conv2d share: no bias (now and then), an initialiser. */
+static void bias_and_init(Prog *m, char *extra, size_t size, int no_bias_percent) {
+  int e = chance(no_bias_percent) ? snprintf(extra, size, ", bias = false") : 0;
+  if (chance(30))
+    snprintf(extra + e, size - (size_t)e, "%s", init_arg(m, ", init = %s"));
+}
+
 /* --- windows of the image layers: PyTorch's and TensorFlow's output sizes --- */
 
 static int out_len(int in, int k, int s, int p0, int p1, int d) {
@@ -388,10 +395,7 @@ static void conv_layer(Prog *m, Val *v) {
     e += (size_t)snprintf(extra + e, sizeof extra - e, ", dilation = %s", dt);
   if (chance(60))
     e += (size_t)snprintf(extra + e, sizeof extra - e, ", act = %s", activation(m, true, false));
-  if (chance(20))
-    e += (size_t)snprintf(extra + e, sizeof extra - e, ", bias = false");
-  if (chance(30))
-    snprintf(extra + e, sizeof extra - e, "%s", init_arg(m, ", init = %s"));
+  bias_and_init(m, extra + e, sizeof extra - e, 20);
   note(m, "conv2d");
   char in[256];
   snprintf(in, sizeof in, "%s", v->expr);
@@ -443,10 +447,7 @@ static void dense_layer(Prog *m, Val *v, int units, const char *act) {
   if (act)
     e += (size_t)snprintf(extra + e, sizeof extra - e, chance(50) ? ", %s" : ", activation = %s",
                           act);
-  if (chance(15))
-    e += (size_t)snprintf(extra + e, sizeof extra - e, ", bias = false");
-  if (chance(30))
-    snprintf(extra + e, sizeof extra - e, "%s", init_arg(m, ", init = %s"));
+  bias_and_init(m, extra + e, sizeof extra - e, 15);
   note(m, "dense");
   char in[256];
   snprintf(in, sizeof in, "%s", v->expr);

@@ -14,9 +14,9 @@
 # files (--data, unless the data is a table), train --resume for one more epoch (with the same
 # options: a resumed run keeps its batch), info, eval --data (files only), train --init from the
 # weights, and on the JIT `nnc run m.nn train` and `nnc run m.nn predict`. A failure is an exit
-# code other than 0 (of the compile or of any run) — except exit 3 of train with "non-finite
-# value", which training may meet and is documented: the program is then counted as diverged and
-# only info runs after it —, "internal error" or a sanitizer report in what a command prints, or
+# code other than 0 (of the compile or of any run) — except exit 3 of a training with
+# "non-finite value", which training may meet and is documented: the program is then counted as
+# diverged and only info runs after it —, "internal error" or a sanitizer report in what a command prints, or
 # a command that runs past the timeout (20 s, three times that when nnc is built with
 # sanitizers; NNC_GEN_TIMEOUT overrides it). The models are tiny: a correct one finishes each
 # command in well under a second.
@@ -97,6 +97,40 @@ report() {
   fi
 }
 
+# must NAME CMD...: step NAME must succeed; otherwise notes which one failed and returns 1.
+must() {
+  _n=$1
+  shift
+  step "$_n" 0 "$@" && return 0
+  FAILSTEP=$_n FAILCMD=$*
+  return 1
+}
+
+# trains NAME CMD...: as must, but a training that meets a non-finite value (exit 3, documented)
+# returns 2: the weights are then unusable, so the program's other commands are not run.
+trains() {
+  must "$@" && return 0
+  [ "$RC" -eq 3 ] && [ -z "${WHY##exit*}" ] && grep -q 'non-finite value' "$1.err" && return 2
+  return 1
+}
+
+# commands: every command, in the program's directory; 0, 1 (a failure) or 2 (diverged).
+# shellcheck disable=SC2086  # the options and file names are words on purpose
+commands() {
+  must compile "$NNC" m.nn -o m || return
+  trains train ./m train $_train || return
+  must eval ./m eval || return
+  must predict ./m predict $_row || return
+  must predict_stdin sh -c './m predict - <predict.txt' || return
+  if [ -n "$_data" ]; then must predict_data ./m predict --data $_data || return; fi
+  trains resume ./m train $_train --resume m.safetensors --epochs $((_epochs + 1)) || return
+  must info ./m info || return
+  if [ -n "$_data" ]; then must eval_data ./m eval --data $_data || return; fi
+  trains init ./m train --init m.safetensors --epochs 1 --save init.safetensors || return
+  trains jit_train "$NNC" run m.nn train --epochs 1 --save jit.safetensors || return
+  must jit_predict "$NNC" run m.nn predict --weights jit.safetensors $_row
+}
+
 # check DIR LABEL: runs the program in DIR through every command, in a copy of its own.
 check() {
   _src=$1 _label=$2
@@ -106,31 +140,13 @@ check() {
   _train=$(cat train_args 2>/dev/null)
   _data=$(cat data_args 2>/dev/null)
   _row=$(head -n 1 predict.txt)
-  # shellcheck disable=SC2086  # the options and file names are words on purpose
-  if ! step compile 0 "$NNC" m.nn -o m; then report "$_src" "$_label" compile "nnc m.nn -o m"
-  elif ! step train 0 ./m train $_train; then
-    if [ "$RC" -eq 3 ] && [ -z "${WHY##exit*}" ] && grep -q 'non-finite value' train.err; then
-      DIVERGED=$((DIVERGED + 1))
-      step info 0 ./m info || report "$_src" "$_label" info "./m info"
-    else report "$_src" "$_label" train "./m train $_train"; fi
-  elif ! step eval 0 ./m eval; then report "$_src" "$_label" eval "./m eval"
-  elif ! step predict 0 ./m predict $_row; then report "$_src" "$_label" predict "./m predict $_row"
-  elif ! step predict_stdin 0 sh -c './m predict - <predict.txt'; then
-    report "$_src" "$_label" predict_stdin "./m predict - <predict.txt"
-  elif [ -n "$_data" ] && ! step predict_data 0 ./m predict --data $_data; then
-    report "$_src" "$_label" predict_data "./m predict --data $_data"
-  elif ! step resume 0 ./m train $_train --resume m.safetensors --epochs $((_epochs + 1)); then
-    report "$_src" "$_label" resume "./m train $_train --resume m.safetensors --epochs $((_epochs + 1))"
-  elif ! step info 0 ./m info; then report "$_src" "$_label" info "./m info"
-  elif [ -n "$_data" ] && ! step eval_data 0 ./m eval --data $_data; then
-    report "$_src" "$_label" eval_data "./m eval --data $_data"
-  elif ! step init 0 ./m train --init m.safetensors --epochs 1 --save init.safetensors; then
-    report "$_src" "$_label" init "./m train --init m.safetensors --epochs 1 --save init.safetensors"
-  elif ! step jit_train 0 "$NNC" run m.nn train --epochs 1 --save jit.safetensors; then
-    report "$_src" "$_label" jit_train "nnc run m.nn train --epochs 1 --save jit.safetensors"
-  elif ! step jit_predict 0 "$NNC" run m.nn predict --weights jit.safetensors $_row; then
-    report "$_src" "$_label" jit_predict "nnc run m.nn predict --weights jit.safetensors $_row"
-  fi
+  commands
+  case $? in
+    0) ;;
+    2) DIVERGED=$((DIVERGED + 1))
+       must info ./m info || report "$_src" "$_label" "$FAILSTEP" "$FAILCMD" ;;
+    *) report "$_src" "$_label" "$FAILSTEP" "$FAILCMD" ;;
+  esac
   cd "$WORK" || exit 1
 }
 
