@@ -29,7 +29,7 @@ set -u
 
 die() { echo "gen_run.sh: error: $*" >&2; exit 2; }
 
-NNC= GEN= FIRST= COUNT= BUDGET= SAVE= REPLAY=
+NNC='' GEN='' FIRST='' COUNT='' BUDGET='' SAVE='' REPLAY=''
 while [ $# -gt 0 ]; do
   case $1 in
     --nnc) NNC=${2-}; shift 2 || die "--nnc needs a path" ;;
