@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# fuzz.sh: fuzz nnc's input parsers with libFuzzer for a bounded time (clang-19).
+# fuzz.sh: fuzz nnc's input parsers with libFuzzer (clang-19), and whole generated programs, for a
+# bounded time.
 #
-#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors)
+#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors, programs)
 #   ./scripts/fuzz.sh -t 30 csv idx   30 s each, only those harnesses
+#   ./scripts/fuzz.sh -t 3600 programs  generated programs end to end for an hour
 #
 # Configures build-fuzz/ with clang-19: the whole tree instrumented for libFuzzer's coverage and
 # built with the address and undefined-behaviour sanitizers (warnings are not errors there; the
@@ -12,6 +14,12 @@
 # past 2 GB fails the run, and the input that caused it is saved in
 # tests/fuzz/regressions/HARNESS/: ctest replays that directory from then on
 # (fuzz_replay_HARNESS), so fix the bug and commit the file with the fix.
+#
+# The harness `programs` is not libFuzzer's: it configures build-gen/ (the default compiler,
+# with NNC_SANITIZE, so nnc and the programs it links run under ASan and UBSan), builds nnc and
+# tests/fuzz/gen_program, and runs tests/fuzz/gen_run.sh on random seeds for the time given:
+# each generated program is compiled, trained, evaluated, queried, resumed and described, and
+# one that fails is saved in tests/fuzz/regressions/programs/seed-N/ (fuzz_programs_replay).
 # Exit 0 when every harness ran clean, 1 when one found something, 2 on a usage error.
 set -euo pipefail
 
@@ -25,14 +33,33 @@ while (($#)); do
   case $1 in
     -t | --seconds) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || die "$1 needs a number of seconds"
                     seconds=$2; shift 2 ;;
-    -h | --help) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    source | csv | idx | safetensors) harnesses+=("$1"); shift ;;
+    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    source | csv | idx | safetensors | programs) harnesses+=("$1"); shift ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-((${#harnesses[@]})) || harnesses=(source csv idx safetensors)
+((${#harnesses[@]})) || harnesses=(source csv idx safetensors programs)
+libfuzzer=()
+programs=
+for h in "${harnesses[@]}"; do
+  if [[ $h == programs ]]; then programs=1; else libfuzzer+=("$h"); fi
+done
 
 scripts/setup.sh --deps-only
+
+# programs_campaign: generated programs end to end in build-gen (sanitized); its exit status.
+programs_campaign() {
+  printf '\n==> %s\n' "Configuring build-gen/ (NNC_SANITIZE) for generated programs"
+  cmake -S . -B build-gen -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNNC_SANITIZE=ON >/dev/null
+  cmake --build build-gen -j"$(nproc)" --target nnc gen_program
+  printf '\n==> %s\n' "Generated programs for $seconds s"
+  sh tests/fuzz/gen_run.sh --nnc build-gen/nnc --gen build-gen/tests/fuzz/gen_program \
+    --budget "$seconds" --save tests/fuzz/regressions/programs
+}
+if ((${#libfuzzer[@]} == 0)); then
+  programs_campaign
+  exit
+fi
 command -v clang-19 >/dev/null || die "clang-19 is missing (apt-get install clang-19 libclang-rt-19-dev)"
 
 printf '\n==> %s\n' "Configuring build-fuzz/ (clang-19, libFuzzer, ASan, UBSan)"
@@ -43,8 +70,11 @@ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=cl
 
 printf '\n==> %s\n' "Building the harnesses"
 targets=()
-for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
+for h in "${libfuzzer[@]}"; do targets+=("fuzz_$h"); done
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 
-printf '\n==> %s\n' "Fuzzing ${harnesses[*]}: $seconds s each"
-exec sh tests/fuzz/run.sh "$PWD/build-fuzz/tests/fuzz" "$seconds" "${harnesses[@]}"
+printf '\n==> %s\n' "Fuzzing ${libfuzzer[*]}: $seconds s each"
+status=0
+sh tests/fuzz/run.sh "$PWD/build-fuzz/tests/fuzz" "$seconds" "${libfuzzer[@]}" || status=$?
+if [[ -n $programs ]]; then programs_campaign || status=1; fi
+exit "$status"
