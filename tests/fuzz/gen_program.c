@@ -87,7 +87,9 @@ static const char *num(double v) {
 /* --- the compiler's tables, and what the generator must know about their entries --- */
 
 /* How a loss is fed: the target it takes and the prediction it compares. */
-typedef enum { FEED_REAL, FEED_PROBS, FEED_LOGITS, FEED_CLASS_PROBS, FEED_LOG_PROBS } Feed;
+typedef enum {
+  FEED_REAL, FEED_PROBS, FEED_LOGITS, FEED_CLASS_PROBS, FEED_CLASS_LOGITS, FEED_LOG_PROBS
+} Feed;
 static const struct {
   const char *name;
   Feed feed;
@@ -100,6 +102,7 @@ static const struct {
   {"binary_cross_entropy", FEED_PROBS, NULL},
   {"binary_cross_entropy_with_logits", FEED_LOGITS, NULL},
   {"cross_entropy", FEED_CLASS_PROBS, NULL},
+  {"cross_entropy_with_logits", FEED_CLASS_LOGITS, NULL},
   {"nll", FEED_LOG_PROBS, NULL},
 };
 
@@ -615,8 +618,8 @@ static void head(Prog *m, Val *v, const Target *t) {
   for (int i = 0; i < lower_loss_count() && nfit < 16; i++) {
     Feed f = loss_feeds[loss_feed(lower_loss_name(i))].feed;
     bool ok = t->kind == T_CLASS || t->kind == T_SOFT
-                  ? f == FEED_CLASS_PROBS || f == FEED_LOG_PROBS
-              : t->kind == T_BINARY ? f != FEED_CLASS_PROBS && f != FEED_LOG_PROBS
+                  ? f == FEED_CLASS_PROBS || f == FEED_CLASS_LOGITS || f == FEED_LOG_PROBS
+              : t->kind == T_BINARY ? f == FEED_REAL || f == FEED_PROBS || f == FEED_LOGITS
                                     : f == FEED_REAL;
     if (ok)
       fit[nfit++] = i;
@@ -647,8 +650,10 @@ static void head(Prog *m, Val *v, const Target *t) {
     break;
   }
   case FEED_LOGITS:
+  case FEED_CLASS_LOGITS:
     snprintf(pred, sizeof pred, "%s", z);
-    snprintf(out, sizeof out, chance(50) ? "sigmoid(%s)" : "%s", z);
+    snprintf(out, sizeof out, !chance(50) ? "%s"
+                              : loss_feeds[li].feed == FEED_LOGITS ? "sigmoid(%s)" : "softmax(%s)", z);
     break;
   case FEED_LOG_PROBS:
     snprintf(pred, sizeof pred, "log_softmax(%s)", z);
