@@ -11,7 +11,8 @@ Parts (all by default):
            round). nnc's figure is the epoch's "seconds" from --log-json (the training loop
            only); the peers time their loop over preloaded arrays.
   xor      examples/xor.nn trained for 10,000 epochs against bench/peers/numpy_xor.py: whole
-           processes, wall time.
+           processes, wall time; nnc twice, saving its weights to the scratch directory (a
+           durable save: fsync before the rename) and to /dev/shm (the peer saves nothing).
   infer    forward-pass throughput on the 10,000 test images in chunks of 256 rows, 1 thread:
            bench/infer.c on nnc's library object against the peers' infer mode.
   compile  wall time of `nnc examples/fashion_mnist.nn -o fm` (default -O2, including the link
@@ -48,6 +49,9 @@ from util import PY, fmt, last_json, log, median, ratio, run
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = "/usr/share/datasets/fashion-mnist"
+# A tmpfs for the xor part's second run: nnc saves its weights durably (fsync before the
+# rename), which costs milliseconds on a disk, and the numpy peer saves nothing.
+SHM = "/dev/shm"
 PARTS = ["train", "xor", "infer", "compile", "memory", "load", "cnn"]
 WEIGHTS = 784 * 128 + 128 * 64 + 64 * 10  # 109,184
 PARAMS = WEIGHTS + 128 + 64 + 10  # 109,386
@@ -247,10 +251,16 @@ class Bench:
             if s == "nnc":
                 w, _ = run([xor, "train", "--epochs", "10000", "--save",
                             os.path.join(self.tmp, "xor.safetensors")], env=self.env)
+                self.add("xor", s, "10000 epochs", w)
+                if os.path.isdir(SHM):
+                    w, _ = run([xor, "train", "--epochs", "10000", "--save",
+                                os.path.join(SHM, f"nnc-bench-xor-{os.getpid()}.safetensors")],
+                               env=self.env)
+                    self.add("xor", s, "10000 epochs, weights on tmpfs", w)
             else:
                 w, _ = run([PY, os.path.join(HERE, "peers", "numpy_xor.py"), "10000"],
                            env=self.peer_env(1))
-            self.add("xor", s, "10000 epochs", w)
+                self.add("xor", s, "10000 epochs", w)
 
     def part_infer(self, r):
         d = os.path.join(self.tmp, "infer")
@@ -376,11 +386,18 @@ class Bench:
         if "xor" in self.a.parts:
             out("\n-- xor: whole process, 10,000 epochs, seconds --")
             n = median(self.values("xor", "nnc", "10000 epochs"))
-            out(f"  nnc   {fmt(n, 4)}")
+            shm = self.values("xor", "nnc", "10000 epochs, weights on tmpfs")
+            ns = median(shm) if shm else None
+            out(f"  nnc   {fmt(n, 4)}   (weights saved to the scratch directory, fsync'ed)")
+            if ns is not None:
+                out(f"  nnc   {fmt(ns, 4)}   (weights saved to {SHM}: the save's fsync costs "
+                    "nothing there; the peer saves nothing)")
             if "numpy" in self.peers:
                 p = median(self.values("xor", "numpy", "10000 epochs"))
-                out(f"  numpy {fmt(p, 4)}   numpy/nnc {fmt(ratio(p, n), 1)}x")
-                targets.append(("XOR whole process vs numpy", ratio(p, n), ">= 50x", 50.0))
+                out(f"  numpy {fmt(p, 4)}   numpy/nnc {fmt(ratio(p, n), 1)}x"
+                    + (f", {fmt(ratio(p, ns), 1)}x with the weights on tmpfs" if ns else ""))
+                targets.append(("XOR whole process vs numpy (weights on tmpfs)",
+                                ratio(p, ns if ns else n), ">= 100x", 100.0))
         if "infer" in self.a.parts and self.values("infer", "nnc", "b256 t1"):
             out("\n-- infer: forward pass, 10,000 test rows in chunks of 256, 1 thread, rows/s --")
             n = median(self.values("infer", "nnc", "b256 t1"))
