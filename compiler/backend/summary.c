@@ -83,10 +83,23 @@ static const struct {
 };
 enum { NKINDS = sizeof kinds / sizeof *kinds };
 
+/* max(z, αz), either way round */
+static bool is_leaky_relu(const Node *n) {
+  for (int i = 0; n->op == OP_MAX && i < 2; i++) {
+    const Node *z = n->src[i], *m = n->src[1 - i];
+    if (m->op == OP_MUL && (m->src[0] == z || m->src[1] == z) &&
+        (m->src[0]->op == OP_CONST || m->src[1]->op == OP_CONST))
+      return true;
+  }
+  return false;
+}
+
 /* The activation a layer ends with, by its last op. */
 static const char *activation(const Node *n) {
   if (n->op == OP_MAX && (node_is_const(n->src[1], 0) || node_is_const(n->src[0], 0)))
     return "relu";
+  if (is_leaky_relu(n))
+    return "leaky_relu";
   if (n->op == OP_SIGMOID || n->op == OP_TANH)
     return node_op_name(n);
   return NULL;

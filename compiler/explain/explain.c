@@ -71,13 +71,10 @@ static void refine_mul(const Node *n, Form *f) {
     form_set(f, "%0 %1", P_MUL, G_SCALE, true);
 }
 
-/* Division by the batch size is the mean of a textbook, (1/N) Σ …; a constant over N stays 1/N. */
+/* Division by the batch size is the mean of a textbook, (1/N) Σ …; constants over N are folded
+ * (form_folded). */
 static void refine_div(const Node *n, Form *f) {
-  if (n->src[1]->op != OP_BATCH)
-    return;
-  if (n->src[0]->op == OP_CONST)
-    form_set(f, "%0/%1", P_MUL, G_NONE, false);
-  else
+  if (n->src[1]->op == OP_BATCH)
     form_set(f, "(1/%1) %0", P_MUL, G_SCALE, true);
 }
 
@@ -186,14 +183,186 @@ static const Node *written(const Graph *g, const Node *n) {
   return n;
 }
 
+/* --- forms that read the graph around a node: folded constants, min --- */
+
+/* The node −n of the graph, if it has one. */
+static const Node *negation_in(const Graph *g, const Node *n) {
+  for (uint32_t i = n->id + 1; i < g->n; i++)
+    if (g->node[i]->op == OP_NEG && g->node[i]->src[0] == n)
+      return g->node[i];
+  return NULL;
+}
+
+/* n written negated for min(a, b) = −max(−a, −b) and [a < b] = [−a > −b]: an unnamed −a gives
+ * its operand a (into slot i of f), a constant −c the number c (into text), any other unnamed n
+ * the node −n when the graph has one (−min(a, 0) once the builders rewrote −(−max(…)) as max). */
+static bool negation_of(const Explain *x, const Node *n, Form *f, int i, char *text, size_t size) {
+  if (n->op == OP_CONST) {
+    snprintf(text, size, n->arg.k > 0 ? "−%g" : "%g", fabs(n->arg.k));
+    return true;
+  }
+  const Node *a = x->name[n->id] ? NULL : n->op == OP_NEG ? n->src[0] : negation_in(x->g, n);
+  if (!a)
+    return false;
+  f->opnd[i] = a;
+  snprintf(text, size, "%%%d", i);
+  return true;
+}
+
+/* min(a, b) for −max(−a, −b) as the builders write min, and [a < b] for its derivative's mask
+ * [−a > −b]; one operand at least a negation, not both constants. */
+static bool form_min(const Explain *x, const Node *n, Form *f) {
+  const Node *m = n->op == OP_NEG ? n->src[0] : n;
+  bool mask = n->op == OP_CMPGT, min = n->op == OP_NEG && m->op == OP_MAX && !x->name[m->id];
+  char a[32], b[32];
+  Form g = *f;
+  if (!(mask || min) || (m->src[0]->op == OP_CONST && m->src[1]->op == OP_CONST) ||
+      !negation_of(x, m->src[0], &g, 0, a, sizeof a) ||
+      !negation_of(x, m->src[1], &g, 1, b, sizeof b))
+    return false;
+  snprintf(g.tmpl, sizeof g.tmpl, mask ? "[%s < %s]" : "min(%s, %s)", a, b);
+  g.prec = P_ATOM, g.group = G_NONE, g.simple = true;
+  *f = g;
+  return true;
+}
+
+/* A product as it is written: k N^npow f₀ ⊙ f₁ ⊙ …, the constants, N and minus signs gathered
+ * into k and npow (ngathered of them) and the factors f what remains. */
+typedef struct {
+  double k;
+  int npow, ngathered, nfactor;
+  bool overflow;
+  const Node *factor[NNC_MAX_SRC];
+} Product;
+
+static void note_reuse(Explain *x, const Node *n);
+
+/* Whether n is written as a product of its sources: a plain −a, a ⊙ b or a/c (not x², not an
+ * image's form, not min). */
+static bool is_product(const Explain *x, const Node *n) {
+  Form f;
+  if (image_form(n, &f) || form_min(x, n, &f))
+    return false;
+  if (n->op == OP_DIV)
+    return n->src[1]->op == OP_BATCH || n->src[1]->op == OP_CONST;
+  return n->op == OP_NEG ? form_of(n).group == OP_NEG : n->op == OP_MUL && n->src[0] != n->src[1];
+}
+
+static void gather(Explain *x, const Node *n, Product *p, bool noting);
+
+/* Multiplies the sources of the product n into p. */
+static void gather_sources(Explain *x, const Node *n, Product *p, bool noting) {
+  p->ngathered += n->op != OP_MUL;
+  if (n->op == OP_NEG)
+    p->k = -p->k, gather(x, n->src[0], p, noting);
+  else if (n->op == OP_DIV && n->src[1]->op == OP_BATCH)
+    p->npow--, gather(x, n->src[0], p, noting);
+  else if (n->op == OP_DIV)
+    p->k /= n->src[1]->arg.k, gather(x, n->src[0], p, noting);
+  else
+    gather(x, n->src[0], p, noting), gather(x, n->src[1], p, noting);
+}
+
+/* Multiplies n into p: a constant or N into k and npow, a product by its sources, anything else
+ * (or anything named) as a factor. noting: the remarks of the products go beside the equation. */
+static void gather(Explain *x, const Node *n, Product *p, bool noting) {
+  const Node *w = x->name[n->id] ? n : written(x->g, n);
+  if (w != n)
+    gather(x, w, p, noting);
+  else if (!x->name[n->id] && (n->op == OP_CONST || n->op == OP_BATCH)) {
+    p->ngathered++;
+    if (n->op == OP_CONST)
+      p->k *= n->arg.k;
+    else
+      p->npow++;
+  } else if (!x->name[n->id] && is_product(x, n)) {
+    if (noting)
+      note_reuse(x, n);
+    gather_sources(x, n, p, noting);
+  } else if (p->nfactor < NNC_MAX_SRC)
+    p->factor[p->nfactor++] = n;
+  else
+    p->overflow = true;
+}
+
+/* |k| N^npow as a coefficient: 0.002, 1/N, 1/(4 N), 0.3/N. */
+static bool magnitude(const Product *p, char *buf, size_t size) {
+  double a = fabs(p->k), m = 1 / a;
+  if (p->npow == 0)
+    snprintf(buf, size, "%g", a);
+  else if (p->npow == -1 && a == 1)
+    snprintf(buf, size, "1/N");
+  else if (p->npow == -1 && m >= 2 && m <= 1e5 && fabs(m - round(m)) < 1e-9 * m)
+    snprintf(buf, size, "1/(%g N)", round(m));
+  else if (p->npow == -1)
+    snprintf(buf, size, "%g/N", a);
+  else
+    return false;
+  return true;
+}
+
+/* The factors of p into f's template after its first len bytes, scalars first, as %0 … %3:
+ * a scalar multiplies what follows it, tensors are multiplied elementwise (⊙). */
+static void put_factors(const Product *p, Form *f, int len) {
+  int k = 0;
+  for (int scalar = 1; scalar >= 0; scalar--)
+    for (int i = 0; i < p->nfactor; i++) {
+      if (is_scalar(p->factor[i]) != scalar)
+        continue;
+      const char *sep = !k ? "" : is_scalar(f->opnd[k - 1]) ? " " : " ⊙ ";
+      f->opnd[k] = p->factor[i];
+      len += snprintf(f->tmpl + len, sizeof f->tmpl - (size_t)len, "%s%%%d", sep, k);
+      k++;
+    }
+}
+
+/* A product of several constants is written with their product, once, in front: 2 (0.001 W) is
+ * 0.002 W, 0.5 (0.5/N) ⊙ d is (1/(4 N)) d, −(−a ⊙ b) is a ⊙ b, and a minus goes in front:
+ * −(a ⊙ b) ⊙ c is −a ⊙ b ⊙ c. The graph keeps its nodes; only the writing folds. */
+static bool form_folded(Explain *x, const Node *n, Form *f, bool noting) {
+  Product p = {.k = 1};
+  if (!is_product(x, n))
+    return false;
+  gather_sources(x, n, &p, false);
+  char mag[48];
+  bool unit = p.npow == 0 && fabs(p.k) == 1;
+  bool moved = p.ngathered == 1 && n->op != OP_NEG && p.k == -1; /* the minus of −a ⊙ b */
+  if (p.overflow || (p.ngathered < 2 && !moved) || (unit && p.nfactor < 2) ||
+      !magnitude(&p, mag, sizeof mag))
+    return false;
+  if (noting)
+    gather_sources(x, n, &(Product){.k = 1}, true);
+  const char *sign = p.k < 0 ? "−" : "", *fmt = p.npow ? "%s(%s) " : "%s%s ";
+  if (!p.nfactor || unit)
+    fmt = unit ? "%s" : "%s%s";
+  put_factors(&p, f, snprintf(f->tmpl, sizeof f->tmpl, fmt, sign, mag));
+  f->assoc = true, f->simple = false;
+  if (p.k < 0)
+    f->prec = P_NEG, f->group = OP_NEG;
+  else if (!p.nfactor)
+    f->prec = p.npow ? P_MUL : P_ATOM, f->group = G_NONE;
+  else
+    f->prec = P_MUL, f->group = unit && !is_scalar(f->opnd[0]) ? OP_MUL : G_SCALE;
+  return true;
+}
+
+/* The form of n, reading the graph around it too (names, what a product gathers); noting: the
+ * remarks of the nodes it writes inline go beside the equation. */
+static Form form_in(Explain *x, const Node *n, bool noting) {
+  Form f = form_of(n);
+  if (!form_min(x, n, &f))
+    form_folded(x, n, &f, noting);
+  return f;
+}
+
 /* How a node looks where it is used: a name is an atom; others look like what is written. */
-static Form ref_form(const Explain *x, const Node *n) {
+static Form ref_form(Explain *x, const Node *n) {
   const char *name = x->name[n->id];
   if (name)
     return (Form){.prec = P_ATOM, .group = G_NONE, .simple = !strchr(name, '/')};
   if (written(x->g, n) != n)
     return ref_form(x, written(x->g, n));
-  return form_of(n);
+  return form_in(x, n, false);
 }
 
 /* p: the operator's form; left: the operand opens the form; tight: a suffix (ᵀ, ², /) follows it;
@@ -217,8 +386,7 @@ static void put_operand(Explain *x, FILE *out, const Form *p, const Node *c, boo
   Form cf = ref_form(x, c);
   bool last = *rest == '\0', tight = !last && *rest != ' ';
   bool closed = *rest == ')' || *rest == ','; /* inside a delimited argument list */
-  bool paren = !closed && needs_parens(p, &cf, left, tight, last && at_end) &&
-               !(tight && left && c->op == OP_CONST); /* −1/N */
+  bool paren = !closed && needs_parens(p, &cf, left, tight, last && at_end);
   fputs(paren ? "(" : "", out);
   put_ref(x, out, c, paren || (last && at_end));
   fputs(paren ? ")" : "", out);
@@ -226,17 +394,17 @@ static void put_operand(Explain *x, FILE *out, const Form *p, const Node *c, boo
 
 static void put_number(FILE *out, double k) { fprintf(out, k < 0 ? "−%g" : "%g", k < 0 ? -k : k); }
 
-static void note_reuse(Explain *x, const Node *n);
-
 static const char minus_sign[] = "−";
 
-/* a + b where b renders with a leading minus is written a − b′ (a + −(1/N) y is a − (1/N) y). */
-static void put_add(Explain *x, FILE *out, const Node *n, const Form *f, bool at_end) {
+/* a + b and a − b where b renders with a leading minus are written a − b′ and a + b′
+ * (a + −(1/N) y is a − (1/N) y, a − −1 is a + 1). */
+static void put_sum(Explain *x, FILE *out, const Node *n, const Form *f, bool at_end) {
   char *a = NULL, *b = NULL;
   size_t na = 0, nb = 0;
+  bool sub = n->op == OP_SUB;
   FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
   if (fa && fb) {
-    put_operand(x, fa, f, n->src[0], true, " + %1", at_end);
+    put_operand(x, fa, f, n->src[0], true, sub ? " − %1" : " + %1", at_end);
     put_operand(x, fb, f, n->src[1], false, "", at_end);
   }
   if (fa)
@@ -245,7 +413,8 @@ static void put_add(Explain *x, FILE *out, const Node *n, const Form *f, bool at
     fclose(fb);
   size_t k = sizeof minus_sign - 1;
   bool minus = b && !strncmp(b, minus_sign, k);
-  fprintf(out, "%s %s %s", a ? a : "", minus ? minus_sign : "+", b ? b + (minus ? k : 0) : "");
+  fprintf(out, "%s %s %s", a ? a : "", minus != sub ? minus_sign : "+",
+          b ? b + (minus ? k : 0) : "");
   free(a), free(b);
 }
 
@@ -283,11 +452,12 @@ static void put_def(Explain *x, FILE *out, const Node *n, bool at_end) {
     put_ref(x, out, written(x->g, n), at_end);
     return;
   }
-  Form f = form_of(n);
+  Form f = form_in(x, n, true);
   note_reuse(x, n);
   note_form(x, n, &f);
-  if (n->op == OP_ADD && f.opnd[0] == n->src[0] && f.opnd[1] == n->src[1])
-    put_add(x, out, n, &f, at_end);
+  bool sum = n->op == OP_ADD || n->op == OP_SUB;
+  if (sum && f.opnd[0] == n->src[0] && f.opnd[1] == n->src[1])
+    put_sum(x, out, n, &f, at_end);
   else
     put_template(x, out, n, &f, f.tmpl, at_end);
 }

@@ -177,7 +177,7 @@ static void test_example_fashion_mnist(void **state) {
   (void)state;
   char *t = explain_example("fashion_mnist");
   assert_contains(t, "log ŷ = logits − (max₁ logits) − log(Σ₁ exp(logits − (max₁ logits)))");
-  assert_contains(t, "L = −((1/N) Σ Σ₁ (y ⊙ log ŷ))");
+  assert_contains(t, "L = −(1/N) Σ Σ₁ (y ⊙ log ŷ)");
   assert_contains(t, "δ[3] = ∂L/∂logits = ");
   assert_contains(t, "softmax with cross-entropy: δ = (ŷ − y)/N for one-hot y");
   assert_contains(t, "the δ[3] derived above is (ŷ ⊙ Σ₁ y − y)/N with ŷ = softmax(logits)");
@@ -208,7 +208,7 @@ static void test_example_flats(void **state) {
   (void)state;
   char *t = explain_example("flats");
   assert_contains(t, "L = (1/N) Σ (y − price / 100)²");
-  assert_contains(t, "δ[3] = ∂L/∂y = 2 (1/N) (y − price / 100)");
+  assert_contains(t, "δ[3] = ∂L/∂y = (2/N) (y − price / 100)");
   assert_contains(t, "δ[2] = ∂L/∂h2 ⊙ (1 − h2²)");
   assert_contains(t, "m̂[y.b] = m[y.b] / (1 − 0.9ᵗ)");
   assert_lacks(t, "softmax with cross-entropy");
@@ -249,7 +249,7 @@ static void test_residual(void **state) {
   assert_contains(t, "n1 = n1.gamma ⊙ x̂[n1] + n1.beta");
   assert_contains(t, "∂L/∂n1.gamma = Σₙᵢⱼ (∂L/∂n1 ⊙ x̂[n1])");
   assert_contains(t, "δ[2] = ∂L/∂c1 = t");
-  assert_contains(t, "(1/N) ∂L/∂μ[n1]");
+  assert_contains(t, "+ (1/(16 N)) ∂L/∂μ[n1]");
   assert_contains(t, "g = (1/4) Σᵢⱼ d");
   assert_contains(t, "∂L/∂d = (1/4) ∂L/∂g");
   assert_contains(t, "the transposed convolution (δ dilated by the stride)");
@@ -383,6 +383,45 @@ static void test_derivative_notes_from_tags(void **state) {
   free(t);
 }
 
+/* Products of several constants are written with one folded constant (the graph keeps them):
+ * 2 (0.001 W) is 0.002 W, 0.5 (1/N) Σ … is (1/(2 N)) Σ …, 2 (0.5/N ⊙ …) is (1/N) …. */
+static void test_constants_folded(void **state) {
+  (void)state;
+  char *t = explain_text("fold.nn", "model m {\n  input x[2]\n  target y[1]\n  param w[2, 1]\n"
+                                    "  o = x @ w\n  loss = 0.5 * mean(0.5 * (o - y)^2) + "
+                                    "0.001 * l2(w)\n  output o\n}\n"
+                                    "train m {\n  data = table { 0 1 -> 1 }\n}\n");
+  assert_contains(t, "L = (1/(2 N)) (Σ (0.5 (o − y)²)) + 0.001 Σ w²\n");
+  assert_contains(t, "∂L/∂o = (1/(2 N)) (o − y)\n");
+  assert_contains(t, "∂L/∂w = 0.002 w + xᵀ ∂L/∂o\n");
+  assert_lacks(t, "0.5 0.5");
+  assert_lacks(t, "2 0.001");
+  free(t);
+  t = explain_golden("cnn");
+  assert_contains(t, "L = −(1/N) Σ Σ₁ (y ⊙ log ŷ)\n");
+  assert_contains(t, " = −(1/N) y\n");
+  free(t);
+}
+
+/* min(a, b) is built as −max(−a, −b) and its mask as [−a > −b]: both are written as min and
+ * <, and a − (−b) as a + b. */
+static void test_min_written_as_min(void **state) {
+  (void)state;
+  char *t = explain_text("min.nn", "model m {\n  input x[2]\n  target y[1]\n  param w[2, 1]\n"
+                                   "  o = min(x @ w, 1)\n  e = elu(o)\n"
+                                   "  loss = huber(e, y)\n  output e\n}\n"
+                                   "train m {\n  data = table { 0 1 -> 1 }\n}\n");
+  assert_contains(t, "o = min(x w, 1)\n");
+  assert_contains(t, "e = max(o, 0) + exp(min(o, 0)) − 1\n");
+  assert_contains(t, "|e − y| − min(|e − y|, 1)");
+  assert_contains(t, "[|e − y| < 1]");
+  assert_contains(t, "(−∂L/∂e ⊙ exp(min(o, 0)) ⊙ [o < 0] − ∂L/∂o) ⊙ [x w < 1]");
+  assert_lacks(t, "−max");
+  assert_lacks(t, "− −");
+  assert_lacks(t, "−(−∂L/∂");
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_xor),
@@ -405,6 +444,8 @@ int main(void) {
     cmocka_unit_test(test_tags_not_names),
     cmocka_unit_test(test_temporaries_do_not_clash),
     cmocka_unit_test(test_derivative_notes_from_tags),
+    cmocka_unit_test(test_constants_folded),
+    cmocka_unit_test(test_min_written_as_min),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

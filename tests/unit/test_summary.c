@@ -120,11 +120,25 @@ static void test_activations(void **state) {
   expect_rows(acts, want, sizeof want / sizeof *want);
 }
 
+/* An activation given to dense is named after it: dense+leaky_relu, not dense. */
+static void test_dense_activations(void **state) {
+  (void)state;
+  static const char acts[] = "model acts {\n"
+                             "  input  x[4]\n"
+                             "  h = dense(x, 8, leaky_relu)\n"
+                             "  g = dense(h, 2, tanh)\n"
+                             "  output g\n"
+                             "}\n";
+  const Row want[] = {{"h", "dense+leaky_relu", 40, -1}, {"g", "dense+tanh", 18, -1}};
+  expect_rows(acts, want, sizeof want / sizeof *want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cnn),
     cmocka_unit_test(test_residual),
     cmocka_unit_test(test_activations),
+    cmocka_unit_test(test_dense_activations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
