@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fuzz.sh: fuzz nnc's input parsers with libFuzzer for a bounded time (clang-19).
 #
-#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors)
+#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors, repl)
 #   ./scripts/fuzz.sh -t 30 csv idx   30 s each, only those harnesses
+#   ./scripts/fuzz.sh -t 600 repl     REPL sessions (tests/fuzz/repl_session.sh) for 600 s
 #
 # Configures build-fuzz/ with clang-19: the whole tree instrumented for libFuzzer's coverage and
 # built with the address and undefined-behaviour sanitizers (warnings are not errors there; the
@@ -25,12 +26,30 @@ while (($#)); do
   case $1 in
     -t | --seconds) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || die "$1 needs a number of seconds"
                     seconds=$2; shift 2 ;;
-    -h | --help) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    source | csv | idx | safetensors) harnesses+=("$1"); shift ;;
+    -h | --help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    source | csv | idx | safetensors | repl) harnesses+=("$1"); shift ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-((${#harnesses[@]})) || harnesses=(source csv idx safetensors)
+((${#harnesses[@]})) || harnesses=(source csv idx safetensors repl)
+
+# ---- repl: the REPL session fuzzer (tests/fuzz/repl_session.sh) on build/nnc, not libFuzzer:
+# 1,000-input sessions from a random seed until the time is up (the first also checks the memory
+# bound over 1,000 inputs). Runs first; the other harnesses follow.
+repl_failed=0
+if [[ " ${harnesses[*]} " == *" repl "* ]]; then
+  printf "\n==> %s\n" "Fuzzing repl sessions: $seconds s"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j"$(nproc)" --target nnc
+  seed=$RANDOM end=$((SECONDS + seconds))
+  sh tests/fuzz/repl_session.sh build/nnc "$seed" 1 1000 1000 || repl_failed=1
+  while ((SECONDS < end)); do
+    seed=$((seed + 1))
+    sh tests/fuzz/repl_session.sh build/nnc "$seed" 1 1000 || repl_failed=1
+  done
+  mapfile -t harnesses < <(printf "%s\n" "${harnesses[@]}" | grep -vx repl)
+  ((${#harnesses[@]})) || exit "$repl_failed"
+fi
 
 scripts/setup.sh --deps-only
 command -v clang-19 >/dev/null || die "clang-19 is missing (apt-get install clang-19 libclang-rt-19-dev)"
@@ -47,4 +66,4 @@ for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 
 printf '\n==> %s\n' "Fuzzing ${harnesses[*]}: $seconds s each"
-exec sh tests/fuzz/run.sh "$PWD/build-fuzz/tests/fuzz" "$seconds" "${harnesses[@]}"
+sh tests/fuzz/run.sh "$PWD/build-fuzz/tests/fuzz" "$seconds" "${harnesses[@]}" && exit "$repl_failed"
