@@ -2,9 +2,10 @@
 # fuzz.sh: fuzz nnc's input parsers with libFuzzer (clang-19), and whole generated programs, for a
 # bounded time.
 #
-#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors, programs)
+#   ./scripts/fuzz.sh                 each libFuzzer harness for 60 s (source, csv, idx, safetensors)
 #   ./scripts/fuzz.sh -t 30 csv idx   30 s each, only those harnesses
 #   ./scripts/fuzz.sh -t 3600 programs  generated programs end to end for an hour
+#   ./scripts/fuzz.sh -t 600 repl     REPL sessions (tests/fuzz/repl_session.sh) for 600 s
 #
 # Configures build-fuzz/ with clang-19: the whole tree instrumented for libFuzzer's coverage and
 # built with the address and undefined-behaviour sanitizers (warnings are not errors there; the
@@ -20,6 +21,9 @@
 # tests/fuzz/gen_program, and runs tests/fuzz/gen_run.sh on random seeds for the time given:
 # each generated program is compiled, trained, evaluated, queried, resumed and described, and
 # one that fails is saved in tests/fuzz/regressions/programs/seed-N/ (fuzz_programs_replay).
+# The harness `repl` runs tests/fuzz/repl_session.sh on build/nnc: 1,000-input sessions from
+# random seeds until the time is up, the first also checking the memory bound over 1,000 inputs.
+# `programs` and `repl` run only when named (ctest runs a short seeded campaign of each).
 # Exit 0 when every harness ran clean, 1 when one found something, 2 on a usage error.
 set -euo pipefail
 
@@ -33,16 +37,20 @@ while (($#)); do
   case $1 in
     -t | --seconds) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || die "$1 needs a number of seconds"
                     seconds=$2; shift 2 ;;
-    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    source | csv | idx | safetensors | programs) harnesses+=("$1"); shift ;;
+    -h | --help) sed -n '2,29s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    source | csv | idx | safetensors | programs | repl) harnesses+=("$1"); shift ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-((${#harnesses[@]})) || harnesses=(source csv idx safetensors programs)
+((${#harnesses[@]})) || harnesses=(source csv idx safetensors)
 libfuzzer=()
-programs=
+programs= repl=
 for h in "${harnesses[@]}"; do
-  if [[ $h == programs ]]; then programs=1; else libfuzzer+=("$h"); fi
+  case $h in
+    programs) programs=1 ;;
+    repl) repl=1 ;;
+    *) libfuzzer+=("$h") ;;
+  esac
 done
 
 scripts/setup.sh --deps-only
@@ -56,8 +64,28 @@ programs_campaign() {
   sh tests/fuzz/gen_run.sh --nnc build-gen/nnc --gen build-gen/tests/fuzz/gen_program \
     --budget "$seconds" --save tests/fuzz/regressions/programs
 }
+# repl_campaign: REPL sessions on build/nnc for the time given; its exit status.
+repl_campaign() {
+  printf '\n==> %s\n' "Fuzzing repl sessions: $seconds s"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j"$(nproc)" --target nnc
+  local seed=$RANDOM end=$((SECONDS + seconds)) failed=0
+  sh tests/fuzz/repl_session.sh build/nnc "$seed" 1 1000 1000 || failed=1
+  while ((SECONDS < end)); do
+    seed=$((seed + 1))
+    sh tests/fuzz/repl_session.sh build/nnc "$seed" 1 1000 || failed=1
+  done
+  return "$failed"
+}
+# The campaigns that are not libFuzzer's; their exit status.
+campaigns() {
+  local status=0
+  if [[ -n $repl ]]; then repl_campaign || status=1; fi
+  if [[ -n $programs ]]; then programs_campaign || status=1; fi
+  return "$status"
+}
 if ((${#libfuzzer[@]} == 0)); then
-  programs_campaign
+  campaigns
   exit
 fi
 command -v clang-19 >/dev/null || die "clang-19 is missing (apt-get install clang-19 libclang-rt-19-dev)"
@@ -76,5 +104,5 @@ cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 printf '\n==> %s\n' "Fuzzing ${libfuzzer[*]}: $seconds s each"
 status=0
 sh tests/fuzz/run.sh "$PWD/build-fuzz/tests/fuzz" "$seconds" "${libfuzzer[@]}" || status=$?
-if [[ -n $programs ]]; then programs_campaign || status=1; fi
+campaigns || status=1
 exit "$status"

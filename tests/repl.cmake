@@ -26,3 +26,7 @@ set_tests_properties(repl_loaded PROPERTIES LABELS repl TIMEOUT 120)
 add_test(NAME repl_run_flags
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/run_flags.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(repl_run_flags PROPERTIES LABELS "repl;e2e" TIMEOUT 120)
+# Dropout on a branch that reaches neither output nor loss, through redefinitions (issue 16).
+add_test(NAME repl_dropout
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/repl/golden.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR} dropout)
+set_tests_properties(repl_dropout PROPERTIES LABELS repl TIMEOUT 120)

@@ -268,18 +268,33 @@ static int64_t noise_width(const NoiseFields *s) { return shape_numel(&s->mask->
 static double noise_p(const NoiseFields *s) { return s->mask->arg.k; }
 
 #define NOISE_FIELD(kind, ctype, name) const_##kind(s.c, noise_##name(&s)),
-static bool has_training_flag(const Program *p) {
-  return p->g->training && p->plan.offset[p->g->training->id] >= 0;
+/* A mask or flag the plan gave no slot is read by nothing that reaches the output or the loss
+ * (dropout on a dead branch): it is left out, as the runtime would have nowhere to fill it. */
+static bool noise_planned(const Program *p, const Node *n) {
+  return n && p->plan.offset[n->id] >= 0;
 }
 
-static int count_noise(const Program *p) { return p->g->nnoise + has_training_flag(p); }
+/* The planned masks in graph order, then the training flag; out may be NULL to count them. */
+static int planned_noise(const Program *p, const Node **out) {
+  int n = 0;
+  for (int i = 0; i <= p->g->nnoise; i++) {
+    const Node *z = i < p->g->nnoise ? p->g->noise[i] : p->g->training;
+    if (noise_planned(p, z) && out)
+      out[n] = z;
+    n += noise_planned(p, z);
+  }
+  return n;
+}
+
+static int count_noise(const Program *p) { return planned_noise(p, NULL); }
 
 static LLVMValueRef noise_array(CgCtx *c) {
   const Graph *g = c->p->g;
-  int n = count_noise(c->p);
+  const Node **z = ARENA_ARRAY(g->arena, const Node *, g->nnoise + 1);
+  int n = planned_noise(c->p, z);
   LLVMValueRef *v = ARENA_ARRAY(g->arena, LLVMValueRef, n + 1);
   for (int i = 0; i < n; i++) {
-    NoiseFields s = {c, i < g->nnoise ? g->noise[i] : g->training};
+    NoiseFields s = {c, z[i]};
     LLVMValueRef f[] = {NNRT_NOISE_FIELDS(NOISE_FIELD)};
     v[i] = LLVMConstNamedStruct(noise_type(c), f, COUNT(f));
   }
