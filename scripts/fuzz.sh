@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh: fuzz nnc's input parsers with libFuzzer for a bounded time (clang-19).
 #
-#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors)
+#   ./scripts/fuzz.sh                 each harness for 60 s (source, csv, idx, safetensors, checkpoint)
 #   ./scripts/fuzz.sh -t 30 csv idx   30 s each, only those harnesses
 #
 # Configures build-fuzz/ with clang-19: the whole tree instrumented for libFuzzer's coverage and
@@ -26,11 +26,11 @@ while (($#)); do
     -t | --seconds) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || die "$1 needs a number of seconds"
                     seconds=$2; shift 2 ;;
     -h | --help) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    source | csv | idx | safetensors) harnesses+=("$1"); shift ;;
+    source | csv | idx | safetensors | checkpoint) harnesses+=("$1"); shift ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-((${#harnesses[@]})) || harnesses=(source csv idx safetensors)
+((${#harnesses[@]})) || harnesses=(source csv idx safetensors checkpoint)
 
 scripts/setup.sh --deps-only
 command -v clang-19 >/dev/null || die "clang-19 is missing (apt-get install clang-19 libclang-rt-19-dev)"
