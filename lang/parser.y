@@ -18,6 +18,9 @@
 /* Deepest nesting of '(' and '[' (and of '{'), and most operators in one statement: beyond
  * them input gets one diagnostic, and the tree stays shallow enough for recursive passes. */
 enum { NEST_MAX = 256, OPS_MAX = 4096 };
+/* The parser's stack, which only chains of unary '-' and of '^' (right-associative) fill:
+ * bison's default, named so that the message can say it. */
+#define YYMAXDEPTH 10000
 
 /* A list under construction: the tail makes appending O(1). */
 typedef struct {
@@ -505,7 +508,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, ParseState *ps) {
  * nesting (of '-' and '^', the others being capped by the lexer) can do. */
 static void yyerror(Loc *loc, ParseState *ps, const char *msg) {
   (void)msg;
-  diag_error(ps->diag, *loc, "expression nested too deeply");
+  diag_error(ps->diag, *loc, "expression nested too deeply (the parser's limit is %d levels)",
+             YYMAXDEPTH);
 }
 
 /* --- driver ------------------------------------------------------------------------------ */
