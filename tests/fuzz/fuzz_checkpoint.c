@@ -58,6 +58,8 @@ typedef struct {
 } Buf;
 
 static void put(Buf *b, const void *s, size_t n) {
+  if (!n)
+    return; /* s may be an empty buffer's NULL */
   if (b->n + n > b->cap) {
     b->cap = (b->n + n) * 2 + 64;
     b->p = realloc(b->p, b->cap);
