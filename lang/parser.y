@@ -18,6 +18,9 @@
 /* Deepest nesting of '(' and '[' (and of '{'), and most operators in one statement: beyond
  * them input gets one diagnostic, and the tree stays shallow enough for recursive passes. */
 enum { NEST_MAX = 256, OPS_MAX = 4096 };
+/* The parser's stack, which only chains of unary '-' and of '^' (right-associative) fill:
+ * bison's default, named so that the message can say it. */
+#define YYMAXDEPTH 10000
 
 /* A list under construction: the tail makes appending O(1). */
 typedef struct {
@@ -34,6 +37,7 @@ typedef struct ParseState {
   bool in_train;             /* in a train block, NAME = expr is an AST_SETTING */
   bool stop;                 /* after a fatal lexical error the lexer only says end of file */
   int ops;                   /* operators in the current statement */
+  Loc walked;                /* where loc_after's last walk ended */
   uint32_t off, line, col;   /* the lexer's position */
   int depth;                 /* open '(' and '[' since the innermost '{': newlines are
                                 tokens only at depth 0 */
@@ -64,7 +68,7 @@ static int yylex(YYSTYPE *val, Loc *loc, ParseState *ps);
 static void yyerror(Loc *loc, ParseState *ps, const char *msg);
 static void open_block(ParseState *ps, const char *kind, const char *name, Loc brace);
 static void output_equals(ParseState *ps, Loc eq, const AstNode *value);
-static Loc loc_rule(const Source *src, const Loc *rhs, int n);
+static Loc loc_rule(ParseState *ps, const Loc *rhs, int n);
 static AstList list_add(AstList list, AstNode *item);
 static AstNode *make_dim(ParseState *ps, Loc loc, double value);
 static AstNode *make_binary(ParseState *ps, Loc loc, AstBinOp op, AstNode *lhs, AstNode *rhs);
@@ -73,7 +77,7 @@ static AstNode *make_transpose(ParseState *ps, Loc loc, Loc op, AstNode *operand
 
 /* A rule spans its first non-empty symbol to its last; an empty rule is a zero-length Loc
  * where the previous symbol ended. */
-#define YYLLOC_DEFAULT(cur, rhs, n) ((cur) = loc_rule(ps->src, (rhs), (n)))
+#define YYLLOC_DEFAULT(cur, rhs, n) ((cur) = loc_rule(ps, (rhs), (n)))
 }
 
 %initial-action { @$ = (Loc){0, 0, 1, 1}; }
@@ -257,23 +261,30 @@ signed_num
 
 /* --- locations -------------------------------------------------------------------------- */
 
-/* The zero-length Loc just after prev (prev may end with line breaks: a NEWLINE token). */
-static Loc loc_after(const Source *src, Loc prev) {
-  Loc at = {prev.off + prev.len, 0, prev.line, prev.col};
-  for (uint32_t i = prev.off; i < prev.off + prev.len; i++) {
-    if (src->text[i] == '\n') {
+/* The zero-length Loc just after prev (prev may end with line breaks: a NEWLINE token). prev
+ * may span a whole table so far (the empty `nums` of each row follows `rows`): the walk starts
+ * from where the last one ended when that lies inside prev, so a parse walks each byte once
+ * rather than once per row. */
+static Loc loc_after(ParseState *ps, Loc prev) {
+  uint32_t end = prev.off + prev.len;
+  Loc at = ps->walked.off > prev.off && ps->walked.off <= end ? ps->walked
+                                                               : (Loc){prev.off, 0, prev.line,
+                                                                       prev.col};
+  for (; at.off < end; at.off++) {
+    if (ps->src->text[at.off] == '\n') {
       at.line++;
       at.col = 1;
     } else {
       at.col++;
     }
   }
+  ps->walked = at;
   return at;
 }
 
-static Loc loc_rule(const Source *src, const Loc *rhs, int n) {
+static Loc loc_rule(ParseState *ps, const Loc *rhs, int n) {
   if (n == 0)
-    return loc_after(src, rhs[0]);
+    return loc_after(ps, rhs[0]);
   int first = 1;
   while (first < n && rhs[first].len == 0)
     first++;
@@ -497,7 +508,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, ParseState *ps) {
  * nesting (of '-' and '^', the others being capped by the lexer) can do. */
 static void yyerror(Loc *loc, ParseState *ps, const char *msg) {
   (void)msg;
-  diag_error(ps->diag, *loc, "expression nested too deeply");
+  diag_error(ps->diag, *loc, "expression nested too deeply (the parser's limit is %d levels)",
+             YYMAXDEPTH);
 }
 
 /* --- driver ------------------------------------------------------------------------------ */

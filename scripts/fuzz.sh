@@ -2,7 +2,7 @@
 # fuzz.sh: fuzz nnc's input parsers with libFuzzer (clang-19), and whole generated programs, for a
 # bounded time.
 #
-#   ./scripts/fuzz.sh                 each libFuzzer harness for 60 s (source, csv, idx, safetensors)
+#   ./scripts/fuzz.sh                 each libFuzzer harness for 60 s (source, csv, idx, safetensors, checkpoint)
 #   ./scripts/fuzz.sh -t 30 csv idx   30 s each, only those harnesses
 #   ./scripts/fuzz.sh -t 3600 programs  generated programs end to end for an hour
 #   ./scripts/fuzz.sh -t 600 repl     REPL sessions (tests/fuzz/repl_session.sh) for 600 s
@@ -38,11 +38,11 @@ while (($#)); do
     -t | --seconds) [[ ${2-} =~ ^[1-9][0-9]*$ ]] || die "$1 needs a number of seconds"
                     seconds=$2; shift 2 ;;
     -h | --help) sed -n '2,29s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    source | csv | idx | safetensors | programs | repl) harnesses+=("$1"); shift ;;
+    source | csv | idx | safetensors | checkpoint | programs | repl) harnesses+=("$1"); shift ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-((${#harnesses[@]})) || harnesses=(source csv idx safetensors)
+((${#harnesses[@]})) || harnesses=(source csv idx safetensors checkpoint)
 libfuzzer=()
 programs= repl=
 for h in "${harnesses[@]}"; do

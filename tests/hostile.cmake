@@ -18,6 +18,15 @@ foreach(kind source data checkpoint)
   endforeach()
 endforeach()
 
+# Resource bounds (label hostile): tests/hostile/bounds.sh generates a 100 MB source, 10^6
+# statements, expressions nested 10^5 deep and a table of 10^6 rows, each run in 30 s and 2 GB.
+foreach(case big_source million_statements deep_expression million_rows)
+  add_test(NAME hostile_bounds_${case}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/hostile/bounds.sh $<TARGET_FILE:nnc>
+                   ${PROJECT_SOURCE_DIR} ${case})
+  set_tests_properties(hostile_bounds_${case} PROPERTIES LABELS hostile TIMEOUT 300)
+endforeach()
+
 # Valgrind (label valgrind): nnc compiling every example with no memory error and no definite
 # leak (LLVM's still-reachable memory is not an error). Not in a sanitizer build: valgrind and
 # ASan cannot share a process.

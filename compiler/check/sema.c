@@ -8,6 +8,7 @@
 #include "strmap.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,11 +227,58 @@ static void check_model_item(Sema *s, Model *m, const AstNode *it, StrMap *defin
   check_duplicate(d, m, it, defined);
 }
 
+/* The operations nested in e, counting through each name the depth of its definition
+ * (depths maps names to it; names are defined before their use). */
+static intptr_t expr_depth(const AstNode *e, StrMap *depths) {
+  intptr_t d = 0;
+  switch (e->kind) {
+  case AST_NAME: return (intptr_t)strmap_get(depths, e->u.name.name);
+  case AST_KWARG: return expr_depth(e->u.kwarg.value, depths);
+  case AST_NEG: return 1 + expr_depth(e->u.unary.operand, depths);
+  case AST_BINARY: {
+    intptr_t l = expr_depth(e->u.binary.lhs, depths), r = expr_depth(e->u.binary.rhs, depths);
+    return 1 + (l > r ? l : r);
+  }
+  case AST_CALL:
+  case AST_ARRAY:
+    for (const AstNode *a = e->kind == AST_CALL ? e->u.call.args : e->u.array.elems; a;
+         a = a->next) {
+      intptr_t k = expr_depth(a, depths);
+      d = k > d ? k : d;
+    }
+    return 1 + d;
+  default: return 0;
+  }
+}
+
+/* One error for the first value nested deeper than MAX_DEPTH; true when there is none. */
+static bool check_depth(Sema *s, const AstNode *it, StrMap *depths) {
+  if ((it->kind != AST_LET && it->kind != AST_LOSS && it->kind != AST_OUTPUT) ||
+      !it->u.decl.value)
+    return true;
+  intptr_t d = expr_depth(it->u.decl.value, depths);
+  if (d > MAX_DEPTH) {
+    diag_error(s->d, it->loc,
+               "'%s' is more than %d operations deep, counting through the values it uses "
+               "(the limit is %d)",
+               it->u.decl.name ? it->u.decl.name : sema_decl_word[it->kind], MAX_DEPTH,
+               MAX_DEPTH);
+    return false;
+  }
+  if (it->u.decl.name)
+    strmap_put(depths, it->u.decl.name, (void *)d);
+  return true;
+}
+
 static void check_model(Sema *s, Model *m) {
-  StrMap defined;
+  StrMap defined, depths;
   strmap_init(&defined, s->arena);
-  for (const AstNode *it = m->body; it; it = it->next)
+  strmap_init(&depths, s->arena);
+  bool shallow = true;
+  for (const AstNode *it = m->body; it; it = it->next) {
     check_model_item(s, m, it, &defined);
+    shallow = shallow && check_depth(s, it, &depths);
+  }
   if (!m->input.present)
     diag_error(s->d, m->loc, "model '%s' has no input; declare one, e.g. 'input x[2]'",
                m->name);

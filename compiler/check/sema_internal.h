@@ -10,6 +10,9 @@
 #include "sema.h"
 
 enum { MAX_CLASSES = 1000000 };
+/* Operations nested in one value, counted through the definitions it uses: the later passes
+ * recurse along the graph, so its depth is bounded where the names still are. */
+enum { MAX_DEPTH = 10000 };
 
 /* One sema_check: where things are allocated and reported, and the directory that relative data
  * paths are resolved against (absolute; NULL when the source's directory cannot be resolved). */
