@@ -436,26 +436,19 @@ int nnrt_keep_previous(const char *path, char *err, size_t errlen) {
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
     return 0; /* nothing to keep; a path we cannot write is the save's to report */
-  size_t n = strlen(path) + 48;
-  char *prev = malloc(n), *tmp = malloc(n);
-  int rc = -1;
-  if (prev && tmp) {
-    snprintf(prev, n, "%s.prev", path);
-    snprintf(tmp, n, "%s.prev.tmp.%ld", path, (long)getpid());
-    unlink(tmp);
-    if ((link(path, tmp) == 0 || copy_file(path, tmp) == 0) && rename(tmp, prev) == 0)
-      rc = 0;
-    else
-      nnrt_errf(err, errlen, "cannot keep the previous '%s' as '%s': %s", path, prev,
-                strerror(errno ? errno : EIO));
-    if (rc)
-      unlink(tmp);
-  } else {
-    nnrt_errf(err, errlen, "cannot keep the previous '%s': out of memory", path);
+  char prev[4096 + 48], tmp[sizeof prev];
+  if ((size_t)snprintf(prev, sizeof prev, "%s.prev", path) >= sizeof prev ||
+      (size_t)snprintf(tmp, sizeof tmp, "%s.prev.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
+    nnrt_errf(err, errlen, "cannot keep the previous '%s': the path is too long", path);
+    return -1;
   }
-  free(prev);
-  free(tmp);
-  return rc;
+  unlink(tmp);
+  if ((link(path, tmp) == 0 || copy_file(path, tmp) == 0) && rename(tmp, prev) == 0)
+    return 0;
+  nnrt_errf(err, errlen, "cannot keep the previous '%s' as '%s': %s", path, prev,
+            strerror(errno ? errno : EIO));
+  unlink(tmp);
+  return -1;
 }
 
 /* The pid of the run holding the lock file fd, as it wrote it (0 when unreadable). */
