@@ -1,6 +1,7 @@
 /* train_setup: what a training run needs before its loop: the descriptor check
  * (nnrt_check_model, nnrt_check_train_options), the default options, the workspace (and
- * whether it fits in the memory the process can have) and the initialisation of its parameters, and loading a run's data (nnrt_train_data_load).
+ * whether it fits in the memory the process can have), the initialisation of its parameters,
+ * and loading a run's data (nnrt_train_data_load).
  * Contract: every check returns 0, or -1 with err set; nothing here prints. */
 #include <errno.h>
 #include <math.h>
@@ -244,8 +245,9 @@ int nnrt_workspace_fits(const NnrtModel *m, char *err, size_t errlen) {
   char n[32], l[32];
   nnrt_bytes_text(n, sizeof n, need);
   nnrt_bytes_text(l, sizeof l, limit);
-  nnrt_errf(err, errlen, "the model needs %s of memory for its workspace, more than the %s %s",
-            n, l, what);
+  nnrt_errf(err, errlen,
+            "out of memory: the model needs %s for its workspace, more than the %s %s", n, l,
+            what);
   return -1;
 }
 

@@ -49,10 +49,10 @@ contains compile.err "huge.nn:5:3: warning: parameter 'BIG1' is not used by the 
 [ "$(grep -c 'warning: parameter' compile.err)" -eq "$params" ] && pass "one warning per unused parameter" \
   || fail "$(grep -c 'warning: parameter' compile.err) warnings for $params unused parameters"
 [ -x huge ] || { fail "no executable 'huge' was written"; finish; }
-need="the model needs $((params * 8)).0 GiB"
+need="out of memory: the model needs $((params * 8)).0 GiB"
 for cmd in train eval "predict 1 2" "train --resume w.safetensors"; do
   refused "huge_$(echo "$cmd" | tr -c 'a-z\n' '_')" "./huge $cmd (more than physical memory)" \
-    "$need of memory for its workspace, more than the" ./huge $cmd
+    "$need for its workspace, more than the" ./huge $cmd
 done
 contains huge_train.err "this machine has" "the limit named is the machine's memory"
 [ ! -e w.safetensors ] && [ ! -e m.safetensors.lock ] && pass "nothing was written" \
@@ -64,7 +64,7 @@ run compile_mid "$NNC" mid.nn -o mid
 expect_rc compile_mid 0 "nnc mid.nn"
 for cmd in train eval "predict 1 2" "train --resume w.safetensors"; do
   refused "mid_$(echo "$cmd" | tr -c 'a-z\n' '_')" "./mid $cmd under ulimit -v 150000" \
-    "the model needs 190.7 MiB of memory for its workspace, more than the" \
+    "out of memory: the model needs 190.7 MiB for its workspace, more than the" \
     sh -c 'ulimit -v 150000 && exec "$@"' sh ./mid $cmd
 done
 contains mid_train.err "the address-space limit (ulimit -v) leaves this process" \
