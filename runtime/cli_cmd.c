@@ -1,6 +1,7 @@
 /* cli_cmd: the eval command: the loss, and the metrics of metrics.h (per-class precision,
  * recall and F1 and the confusion matrix of a classifier; MAE, RMSE and R² of a regression),
- * as text or as one JSON object (--json).
+ * as text or as one JSON object (--json); and the memory check every command that runs the
+ * model makes first (nnrt_cli_workspace_fits).
  * Contract: nnrt_cli_cmd_eval returns an exit code of cli.c's contract and has said why when
  * not 0. */
 #include <errno.h>
@@ -262,8 +263,19 @@ static int eval_data(const Cli *c, const Args *a, const NnrtInputStats *st, Nnrt
   return NNRT_EXIT_OK;
 }
 
+int nnrt_cli_workspace_fits(const Cli *c) {
+  char msg[256];
+  if (nnrt_workspace_fits(c->m, msg, sizeof msg) == 0)
+    return NNRT_EXIT_OK;
+  nnrt_cli_say(c, "%s", msg);
+  return NNRT_EXIT_DATA;
+}
+
 static int run_eval(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
+  int fits = nnrt_cli_workspace_fits(c);
+  if (fits)
+    return fits;
   NnrtInputStats st;
   NnrtDataset ds = {0};
   Eval e;

@@ -81,5 +81,8 @@ int nnrt_cli_cmd_predict(const Cli *c, int argc, char **argv);
 
 /* cli_cmd.c */
 int nnrt_cli_cmd_eval(const Cli *c, int argc, char **argv);
+/* NNRT_EXIT_OK when the model's workspace fits in memory (nnrt_workspace_fits), else
+ * NNRT_EXIT_DATA, said: train, eval and predict ask before they allocate or load anything. */
+int nnrt_cli_workspace_fits(const Cli *c);
 
 #endif

@@ -302,6 +302,9 @@ static int run_predict(const Cli *c, const Args *a) {
     return nnrt_cli_usage_error(c, "predict",
                            "--probs labels the outputs of a classifier; model '%s' has no classes",
                            c->m->name);
+  int fits = nnrt_cli_workspace_fits(c);
+  if (fits)
+    return fits;
   NnrtInputStats st;
   float *ws = nnrt_workspace_new(c->m);
   if (!ws || nnrt_cli_stats_new(c->m, &st) != 0) {

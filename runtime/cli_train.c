@@ -316,6 +316,8 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
     nnrt_cli_say(c, "%s", msg);
     return NNRT_EXIT_USAGE;
   }
+  if (!c->state && (rc = nnrt_cli_workspace_fits(c)) != 0) /* a host's workspace exists */
+    return rc;
   TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : c->weights};
   NnrtSaveLock lock;
   if (nnrt_save_lock(&lock, t.save, msg, sizeof msg) != 0) {

@@ -34,7 +34,7 @@ static bool standardizes(const NnrtModel *m) {
 static bool ready(const NnrtContext *c) { return !standardizes(c->m) || c->have_stats; }
 
 NnrtContext *nnrt_context_new(const NnrtModel *m, uint64_t seed) {
-  if (!m || nnrt_check_model(m, NULL, 0) != 0)
+  if (!m || nnrt_check_model(m, NULL, 0) != 0 || nnrt_workspace_fits(m, NULL, 0) != 0)
     return NULL;
   NnrtContext *c = calloc(1, sizeof *c);
   if (!c)

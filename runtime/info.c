@@ -58,8 +58,7 @@ static void group_digits(char *buf, size_t size, int64_t v) {
 }
 
 /* Bytes as "196 B", "1.5 KiB", "3.2 MiB", "1.1 GiB". */
-static void bytes_text(char *buf, size_t size, int64_t floats) {
-  double b = (double)floats * (double)sizeof(float);
+void nnrt_bytes_text(char *buf, size_t size, double b) {
   if (b < 1024)
     snprintf(buf, size, "%.0f B", b);
   else if (b < 1024.0 * 1024)
@@ -140,7 +139,7 @@ static void memory_plan(FILE *out, const NnrtModel *m) {
   int wn = 0, wb = 0;
   for (int i = 0; i < 5; i++) {
     group_digits(n[i], sizeof n[i], floats[i]);
-    bytes_text(b[i], sizeof b[i], floats[i]);
+    nnrt_bytes_text(b[i], sizeof b[i], (double)floats[i] * sizeof(float));
     wn = (int)strlen(n[i]) > wn ? (int)strlen(n[i]) : wn;
     wb = (int)strlen(b[i]) > wb ? (int)strlen(b[i]) : wb;
   }

@@ -63,6 +63,8 @@ int nnrt_main_io(const NnrtModel *m, int argc, char **argv, FILE *in, FILE *out,
 
 /* The `info` table (info.c): layers, totals and the memory plan. */
 void nnrt_print_summary(const NnrtModel *m, FILE *out);
+/* A byte count as "196 B", "1.5 KiB", "3.2 MiB", "1.1 GiB" (info.c). */
+void nnrt_bytes_text(char *buf, size_t size, double bytes);
 
 /* The state of a training run besides the workspace: what a checkpoint needs so that resuming
  * continues exactly (see checkpoint.c for the file layout). */

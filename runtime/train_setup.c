@@ -1,12 +1,15 @@
 /* train_setup: what a training run needs before its loop: the descriptor check
- * (nnrt_check_model, nnrt_check_train_options), the default options, the workspace and the
- * initialisation of its parameters, and loading a run's data (nnrt_train_data_load).
+ * (nnrt_check_model, nnrt_check_train_options), the default options, the workspace (and
+ * whether it fits in the memory the process can have), the initialisation of its parameters,
+ * and loading a run's data (nnrt_train_data_load).
  * Contract: every check returns 0, or -1 with err set; nothing here prints. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -212,6 +215,42 @@ float *nnrt_workspace_new(const NnrtModel *m) {
 }
 
 void nnrt_workspace_free(float *ws) { free(ws); }
+
+/* The bytes this process maps now (/proc/self/statm's first field); 0 when unknown. */
+static double mapped_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long long pages = 0;
+  if (f) {
+    if (fscanf(f, "%llu", &pages) != 1)
+      pages = 0;
+    fclose(f);
+  }
+  return (double)pages * (double)sysconf(_SC_PAGESIZE);
+}
+
+int nnrt_workspace_fits(const NnrtModel *m, char *err, size_t errlen) {
+  double need = (double)m->workspace_floats * sizeof(float);
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  double limit = pages > 0 && page > 0 ? (double)pages * (double)page : INFINITY;
+  const char *what = "this machine has";
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    double left = (double)as.rlim_cur - mapped_bytes();
+    if (left < limit) {
+      limit = left > 0 ? left : 0;
+      what = "the address-space limit (ulimit -v) leaves this process";
+    }
+  }
+  if (need <= limit)
+    return 0;
+  char n[32], l[32];
+  nnrt_bytes_text(n, sizeof n, need);
+  nnrt_bytes_text(l, sizeof l, limit);
+  nnrt_errf(err, errlen,
+            "out of memory: the model needs %s for its workspace, more than the %s %s", n, l,
+            what);
+  return -1;
+}
 
 static float uniform_in(NnrtRng *r, double a, double b) {
   float v = (float)(a + (b - a) * nnrt_rng_double(r));

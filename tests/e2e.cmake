@@ -52,3 +52,7 @@ endforeach()
 add_test(NAME e2e_predict
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/predict.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_predict PROPERTIES LABELS e2e TIMEOUT 180 SKIP_RETURN_CODE 77)
+# Programs whose memory cannot exist are refused at once, with the figures (issue 16, item 3).
+add_test(NAME e2e_memory
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/memory.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_memory PROPERTIES LABELS e2e TIMEOUT 120)

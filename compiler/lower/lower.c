@@ -224,14 +224,44 @@ static void check_results(Lower *L) {
   }
 }
 
+/* A parameter neither the loss nor the output reads is initialised, stored (with its
+ * optimizer state) and saved for nothing; a huge one can make the program too large to run.
+ * One backward pass over the topological order marks what the results read. */
+static void warn_unreached_params(Lower *L) {
+  Graph *g = L->g;
+  if (!g->loss && !g->output)
+    return;
+  ArenaMark mark = arena_mark(g->arena);
+  bool *read = ARENA_ARRAY(g->arena, bool, g->n);
+  memset(read, 0, sizeof(bool) * g->n);
+  for (Node *r[2] = {g->loss, g->output}, **x = r; x < r + 2; x++)
+    if (*x)
+      read[(*x)->id] = true;
+  for (uint32_t i = g->n; i-- > 0;)
+    for (int s = 0; s < g->node[i]->nsrc && read[i]; s++)
+      read[g->node[i]->src[s]->id] = true;
+  for (int i = 0; i < g->nparams; i++) {
+    const Node *p = g->params[i].param;
+    if (g->params[i].role == ROLE_PARAM && !read[p->id]) {
+      diag_warning(L->diag, p->loc, "parameter '%s' is not used by the %s", p->name,
+                   g->loss && g->output ? "loss or the output" : g->loss ? "loss" : "output");
+      diag_hint(L->diag, "it would be initialised, trained and saved for nothing; use it or "
+                         "remove it");
+    }
+  }
+  arena_reset(g->arena, mark);
+}
+
 bool lower_model(Graph *g, const Model *m) {
   Lower L = {.g = g, .diag = g->diag, .m = m};
   strmap_init(&L.latest, g->arena);
   int before = diag_count(g->diag);
   for (const AstNode *it = m->body; it; it = it->next)
     lower_decl(&L, it);
-  if (diag_count(g->diag) == before)
+  if (diag_count(g->diag) == before) {
     check_results(&L);
+    warn_unreached_params(&L);
+  }
   g->metric = lower_choose_metric(&L);
   return diag_count(g->diag) == before;
 }

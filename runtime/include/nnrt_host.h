@@ -78,6 +78,12 @@ int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char
                              size_t errlen);
 /* m->workspace_floats zeroed floats, 64-byte aligned; NULL when out of memory. */
 float *nnrt_workspace_new(const NnrtModel *m);
+/* 0 when m's workspace fits in the memory this process can have: the machine's physical memory
+ * and what its address-space limit (RLIMIT_AS, ulimit -v) leaves beyond what it already maps.
+ * Else -1 with err ("out of memory: the model needs 8.0 GiB for its workspace, more than the
+ * 5.9 GiB this machine has"): checked before anything is allocated or initialised, so a model that
+ * cannot run is refused at once instead of after minutes of initialising. */
+int nnrt_workspace_fits(const NnrtModel *m, char *err, size_t errlen);
 void nnrt_workspace_free(float *ws);
 /* Writes every ROLE_PARAM, ROLE_CONST and ROLE_BUFFER tensor's initialiser into ws, drawing
  * from one stream seeded with seed (parameters come first, so constants and running statistics
