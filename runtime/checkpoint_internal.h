@@ -74,6 +74,7 @@ typedef struct {
   Meta meta[MAX_META];
   int n_meta;
   TensorList want;
+  int nomem; /* the failure was memory, not the file (checkpoint_load_nomem) */
 } Loader;
 
 /* Sets the error "cannot VERB 'PATH': MESSAGE"; returns -1. */
@@ -86,6 +87,14 @@ __attribute__((format(printf, 2, 3))) static inline int checkpoint_load_fail(Loa
   va_end(ap);
   nnrt_errf(l->err, l->errlen, "cannot %s '%s': %s", l->verb, l->path, msg);
   return -1;
+}
+
+/* The same for memory that cannot be had: the file may be sound, the machine is short. */
+#define checkpoint_load_nomem(l, ...) ((l)->nomem = 1, checkpoint_load_fail((l), __VA_ARGS__))
+
+/* -1, or NNRT_LOAD_NOMEM when the failure was memory: what the loaders return. */
+static inline int checkpoint_load_status(const Loader *l, int rc) {
+  return rc == 0 ? 0 : l->nomem ? NNRT_LOAD_NOMEM : -1;
 }
 
 /* The value of the metadata key, or NULL. */

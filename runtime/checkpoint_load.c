@@ -53,7 +53,7 @@ static int read_header(Loader *l) {
   l->data_size = l->file_size - 8 - l->hlen;
   l->header = malloc((size_t)l->hlen + 1);
   if (!l->header)
-    return checkpoint_load_fail(l, "out of memory for a %llu-byte header",
+    return checkpoint_load_nomem(l, "out of memory for a %llu-byte header",
                                 (unsigned long long)l->hlen);
   if (fread(l->header, 1, (size_t)l->hlen, l->f) != l->hlen)
     return checkpoint_load_fail(l, "file ended inside the header");
@@ -90,7 +90,7 @@ static int parse_entry(Loader *l, JsonCursor *c, char *name) {
     int32_t cap = l->cap_entries ? 2 * l->cap_entries : 16;
     Entry *e = realloc(l->entries, (size_t)cap * sizeof *e);
     if (!e)
-      return checkpoint_load_fail(l, "out of memory for the header");
+      return checkpoint_load_nomem(l, "out of memory for the header");
     l->entries = e;
     l->cap_entries = cap;
   }
@@ -315,7 +315,7 @@ unsigned char *nnrt_checkpoint_read_all(Loader *l) {
     total += l->want.t[i].present ? nnrt_checkpoint_tensor_bytes(&l->want.t[i]) : 0;
   unsigned char *scratch = malloc((size_t)(total > 0 ? total : 1));
   if (!scratch) {
-    checkpoint_load_fail(l, "out of memory for %lld bytes of tensors", (long long)total);
+    checkpoint_load_nomem(l, "out of memory for %lld bytes of tensors", (long long)total);
     return NULL;
   }
   int64_t at = 0;
@@ -411,7 +411,7 @@ int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const cha
   int rc = nnrt_checkpoint_add_params(&l.want, m, ws, NULL, NULL) == 0 &&
                    nnrt_checkpoint_add_stats(&l.want, st) == 0
              ? loader_run(&l)
-             : checkpoint_load_fail(&l, "out of memory");
+             : checkpoint_load_nomem(&l, "out of memory");
   unsigned char *scratch = rc == 0 ? nnrt_checkpoint_read_all(&l) : NULL;
   if (rc == 0 && !scratch)
     rc = -1;
@@ -419,7 +419,7 @@ int nnrt_load_stats(const NnrtModel *m, float *ws, NnrtInputStats *st, const cha
     rc = nnrt_checkpoint_commit(&l, scratch);
   free(scratch);
   nnrt_checkpoint_loader_free(&l);
-  return rc;
+  return checkpoint_load_status(&l, rc);
 }
 
 int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen) {
@@ -470,7 +470,7 @@ int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err,
     nnrt_copy_weights(m, ws, copy, 1);
   int rc = copy && nnrt_checkpoint_add_params(&l.want, m, ws, "", copy) == 0
                ? (buffers_optional(m, &l.want), loader_run(&l))
-               : checkpoint_load_fail(&l, "out of memory");
+               : checkpoint_load_nomem(&l, "out of memory");
   unsigned char *scratch = rc == 0 ? nnrt_checkpoint_read_all(&l) : NULL;
   if (rc == 0 && !scratch)
     rc = -1;
@@ -478,7 +478,7 @@ int nnrt_load_init(const NnrtModel *m, float *ws, const char *path, char *err,
     nnrt_checkpoint_commit(&l, scratch);
   free(scratch);
   nnrt_checkpoint_loader_free(&l);
-  int status = rc == 0 ? NNRT_EXIT_OK : NNRT_EXIT_IO;
+  int status = rc == 0 ? NNRT_EXIT_OK : l.nomem ? NNRT_EXIT_DATA : NNRT_EXIT_IO;
   char from[512];
   snprintf(from, sizeof from, " (from '%s')", path);
   /* The weights must be finite before they go into the workspace. */

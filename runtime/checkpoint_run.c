@@ -118,7 +118,7 @@ static int check_run_tensors(Loader *l, const unsigned char *scratch, const Nnrt
       continue;
     unsigned char *seen = calloc((size_t)(rs->rows > 0 ? rs->rows : 1), 1);
     if (!seen)
-      return checkpoint_load_fail(l, "out of memory");
+      return checkpoint_load_nomem(l, "out of memory");
     int ok = 1;
     for (int64_t k = 0; k < p->size && ok; k++) {
       int64_t row;
@@ -172,7 +172,7 @@ int nnrt_load_run(const NnrtModel *m, float *ws, const NnrtInputStats *st, NnrtR
            nnrt_checkpoint_add_params(&l.want, m, ws, LAST, NULL) == 0;
   for (int32_t i = first_extra; listed && i < l.want.n; i++)
     l.want.t[i].optional = 1;
-  int rc = listed ? nnrt_checkpoint_loader_parse(&l) : checkpoint_load_fail(&l, "out of memory");
+  int rc = listed ? nnrt_checkpoint_loader_parse(&l) : checkpoint_load_nomem(&l, "out of memory");
   if (rc == 0)
     rc = read_run_metadata(&l, &got);
   if (rc == 0)
@@ -188,5 +188,5 @@ int nnrt_load_run(const NnrtModel *m, float *ws, const NnrtInputStats *st, NnrtR
   }
   free(scratch);
   nnrt_checkpoint_loader_free(&l);
-  return rc;
+  return checkpoint_load_status(&l, rc);
 }

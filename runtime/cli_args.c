@@ -337,10 +337,11 @@ int nnrt_cli_stats_new(const NnrtModel *m, NnrtInputStats *st) {
 
 static int load_or_fail(const Cli *c, float *ws, NnrtInputStats *st, const char *path) {
   char msg[1024];
-  if (nnrt_load_stats(c->m, ws, st, path, msg, sizeof msg) == 0)
+  int rc = nnrt_load_stats(c->m, ws, st, path, msg, sizeof msg);
+  if (rc == 0)
     return NNRT_EXIT_OK;
   nnrt_cli_say(c, "%s", msg);
-  return NNRT_EXIT_IO;
+  return rc == NNRT_LOAD_NOMEM ? NNRT_EXIT_DATA : NNRT_EXIT_IO;
 }
 
 /* --weights, else the default checkpoint, else the initialisers of a model that never trains.

@@ -242,12 +242,13 @@ static int save_state(Run *r, const NnrtTrainResult *res, int restored, char *er
   return nnrt_save_run(r->m, r->ws, &r->td->stats, &rs, r->o->checkpoint_path, err, errlen);
 }
 
-/* Continues the run checkpointed at o->resume_path. */
+/* Continues the run checkpointed at o->resume_path: 0, or nnrt_load_run's failure. */
 static int resume(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
   NnrtRunState rs = {.rows = r->td->train.rows, .batch = r->batch, .epochs = r->o->epochs,
                      .order = r->order, .best = r->best};
-  if (nnrt_load_run(r->m, r->ws, &r->td->stats, &rs, r->o->resume_path, err, errlen) != 0)
-    return -1;
+  int rc = nnrt_load_run(r->m, r->ws, &r->td->stats, &rs, r->o->resume_path, err, errlen);
+  if (rc != 0)
+    return rc;
   r->step = rs.step;
   r->epoch = rs.epoch + 1;
   r->position = rs.position;
@@ -295,8 +296,9 @@ static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
     r->order[i] = i;
   res->has_val = r->td->val.rows > 0;
   res->accuracy = res->val_loss = res->val_accuracy = NAN;
-  if (r->o->resume_path && resume(r, res, err, errlen) != 0) {
-    fail(res, NNRT_EXIT_IO);
+  int loaded = r->o->resume_path ? resume(r, res, err, errlen) : 0;
+  if (loaded != 0) {
+    fail(res, loaded == NNRT_LOAD_NOMEM ? NNRT_EXIT_DATA : NNRT_EXIT_IO);
     return -1;
   }
   if (nnrt_check_finite_params(m, r->ws, err, errlen) != 0) {

@@ -109,7 +109,11 @@ int nnrt_save(const NnrtModel *m, const float *ws, const char *path, char *err, 
  * an error. A file whose
  * model_hash metadata differs from m->model_hash is refused ("'PATH' was saved by a different
  * model (hash H, this program is H')"); one without (another tool's) is accepted when names,
- * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first. */
+ * shapes and dtypes match. Constants and state are not read: call nnrt_init_params first.
+ * Returns 0, or -1 with err set, or NNRT_LOAD_NOMEM when the memory to read the file could not
+ * be had (err says "out of memory ..."): a program then exits 1, as for any memory failure,
+ * rather than 3, which says the file is at fault. */
+#define NNRT_LOAD_NOMEM (-2)
 int nnrt_load(const NnrtModel *m, float *ws, const char *path, char *err, size_t errlen);
 
 /* ---- Data, input scaling, learning rate, metrics, a training run's results ---- */

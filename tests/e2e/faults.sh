@@ -124,4 +124,20 @@ expect_rc oom_train 1 "training a 64 MB model (and its Adam state) under ulimit 
 contains oom_train.err "out of memory" "training under ulimit -v says out of memory"
 [ -e big.safetensors ] && fail "training out of memory wrote a weights file" \
   || pass "training out of memory writes no weights file"
+# Loading a checkpoint that fits on disk but not beside the workspace: every limit gives 0 or
+# exit 1 "out of memory" (never 3, which would blame the file), from where eval cannot even start
+# to where it loads.
+run big_train ./big train --save big.safetensors
+expect_rc big_train 0 "training the 64 MB model without a limit"
+limit=100000 loaded=0
+while [ "$limit" -le 1200000 ] && [ "$loaded" -eq 0 ]; do
+  run oom_eval sh -c 'ulimit -v "$0"; exec ./big eval --weights big.safetensors' "$limit"
+  if [ "$RC" -eq 0 ]; then loaded=1
+  elif [ "$RC" -ne 1 ] || ! grep -q "out of memory" oom_eval.err; then
+    fail "eval under ulimit -v $limit: exit $RC, expected 0 or 1 and 'out of memory'"; show oom_eval; break
+  fi
+  limit=$((limit + 20000))
+done
+[ "$loaded" -eq 1 ] && pass "eval of a 64 MB checkpoint under ulimit -v: exit 1 'out of memory' until it fits, then 0 (at $limit KiB)" \
+  || fail "eval never loaded the checkpoint under ulimit -v up to $limit"
 finish
