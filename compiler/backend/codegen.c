@@ -11,7 +11,7 @@ typedef LLVMValueRef CgScalar(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k
 
 LLVMValueRef cg_f32(CgCtx *c, double v) { return LLVMConstReal(c->f32, v); }
 
-static LLVMValueRef call_f32(CgCtx *c, const char *name, LLVMValueRef *args, unsigned nargs) {
+LLVMValueRef cg_call_f32(CgCtx *c, const char *name, LLVMValueRef *args, unsigned nargs) {
   LLVMTypeRef params[3] = {c->f32, c->f32, c->f32};
   LLVMTypeRef ty = LLVMFunctionType(c->f32, params, nargs, 0);
   LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
@@ -43,10 +43,10 @@ static LLVMValueRef cg_log1p(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k)
   return (void)b, (void)k, cgm_log1p(c, a);
 }
 static LLVMValueRef cg_sqrt(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "llvm.sqrt.f32", &a, 1);
+  return (void)b, (void)k, cg_call_f32(c, "llvm.sqrt.f32", &a, 1);
 }
 static LLVMValueRef cg_abs(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
-  return (void)b, (void)k, call_f32(c, "llvm.fabs.f32", &a, 1);
+  return (void)b, (void)k, cg_call_f32(c, "llvm.fabs.f32", &a, 1);
 }
 /* σ(a) = 1 / (1 + e) for a >= 0 and e / (1 + e) below, e = exp(−|a|): exp never overflows, so
  * σ keeps its tiny values for a below −88 instead of 1/∞ = 0. The quotient q = n / d is
@@ -54,7 +54,7 @@ static LLVMValueRef cg_abs(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
  * remainder), so σ is as accurate as e: q + (n − q d − q err) / d. */
 static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   LLVMBuilderRef B = c->b;
-  LLVMValueRef abs = call_f32(c, "llvm.fabs.f32", &a, 1);
+  LLVMValueRef abs = cg_call_f32(c, "llvm.fabs.f32", &a, 1);
   LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(B, abs, ""), b, k);
   LLVMValueRef d = LLVMBuildFAdd(B, cg_f32(c, 1), e, "");
   LLVMValueRef err = LLVMBuildFAdd(B, LLVMBuildFSub(B, cg_f32(c, 1), d, ""), e, "");
@@ -62,8 +62,8 @@ static LLVMValueRef cg_sigmoid(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double 
   LLVMValueRef n = LLVMBuildSelect(B, up, cg_f32(c, 1), e, "");
   LLVMValueRef q = LLVMBuildFDiv(B, n, d, "");
   LLVMValueRef nq = LLVMBuildFNeg(B, q, "");
-  LLVMValueRef r = call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){nq, d, n}, 3);
-  r = call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){nq, err, r}, 3);
+  LLVMValueRef r = cg_call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){nq, d, n}, 3);
+  r = cg_call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){nq, err, r}, 3);
   return LLVMBuildFAdd(B, q, LLVMBuildFDiv(B, r, d, ""), "sigmoid");
 }
 static LLVMValueRef cg_tanh(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
@@ -77,7 +77,7 @@ static LLVMValueRef cg_powc(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) 
   if (k == 0)
     return cg_f32(c, 1);
   LLVMValueRef args[2] = {a, cg_f32(c, k)};
-  return call_f32(c, "llvm.pow.f32", args, 2);
+  return cg_call_f32(c, "llvm.pow.f32", args, 2);
 }
 static LLVMValueRef cg_add(CgCtx *c, LLVMValueRef a, LLVMValueRef b, double k) {
   return (void)k, LLVMBuildFAdd(c->b, a, b, "add");

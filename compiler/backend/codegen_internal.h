@@ -36,6 +36,8 @@ typedef struct {
 
 LLVMValueRef cg_f32(CgCtx *c, double v);
 LLVMValueRef cg_i64(CgCtx *c, int64_t v);
+/* A call of the float function (an intrinsic or libm's) `name` with 1 to 3 float arguments. */
+LLVMValueRef cg_call_f32(CgCtx *c, const char *name, LLVMValueRef *args, unsigned nargs);
 /* An extent: a constant, or the batch size n for DIM_BATCH. */
 LLVMValueRef cg_extent(CgCtx *c, int64_t dim);
 LLVMValueRef cg_alloca(CgCtx *c, LLVMTypeRef type, const char *name);

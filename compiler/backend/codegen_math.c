@@ -21,17 +21,8 @@
 
 static LLVMValueRef k32(CgCtx *c, double v) { return cg_f32(c, v); }
 
-static LLVMValueRef intrinsic(CgCtx *c, const char *name, LLVMValueRef *args, unsigned n) {
-  LLVMTypeRef params[3] = {c->f32, c->f32, c->f32};
-  LLVMTypeRef ty = LLVMFunctionType(c->f32, params, n, 0);
-  LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
-  if (!fn)
-    fn = LLVMAddFunction(c->mod, name, ty);
-  return LLVMBuildCall2(c->b, ty, fn, args, n, "");
-}
-
 static LLVMValueRef fma3(CgCtx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d) {
-  return intrinsic(c, "llvm.fma.f32", (LLVMValueRef[]){a, b, d}, 3);
+  return cg_call_f32(c, "llvm.fma.f32", (LLVMValueRef[]){a, b, d}, 3);
 }
 static LLVMValueRef f_add(CgCtx *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(c->b, a, b, ""); }
 static LLVMValueRef f_sub(CgCtx *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(c->b, a, b, ""); }
@@ -74,7 +65,7 @@ typedef struct {
 static Reduced reduce(CgCtx *c, LLVMValueRef x) {
   static const double P[] = {0.5, 0.1666666716337204, 0.04166646674275398, 0.008333372883498669,
                              0.0013933581067249179, 0.00019849518139380962};
-  LLVMValueRef n = intrinsic(c, "llvm.rint.f32", (LLVMValueRef[]){f_mul(c, x, k32(c, M_LOG2E))}, 1);
+  LLVMValueRef n = cg_call_f32(c, "llvm.rint.f32", (LLVMValueRef[]){f_mul(c, x, k32(c, M_LOG2E))}, 1);
   n = clamp(c, n, -254, 254); /* beyond, the result is 0 or ∞ anyway; keeps pow2's halves valid */
   LLVMValueRef r = fma3(c, LLVMBuildFNeg(c->b, n, ""), k32(c, LN2_HI), x);
   r = fma3(c, LLVMBuildFNeg(c->b, n, ""), k32(c, LN2_LO), r);
@@ -83,7 +74,7 @@ static Reduced reduce(CgCtx *c, LLVMValueRef x) {
 
 LLVMValueRef cgm_exp(CgCtx *c, LLVMValueRef x) {
   Reduced d = reduce(c, x);
-  LLVMValueRef half = intrinsic(c, "llvm.trunc.f32", (LLVMValueRef[]){f_mul(c, d.n, k32(c, 0.5))}, 1);
+  LLVMValueRef half = cg_call_f32(c, "llvm.trunc.f32", (LLVMValueRef[]){f_mul(c, d.n, k32(c, 0.5))}, 1);
   LLVMValueRef y = f_mul(c, f_mul(c, f_add(c, d.em1, k32(c, 1)), pow2(c, half)),
                         pow2(c, f_sub(c, d.n, half)));
   y = select_if(c, LLVMRealOGT, x, k32(c, 88.72283935546875), k32(c, INFINITY), y);
@@ -157,12 +148,12 @@ LLVMValueRef cgm_tanh(CgCtx *c, LLVMValueRef x) {
   static const double T[] = {-0.3333333432674408, 0.13333332538604736, -0.053968049585819244,
                              0.02186547964811325, -0.008825179189443588, 0.003402173053473234,
                              -0.0009628942934796214};
-  LLVMValueRef a = intrinsic(c, "llvm.fabs.f32", &x, 1);
+  LLVMValueRef a = cg_call_f32(c, "llvm.fabs.f32", &x, 1);
   LLVMValueRef z = f_mul(c, a, a);
   LLVMValueRef small = fma3(c, f_mul(c, a, z), poly(c, z, T, 7), a);
   LLVMValueRef e = cgm_exp(c, f_mul(c, a, k32(c, 2)));
   LLVMValueRef big = f_sub(c, k32(c, 1), f_div(c, k32(c, 2), f_add(c, e, k32(c, 1))));
   LLVMValueRef y = select_if(c, LLVMRealOLT, a, k32(c, 0.55), small, big);
-  y = intrinsic(c, "llvm.copysign.f32", (LLVMValueRef[]){y, x}, 2);
+  y = cg_call_f32(c, "llvm.copysign.f32", (LLVMValueRef[]){y, x}, 2);
   return select_if(c, LLVMRealUNO, x, x, x, y);
 }
