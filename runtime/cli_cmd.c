@@ -103,11 +103,10 @@ static int max_int(int a, int b) { return a > b ? a : b; }
 
 /* Row label i of the confusion matrix: the class, with its number when columns are numbered. */
 static const char *row_label(const NnrtModel *m, int i, int numbered, char *buf, size_t size) {
-  char name[64];
-  const char *label = nnrt_class_label(m, i, name, sizeof name);
   if (!numbered)
-    return label;
-  snprintf(buf, size, "%d %s", i, label);
+    return nnrt_class_label(m, i, buf, size); /* the number goes to buf, which outlives us */
+  char name[64];
+  snprintf(buf, size, "%d %s", i, nnrt_class_label(m, i, name, sizeof name));
   return buf;
 }
 

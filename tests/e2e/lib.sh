@@ -83,6 +83,10 @@ probs() {
 # skip WHY: the test cannot run here (ctest reports it as skipped: SKIP_RETURN_CODE 77).
 skip() { echo "SKIP: $*"; exit 77; }
 
+# sanitized: nnc (and so the programs it links) runs under AddressSanitizer, which reserves
+# terabytes of shadow address space and cannot start under a `ulimit -v`.
+sanitized() { ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so'; }
+
 # compile_example NAME EXAMPLE EXE: runs "$NNC $SRC/examples/EXAMPLE.nn -o EXE" as run NAME, which
 # must succeed and write the executable EXE; without it the test ends here (finish).
 compile_example() {

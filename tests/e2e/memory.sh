@@ -59,6 +59,10 @@ contains huge_train.err "this machine has" "the limit named is the machine's mem
   || fail "a refused run left files: $(ls)"
 
 # ---- under ulimit -v: a 190.7 MiB workspace in 150 MB of address space ----
+if sanitized; then
+  echo "note: built with the sanitizers, which cannot run under ulimit -v: those cases are skipped"
+  finish
+fi
 model 1 50000000 >mid.nn
 run compile_mid "$NNC" mid.nn -o mid
 expect_rc compile_mid 0 "nnc mid.nn"
