@@ -10,7 +10,7 @@ CC=${CC:-cc}
 # Programs link the runtime as nnc links it: with zlib, libm, threads, and the sanitizers
 # when nnc and libnnrt.a were built with them (cmake -DNNC_SANITIZE=ON).
 LIBS="-lz -lm -pthread"
-ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so' && LIBS="$LIBS -fsanitize=address,undefined"
+sanitized && LIBS="$LIBS -fsanitize=address,undefined"
 
 [ -f "$RT" ] || { fail "no runtime library '$RT'"; finish; }
 

@@ -10,7 +10,7 @@ RT=$3
 . "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
 LIBS="-lz -lm -pthread"
-ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so' && LIBS="$LIBS -fsanitize=address,undefined"
+sanitized && LIBS="$LIBS -fsanitize=address,undefined"
 [ -f "$RT" ] || { fail "no runtime library '$RT'"; finish; }
 
 mkdir data && cp "$SRC/examples/data/flats.csv" data/ && cp "$SRC/examples/flats.nn" .

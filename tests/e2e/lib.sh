@@ -84,7 +84,8 @@ probs() {
 skip() { echo "SKIP: $*"; exit 77; }
 
 # sanitized: nnc (and so the programs it links) runs under AddressSanitizer, which reserves
-# terabytes of shadow address space and cannot start under a `ulimit -v`.
+# terabytes of shadow address space and cannot start under a `ulimit -v`; a C program linked
+# against that libnnrt.a needs the sanitizers too.
 sanitized() { ldd "$NNC" 2>/dev/null | grep -q 'libasan\.so'; }
 
 # compile_example NAME EXAMPLE EXE: runs "$NNC $SRC/examples/EXAMPLE.nn -o EXE" as run NAME, which
