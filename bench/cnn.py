@@ -73,14 +73,12 @@ class CnnPart:
         self.ready = False
         self.exe = None  # nnc's training program; None when the example does not exist
         self.infer_exe = None
-        self.peak = {}
         self.layout = {"train": "contiguous", "infer": "contiguous"}
         self.dropout = 0.0
 
     # ---- setup -------------------------------------------------------------------------------
     def setup(self):
         self.ready = True
-        self.measure_peak()
         src_path = os.path.join(self.root, self.b.a.cnn_example)
         if os.path.exists(src_path):
             with open(src_path) as f:
@@ -92,14 +90,6 @@ class CnnPart:
         if "torch" in self.b.peers:
             self.probe_torch()
         self.b.info["cnn_dropout"] = self.dropout
-
-    def measure_peak(self):
-        exe = os.path.join(self.b.tmp, "peak")
-        cc = os.environ.get("CC", "cc")
-        run([cc, "-O2", "-pthread", os.path.join(self.here, "peak.c"), "-o", exe])
-        _, out = run([exe])
-        self.peak = parse_peak(out)
-        self.b.info["fma_peak_gflops"] = {f"{v} t{t}": g for (v, t), g in self.peak.items()}
 
     def compile_nnc(self, src):
         tmp = self.b.tmp
@@ -239,7 +229,8 @@ class CnnPart:
             f"{train:,} (+ weight gradients, + the input gradient of conv 2)")
         out(f"  per epoch: {train * ROWS / 1e12:.3f} TFLOP; per inference pass: "
             f"{infer * TEST_ROWS / 1e9:.1f} GFLOP")
-        out("  peak: " + ", ".join(f"{v} t{t} {g:.1f}" for (v, t), g in sorted(self.peak.items()))
+        peaks = sorted(self.b.peak.items())
+        out("  peak: " + ", ".join(f"{v} t{t} {g:.1f}" for (v, t), g in peaks)
             + " GFLOP/s")
         out("  rate = conv FLOP / the whole epoch's (or pass's) seconds: a lower bound of the")
         out("  convolution kernels' rate, as a share of the best variant's peak at that thread")
@@ -261,5 +252,5 @@ class CnnPart:
                                     share, ">= 0.60", 0.60))
 
     def share(self, gflops, threads):
-        peaks = [g for (_, t), g in self.peak.items() if t == threads]
-        return gflops / max(peaks) if peaks else None
+        p = self.b.best_peak(threads)
+        return gflops / p if p else None
