@@ -32,6 +32,9 @@ Parts (all by default):
            training epoch at 1 and 2 threads and inference throughput, against the PyTorch and
            numpy CNN peers, and the convolutions' arithmetic rate as a share of the FMA peak
            bench/peak.c measures (bench/cnn.py says how).
+  scale    data-parallel training over MPI: the MLP under mpirun -np 1, 2, 4 on loopback, the
+           step time against the batch of the MLP and the CNN, and the model of the step time on
+           N machines over 10 and 100 Gb/s links (bench/scale.py says how).
 
 Every sample is kept in the JSON file given by --out, and --svg charts the train part's epoch
 times (bench/plot.py). The summary prints medians, ratios (peer seconds / nnc seconds: above 1
@@ -50,6 +53,7 @@ import time
 
 import plot
 from cnn import CnnPart, parse_peak
+from scale import ScalePart
 from util import PY, fmt, last_json, log, median, ratio, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,7 +62,7 @@ DATA = "/usr/share/datasets/fashion-mnist"
 # A tmpfs for the xor part's second run: nnc saves its weights durably (fsync before the
 # rename), which costs milliseconds on a disk, and the numpy peer saves nothing.
 SHM = "/dev/shm"
-PARTS = ["train", "xor", "infer", "compile", "memory", "load", "act", "cnn"]
+PARTS = ["train", "xor", "infer", "compile", "memory", "load", "act", "cnn", "scale"]
 # The act part: the train part's SGD b64 model with its hidden layers' activation replaced.
 ACTS = ["relu", "tanh", "gelu", "sigmoid", "silu", "elu", "softplus"]
 WEIGHTS = 784 * 128 + 128 * 64 + 64 * 10  # 109,184
@@ -88,6 +92,7 @@ class Bench:
         self.env.setdefault("NNC_BENCH_CACHE", os.path.join(self.tmp, "cache"))
         self.peers = self.find_peers()
         self.cnn = CnnPart(self, HERE, ROOT)
+        self.scale = ScalePart(self, HERE, ROOT)
 
     # ---- setup -------------------------------------------------------------------------------
     def find_peers(self):
@@ -348,6 +353,9 @@ class Bench:
     def part_cnn(self, r):
         self.cnn.round(r)
 
+    def part_scale(self, r):
+        self.scale.round(r)
+
     def part_compile(self, r):
         src = os.path.join(ROOT, "examples", "fashion_mnist.nn")
         out = os.path.join(self.tmp, "fm")
@@ -512,6 +520,8 @@ class Bench:
                                     -1.15))
         if "cnn" in self.a.parts:
             self.cnn.report(out, targets)
+        if "scale" in self.a.parts:
+            self.scale.report(out)
         if targets:
             out("\n-- targets --")
             for name, val, want, thr in targets:

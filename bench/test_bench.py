@@ -1,6 +1,7 @@
 """Checks of the benchmark's own arithmetic and plumbing (ctest -R bench): the cnn part's
 benchmark variant of the example, its convolution FLOP count, the dropout it passes the peers,
-the lines of bench/peak.c it parses (from a real run of peak.c), and, where numpy is installed,
+the lines of bench/peak.c it parses (from a real run of peak.c), the scale part's model of the
+step time on N machines, and, where numpy is installed,
 the numpy CNN peer's gradients against central differences.
     python3 bench/test_bench.py     (CC: the C compiler for peak.c, default cc)"""
 import os
@@ -13,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "peers"))
 import cnn  # noqa: E402
+import scale  # noqa: E402
 
 CC = os.environ.get("CC", "cc")
 EXAMPLE = """model m {
@@ -69,6 +71,28 @@ class CnnPart(unittest.TestCase):
         self.assertIn(("avx2", 1), peak, out)
         self.assertIn(("avx2", 2), peak, out)
         self.assertTrue(all(g > 0 for g in peak.values()), out)
+
+
+class ScaleModel(unittest.TestCase):
+    def test_ring_allreduce_cost(self):
+        # 4 machines, 1 MB at 1 GB/s: 2·3/4 MB moved = 1.5 ms, plus 6 latencies of 10 us
+        self.assertAlmostEqual(scale.allreduce_seconds(4, 1e6, 1e9, 10e-6), 1.5e-3 + 60e-6)
+        self.assertEqual(scale.allreduce_seconds(1, 1e6, 1e9), 0.0)
+
+    def test_linear_fit_recovers_a_line(self):
+        t0, t_row = scale.fit_linear([(b, 2e-5 + b * 3e-6) for b in (16, 64, 256, 1024)])
+        self.assertAlmostEqual(t0, 2e-5)
+        self.assertAlmostEqual(t_row, 3e-6)
+
+    def test_step_model_and_where_it_pays(self):
+        fit = (0.0, 1e-6)  # 1 us a row, no fixed cost
+        sec, hidden, speedup, hidden_speedup = scale.step_model(fit, 1000, 2, 1e6, 1e9)
+        self.assertAlmostEqual(sec, 500e-6 + 1e-3 + 2 * scale.LATENCY_S)
+        self.assertAlmostEqual(hidden, 1e-3 + 2 * scale.LATENCY_S)
+        self.assertAlmostEqual(speedup, 1e-3 / sec)
+        self.assertAlmostEqual(hidden_speedup, 1e-3 / hidden)
+        # two machines pay once the half batch they save (B/2 us) exceeds the allreduce (1.02 ms)
+        self.assertEqual(scale.pays_from(fit, 2, 1e6, 1e9), 2048)
 
 
 class NumpyCnn(unittest.TestCase):
