@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "driver.h"
 #include "embed.h"
+#include "link.h"
 #include "repl.h"
 #include "target.h"
 
@@ -35,6 +36,8 @@ static const char usage[] =
   "  --explain       print the derived backward pass in textbook notation\n"
   "  --diag-format=test  one line per diagnostic: kind|file|line|col|message\n"
   "  -Werror         treat warnings (likely mistakes, such as softmax applied twice) as errors\n"
+  "  --mpi           link the program with MPI: `mpirun -np P ./OUT train` trains on P\n"
+  "                  processes, each on its share of every batch (docs/mpi.md)\n"
   "  --help          this text\n"
   "  --version       nnc's version\n"
   "\n"
@@ -74,6 +77,9 @@ static const char *default_output(Arena *a, const char *input, bool object) {
 
 /* What -c, --header and --prefix need of the other options. */
 static int check_library_options(const Options *o) {
+  if (o->mpi && (o->compile_only || o->emit != EMIT_NONE || o->check_only || o->explain))
+    return usage_error("%s builds a program: it cannot be combined with -c, --emit, --check or "
+                       "--explain", "--mpi");
   if (!o->compile_only) {
     if (o->header)
       return usage_error("%s needs -c (a header goes with a library object)", "--header");
@@ -133,6 +139,8 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->diag_format = DIAG_TEST;
     else if (!strcmp(a, "-Werror"))
       o->werror = true;
+    else if (!strcmp(a, "--mpi"))
+      o->mpi = true;
     else if (a[0] == '-' && a[1])
       return usage_error("unknown option '%s'", a);
     else if (o->input)
@@ -155,6 +163,11 @@ int main(int argc, char **argv) {
   int rc = parse_args(argc, argv, &o);
   if (rc)
     return rc < 0 ? 0 : rc;
+  char err[4200];
+  if (o.mpi && !link_mpi_available(err, sizeof err)) {
+    fprintf(stderr, "nnc: error: %s\n", err);
+    return EXIT_USAGE;
+  }
   Arena a;
   arena_init(&a);
   if (!o.output)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli_internal.h"
+#include "comm.h"
 
 /* ---- train ---- */
 
@@ -265,6 +266,16 @@ static int64_t usable_threads(const Cli *c, int64_t threads) {
   return cpus;
 }
 
+/* A rank of a data-parallel job other than rank 0 trains as rank 0 does but writes nothing: no
+ * output, no log, no plot, no weights (rank 0's are the same bytes). */
+static Cli quiet_rank(const Cli *c, Args *a, TrainRun *t, FILE *null) {
+  Cli q = *c;
+  q.out = q.err = null;
+  a->log_json = a->plot = NULL;
+  t->save = NULL;
+  return q;
+}
+
 /* The checks of train's options that need the model. */
 static int check_train_args(const Cli *c, const Args *a) {
   const NnrtModel *m = c->m;
@@ -319,12 +330,32 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
   if (!c->state && (rc = nnrt_cli_workspace_fits(c)) != 0) /* a host's workspace exists */
     return rc;
   TrainRun t = {.m = &m, .a = &a, .save = a.save ? a.save : c->weights};
-  NnrtSaveLock lock;
-  if (nnrt_save_lock(&lock, t.save, msg, sizeof msg) != 0) {
+  NnrtJob job = {.rank = 0, .size = 1};
+  if (!c->state && nnrt_job_start(&job, msg, sizeof msg) != 0) {
     nnrt_cli_say(c, "%s", msg);
-    return NNRT_EXIT_IO;
+    return NNRT_EXIT_USAGE;
   }
-  rc = load_data_and_train(c, &t);
-  nnrt_save_unlock(&lock);
+  a.opt.job = &job;
+  FILE *null = NULL;
+  Cli rank = *c;
+  if (job.rank > 0 && (null = fopen("/dev/null", "w")))
+    rank = quiet_rank(c, &a, &t, null);
+  if (job.size > 1 && a.opt.threads > 1)
+    nnrt_cli_say(&rank, "note: under MPI each rank trains on one thread (start one rank a core)");
+  NnrtSaveLock lock;
+  if (t.save && nnrt_save_lock(&lock, t.save, msg, sizeof msg) != 0) {
+    nnrt_cli_say(&rank, "%s", msg);
+    rc = NNRT_EXIT_IO;
+  } else {
+    rc = load_data_and_train(&rank, &t);
+    if (t.save)
+      nnrt_save_unlock(&lock);
+  }
+  /* A failure only this rank may have seen (a file, memory) must not leave the others waiting
+   * for it: the job is aborted. Training's own outcomes are the same on every rank. */
+  nnrt_job_end(&job, rc, rc == NNRT_EXIT_OK || rc == NNRT_EXIT_INTERRUPTED ||
+                             rc == NNRT_EXIT_NONFINITE);
+  if (null)
+    fclose(null);
   return rc;
 }

@@ -2,6 +2,8 @@
  * and before evaluate and predict (nnrt_fill_noise), one fill per NnrtNoiseKind: dropout masks
  * (fresh draws for a step, 1 otherwise) and the training flag (1 for a step, 0 otherwise). The
  * draws come from the dropout stream alone (see rng.h), so a seed fixes every mask of a run. */
+#include <string.h>
+
 #include "internal.h"
 
 typedef void NoiseFill(const NnrtNoise *z, float *dst, int64_t count, NnrtRng *r);
@@ -43,5 +45,17 @@ void nnrt_fill_noise(const NnrtModel *m, float *ws, NnrtRng *r) {
   for (int32_t k = 0; k < m->n_noise; k++) {
     const NnrtNoise *z = &m->noise[k];
     kinds[z->kind].fill(z, ws + z->offset, nnrt_noise_floats(m, z), r);
+  }
+}
+
+/* A rank of a data-parallel step trains rows [lo, lo + n) of the batch as its rows 0..n-1: the
+ * masks those rows have in the whole batch move to the front, so every row meets the mask it
+ * would meet in one process. */
+void nnrt_shift_noise(const NnrtModel *m, float *ws, int64_t lo, int64_t n) {
+  for (int32_t k = 0; k < m->n_noise; k++) {
+    const NnrtNoise *z = &m->noise[k];
+    if (kinds[z->kind].per_row && lo > 0 && n > 0)
+      memmove(ws + z->offset, ws + z->offset + lo * z->width,
+              (size_t)(n * z->width) * sizeof(float));
   }
 }

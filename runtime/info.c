@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "comm.h"
 #include "internal.h"
 
 enum { COLS = 5 };
@@ -150,6 +151,21 @@ static void memory_plan(FILE *out, const NnrtModel *m) {
       fprintf(out, "  %-21s  %*s floats  %*s\n", what[i], wn, n[i], wb, b[i]);
 }
 
+/* A program built with nnc --mpi: what a step sends between the ranks (comm.c's reduction). */
+static void communication(FILE *out, const NnrtModel *m) {
+  int64_t g = nnrt_gradient_floats(m);
+  if (!nnrt_comm || !m->has_train || g == 0)
+    return;
+  char b[32];
+  nnrt_bytes_text(b, sizeof b, 4.0 * (double)g);
+  fprintf(out, "\nData-parallel training (%s): every step sums the ranks' gradients, %lld floats "
+          "(%s);\nunder mpirun -np P each rank sends and receives 2(P-1)/P of that a step "
+          "(P = 2: %s, P = 4: ",
+          nnrt_comm->name, (long long)g, b, b);
+  nnrt_bytes_text(b, sizeof b, 4.0 * (double)g * 1.5);
+  fprintf(out, "%s each way)\n", b);
+}
+
 void nnrt_print_summary(const NnrtModel *m, FILE *out) {
   static const char *const head[COLS] = {"Layer", "Op", "Output shape", "Params",
                                          "FLOPs/sample"};
@@ -189,4 +205,5 @@ void nnrt_print_summary(const NnrtModel *m, FILE *out) {
           m->output.name, (long long)m->output.width, m->output.width == 1 ? "" : "s");
   running_statistics(out, m);
   memory_plan(out, m);
+  communication(out, m);
 }

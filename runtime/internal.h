@@ -44,6 +44,7 @@ int nnrt_hold_out(const NnrtModel *m, NnrtDataset *ds, NnrtDataset *val, char *e
 void nnrt_fill_noise(const NnrtModel *m, float *ws, NnrtRng *r);
 /* The floats nnrt_fill_noise writes for z (max_batch rows for a mask), or -1 for a bad kind. */
 int64_t nnrt_noise_floats(const NnrtModel *m, const NnrtNoise *z);
+void nnrt_shift_noise(const NnrtModel *m, float *ws, int64_t lo, int64_t n);
 
 /* The weights (nnrt_role_is_weight) between ws and buf, back to back in descriptor order
  * (to_buf: ws -> buf); nnrt_weight_floats(m) floats of buf. */

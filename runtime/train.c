@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "comm.h"
 #include "internal.h"
 
 /* ---- Signals ----
@@ -83,6 +84,9 @@ typedef struct {
   int32_t n_grads;
   NnrtRng shuffle, dropout;
   NnrtPool *pool; /* o->threads > 1: the threads that run each step */
+  NnrtRanks *ranks;  /* a data-parallel run: this rank's share of each step (train_ranks.c) */
+  int ranks_stop;    /* some rank was asked to stop: every rank stops after the same step */
+  double comm_start; /* the ranks' waiting seconds when the epoch started */
 } Run;
 
 static double now_seconds(void) {
@@ -156,6 +160,9 @@ static void report_step(const Run *r) {
 
 enum { EPOCH_DONE, EPOCH_NONFINITE, EPOCH_SIGNAL };
 
+/* A data-parallel run stops when some rank was asked to, at the step all ranks agreed on. */
+static int stop_requested(const Run *r) { return r->ranks ? r->ranks_stop : stop_signal != 0; }
+
 /* The rest of the current epoch over r->order, from r->position; *n_out: the last step's rows. */
 static int run_epoch(Run *r, int64_t *n_out) {
   const NnrtModel *m = r->m;
@@ -170,17 +177,28 @@ static int run_epoch(Run *r, int64_t *n_out) {
     if (m->step_offset >= 0)
       ws[m->step_offset] = (float)(r->step + 1);
     nnrt_fill_noise(m, ws, &r->dropout);
-    nnrt_pool_step(r->pool, m, ws, n, &batch);
+    double l;
+    int64_t correct;
+    if (r->ranks) {
+      NnrtRanksStep got;
+      nnrt_ranks_step(r->ranks, m, ws, batch, n, stop_signal != 0, &got);
+      l = got.loss_sum / (double)n;
+      correct = got.correct;
+      r->ranks_stop = got.stop;
+    } else {
+      nnrt_pool_step(r->pool, m, ws, n, &batch);
+      l = ws[m->loss_offset];
+      correct = -1;
+    }
     r->step++;
     r->position += n;
     *n_out = n;
-    double l = ws[m->loss_offset];
     if (!isfinite(l) || grads_nonfinite(r))
       return EPOCH_NONFINITE;
     r->epoch_loss += l * (double)n;
-    r->epoch_correct += nnrt_count_correct(m, ws, n);
+    r->epoch_correct += correct >= 0 ? correct : nnrt_count_correct(m, ws, n);
     report_step(r);
-    if (stop_signal && r->position < ds->rows)
+    if (stop_requested(r) && r->position < ds->rows)
       return EPOCH_SIGNAL;
   }
   return EPOCH_DONE;
@@ -212,11 +230,6 @@ static double fail(NnrtTrainResult *res, int status) {
   res->status = status;
   res->loss = NAN;
   return NAN;
-}
-
-static int is_param_gradient(const NnrtCheck *c) {
-  static const char prefix[] = "∂L/∂";
-  return !c->per_row && c->what && strncmp(c->what, prefix, sizeof prefix - 1) == 0;
 }
 
 /* The run's state for a checkpoint: epochs before r->epoch complete, r->position rows of it. */
@@ -290,7 +303,7 @@ static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
     return -1;
   }
   for (int32_t i = 0; i < m->n_checks; i++)
-    if (is_param_gradient(&m->checks[i]))
+    if (nnrt_is_param_gradient(&m->checks[i]))
       r->grads[r->n_grads++] = i;
   for (int64_t i = 0; i < rows; i++)
     r->order[i] = i;
@@ -390,6 +403,7 @@ static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated
     .has_val = validated, .val_loss = validated ? res->val_loss : NAN,
     .val_accuracy = validated ? res->val_accuracy : NAN, .lr = r->lr,
     .seconds = now_seconds() - r->epoch_start, .logged = logged_epoch(r->o, r->epoch, last),
+    .comm_seconds = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) - r->comm_start : NAN,
   };
   r->o->report.on_epoch(&e, r->o->report.ctx);
 }
@@ -427,6 +441,7 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
       r->epoch_correct = 0;
     }
     r->epoch_start = now_seconds();
+    r->comm_start = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) : 0.0;
     int64_t n = 0;
     int rc = run_epoch(r, &n);
     if (rc == EPOCH_NONFINITE)
@@ -443,10 +458,12 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
     if (o->checkpoint_every > 0 && o->checkpoint_path && done % o->checkpoint_every == 0 &&
         save_state(r, res, 0, err, errlen) != 0)
       return fail(res, NNRT_EXIT_IO);
-    if (stop_signal)
+    if (stop_requested(r))
       return interrupted(r, res, err, errlen);
   }
   res->steps = r->step;
+  if (r->ranks && nnrt_ranks_agree(r->ranks, r->m, r->ws, err, errlen) != 0)
+    return fail(res, NNRT_EXIT_DATA);
   if (o->early_stopping <= 0)
     res->best_epoch = res->last_epoch;
   int restore = o->early_stopping > 0 && res->best_epoch > 0 &&
@@ -486,7 +503,9 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
   }
   Run r = {.m = m, .ws = ws, .o = o, .td = td};
   double loss = NAN;
-  if (o->threads > 1 && !(r.pool = nnrt_pool_new(o->threads))) {
+  if (o->job && o->job->size > 1 && !(r.ranks = nnrt_ranks_new(m, o->job, err, errlen)))
+    return fail(res, NNRT_EXIT_DATA);
+  if (!r.ranks && o->threads > 1 && !(r.pool = nnrt_pool_new(o->threads))) {
     nnrt_errf(err, errlen, "cannot start %d threads", (int)o->threads);
     return fail(res, NNRT_EXIT_DATA);
   }
@@ -498,6 +517,7 @@ double nnrt_train_on(const NnrtModel *m, float *ws, const NnrtTrainOptions *o,
     stop_signal = 0;
   }
   nnrt_pool_free(r.pool);
+  nnrt_ranks_free(r.ranks);
   free(r.order);
   free(r.best);
   free(r.grads);

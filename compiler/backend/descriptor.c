@@ -368,6 +368,15 @@ const char *codegen_value_words(Graph *g, const Node *x) {
 static const char *check_what(const CheckFields *s) {
   return codegen_value_words(s->c->p->g, s->kernel->root);
 }
+/* Kernels that share a loop are one step_kernels entry: the group of kernel k is the number of
+ * kernels before it that start a loop. */
+static int64_t kernel_group(const Schedule *sch, const Kernel *k) {
+  int64_t group = -1;
+  for (const Kernel *j = sch->kernel; j <= k; j++)
+    group += !j->joins_previous;
+  return group;
+}
+static int64_t check_group(const CheckFields *s) { return kernel_group(&s->c->p->step, s->kernel); }
 
 #define CHECK_FIELD(kind, ctype, name) const_##kind(s.c, check_##name(&s)),
 static LLVMValueRef checks_array(CgCtx *c, int n) {
@@ -519,6 +528,25 @@ static int64_t model_n_step_kernels(const ModelFields *s) {
 static LLVMValueRef model_step_kernels(const ModelFields *s) {
   int64_t n = model_n_step_kernels(s);
   return n ? private_array(s->c, s->c->ptr, s->step_kernels, n, "nn_step_kernels") : NULL;
+}
+/* The group of the first update, when every gradient's kernel comes before it (sched_join never
+ * puts an update in a gradient's loop). */
+static int64_t model_first_update_group(const ModelFields *s) {
+  const Schedule *sch = &s->p->step;
+  if (!s->train)
+    return -1;
+  const Kernel *first = NULL;
+  for (int k = 0; k < sch->n && !first; k++)
+    if (sch->kernel[k].root->flags & NODE_UPDATE)
+      first = &sch->kernel[k];
+  if (!first)
+    return -1;
+  const Graph *g = s->p->g;
+  for (const Kernel *k = first; k < sch->kernel + sch->n; k++)
+    for (int p = 0; p < g->nparams; p++)
+      if (k->root == g->params[p].grad)
+        return -1;
+  return kernel_group(sch, first);
 }
 
 /* Floats of parameters (role PARAM), optimizer state (STATE) and running statistics (BUFFER);

@@ -69,18 +69,78 @@ static bool run(char *const argv[], char *err, size_t errlen) {
   return false;
 }
 
-bool link_executable(const char *object, const char *out, char *err, size_t errlen) {
-  char rt[4096], tmp[4096];
-  if (!link_runtime_path(rt, sizeof rt, err, errlen))
+/* libnnrt_mpi.a beside the runtime library rt (the build tree and lib/nnc both hold the two). */
+static bool mpi_runtime_path(const char *rt, char *buf, size_t n, char *err, size_t errlen) {
+  const char *slash = strrchr(rt, '/');
+  snprintf(buf, n, "%.*slibnnrt_mpi.a", slash ? (int)(slash - rt + 1) : 0, rt);
+  if (is_file(buf))
+    return true;
+  snprintf(err, errlen, "--mpi: this nnc was built without MPI (no %s); install Open MPI "
+           "(apt-get install libopenmpi-dev openmpi-bin) and build nnc again", buf);
+  return false;
+}
+
+/* MPI's compiler driver: $MPICC, else mpicc. */
+static const char *mpi_driver(void) {
+  const char *cc = getenv("MPICC");
+  return cc && *cc ? cc : "mpicc";
+}
+
+/* Whether `cmd` names an executable file, itself or through PATH. */
+static bool on_path(const char *cmd) {
+  if (strchr(cmd, '/'))
+    return access(cmd, X_OK) == 0;
+  const char *path = getenv("PATH");
+  char buf[4096];
+  for (const char *p = path ? path : ""; *p;) {
+    size_t len = strcspn(p, ":");
+    snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, cmd);
+    if (len && access(buf, X_OK) == 0)
+      return true;
+    p += len + (p[len] == ':');
+  }
+  return false;
+}
+
+bool link_mpi_available(char *err, size_t errlen) {
+  char rt[4096], mpi[4096];
+  if (!link_runtime_path(rt, sizeof rt, err, errlen) ||
+      !mpi_runtime_path(rt, mpi, sizeof mpi, err, errlen))
+    return false;
+  if (on_path(mpi_driver()))
+    return true;
+  snprintf(err, errlen, "--mpi: MPI's compiler driver '%s' is not installed (apt-get install "
+           "libopenmpi-dev openmpi-bin, or set MPICC)", mpi_driver());
+  return false;
+}
+
+bool link_executable(const char *object, const char *out, bool mpi, char *err, size_t errlen) {
+  char rt[4096], rt_mpi[4096], tmp[4096];
+  if (!link_runtime_path(rt, sizeof rt, err, errlen) ||
+      (mpi && !mpi_runtime_path(rt, rt_mpi, sizeof rt_mpi, err, errlen)))
     return false;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
   const char *cc = getenv("CC");
-  char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-o", tmp, (char *)object, rt,
-                  "-lz", "-lm", "-pthread",
+  char *argv[16];
+  int n = 0;
+  argv[n++] = (char *)(mpi ? mpi_driver() : cc && *cc ? cc : "cc");
+  argv[n++] = "-o";
+  argv[n++] = tmp;
+  argv[n++] = (char *)object;
+  if (mpi) {
+    /* -u pulls mpi.c out of its archive: nothing in the program names it, and its constructor
+     * makes it the runtime's transport. */
+    argv[n++] = "-Wl,-u,nnrt_mpi_ops";
+    argv[n++] = rt_mpi;
+  }
+  argv[n++] = rt;
+  argv[n++] = "-lz";
+  argv[n++] = "-lm";
+  argv[n++] = "-pthread";
 #ifdef NNC_LINK_SANITIZERS
-                  "-fsanitize=address,undefined",
+  argv[n++] = "-fsanitize=address,undefined";
 #endif
-                  NULL};
+  argv[n] = NULL;
   if (!run(argv, err, errlen)) {
     unlink(tmp);
     return false;

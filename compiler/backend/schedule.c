@@ -142,9 +142,14 @@ static bool loads_are_safe(const Group *gr, const Node *n, bool moved) {
   return true;
 }
 
+/* An update never shares a loop with a kernel that is not one: the updates then start a
+ * step_kernels entry of their own, after which data-parallel training can sum the ranks'
+ * gradients before any update runs (NnrtModel.first_update_group). */
 static bool can_join(const Schedule *s, const MemPlan *p, int first, int k) {
   const Node *root = s->kernel[k].root;
   if (op_info[root->op].kind != KIND_ELEM || root->shape.rank == 0)
+    return false;
+  if ((root->flags & NODE_UPDATE) != (s->kernel[k - 1].root->flags & NODE_UPDATE))
     return false;
   Group gr = {s, p, &root->shape, first, k};
   for (int j = first; j <= k; j++) {

@@ -130,7 +130,8 @@ static int internal(const char *what, const char *msg) {
   return EXIT_INTERNAL;
 }
 
-static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *out) {
+static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *out,
+                           bool mpi) {
   char obj[] = "/tmp/nnc-XXXXXX.o", err[1024];
   int fd = mkstemps(obj, 2);
   if (fd < 0) {
@@ -142,7 +143,7 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
   int rc = 0;
   if (!target_emit_object(mod, tm, obj, err, sizeof err))
     rc = internal("emitting the object file", err);
-  else if (!link_executable(obj, out, err, sizeof err)) {
+  else if (!link_executable(obj, out, mpi, err, sizeof err)) {
     fprintf(stderr, "nnc: error: %s\n", err);
     rc = EXIT_IO;
   }
@@ -239,7 +240,7 @@ static int back_end(Compilation *c, const Options *o, FILE *out) {
   } else if (o->compile_only)
     rc = emit_library(mod, tm, &p, o, prefix);
   else
-    rc = emit_executable(mod, tm, o->output);
+    rc = emit_executable(mod, tm, o->output, o->mpi);
   LLVMDisposeModule(mod);
   LLVMContextDispose(ctx);
   LLVMDisposeTargetMachine(tm);

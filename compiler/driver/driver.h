@@ -31,6 +31,7 @@ typedef struct {
   bool compile_only;  /* -c: a library object (no main) at output, see embed.h */
   const char *header; /* --header H (with -c): its C header; NULL: none */
   const char *prefix; /* --prefix NAME (with -c): of the exported names; NULL: the model's */
+  bool mpi;           /* --mpi: a program that trains on the ranks of an MPI job */
 } Options;
 
 /* The stages of the front end, in order; a compilation records the last one done. */

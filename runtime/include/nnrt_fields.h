@@ -53,7 +53,8 @@
   X(I32, int32_t, per_row)                                                                      \
   X(I32, int32_t, line) /* in the .nn file; 0 for values the compiler made up */                \
   X(I32, int32_t, col)                                                                          \
-  X(STR, const char *, what) /* "A1", "∂L/∂W1", "matmul" */
+  X(STR, const char *, what) /* "A1", "∂L/∂W1", "matmul" */                                     \
+  X(I32, int32_t, group) /* the step_kernels entry that writes it (kernels share loops) */
 
 /* A data source as the train block names it (NnrtData). */
 #define NNRT_DATA_FIELDS(X)                                                                     \
@@ -148,6 +149,10 @@
   X(I64, int64_t, mem_other)                                                                    \
   /* The kernels of step, in order, for running it on several threads (see NnrtKernelFn). */    \
   X(I32, int32_t, n_step_kernels)                                                               \
-  X(PTR, const NnrtKernelFn *, step_kernels)
+  X(PTR, const NnrtKernelFn *, step_kernels)                                                    \
+  /* The first step_kernels entry of the optimizer's updates: every gradient is written before \
+   * it and only updates from it on (data-parallel training sums the gradients of all ranks in  \
+   * between); -1 when the schedule does not separate them. */                                 \
+  X(I32, int32_t, first_update_group)
 
 #endif

@@ -37,6 +37,8 @@ typedef struct {
   double lr;                      /* the learning rate of the epoch's last step */
   double seconds;
   int logged;                     /* the train block's log_every selects this epoch */
+  double comm_seconds;            /* of seconds: waiting for the ranks' gradients (NAN: one
+                                     process) */
 } NnrtEpochReport;
 
 typedef struct {
@@ -66,6 +68,9 @@ typedef struct {
   NnrtReporter report;     /* progress; all NULL: silent */
   int32_t threads;         /* threads running each step (results are the same for any) */
   const char *resume_path; /* non-NULL: continue the run checkpointed there (--resume) */
+  /* Data-parallel training (comm.h): this process is one rank of a job of several, each
+   * computing its share of every batch; NULL or one rank: the whole batch here. */
+  const struct NnrtJob *job;
 } NnrtTrainOptions;
 
 /* 0 when m is usable (ABI version, offsets inside the workspace, train fields if has_train). */
