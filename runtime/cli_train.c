@@ -266,6 +266,13 @@ static int64_t usable_threads(const Cli *c, int64_t threads) {
   return cpus;
 }
 
+static int has_running_statistics(const NnrtModel *m) {
+  for (int32_t i = 0; i < m->n_params; i++)
+    if (m->params[i].role == NNRT_ROLE_BUFFER)
+      return 1;
+  return 0;
+}
+
 /* A rank of a data-parallel job other than rank 0 trains as rank 0 does but writes nothing: no
  * output, no log, no plot, no weights (rank 0's are the same bytes). */
 static Cli quiet_rank(const Cli *c, Args *a, TrainRun *t, FILE *null) {
@@ -342,6 +349,9 @@ int nnrt_cli_cmd_train(const Cli *c, int argc, char **argv) {
     rank = quiet_rank(c, &a, &t, null);
   if (job.size > 1 && a.opt.threads > 1)
     nnrt_cli_say(&rank, "note: under MPI each rank trains on one thread (start one rank a core)");
+  if (job.size > 1 && has_running_statistics(&m))
+    nnrt_cli_say(&rank, "note: batch_norm normalises each rank's share of a batch by its own "
+                 "statistics; the running statistics are rank 0's (docs/mpi.md)");
   NnrtSaveLock lock;
   if (t.save && nnrt_save_lock(&lock, t.save, msg, sizeof msg) != 0) {
     nnrt_cli_say(&rank, "%s", msg);

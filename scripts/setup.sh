@@ -9,9 +9,10 @@
 set -euo pipefail
 
 # What nnc needs to build and test, and the real data set of the later examples; clang-19 and
-# libclang-rt-19-dev build the libFuzzer harnesses (scripts/fuzz.sh), valgrind checks nnc.
+# libclang-rt-19-dev build the libFuzzer harnesses (scripts/fuzz.sh), valgrind checks nnc; Open MPI
+# (openmpi-bin, libopenmpi-dev) builds and runs the data-parallel programs of nnc --mpi.
 PACKAGES=(flex bison llvm-19-dev libcmocka-dev zlib1g-dev libedit-dev cmake gcc make
-          dataset-fashion-mnist clang-19 libclang-rt-19-dev valgrind)
+          dataset-fashion-mnist clang-19 libclang-rt-19-dev valgrind openmpi-bin libopenmpi-dev)
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
