@@ -84,9 +84,9 @@ static void barrier_wait(Barrier *b) {
  * Rates are seconds per row: the last batch of an epoch is smaller. One unlucky window (a
  * thread preempted for a few milliseconds) must not decide for hundreds of steps: the chosen
  * way is judged by the better of its last two windows, and after a lost probe the next comes
- * after at most MIN_STAY·2^losses windows, so a way that lost once by chance is timed again
- * soon, and one that keeps losing ever more rarely. */
-enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14, MAX_LOSSES = 12 };
+ * after at most MIN_STAY·4^losses windows, so a way that lost once by chance is timed again
+ * soon, and one that keeps losing ever more rarely (each probe under a lasting load costs). */
+enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14, MAX_LOSSES = 6 };
 #define WINDOW_SECONDS 2e-4
 #define PROBE_SHARE 0.02
 #define LOSING 2.0
@@ -231,13 +231,14 @@ static void choose(NnrtChooser *c, double rate) {
     if (rate < c->rate) {
       c->solo = !c->solo;
       c->other = c->rate;
-      c->rate = c->last = rate;
+      c->rate = rate;
+      c->last = 0; /* one window (this probe) is all it has: the next one alone may send it back */
       c->losses = 0;
     } else {
       c->other = rate;
       c->losses += c->losses < MAX_LOSSES;
     }
-    int stay = stay_for(c->rate, c->other), back_off = MIN_STAY << c->losses;
+    int stay = stay_for(c->rate, c->other), back_off = MIN_STAY << 2 * c->losses;
     c->stay = stay < back_off ? stay : back_off;
     return;
   }
