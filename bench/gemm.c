@@ -5,9 +5,10 @@
  * prints one line per product: its shape, GFLOP/s and, with --peak (bench/peak.c's 1-thread
  * figure for the vector width), the share of the peak; then the rate of all of them, as one SGD
  * step does each once. --batch: the rows of a step (default 64); --seconds: CPU time per product
- * (default 0.3); --cpu compiles every function for another CPU (LLVM's "target-cpu" attribute:
- * znver2 gives AVX2 code with its 16 registers on an AVX-512 machine), --floats the vector width
- * the kernels are tiled for (default: the host's, or 8 with --cpu); --cold evicts the caches
+ * (default 0.3); --cpu compiles every function for another CPU (LLVM's "target-cpu" attribute;
+ * haswell, znver2 or znver3 give AVX2 code with its 16 registers on an AVX-512 machine;
+ * skylake-avx512, znver4), --floats the vector width the kernels are tiled for (default: the
+ * host's, or 8 with --cpu); --cold evicts the caches
  * before each call (in a step, the operands were last touched a few kernels earlier), and then
  * times each call alone, which adds a system call's time to the small products. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -43,9 +44,10 @@ static void retarget(LLVMModuleRef mod, const char *cpu) {
     if (LLVMIsDeclaration(f))
       continue;
     LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
-                               LLVMCreateStringAttribute(ctx, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
+                            LLVMCreateStringAttribute(ctx, "target-cpu", 10, cpu,
+                                                      (unsigned)strlen(cpu)));
     LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
-                               LLVMCreateStringAttribute(ctx, "target-features", 15, "", 0));
+                            LLVMCreateStringAttribute(ctx, "target-features", 15, "", 0));
   }
 }
 
@@ -104,32 +106,51 @@ static double time_product(const Product *pr, const char *cpu, int floats, doubl
   return flop * (double)reps / t / 1e9;
 }
 
+/* The CPUs --cpu takes (LLVM aborts on a name it does not know): AVX2 and AVX-512 ones. */
+static const char *const cpus[] = {"haswell", "znver2", "znver3", "skylake-avx512", "znver4"};
+
+static bool known_cpu(const char *name) {
+  for (size_t i = 0; i < sizeof cpus / sizeof *cpus; i++)
+    if (!strcmp(name, cpus[i]))
+      return true;
+  return false;
+}
+
 int main(int argc, char **argv) {
   int64_t n = 64;
   const char *cpu = NULL;
   int floats = 0;
   double peak = 0, seconds = 0.3;
   bool cold = false;
-  for (int i = 1; i < argc; i += 2) {
-    if (!strcmp(argv[i], "--cold"))
-      cold = true, i--;
-    else if (i + 1 >= argc) {
-      fprintf(stderr, "bench_gemm: %s needs a value\n", argv[i]);
-      return 2;
-    } else if (!strcmp(argv[i], "--batch"))
-      n = atol(argv[i + 1]);
-    else if (!strcmp(argv[i], "--cpu"))
-      cpu = argv[i + 1];
-    else if (!strcmp(argv[i], "--floats"))
-      floats = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--peak"))
-      peak = atof(argv[i + 1]);
-    else if (!strcmp(argv[i], "--seconds"))
-      seconds = atof(argv[i + 1]);
-    else {
-      fprintf(stderr, "bench_gemm: unknown option %s\n", argv[i]);
+  static const char *const valued[] = {"--batch", "--cpu", "--floats", "--peak", "--seconds"};
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--cold")) {
+      cold = true;
+      continue;
+    }
+    int opt = -1;
+    for (int o = 0; o < (int)(sizeof valued / sizeof *valued); o++)
+      if (!strcmp(argv[i], valued[o]))
+        opt = o;
+    if (opt < 0 || i + 1 >= argc) {
+      fprintf(stderr, opt < 0 ? "bench_gemm: unknown option %s\n" : "bench_gemm: %s needs a value\n",
+              argv[i]);
       return 2;
     }
+    const char *v = argv[++i];
+    switch (opt) {
+    case 0: n = atol(v); break;
+    case 1: cpu = v; break;
+    case 2: floats = atoi(v); break;
+    case 3: peak = atof(v); break;
+    default: seconds = atof(v); break;
+    }
+  }
+  if (n < 1 || seconds <= 0 || (floats != 0 && floats != 4 && floats != 8 && floats != 16) ||
+      (cpu && !known_cpu(cpu))) {
+    fprintf(stderr, "bench_gemm: --batch must be at least 1, --seconds above 0, --floats 4, 8 "
+                    "or 16, --cpu haswell, znver2, znver3, skylake-avx512 or znver4\n");
+    return 2;
   }
   if (cpu && !floats)
     floats = 8;
@@ -142,7 +163,8 @@ int main(int argc, char **argv) {
   double total_flop = 0, total_s = 0;
   for (size_t i = 0; i < sizeof products / sizeof *products; i++) {
     const Product *pr = &products[i];
-    double g = time_product(pr, cpu, floats, seconds, cold), flop = 2.0 * (double)(pr->m * pr->k * pr->n);
+    double g = time_product(pr, cpu, floats, seconds, cold);
+    double flop = 2.0 * (double)(pr->m * pr->k * pr->n);
     total_flop += flop;
     total_s += flop / (g * 1e9);
     printf("%-14s %4lldx%4lldx%4lld%s%s %7.1f GFLOP/s", pr->what, (long long)pr->m,
