@@ -348,7 +348,8 @@ static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef fi
 static void emit_k_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, int64_t blocks) {
   CgCtx *c = m->c;
   Loop lb;
-  LLVMValueRef nblocks = LLVMBuildSDiv(c->b, plus(m, m->kdim, m->t.k_block - 1), cg_i64(c, m->t.k_block), "");
+  LLVMValueRef nblocks =
+    LLVMBuildSDiv(c->b, plus(m, m->kdim, m->t.k_block - 1), cg_i64(c, m->t.k_block), "");
   LLVMValueRef len = LLVMBuildSDiv(c->b, LLVMBuildAdd(c->b, m->kdim, plus(m, nblocks, -1), ""),
                                    nblocks, "k_len");
   LLVMValueRef kb = cg_loop_open(c, &lb, nblocks, "kb");
