@@ -134,6 +134,20 @@ void nnrt_batch_load(const NnrtBatch *b, float *ws, int64_t from, int64_t to);
  * loaded machine); the result is the same bytes either way. nnrt_usable_cpus: the CPUs this
  * process may run on, the most threads that can help. */
 typedef struct NnrtPool NnrtPool;
+/* How the pool chooses (threads.c says how; here for its test): nnrt_chooser_solo, whether the
+ * next step runs on the calling thread alone; nnrt_chooser_step, the time a step of n rows took. */
+typedef struct {
+  int solo;    /* the chosen way: 1 runs whole steps on the calling thread */
+  int probing; /* this window runs the other way, to time it */
+  int steps;   /* in this window so far */
+  double seconds, rows;
+  double rate, last; /* the chosen way's: the better of its last two windows; its last window */
+  double other;      /* the other way's rate when last timed */
+  int stay;          /* windows before the other way is timed again */
+  int losses;        /* probes of the other way lost since the chosen way was chosen */
+} NnrtChooser;
+int nnrt_chooser_solo(const NnrtChooser *c);
+void nnrt_chooser_step(NnrtChooser *c, double seconds, int64_t n);
 int nnrt_usable_cpus(void);
 NnrtPool *nnrt_pool_new(int threads);
 void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n, const NnrtBatch *batch);

@@ -81,24 +81,19 @@ static void barrier_wait(Barrier *b) {
  * other way again once one window of it would cost at most PROBE_SHARE of the time spent
  * since, or at once when the chosen way becomes slower than the other was (the load moved). A
  * window of the other way ends early once it is clearly losing (LOSING times the chosen rate).
- * Rates are seconds per row: the last batch of an epoch is smaller. */
-enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14 };
+ * Rates are seconds per row: the last batch of an epoch is smaller. One unlucky window (a
+ * thread preempted for a few milliseconds) must not decide for hundreds of steps: the chosen
+ * way is judged by the better of its last two windows, and after a lost probe the next comes
+ * after at most MIN_STAY·4^losses windows, so a way that lost once by chance is timed again
+ * soon, and one that keeps losing ever more rarely (each probe under a lasting load costs). */
+enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14, MAX_LOSSES = 6 };
 #define WINDOW_SECONDS 2e-4
 #define PROBE_SHARE 0.02
 #define LOSING 2.0
 
-typedef struct {
-  int solo;    /* the chosen way: 1 runs whole steps on the calling thread */
-  int probing; /* this window runs the other way, to time it */
-  int steps;   /* in this window so far */
-  double seconds, rows;
-  double rate, other; /* the chosen way's rate in its last window; the other's when last timed */
-  int stay;           /* windows before the other way is timed again */
-} Chooser;
-
 struct NnrtPool {
   int threads;
-  Chooser way;
+  NnrtChooser way;
   pthread_t *workers;
   Barrier start, kernel;
   /* Workers wait for `ready` before the first barrier, so a pool whose last thread could not
@@ -218,7 +213,7 @@ static double now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int runs_solo(const Chooser *c) {
+int nnrt_chooser_solo(const NnrtChooser *c) {
   return c->solo != c->probing;
 }
 
@@ -230,24 +225,30 @@ static int stay_for(double rate, double other) {
 }
 
 /* The end of a window that ran at `rate`: keep or switch the chosen way, and plan the next. */
-static void choose(Chooser *c, double rate) {
+static void choose(NnrtChooser *c, double rate) {
   if (c->probing) {
     c->probing = 0;
-    c->other = rate;
     if (rate < c->rate) {
       c->solo = !c->solo;
       c->other = c->rate;
       c->rate = rate;
+      c->last = 0; /* one window (this probe) is all it has: the next one alone may send it back */
+      c->losses = 0;
+    } else {
+      c->other = rate;
+      c->losses += c->losses < MAX_LOSSES;
     }
-    c->stay = stay_for(c->rate, c->other);
+    int stay = stay_for(c->rate, c->other), back_off = MIN_STAY << 2 * c->losses;
+    c->stay = stay < back_off ? stay : back_off;
     return;
   }
-  c->rate = rate;
-  if ((c->other > 0 && rate > c->other) || c->stay-- <= 0)
+  c->rate = c->last > 0 && c->last < rate ? c->last : rate;
+  c->last = rate;
+  if ((c->other > 0 && c->rate > c->other) || c->stay-- <= 0)
     c->probing = 1;
 }
 
-static void time_step(Chooser *c, double seconds, int64_t n) {
+void nnrt_chooser_step(NnrtChooser *c, double seconds, int64_t n) {
   c->seconds += seconds;
   c->rows += (double)n;
   double rate = c->seconds / c->rows;
@@ -271,7 +272,7 @@ void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n,
     return;
   }
   double start = now();
-  if (runs_solo(&p->way)) {
+  if (nnrt_chooser_solo(&p->way)) {
     run_solo(m, ws, n, batch);
   } else {
     p->m = m;
@@ -281,7 +282,7 @@ void nnrt_pool_step(NnrtPool *p, const NnrtModel *m, float *ws, int64_t n,
     barrier_wait(&p->start);
     run_share(p, 0);
   }
-  time_step(&p->way, now() - start, n);
+  nnrt_chooser_step(&p->way, now() - start, n);
 }
 
 int nnrt_usable_cpus(void) {

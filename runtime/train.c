@@ -95,10 +95,24 @@ static double now_seconds(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* A shuffled batch's rows lie anywhere in the data set, and the copy of each one waits for
+ * memory: the lines of the row PREFETCH_ROWS ahead are asked for (into L2, locality 1: into
+ * L1 measured no gain) while a row is copied, so a few rows are on their way at once. On the
+ * Zen 4 machine the SGD b64 epoch went from 0.299 to 0.289 s quiet, 0.312 to 0.303 s (medians
+ * of 12) busy; 1, 2, 4 and 8 rows ahead measured, 4 best. */
+enum { PREFETCH_ROWS = 4 };
+
+static void prefetch_row(const float *row, size_t bytes) {
+  for (size_t at = 0; at < bytes; at += 64)
+    __builtin_prefetch((const char *)row + at, 0, 1);
+}
+
 static void load_rows(const NnrtSlot *s, float *ws, const float *data, const NnrtBatch *b,
                       int64_t from, int64_t to) {
   size_t bytes = (size_t)s->width * sizeof(float);
   for (int64_t r = from; r < to; r++) {
+    if (b->order && r + PREFETCH_ROWS < to)
+      prefetch_row(data + b->order[b->start + r + PREFETCH_ROWS] * s->width, bytes);
     int64_t row = b->order ? b->order[b->start + r] : b->start + r;
     memcpy(ws + s->offset + r * s->width, data + row * s->width, bytes);
   }

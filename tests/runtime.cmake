@@ -35,3 +35,7 @@ nnrt_white_box(test_buffers)
 # eval's metrics (metrics.h): per-class precision, recall, F1 and regression errors, by hand.
 nnc_unit_test(test_metrics ${CMAKE_CURRENT_LIST_DIR}/unit/test_metrics.c nnrt)
 nnrt_white_box(test_metrics)
+
+# The pool's choice between its threads and the calling thread alone, with made-up step times.
+nnc_unit_test(test_pool ${CMAKE_CURRENT_LIST_DIR}/unit/test_pool.c nnrt)
+nnrt_white_box(test_pool)

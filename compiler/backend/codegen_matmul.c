@@ -1,14 +1,14 @@
 /* codegen_matmul: C = op(A) op(B) as register-tiled loops on the host's vector type.
  *
- * A tile is TILE_ROWS rows × TILE_VECS vectors of C, held in registers for the whole k loop:
- * each step loads the tile's columns of B's row k, broadcasts TILE_ROWS elements of A's
- * column k and does TILE_ROWS·TILE_VECS vector multiply-adds, so every load feeds several
- * multiply-adds and C is written once. Column blocks are the outer loop, so one block of B
+ * A tile is `rows` rows × `vecs` vectors of C (the Tiling of the vector width), held in
+ * registers for the whole k loop: each step loads the tile's columns of B's row k, broadcasts
+ * `rows` elements of A's column k and does rows·vecs vector multiply-adds, so every load feeds
+ * several multiply-adds and C is written once. Column blocks are the outer loop, so one block of B
  * stays in cache while the rows go by. Columns left over after the full blocks (C's width is
  * always a constant) get a tile of masked vectors; rows left over at the end of a part are
  * covered by one more tile that overlaps the previous one and stores only its new rows, so
  * there is one tile height only (plus single rows for parts shorter than a tile). A long k is
- * done in blocks (K_BLOCK), each continuing from the sums C holds.
+ * done in blocks of equal length (at most k_block), each continuing from the sums C holds.
  *
  * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
  * the part it falls in or the thread count: results are bit-identical for any --threads.
@@ -18,9 +18,25 @@
 
 #include <string.h>
 
-/* K_BLOCK: a long k is done in blocks of this many steps, so that the block of B a tile
- * streams (K_BLOCK × 2 vectors: 16 KiB with AVX2) stays in the L1 cache across the row tiles. */
-enum { TILE_ROWS = 6, TILE_VECS = 2, K_BLOCK = 256 };
+/* The tile and the k blocking of each vector width. Tile rows × vecs accumulators, vecs vectors
+ * of B and a broadcast of A must fit in the registers: 6 × 2 of the 16 that AVX2 (and SSE) have,
+ * 8 × 2 of AVX-512's 32. Eight rows divide the batch sizes people choose, and their halves, so no
+ * tile overlaps the one before at b64 or b256 on 1 or 2 threads; with 16-float vectors they
+ * measured 5% faster than 6 × 2 (bench/gemm.c; 4 × 4 was as fast, 10 × 2 and 12 × 2 slower).
+ * k_block: a long k is done in blocks of at most this many steps, so that a column block of B
+ * (k_block × vecs vectors: 16 KiB with AVX2) stays in cache across the row tiles. */
+typedef struct {
+  int w;          /* floats per vector */
+  int rows, vecs; /* a tile: rows × vecs vectors of C */
+  int k_block;
+} Tiling;
+enum { MAX_TILE_ROWS = 8, MAX_TILE_VECS = 2 };
+static const Tiling tilings[] = {
+  {4, 6, 2, 256},
+  {8, 6, 2, 256},
+  {16, 8, 2, 256},
+};
+
 /* A B of at most this many floats (in a k block) stays in L2 while the rows go by: 256 KiB. */
 enum { ROW_MAJOR_B = 64 * 1024 };
 
@@ -37,6 +53,7 @@ typedef struct {
   LLVMTypeRef fma_ty, mload_ty, mstore_ty;
   LLVMValueRef fma, mload, mstore;
   bool row_major; /* row tiles outside the column blocks (emit_blocks) */
+  Tiling t;       /* of the vector width */
 } Mm;
 
 static LLVMValueRef intrinsic(Mm *m, const char *name, LLVMTypeRef *types, size_t ntypes,
@@ -136,7 +153,7 @@ static void store_row(Mm *m, LLVMValueRef i0, int r, LLVMValueRef fresh, LLVMVal
 static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j0, int rows,
                       int nv, int last_lanes) {
   CgCtx *c = m->c;
-  LLVMValueRef acc[TILE_ROWS][TILE_VECS], bv[TILE_VECS];
+  LLVMValueRef acc[MAX_TILE_ROWS][MAX_TILE_VECS], bv[MAX_TILE_VECS];
   for (int r = 0; r < rows; r++)
     for (int v = 0; v < nv; v++) {
       acc[r][v] = cg_alloca(c, m->vec, "acc");
@@ -187,12 +204,12 @@ typedef void BlockBody(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_l
 static void each_block(Mm *m, LLVMValueRef first, LLVMValueRef end, BlockBody *body,
                        const Span *s) {
   CgCtx *c = m->c;
-  int64_t block = (int64_t)TILE_VECS * m->w, full = m->cols / block, rest = m->cols % block;
+  int64_t block = (int64_t)m->t.vecs * m->w, full = m->cols / block, rest = m->cols % block;
   LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, end, cg_i64(c, full), "");
   LLVMValueRef full_end = LLVMBuildSelect(c->b, below, end, cg_i64(c, full), "");
   Loop lj;
   LLVMValueRef jb = cg_loop_open_range(c, &lj, first, full_end, "jb");
-  body(m, s, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), TILE_VECS, m->w);
+  body(m, s, LLVMBuildMul(c->b, jb, cg_i64(c, block), "j0"), m->t.vecs, m->w);
   cg_loop_close(c, &lj, jb);
   if (rest == 0)
     return;
@@ -225,18 +242,18 @@ static void emit_rows(Mm *m, LLVMValueRef lo, LLVMValueRef hi, const Cols *cols)
   LLVMBasicBlockRef tiles = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tiles");
   LLVMBasicBlockRef single = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "single_rows");
   LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rows_done");
-  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, rows, cg_i64(c, TILE_ROWS), ""), tiles,
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, rows, cg_i64(c, m->t.rows), ""), tiles,
                   single);
 
   LLVMPositionBuilderAtEnd(c->b, tiles);
-  LLVMValueRef ntiles = LLVMBuildSDiv(c->b, plus(m, rows, TILE_ROWS - 1), cg_i64(c, TILE_ROWS), "");
-  LLVMValueRef last = LLVMBuildSub(c->b, hi, cg_i64(c, TILE_ROWS), "");
+  LLVMValueRef ntiles = LLVMBuildSDiv(c->b, plus(m, rows, m->t.rows - 1), cg_i64(c, m->t.rows), "");
+  LLVMValueRef last = LLVMBuildSub(c->b, hi, cg_i64(c, m->t.rows), "");
   Loop lt;
   LLVMValueRef t = cg_loop_open(c, &lt, ntiles, "t");
-  LLVMValueRef fresh = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, t, cg_i64(c, TILE_ROWS), ""), "");
+  LLVMValueRef fresh = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, t, cg_i64(c, m->t.rows), ""), "");
   LLVMValueRef i = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, fresh, last, ""), last,
                                    fresh, "i");
-  emit_row_tile(m, i, fresh, TILE_ROWS, cols);
+  emit_row_tile(m, i, fresh, m->t.rows, cols);
   cg_loop_close(c, &lt, t);
   LLVMBuildBr(c->b, done);
 
@@ -271,6 +288,14 @@ static LLVMValueRef matrix_rows_value(CgCtx *c, const Shape *s) {
   return rows == 1 ? c->n : LLVMBuildMul(c->b, c->n, cg_i64(c, rows), "rows");
 }
 
+static Tiling tiling_for(int w) {
+  for (size_t i = 0; i < sizeof tilings / sizeof *tilings; i++)
+    if (tilings[i].w == w)
+      return tilings[i];
+  NNC_ASSERT(!"a tiling for every vector width target_vector_floats gives");
+  return tilings[0];
+}
+
 static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   const Node *n = k->root, *A = n->src[0], *B = n->src[1];
   bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
@@ -299,6 +324,7 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->fma = intrinsic(m, "llvm.fmuladd", vec_ptr, 1, &m->fma_ty);
   m->mload = intrinsic(m, "llvm.masked.load", vec_ptr, 2, &m->mload_ty);
   m->mstore = intrinsic(m, "llvm.masked.store", vec_ptr, 2, &m->mstore_ty);
+  m->t = tiling_for(m->w);
 }
 
 /* Column blocks [first, end) of C over rows [lo, hi). Column-major, one block of B stays in
@@ -317,16 +343,38 @@ static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef fi
     each_block(m, first, end, rows_body, &(Span){.lo = lo, .hi = hi});
 }
 
-/* scratch[k, j] = B[k, j] for columns [j0, j1): B read transposed becomes rows of columns. */
+/* emit_blocks over k in blocks of equal length, at most k_block: k = 784 is 4 × 196, not
+ * 3 × 256 + 16, whose last block would be all tile set-up and stores. */
+static void emit_k_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, int64_t blocks) {
+  CgCtx *c = m->c;
+  Loop lb;
+  LLVMValueRef nblocks =
+    LLVMBuildSDiv(c->b, plus(m, m->kdim, m->t.k_block - 1), cg_i64(c, m->t.k_block), "");
+  LLVMValueRef len = LLVMBuildSDiv(c->b, LLVMBuildAdd(c->b, m->kdim, plus(m, nblocks, -1), ""),
+                                   nblocks, "k_len");
+  LLVMValueRef kb = cg_loop_open(c, &lb, nblocks, "kb");
+  m->k_lo = LLVMBuildMul(c->b, kb, len, "k_lo");
+  LLVMValueRef next = LLVMBuildAdd(c->b, m->k_lo, len, "");
+  m->k_hi = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, m->kdim, ""), next, m->kdim,
+                            "k_hi");
+  m->accumulate = LLVMBuildICmp(c->b, LLVMIntSGT, kb, cg_i64(c, 0), "accumulate");
+  emit_blocks(m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
+  cg_loop_close(c, &lb, kb);
+}
+
+/* scratch[k, j] = B[k, j] for columns [j0, j1): B read transposed becomes rows of columns. The
+ * inner loop runs along a row of scratch, so the stores are whole vectors and the strided reads
+ * are what waits (the other order stored float by float: δ2 W2ᵀ at b64 went from 80 to 88
+ * GFLOP/s with AVX-512, 74 to 88 with AVX2). */
 static void transpose_b(Mm *m, LLVMValueRef scratch, LLVMValueRef j0, LLVMValueRef j1) {
   CgCtx *c = m->c;
   Loop lj, lk;
-  LLVMValueRef j = cg_loop_open_range(c, &lj, j0, j1, "tj");
   LLVMValueRef k = cg_loop_open(c, &lk, m->kdim, "tk");
+  LLVMValueRef j = cg_loop_open_range(c, &lj, j0, j1, "tj");
   LLVMValueRef v = LLVMBuildLoad2(c->b, c->f32, at(m, m->b, offset2(m, k, m->b_k, j, m->b_j)), "");
   LLVMBuildStore(c->b, v, at(m, scratch, offset2(m, k, m->cols, j, 1)));
-  cg_loop_close(c, &lk, k);
   cg_loop_close(c, &lj, j);
+  cg_loop_close(c, &lk, k);
 }
 
 /* Threads share C by rows. When B is read transposed they share it by column blocks instead:
@@ -335,7 +383,7 @@ static void transpose_b(Mm *m, LLVMValueRef scratch, LLVMValueRef j0, LLVMValueR
 void emit_matmul(CgCtx *c, const Kernel *k) {
   Mm m;
   mm_init(&m, c, k);
-  int64_t block = (int64_t)TILE_VECS * m.w, blocks = (m.cols + block - 1) / block;
+  int64_t block = (int64_t)m.t.vecs * m.w, blocks = (m.cols + block - 1) / block;
   LLVMValueRef rows = matrix_rows_value(c, &k->root->shape), lo, hi;
   /* k is the batch's rows (times each example's) in a weight gradient: at most max_kdim */
   const Shape *a = &k->root->src[0]->shape;
@@ -343,21 +391,11 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   int64_t max_kdim = kdim != DIM_BATCH ? kdim : c->p->plan.max_batch * shape_numel(a, 1) / a->dim[a->rank - 1];
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
-    m.row_major = (max_kdim < K_BLOCK ? max_kdim : K_BLOCK) * m.cols <= ROW_MAJOR_B;
-    if (max_kdim <= K_BLOCK) {
+    m.row_major = (max_kdim < m.t.k_block ? max_kdim : m.t.k_block) * m.cols <= ROW_MAJOR_B;
+    if (max_kdim <= m.t.k_block)
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
-      return;
-    }
-    Loop lb;
-    LLVMValueRef nblocks = LLVMBuildSDiv(c->b, plus(&m, m.kdim, K_BLOCK - 1), cg_i64(c, K_BLOCK), "");
-    LLVMValueRef kb = cg_loop_open(c, &lb, nblocks, "kb");
-    m.k_lo = LLVMBuildMul(c->b, kb, cg_i64(c, K_BLOCK), "k_lo");
-    LLVMValueRef next = plus(&m, m.k_lo, K_BLOCK);
-    m.k_hi = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, m.kdim, ""), next, m.kdim,
-                             "k_hi");
-    m.accumulate = LLVMBuildICmp(c->b, LLVMIntSGT, kb, cg_i64(c, 0), "accumulate");
-    emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
-    cg_loop_close(c, &lb, kb);
+    else
+      emit_k_blocks(&m, lo, hi, blocks);
     return;
   }
   LLVMValueRef first, end;

@@ -526,6 +526,26 @@ static void tiled_matmul_is_right_for_every_vector_width(void **state) {
                      bits, widths[w]);
 }
 
+/* Every remainder of every tiling (codegen_matmul.c's tilings: 6 × 2 vectors for 4 and 8
+ * floats, 8 × 2 for 16): rows 1 .. 2·8 + 1 (a part shorter than a tile, exact tiles, an
+ * overlapping last tile of each height), columns around each vector and column-block multiple
+ * (full, masked, a masked last block of one or two vectors), and k below, at and above the k
+ * block, in several equal blocks and one shorter last block (785 = 4 × 197 − 3). */
+static void tiled_matmul_covers_every_remainder_of_each_tiling(void **state) {
+  (void)state;
+  static const int widths[] = {4, 8, 16};
+  static const int64_t ks[] = {1, 2, 255, 256, 257, 600, 785};
+  enum { NK = sizeof ks / sizeof *ks };
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+    int64_t f = widths[w];
+    const int64_t cols[] = {1, f - 1, f, f + 1, 2 * f, 2 * f + 3, 3 * f - 1, 4 * f + 1};
+    enum { NCOLS = sizeof cols / sizeof *cols };
+    for (int64_t m = 1; m <= 17; m++)
+      check_matmul(m, ks[(m + (int64_t)w) % NK], cols[(m * 3 + (int64_t)w) % NCOLS],
+                   (uint32_t)(m % 4), widths[w]);
+  }
+}
+
 /* s's update, s − η·0.01, reads only leaves: it must still run after the kernels that read s
  * (the scalar kernels that move to the front are never updates). */
 static const char leaf_update_model[] =
@@ -564,6 +584,7 @@ int main(void) {
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_odd_shapes),
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_random_shapes),
     cmocka_unit_test(tiled_matmul_is_right_for_every_vector_width),
+    cmocka_unit_test(tiled_matmul_covers_every_remainder_of_each_tiling),
     cmocka_unit_test(odd_widths_step_matches_interpreter),
     cmocka_unit_test(an_update_from_leaves_alone_keeps_its_place),
   };
