@@ -8,14 +8,14 @@ NNC=$1
 . "$2/tests/e2e/lib.sh"
 
 if sanitized; then
-  echo "skipped: MPI programs are not run under the sanitizers"; exit 77
+  echo "skipped: the MPI tests (e2e_mpi) do not run under the sanitizers"; exit 77
 fi
 if ! command -v mpirun >/dev/null 2>&1; then
-  echo "skipped: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"; exit 77
+  echo "skipped: the MPI tests (e2e_mpi): mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"; exit 77
 fi
 MPIRUN="mpirun --oversubscribe --allow-run-as-root --bind-to none"
 if ! timeout 60 $MPIRUN -np 2 true >mpirun.out 2>&1; then
-  echo "skipped: mpirun cannot start a job here:"; sed 's/^/  | /' mpirun.out | head -20; exit 77
+  echo "skipped: the MPI tests (e2e_mpi): mpirun cannot start a job here:"; sed 's/^/  | /' mpirun.out | head -20; exit 77
 fi
 
 # 1010 rows: batches of 100, the last of 10, so the shares are uneven (P = 3, 4) and some
