@@ -49,6 +49,9 @@ expect_rc build_mpi 0 "nnc --mpi"
 if ldd ./one | grep -q libmpi; then fail "a program built without --mpi links MPI"; else
   pass "without --mpi, no MPI in the program"; fi
 if ldd ./ranks | grep -q libmpi; then pass "--mpi links MPI"; else fail "--mpi: no libmpi"; fi
+run nompicc env MPICC=/nonexistent/mpicc "$NNC" m.nn -o x --mpi
+expect_rc nompicc 2 "--mpi without MPI's compiler driver"
+contains nompicc.err "MPI's compiler driver '/nonexistent/mpicc' is not installed" "--mpi says what is missing"
 run lib "$NNC" m.nn -c --mpi
 expect_rc lib 2 "--mpi with -c"
 contains lib.err "--mpi builds a program" "--mpi with -c says why"
