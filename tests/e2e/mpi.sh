@@ -103,28 +103,40 @@ if cmp -s full.st rest.st; then pass "resume on 2 ranks == uninterrupted"; else
 if grep -q '"comm_seconds": [0-9]' full.json; then pass "--log-json has comm_seconds"; else
   fail "no comm_seconds in the log"; sed 's/^/  | /' full.json | head -3; fi
 
-# SIGTERM to mpirun: a complete checkpoint, from which the run ends as an uninterrupted one.
-E=20000
+# SIGTERM to mpirun: a complete checkpoint, from which the run ends as an uninterrupted one. The
+# signal goes once the log shows 100 epochs, a small part of the run however fast the machine
+# (and the sanitizers) make it.
+E=3000
 run long timeout 300 $MPIRUN -np 2 ./ranks train --epochs $E --log-every 0 --save long.st
-$MPIRUN -np 2 ./ranks train --epochs $E --log-every 0 --save sig.st >sig.out 2>sig.err &
+$MPIRUN -np 2 ./ranks train --epochs $E --log-every 0 --save sig.st --log-json sig.json \
+  >sig.out 2>sig.err &
 pid=$!
-sleep 2
+waited=0
+while [ "$(cat sig.json 2>/dev/null | wc -l)" -lt 100 ] && [ $waited -lt 600 ]; do
+  sleep 0.1; waited=$((waited + 1))
+done
 kill -TERM $pid
 wait $pid
 RC=$?
-if [ "$RC" -ne 0 ]; then pass "SIGTERM: mpirun exits $RC"; else fail "SIGTERM: exit 0"; fi
+done_epochs=$(wc -l <sig.json)
+if [ "$RC" -ne 0 ]; then pass "SIGTERM: mpirun exits $RC"; else
+  fail "SIGTERM: exit 0 (the run ended before the signal? $done_epochs epochs logged)"; fi
 # (rank 0 says "saved", but mpirun may end before it forwards the line)
 if [ -s sig.st ]; then pass "SIGTERM: rank 0 saved a checkpoint"; else fail "SIGTERM: no checkpoint"; fi
 run resumed timeout 300 $MPIRUN -np 2 ./ranks train --epochs $E --log-every 0 --resume sig.st --save sig2.st
-expect_rc resumed 0 "resumed after SIGTERM"
+expect_rc resumed 0 "resumed after SIGTERM (at epoch $done_epochs of $E)"
 if cmp -s long.st sig2.st; then pass "interrupted by SIGTERM and resumed == uninterrupted"; else
   fail "the run resumed after SIGTERM differs from the uninterrupted one"; fi
 
 # A rank killed mid-run ends the job with an error, never a hang.
 $MPIRUN -np 3 ./ranks train --epochs 1000000 --log-every 0 --save dead.st >dead.out 2>dead.err &
 pid=$!
-sleep 2
-victim=$(pgrep -f "ranks train --epochs 1000000" | sed -n 2p)
+waited=0
+while [ "$(pgrep -f "^./ranks train --epochs 1000000" | wc -l)" -lt 3 ] && [ $waited -lt 600 ]; do
+  sleep 0.1; waited=$((waited + 1))
+done
+sleep 0.5
+victim=$(pgrep -f "^./ranks train --epochs 1000000" | sed -n 2p)
 kill -9 "$victim"
 waited=0
 while kill -0 $pid 2>/dev/null && [ $waited -lt 30 ]; do sleep 1; waited=$((waited + 1)); done
