@@ -61,3 +61,7 @@ set_tests_properties(e2e_memory PROPERTIES LABELS e2e TIMEOUT 120)
 add_test(NAME e2e_mpi
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/mpi.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_mpi PROPERTIES LABELS "e2e;mpi" TIMEOUT 600 SKIP_RETURN_CODE 77)
+# Issue 14: the activations' and small powers' kernels are call-free (vectorisable) arithmetic.
+add_test(NAME e2e_kernel_calls
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kernel_calls.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_kernel_calls PROPERTIES LABELS e2e TIMEOUT 60)

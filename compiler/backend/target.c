@@ -1,6 +1,7 @@
 #include "target.h"
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <stdio.h>
@@ -33,7 +34,25 @@ static void take_message(char *msg, char *err, size_t errlen) {
   LLVMDisposeMessage(msg);
 }
 
+/* The GEMM kernels are vectorised, tiled and unrolled by codegen already, so two of LLVM's
+ * steps only cost compile time (docs/performance.md, issue 14: together a third of
+ * fashion_mnist.nn's -O2 compile, with no measurable effect on the trained programs' speed and
+ * bit-identical weights): loop strength reduction in the code generator, and partial and runtime
+ * unrolling. The full unrolling of short constant loops stays (the convolution windows need it),
+ * and so do the vectorizers (the elementwise kernels and codegen_math rely on them). Neither has
+ * a C API but LLVM's command-line options, which are global: they are set once. */
+static void trim_llvm_pipeline(void) {
+  static bool done;
+  if (done)
+    return;
+  done = true;
+  const char *argv[] = {"nnc", "-disable-lsr", "-unroll-allow-partial=false",
+                        "-unroll-runtime=false"};
+  LLVMParseCommandLineOptions((int)(sizeof argv / sizeof *argv), argv, "");
+}
+
 LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen) {
+  trim_llvm_pipeline();
   LLVMInitializeNativeTarget();
   LLVMInitializeNativeAsmPrinter();
   char *triple = LLVMGetDefaultTargetTriple();

@@ -1,6 +1,8 @@
 /* target: finishing an LLVM module for the host CPU.
  * Contract: target_optimize verifies the module (a failure is an internal error: nnc emitted
- * bad IR) and runs the `default<On>` pipeline for the host's CPU and features; target_emit_object
+ * bad IR) and runs the `default<On>` pipeline for the host's CPU and features, without partial
+ * or runtime unrolling and loop strength reduction (target.c says why);
+ * target_emit_object
  * writes a relocatable object file. Errors are written to `err` (LLVM's message) and return
  * false. Both work on any module built by codegen, for the AOT path and the JIT alike. */
 #ifndef NNC_TARGET_H
