@@ -233,4 +233,3 @@ void nnrt_reducer_finish(NnrtReducer *r, float *ws) {
 }
 
 double nnrt_reducer_wait_seconds(const NnrtReducer *r) { return r->waited; }
-int64_t nnrt_reducer_floats(const NnrtReducer *r) { return r->floats; }

@@ -65,8 +65,6 @@ void nnrt_reducer_after_group(NnrtReducer *r, const float *ws, int32_t group);
 void nnrt_reducer_finish(NnrtReducer *r, float *ws);
 /* Seconds this run has waited for the reduction (after the backward pass ended). */
 double nnrt_reducer_wait_seconds(const NnrtReducer *r);
-/* Floats reduced per step. */
-int64_t nnrt_reducer_floats(const NnrtReducer *r);
 
 /* ---- A data-parallel step (train_ranks.c) ---- */
 
