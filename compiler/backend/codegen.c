@@ -299,11 +299,54 @@ static void close_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, int rank) {
     cg_loop_close(c, &loops[i], idx[i]);
 }
 
+/* Whether the fused expression rooted at n reads every array at the element it writes: no
+ * permutation, no broadcast, every fused node of the kernel's shape. */
+static bool reads_in_place(CgCtx *c, const Node *n, const Shape *shape) {
+  int64_t own[NNC_MAX_RANK], view[NNC_MAX_RANK];
+  if (n->op == OP_PERMUTE || !shape_eq(&n->shape, shape))
+    return false;
+  shape_strides(shape, own);
+  for (int s = 0; s < n->nsrc; s++) {
+    const Node *src = n->src[s];
+    if (src->op == OP_CONST || src->op == OP_BATCH || src->shape.rank == 0)
+      continue; /* read at the same address for every element */
+    if (!c->s->materialized[src->id] ? !reads_in_place(c, src, shape) :
+        (node_src_view(n, s, view), memcmp(view, own, sizeof(int64_t) * (size_t)shape->rank)))
+      return false;
+  }
+  return true;
+}
+
+/* The loop nest of an elementwise kernel, its loops' indices in at[] (how many: returned) and
+ * the element's in idx[]. When every array is read where it is written, the axes after the
+ * first are one loop over their elements, the middle indices 0 (axis 0 keeps the parts'
+ * shares): else LLVM unrolls a short last axis (14 pixels) and vectorises the one above it
+ * with gathers. */
+static int open_elem_nest(CgCtx *c, const Kernel *k, const Kernel *end, Loop *loops,
+                          LLVMValueRef *at, LLVMValueRef *idx) {
+  const Shape *shape = &k->root->shape;
+  bool flat = shape->rank > 2;
+  for (const Kernel *j = k; j < end && flat; j++)
+    flat = reads_in_place(c, j->root, shape);
+  if (!flat) {
+    open_nest(c, loops, at, shape, shape->rank ? 0 : -1);
+    memcpy(idx, at, sizeof(LLVMValueRef) * (size_t)shape->rank);
+    return shape->rank;
+  }
+  Shape rows = {2, {shape->dim[0], 1}};
+  for (int i = 1; i < shape->rank; i++)
+    rows.dim[1] *= shape->dim[i];
+  open_nest(c, loops, at, &rows, 0);
+  for (int i = 0; i < shape->rank; i++)
+    idx[i] = i == 0 ? at[0] : i == shape->rank - 1 ? at[1] : cg_i64(c, 0);
+  return 2;
+}
+
 /* out[i] = expr(i) over the node's shape, for k and every kernel joined to it (sched_join),
  * one after the other in the body of one loop. */
 static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   Loop loops[NNC_MAX_RANK];
-  LLVMValueRef idx[NNC_MAX_RANK];
+  LLVMValueRef at[NNC_MAX_RANK], idx[NNC_MAX_RANK];
   int64_t stride[NNC_MAX_RANK];
   const Shape *shape = &k->root->shape;
   const Kernel *end = k + 1;
@@ -314,12 +357,12 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
     only_in_first_part(c);
   for (const Kernel *j = k; j < end; j++)
     hoist_scalars(c, j->root);
-  open_nest(c, loops, idx, shape, shape->rank ? 0 : -1);
+  int depth = open_elem_nest(c, k, end, loops, at, idx);
   for (const Kernel *j = k; j < end; j++) {
     LLVMValueRef v = emit_elem(c, j->root, idx);
     LLVMBuildStore(c->b, v, cg_address(c, j->out, idx, stride, shape->rank));
   }
-  close_nest(c, loops, idx, shape->rank);
+  close_nest(c, loops, at, depth);
 }
 
 /* The axis of a reduction's source that parts share: the first one not reduced, so each output
