@@ -56,3 +56,7 @@ set_tests_properties(e2e_predict PROPERTIES LABELS e2e TIMEOUT 180 SKIP_RETURN_C
 add_test(NAME e2e_memory
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/memory.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_memory PROPERTIES LABELS e2e TIMEOUT 120)
+# The CNN's elementwise kernels neither gather nor scatter (codegen.c's loop nests, issue 12).
+add_test(NAME e2e_cnn_loops
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_loops.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_cnn_loops PROPERTIES LABELS e2e TIMEOUT 120)

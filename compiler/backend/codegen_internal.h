@@ -50,7 +50,8 @@ typedef struct {
 LLVMValueRef cg_loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef hi,
                                 const char *name);
 LLVMValueRef cg_loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name);
-void cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i);
+/* Closes the loop; returns its back edge (the branch that loop metadata goes on). */
+LLVMValueRef cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i);
 /* [lo, hi): this kernel's part of an axis of extent ext, for the runtime's threads. */
 void cg_share(CgCtx *c, LLVMValueRef ext, LLVMValueRef *lo, LLVMValueRef *hi);
 
