@@ -10,11 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
+#include "graph_fixture.h"
 #include "interp.h"
 #include "jit_fixture.h"
 #include "plan.h"
-#include "target.h"
 
 enum { ROWS = 1 };
 
@@ -32,21 +31,18 @@ static void fill(Interp *it, float *ws, const MemPlan *plan, const Node *n, int6
 /* g->output built by build over images [N, 5, 7, 13]: compiled equals interpreted; with
  * `ir`, the optimised IR is returned (the caller frees it with LLVMDisposeMessage). */
 static void check(Node *(*build)(Graph *), char **ir) {
-  Arena arena;
-  Diag diag;
-  Graph g;
-  arena_init(&arena);
-  diag_init(&diag, NULL, stderr);
-  graph_init(&g, &arena, &diag);
-  g.output = build(&g);
+  Fixture f;
+  fixture_init(&f);
+  Graph *g = &f.g;
+  g->output = build(g);
   TrainSettings none = {0}; /* predict only: a batch of one row */
   Program p;
-  program_plan(&p, &g, "loops", 0, &none, "loops.nn");
+  program_plan(&p, g, "loops", 0, &none, "loops.nn");
   Interp it;
-  interp_init(&it, &arena, &g, ROWS);
+  interp_init(&it, &f.arena, g, ROWS);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
-  for (uint32_t i = 0; i < g.n; i++) {
-    Node *n = g.node[i];
+  for (uint32_t i = 0; i < g->n; i++) {
+    Node *n = g->node[i];
     if (n->op == OP_INPUT || n->op == OP_PARAM)
       fill(&it, ws, &p.plan, n, ROWS, (int)i);
   }
@@ -57,25 +53,16 @@ static void check(Node *(*build)(Graph *), char **ir) {
   EntryFn *predict = (EntryFn *)jit_lookup(j, "nn_predict");
   assert_non_null(predict);
   predict(ws, ROWS);
-  const double *want = interp_value(&it, g.output);
-  for (int64_t i = 0; i < shape_numel(&g.output->shape, ROWS); i++)
-    if ((float)want[i] != ws[p.plan.offset[g.output->id] + i])
+  const double *want = interp_value(&it, g->output);
+  for (int64_t i = 0; i < shape_numel(&g->output->shape, ROWS); i++)
+    if ((float)want[i] != ws[p.plan.offset[g->output->id] + i])
       fail_msg("element %lld: compiled %g, interpreted %g", (long long)i,
-               ws[p.plan.offset[g.output->id] + i], want[i]);
+               ws[p.plan.offset[g->output->id] + i], want[i]);
   jit_free(j);
-  if (ir) {
-    char err[512];
-    LLVMTargetMachineRef tm = target_host_machine(2, err, sizeof err);
-    LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef mod = codegen_module(&p, ctx, false);
-    assert_true(target_optimize(mod, tm, 2, err, sizeof err));
-    *ir = LLVMPrintModuleToString(mod);
-    LLVMDisposeModule(mod);
-    LLVMContextDispose(ctx);
-    LLVMDisposeTargetMachine(tm);
-  }
+  if (ir)
+    *ir = jit_optimised_ir(&p);
   free(ws);
-  arena_free(&arena);
+  fixture_free(&f);
 }
 
 static const Shape image = {4, {DIM_BATCH, 5, 7, 13}};
