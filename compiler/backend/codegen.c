@@ -386,6 +386,8 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
   const Kernel *end = k + 1;
   while (end < c->s->kernel + c->s->n && end->joins_previous)
     end++;
+  if (end == k + 1 && cg_transpose(c, k))
+    return;
   shape_strides(shape, stride);
   if (shape->rank == 0)
     only_in_first_part(c);

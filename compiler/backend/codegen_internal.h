@@ -65,6 +65,9 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
  * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
 typedef void CgKernel(CgCtx *c, const Kernel *k);
 CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
+/* codegen_transpose.c: the kernel of a lone permutation that transposes each image ([N, A.., B..]
+ * to [N, B.., A..]) as tiles transposed in registers; false (nothing emitted) for any other. */
+bool cg_transpose(CgCtx *c, const Kernel *k);
 /* The constant `nn_model` (nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
 void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,

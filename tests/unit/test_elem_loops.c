@@ -1,9 +1,10 @@
 /* The loop nests of elementwise kernels over images (codegen.c): a kernel that reads every
  * array at the element it writes runs its axes after the first as one loop, so LLVM vectorises
  * it along the pixels instead of unrolling a short last axis and gathering along the one above
- * it; kernels that broadcast keep one loop per axis, and those that read through a permutation
- * stay scalar (no gathers either). Each compiles to what the interpreter computes, on odd sizes
- * with the batch axis in front. */
+ * it; kernels that broadcast keep one loop per axis, those that read through a permutation stay
+ * scalar (no gathers either), and a lone permutation that transposes each image is tiles
+ * transposed by shuffles (codegen_transpose.c), for every vector width. Each compiles to what
+ * the interpreter computes, on odd sizes with the batch axis in front. */
 #include "test.h"
 
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "plan.h"
 
 enum { ROWS = 1 };
+static int vector_floats; /* of the kernels check() compiles; 0: the host's */
 
 static void fill(Interp *it, float *ws, const MemPlan *plan, const Node *n, int64_t rows,
                  int seed) {
@@ -38,6 +40,7 @@ static void check(Node *(*build)(Graph *), char **ir) {
   TrainSettings none = {0}; /* predict only: a batch of one row */
   Program p;
   program_plan(&p, g, "loops", 0, &none, "loops.nn");
+  p.vector_floats = vector_floats;
   Interp it;
   interp_init(&it, &f.arena, g, ROWS);
   float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
@@ -83,11 +86,30 @@ static Node *biased(Graph *g) {
   return g_max(g, g_add(g, z, b), g_const(g, 0));
 }
 
-/* z [N, 32, 28, 28] moved to channels last: a δ on its way to a weight gradient */
+/* z [N, 32, 28, 28] moved to channels last and scaled: a permutation fused into an expression,
+ * not a lone transpose */
 static Node *moved(Graph *g) {
   static const int32_t channels_last[4] = {0, 2, 3, 1};
   Node *z = g_input(g, "z", (Shape){4, {DIM_BATCH, 32, 28, 28}});
-  return g_permute(g, z, channels_last);
+  return g_mul(g, g_permute(g, z, channels_last), g_param(g, "s", (Shape){0}));
+}
+
+/* Moves that transpose each image, [N, A.., B..] to [N, B.., A..], on sizes that leave partial
+ * tiles at both edges for any vector width */
+static const struct {
+  Shape from;
+  int32_t perm[4];
+} transposes[] = {
+  {{4, {DIM_BATCH, 5, 7, 13}}, {0, 3, 1, 2}}, /* channels last to first, A = 5 × 7 */
+  {{4, {DIM_BATCH, 5, 7, 13}}, {0, 2, 3, 1}}, /* channels first to last, B = 7 × 13 */
+  {{3, {DIM_BATCH, 17, 33}}, {0, 2, 1, 0}},
+  {{3, {DIM_BATCH, 1, 3}}, {0, 2, 1, 0}},
+};
+static int transpose_case;
+
+static Node *transposed(Graph *g) {
+  Node *z = g_input(g, "z", transposes[transpose_case].from);
+  return g_permute(g, z, transposes[transpose_case].perm);
 }
 
 static void assert_no_gathers(const char *ir) {
@@ -118,11 +140,30 @@ static void permuted_kernel_stays_scalar(void **state) {
   LLVMDisposeMessage(ir);
 }
 
+static void lone_transpose_is_tiles_of_shuffles(void **state) {
+  (void)state;
+  static const int widths[] = {0, 4, 8, 16};
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
+    for (transpose_case = 0; transpose_case < (int)(sizeof transposes / sizeof *transposes);
+         transpose_case++) {
+      char *ir;
+      vector_floats = widths[w];
+      check(transposed, &ir);
+      assert_no_gathers(ir);
+      if (!strstr(ir, "shufflevector"))
+        fail_msg("transpose %d, %d floats a vector: no shuffles in the optimised kernel:\n%s",
+                 transpose_case, widths[w], ir);
+      LLVMDisposeMessage(ir);
+    }
+  vector_floats = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(in_place_kernel_is_one_vector_loop),
     cmocka_unit_test(broadcast_kernel_keeps_its_axes),
     cmocka_unit_test(permuted_kernel_stays_scalar),
+    cmocka_unit_test(lone_transpose_is_tiles_of_shuffles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
