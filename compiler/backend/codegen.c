@@ -289,6 +289,10 @@ static LLVMValueRef emit_operand(CgCtx *c, const Node *consumer, int s, const LL
 /* Whether a divisor is the same for every element of a kernel: a constant, N, a scalar. */
 static bool loop_invariant(const Node *n) { return n->shape.rank == 0; }
 
+LLVMValueRef cg_elem_op(CgCtx *c, const Node *n, LLVMValueRef a, LLVMValueRef b) {
+  return cg_scalar[n->op](c, a, b, n->arg.k);
+}
+
 static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) {
   LLVMValueRef a = emit_operand(c, n, 0, idx);
   LLVMValueRef b = n->nsrc > 1 ? emit_operand(c, n, 1, idx) : NULL;
@@ -297,7 +301,7 @@ static LLVMValueRef emit_elem(CgCtx *c, const Node *n, const LLVMValueRef *idx) 
    * a rounding only. */
   if (n->op == OP_DIV && loop_invariant(n->src[1]))
     return LLVMBuildFMul(c->b, a, LLVMBuildFDiv(c->b, cg_f32(c, 1), b, "recip"), "div");
-  return cg_scalar[n->op](c, a, b, n->arg.k);
+  return cg_elem_op(c, n, a, b);
 }
 
 /* --- kernels --- */

@@ -65,8 +65,11 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
  * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
 typedef void CgKernel(CgCtx *c, const Kernel *k);
 CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
-/* codegen_transpose.c: the kernel of a lone permutation that transposes each image ([N, A.., B..]
- * to [N, B.., A..]) as tiles transposed in registers; false (nothing emitted) for any other. */
+/* The lowering of elementwise op n (ops.def's lower column) applied to a and b. */
+LLVMValueRef cg_elem_op(CgCtx *c, const Node *n, LLVMValueRef a, LLVMValueRef b);
+/* codegen_transpose.c: the kernel of an elementwise expression over a permutation that
+ * transposes each image ([N, A.., B..] to [N, B.., A..]) as tiles transposed in registers;
+ * false (nothing emitted) for any other kernel. */
 bool cg_transpose(CgCtx *c, const Kernel *k);
 /* The constant `nn_model` (nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */

@@ -112,6 +112,22 @@ static Node *transposed(Graph *g) {
   return g_permute(g, z, transposes[transpose_case].perm);
 }
 
+/* max(z + b, 0) with z [N, 7, 13, 5] moved to channels first and b [5, 1, 1]: a convolution's
+ * bias and ReLU over its product; and the same with a mask [z > 0] that stays scalar */
+static Node *moved_bias_relu(Graph *g) {
+  static const int32_t channels_first[4] = {0, 3, 1, 2};
+  Node *z = g_input(g, "z", (Shape){4, {DIM_BATCH, 7, 13, 5}});
+  Node *b = g_param(g, "b", (Shape){3, {5, 1, 1}});
+  return g_max(g, g_add(g, g_permute(g, z, channels_first), b), g_const(g, 0));
+}
+
+static Node *moved_mask(Graph *g) {
+  static const int32_t channels_first[4] = {0, 3, 1, 2};
+  Node *z = g_input(g, "z", (Shape){4, {DIM_BATCH, 7, 13, 5}});
+  Node *y = g_permute(g, z, channels_first);
+  return g_mul(g, y, g_cmpgt(g, y, g_const(g, 0)));
+}
+
 static void assert_no_gathers(const char *ir) {
   if (strstr(ir, "masked.gather") || strstr(ir, "masked.scatter"))
     fail_msg("the optimised kernel gathers or scatters:\n%s", ir);
@@ -158,12 +174,29 @@ static void lone_transpose_is_tiles_of_shuffles(void **state) {
   vector_floats = 0;
 }
 
+static void bias_and_relu_over_a_transpose_are_done_on_the_tiles(void **state) {
+  (void)state;
+  static const int widths[] = {0, 4, 8, 16};
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+    char *ir;
+    vector_floats = widths[w];
+    check(moved_bias_relu, &ir);
+    assert_no_gathers(ir);
+    if (!strstr(ir, "shufflevector"))
+      fail_msg("%d floats a vector: no shuffles in the optimised kernel:\n%s", widths[w], ir);
+    LLVMDisposeMessage(ir);
+    check(moved_mask, NULL);
+  }
+  vector_floats = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(in_place_kernel_is_one_vector_loop),
     cmocka_unit_test(broadcast_kernel_keeps_its_axes),
     cmocka_unit_test(permuted_kernel_stays_scalar),
     cmocka_unit_test(lone_transpose_is_tiles_of_shuffles),
+    cmocka_unit_test(bias_and_relu_over_a_transpose_are_done_on_the_tiles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
