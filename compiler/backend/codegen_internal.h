@@ -65,6 +65,9 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
  * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
 typedef void CgKernel(CgCtx *c, const Kernel *k);
 CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
+/* How many permutations the fused expression rooted at n reads through (itself included);
+ * *first (NULL on entry) the first of them. */
+int cg_moves(CgCtx *c, const Node *n, const Node **first);
 /* The lowering of elementwise op n (ops.def's lower column) applied to a and b. */
 LLVMValueRef cg_elem_op(CgCtx *c, const Node *n, LLVMValueRef a, LLVMValueRef b);
 /* codegen_transpose.c: the kernel of an elementwise expression over a permutation that

@@ -111,23 +111,8 @@ static void transpose_tile(Tr *t, LLVMValueRef *v) {
 static const bool on_lanes[OP_COUNT] = {[OP_ADD] = true, [OP_SUB] = true, [OP_MUL] = true,
                                         [OP_MAX] = true};
 
-static bool fused(const Tr *t, const Node *n) {
-  return !t->c->s->materialized[n->id] || n == t->root;
-}
-
-/* The one permutation in the fused expression rooted at n; NULL when there is none or more. */
-static const Node *find_move(const Tr *t, const Node *n, int *count) {
-  const Node *m = NULL;
-  if (n->op == OP_PERMUTE)
-    m = n, ++*count;
-  else
-    for (int s = 0; s < n->nsrc; s++)
-      if (fused(t, n->src[s]) && n->src[s]->op != OP_CONST) {
-        const Node *f = find_move(t, n->src[s], count);
-        m = m ? m : f;
-      }
-  return *count == 1 ? m : NULL;
-}
+/* Whether source n is computed in the kernel that reads it (else it is read from memory). */
+static bool fused(const Tr *t, const Node *n) { return !t->c->s->materialized[n->id]; }
 
 /* Whether the arrays that n reads (but the moved one) are the same along the tile's vectors:
  * their strides over the result's A axes are 0. */
@@ -233,9 +218,7 @@ static void emit_tile(Tr *t, LLVMValueRef r0, LLVMValueRef c0) {
 
 bool cg_transpose(CgCtx *c, const Kernel *k) {
   Tr t = {.c = c, .w = c->vector_floats, .root = k->root};
-  int moves = 0;
-  t.move = find_move(&t, t.root, &moves);
-  if (!t.move || !per_image_transpose(t.move, &t.rows, &t.cols, &t.nb) || !on_vectors(&t, t.root))
+  if (cg_moves(c, t.root, &t.move) != 1 || !per_image_transpose(t.move, &t.rows, &t.cols, &t.nb) || !on_vectors(&t, t.root))
     return false;
   const Node *n = t.move;
   t.vec = LLVMVectorType(c->f32, (unsigned)t.w);
