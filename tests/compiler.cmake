@@ -15,3 +15,7 @@ nnc_unit_test(test_norm ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_norm.c nnc_compile
 # A compiled CNN (batch norm, dropout, Adam) resumes exactly and trains to the same bytes on any
 # number of threads.
 nnc_unit_test(test_cnn_run ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_cnn_run.c nnc_compiler nnrt)
+# Elementwise kernels over images: one vector loop when every array is read in place, one loop
+# per axis when one broadcasts, scalar loops when one is permuted (no gathers), tiles of shuffles
+# for a lone transpose per image; compiled equals interpreted either way.
+nnc_unit_test(test_elem_loops ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_elem_loops.c nnc_compiler)

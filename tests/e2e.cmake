@@ -65,3 +65,7 @@ set_tests_properties(e2e_mpi PROPERTIES LABELS "e2e;mpi" TIMEOUT 600 SKIP_RETURN
 add_test(NAME e2e_kernel_calls
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kernel_calls.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_kernel_calls PROPERTIES LABELS e2e TIMEOUT 60)
+# The CNN's elementwise kernels neither gather nor scatter (codegen.c's loop nests, issue 12).
+add_test(NAME e2e_cnn_loops
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_loops.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_cnn_loops PROPERTIES LABELS e2e TIMEOUT 120)

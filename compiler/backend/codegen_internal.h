@@ -50,7 +50,8 @@ typedef struct {
 LLVMValueRef cg_loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef hi,
                                 const char *name);
 LLVMValueRef cg_loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name);
-void cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i);
+/* Closes the loop; returns its back edge (the branch that loop metadata goes on). */
+LLVMValueRef cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i);
 /* [lo, hi): this kernel's part of an axis of extent ext, for the runtime's threads. */
 void cg_share(CgCtx *c, LLVMValueRef ext, LLVMValueRef *lo, LLVMValueRef *hi);
 
@@ -64,6 +65,15 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
  * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
 typedef void CgKernel(CgCtx *c, const Kernel *k);
 CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
+/* How many permutations the fused expression rooted at n reads through (itself included);
+ * *first (NULL on entry) the first of them. */
+int cg_moves(CgCtx *c, const Node *n, const Node **first);
+/* The lowering of elementwise op n (ops.def's lower column) applied to a and b. */
+LLVMValueRef cg_elem_op(CgCtx *c, const Node *n, LLVMValueRef a, LLVMValueRef b);
+/* codegen_transpose.c: the kernel of an elementwise expression over a permutation that
+ * transposes each image ([N, A.., B..] to [N, B.., A..]) as tiles transposed in registers;
+ * false (nothing emitted) for any other kernel. */
+bool cg_transpose(CgCtx *c, const Kernel *k);
 /* The constant `nn_model` (nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
 void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,

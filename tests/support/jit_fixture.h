@@ -8,6 +8,7 @@
 
 #include "codegen.h"
 #include "jit.h"
+#include "target.h"
 
 typedef void EntryFn(float *ws, int64_t n);
 
@@ -21,6 +22,21 @@ static inline Jit *jit_program(const Program *p, bool *ok) {
   if (!*ok)
     fprintf(stderr, "jit: %s\n", err);
   return j;
+}
+
+/* p's module optimised at -O2 for the host, as text (free it with LLVMDisposeMessage). */
+static inline char *jit_optimised_ir(const Program *p) {
+  char err[512];
+  LLVMTargetMachineRef tm = target_host_machine(2, err, sizeof err);
+  assert_non_null(tm);
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = codegen_module(p, ctx, false);
+  assert_true(target_optimize(mod, tm, 2, err, sizeof err));
+  char *ir = LLVMPrintModuleToString(mod);
+  LLVMDisposeModule(mod);
+  LLVMContextDispose(ctx);
+  LLVMDisposeTargetMachine(tm);
+  return ir;
 }
 
 #endif
