@@ -65,3 +65,8 @@ set_tests_properties(e2e_mpi PROPERTIES LABELS "e2e;mpi" TIMEOUT 600 SKIP_RETURN
 add_test(NAME e2e_kernel_calls
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kernel_calls.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_kernel_calls PROPERTIES LABELS e2e TIMEOUT 60)
+
+# Issue 14, compile time: -O2's own pipeline keeps the trained weights of -O1 and -O3.
+add_test(NAME e2e_opt_levels
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/opt_levels.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_opt_levels PROPERTIES LABELS e2e TIMEOUT 120)
