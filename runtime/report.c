@@ -130,7 +130,7 @@ static const struct {
   const char *key, *fmt;
   size_t field;
   int val;      /* NAN (null) in an epoch without validation */
-  int optional; /* left out when NAN (comm_seconds: only data-parallel runs have it) */
+  int optional; /* left out when 0 (comm_seconds: only data-parallel runs have it) */
 } RECORD[] = {
   {"loss", "%.9g", offsetof(NnrtEpochReport, loss), 0, 0},
   {"accuracy", "%.9g", offsetof(NnrtEpochReport, accuracy), 0, 0},
@@ -155,7 +155,7 @@ void nnrt_print_epoch_json(FILE *out, const NnrtEpochReport *r) {
   for (int i = 0; i < N_RECORD; i++) {
     double v;
     memcpy(&v, (const char *)r + RECORD[i].field, sizeof v);
-    if (RECORD[i].optional && isnan(v))
+    if (RECORD[i].optional && v == 0.0)
       continue;
     json_number(out, RECORD[i].key, RECORD[i].val && !r->has_val ? NAN : v, RECORD[i].fmt);
   }
@@ -226,7 +226,7 @@ static int parse_record(char *line, size_t len, NnrtEpochReport *r) {
   JsonCursor c;
   nnrt_json_init(&c, line, len);
   *r = (NnrtEpochReport){.loss = NAN, .accuracy = NAN, .val_loss = NAN, .val_accuracy = NAN,
-                         .lr = NAN, .seconds = NAN, .comm_seconds = NAN};
+                         .lr = NAN, .seconds = NAN};
   int count = 0, more, has_epoch = 0;
   char *key;
   if (nnrt_json_expect(&c, '{') != 0)

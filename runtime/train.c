@@ -417,7 +417,7 @@ static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated
     .has_val = validated, .val_loss = validated ? res->val_loss : NAN,
     .val_accuracy = validated ? res->val_accuracy : NAN, .lr = r->lr,
     .seconds = now_seconds() - r->epoch_start, .logged = logged_epoch(r->o, r->epoch, last),
-    .comm_seconds = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) - r->comm_start : NAN,
+    .comm_seconds = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) - r->comm_start : 0.0,
   };
   r->o->report.on_epoch(&e, r->o->report.ctx);
 }

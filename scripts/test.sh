@@ -44,4 +44,7 @@ cmake --build "$dir" -j"$(nproc)"
 printf '\n==> %s\n' "Running the tests in $dir/${ctest_args:+ (${ctest_args[*]})}"
 rc=0
 ctest --test-dir "$dir" --output-on-failure -j2 --no-tests=error "${ctest_args[@]}" || rc=$?
+# A skipped test is easy to miss in ctest's list: repeat why each was skipped (the tests print
+# "skipped: why" before they exit 77).
+grep -h '^skipped: ' "$dir/Testing/Temporary/LastTest.log" 2>/dev/null | sort -u | sed 's/^/==> /' || true
 exit "$rc"

@@ -37,7 +37,7 @@ typedef struct {
   double lr;                      /* the learning rate of the epoch's last step */
   double seconds;
   int logged;                     /* the train block's log_every selects this epoch */
-  double comm_seconds;            /* of seconds: waiting for the ranks' gradients (NAN: one
+  double comm_seconds;            /* of seconds: waiting for the ranks' gradients (0: one
                                      process) */
 } NnrtEpochReport;
 

@@ -293,12 +293,17 @@ static void want_checks(Want *w) {
   const Schedule *s = &w->p->step;
   int n = w->p->can_train ? s->n : 0;
   assert_true(n <= 256);
+  int32_t group = -1;
+  w->m.first_update_group = -1;
   for (int k = 0; k < n; k++) {
     const Node *x = s->kernel[k].root;
+    group += !s->kernel[k].joins_previous;
+    if ((x->flags & NODE_UPDATE) && w->m.first_update_group < 0)
+      w->m.first_update_group = group;
     w->checks[k] = (NnrtCheck){.offset = s->kernel[k].out, .width = shape_numel(&x->shape, 1),
                                .per_row = shape_has_batch(&x->shape),
                                .line = (int32_t)x->loc.line, .col = (int32_t)x->loc.col,
-                               .what = codegen_value_words(w->p->g, x)};
+                               .what = codegen_value_words(w->p->g, x), .group = group};
   }
   w->m.n_checks = n;
   w->m.checks = w->checks;
