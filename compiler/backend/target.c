@@ -58,9 +58,9 @@ static void trim_llvm_pipeline(void) {
  * canonicalise the induction variables (indvars: without it the CNN's epoch was 8% slower) and
  * unroll the short constant loops (the convolution windows), then vectorise the elementwise
  * loops and clean up after the vectorizer. default<O2> runs all of this and much more (its
- * inliner, interprocedural passes, GVN, the SLP vectorizer, a second unroller, eight rounds of
+ * inliner, interprocedural passes, GVN, the SLP vectorizer, a second unroller, nine rounds of
  * instcombine) at twice the cost, for the same machine code speed and bit-identical weights on
- * the models measured (docs/performance.md, issue 14: compile time). instcombine runs without
+ * the models measured (docs/performance.md, issue 14: -O2's own pipeline). instcombine runs without
  * its fixpoint check, as in LLVM's own pipelines (the check aborts when a second round would
  * change more). */
 #define KERNEL_PASSES                                                                      \
