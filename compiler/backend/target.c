@@ -54,19 +54,23 @@ static void trim_llvm_pipeline(void) {
 /* -O2's pipeline: what the kernels codegen emits need, and no more. They are loop nests over
  * one workspace pointer with the induction variables in allocas, already tiled, unrolled and
  * (the GEMMs) vectorised, each a function of its own that nothing inlines; so: promote the
- * allocas (sroa), simplify, rotate the loops and hoist their invariant addresses (licm),
- * canonicalise the induction variables (indvars: without it the CNN's epoch was 8% slower) and
- * unroll the short constant loops (the convolution windows), then vectorise the elementwise
- * loops and clean up after the vectorizer. default<O2> runs all of this and much more (its
- * inliner, interprocedural passes, GVN, the SLP vectorizer, a second unroller, nine rounds of
- * instcombine) at twice the cost, for the same machine code speed and bit-identical weights on
- * the models measured (docs/performance.md, issue 14: -O2's own pipeline). instcombine runs without
- * its fixpoint check, as in LLVM's own pipelines (the check aborts when a second round would
- * change more). */
+ * allocas (sroa), simplify, rotate the loops and hoist their invariant addresses (licm), turn
+ * zeroing loops into memset (loop-idiom), canonicalise the induction variables (indvars:
+ * without it the CNN's epoch was 8% slower) and unroll the short constant loops (the
+ * convolution windows, rows of 14), then vectorise the elementwise loops, the unrolled short
+ * rows (slp-vectorizer: a CNN gradient sum took twice as long without it) and hoist what the
+ * unrolling left invariant (licm: the window taps' bounds). default<O2> runs all of this and
+ * much more (its inliner, interprocedural passes, GVN, a second unroller, nine rounds of
+ * instcombine) at about twice the cost, for the same machine code speed and bit-identical
+ * weights on the models measured (docs/performance.md, issue 14: -O2's own pipeline).
+ * instcombine runs without its fixpoint check, as in LLVM's own pipelines (the check aborts
+ * when a second round would change more). */
 #define KERNEL_PASSES                                                                      \
-  "function(sroa,early-cse,instcombine<no-verify-fixpoint>,loop-mssa(loop-rotate,licm),"   \
-  "simplifycfg,loop(indvars,loop-unroll-full),loop-vectorize,"                             \
-  "instcombine<no-verify-fixpoint>,simplifycfg)"
+  "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,"                   \
+  "loop-mssa(loop-rotate,licm),simplifycfg,instcombine<no-verify-fixpoint>,"               \
+  "loop(loop-idiom,indvars,loop-deletion,loop-unroll-full),loop-vectorize,"                \
+  "instcombine<no-verify-fixpoint>,simplifycfg,slp-vectorizer,"                            \
+  "instcombine<no-verify-fixpoint>,loop-mssa(licm))"
 
 /* Per -O level, the IR pipeline and the code generator's level. -O2's code generation is at
  * LLVM's "less" level: the kernels' loops are simple enough that the "default" level's extra
