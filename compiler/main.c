@@ -38,6 +38,7 @@ static const char usage[] =
   "  -Werror         treat warnings (likely mistakes, such as softmax applied twice) as errors\n"
   "  --mpi           link the program with MPI: `mpirun -np P ./OUT train` trains on P\n"
   "                  processes, each on its share of every batch (docs/mpi.md)\n"
+  "  --time          print the CPU and wall time of each compile stage to stderr\n"
   "  --help          this text\n"
   "  --version       nnc's version\n"
   "\n"
@@ -141,6 +142,8 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->werror = true;
     else if (!strcmp(a, "--mpi"))
       o->mpi = true;
+    else if (!strcmp(a, "--time"))
+      o->time_stages = true;
     else if (a[0] == '-' && a[1])
       return usage_error("unknown option '%s'", a);
     else if (o->input)

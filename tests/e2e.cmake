@@ -69,3 +69,12 @@ set_tests_properties(e2e_kernel_calls PROPERTIES LABELS e2e TIMEOUT 60)
 add_test(NAME e2e_cnn_loops
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_loops.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_cnn_loops PROPERTIES LABELS e2e TIMEOUT 120)
+
+# Issue 14, compile time: -O2's own pipeline keeps the trained weights of -O1 and -O3.
+add_test(NAME e2e_opt_levels
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/opt_levels.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_opt_levels PROPERTIES LABELS e2e TIMEOUT 120)
+# Issue 14, compile time: nnc --time, each compile stage's CPU and wall time.
+add_test(NAME e2e_time_stages
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/time_stages.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_time_stages PROPERTIES LABELS e2e TIMEOUT 60)

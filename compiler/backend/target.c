@@ -36,11 +36,13 @@ static void take_message(char *msg, char *err, size_t errlen) {
 
 /* The GEMM kernels are vectorised, tiled and unrolled by codegen already, so two of LLVM's
  * steps only cost compile time (docs/performance.md, issue 14: together a third of
- * fashion_mnist.nn's -O2 compile, with no measurable effect on the trained programs' speed and
- * bit-identical weights): loop strength reduction in the code generator, and partial and runtime
- * unrolling. The full unrolling of short constant loops stays (the convolution windows need it),
- * and so do the vectorizers (the elementwise kernels and codegen_math rely on them). Neither has
- * a C API but LLVM's command-line options, which are global: they are set once. */
+ * fashion_mnist.nn's -O2 compile, with bit-identical weights): loop strength reduction in the
+ * code generator, and partial and runtime unrolling. Only the CNN's im2col kernel ran slower
+ * without LSR (a multiply per tap that LSR makes a pointer step, about 3% of the epoch): LSR
+ * costs a third of code generation, so that is for codegen_window.c to address itself. The
+ * full unrolling of short constant loops stays (the convolution windows need it), and so do
+ * the vectorizers (the elementwise kernels and codegen_math rely on them). Neither has a C API
+ * but LLVM's command-line options, which are global: they are set once. */
 static void trim_llvm_pipeline(void) {
   static bool done;
   if (done)
@@ -49,6 +51,47 @@ static void trim_llvm_pipeline(void) {
   const char *argv[] = {"nnc", "-disable-lsr", "-unroll-allow-partial=false",
                         "-unroll-runtime=false"};
   LLVMParseCommandLineOptions((int)(sizeof argv / sizeof *argv), argv, "");
+}
+
+/* -O2's pipeline: what the kernels codegen emits need, and no more. They are loop nests over
+ * one workspace pointer with the induction variables in allocas, already tiled, unrolled and
+ * (the GEMMs) vectorised, each a function of its own that nothing inlines; so: promote the
+ * allocas (sroa), simplify, rotate the loops and hoist their invariant addresses (licm), turn
+ * zeroing loops into memset (loop-idiom), canonicalise the induction variables (indvars:
+ * without it the CNN's epoch was 8% slower) and unroll the short constant loops (the
+ * convolution windows, rows of 14), then vectorise the elementwise loops, the unrolled short
+ * rows (slp-vectorizer: a CNN gradient sum took twice as long without it) and hoist what the
+ * unrolling left invariant (licm: the window taps' bounds). default<O2> runs all of this and
+ * much more (its inliner, interprocedural passes, GVN, a second unroller, nine rounds of
+ * instcombine) at about twice the cost, for the same machine code speed and bit-identical
+ * weights on the models measured (docs/performance.md, issue 14: -O2's own pipeline).
+ * instcombine runs without its fixpoint check, as in LLVM's own pipelines (the check aborts
+ * when a second round would change more). */
+#define KERNEL_PASSES                                                                      \
+  "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,"                   \
+  "loop-mssa(loop-rotate,licm),simplifycfg,instcombine<no-verify-fixpoint>,"               \
+  "loop(loop-idiom,indvars,loop-deletion,loop-unroll-full),loop-vectorize,"                \
+  "instcombine<no-verify-fixpoint>,simplifycfg,slp-vectorizer,"                            \
+  "instcombine<no-verify-fixpoint>,loop-mssa(licm))"
+
+/* Per -O level, the IR pipeline and the code generator's level. -O2's code generation is at
+ * LLVM's "less" level: the kernels' loops are simple enough that the "default" level's extra
+ * work (a quarter of code generation) made no measurable difference to their speed. -O1 and
+ * -O3 are LLVM's own levels. */
+typedef struct {
+  const char *passes;
+  LLVMCodeGenOptLevel codegen;
+} Level;
+
+static const Level levels[] = {
+  {"default<O0>", LLVMCodeGenLevelNone},
+  {"default<O1>", LLVMCodeGenLevelLess},
+  {KERNEL_PASSES, LLVMCodeGenLevelLess},
+  {"default<O3>", LLVMCodeGenLevelAggressive},
+};
+
+static const Level *level_of(int opt_level) {
+  return &levels[opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level];
 }
 
 LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen) {
@@ -64,12 +107,8 @@ LLVMTargetMachineRef target_host_machine(int opt_level, char *err, size_t errlen
   if (LLVMGetTargetFromTriple(triple, &target, &msg))
     take_message(msg, err, errlen);
   else {
-    LLVMCodeGenOptLevel level = opt_level <= 0 ? LLVMCodeGenLevelNone
-                              : opt_level == 1 ? LLVMCodeGenLevelLess
-                              : opt_level == 2 ? LLVMCodeGenLevelDefault
-                                               : LLVMCodeGenLevelAggressive;
-    tm = LLVMCreateTargetMachine(target, triple, cpu, features, level, LLVMRelocPIC,
-                                 LLVMCodeModelDefault);
+    tm = LLVMCreateTargetMachine(target, triple, cpu, features, level_of(opt_level)->codegen,
+                                 LLVMRelocPIC, LLVMCodeModelDefault);
   }
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(cpu);
@@ -98,10 +137,8 @@ bool target_optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level, 
   LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
   LLVMSetModuleDataLayout(mod, layout);
   LLVMDisposeTargetData(layout);
-  char passes[32];
-  snprintf(passes, sizeof passes, "default<O%d>", opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level);
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-  LLVMErrorRef e = LLVMRunPasses(mod, passes, tm, opts);
+  LLVMErrorRef e = LLVMRunPasses(mod, level_of(opt_level)->passes, tm, opts);
   LLVMDisposePassBuilderOptions(opts);
   if (e) {
     char *m = LLVMGetErrorMessage(e);

@@ -1,10 +1,10 @@
 /* target: finishing an LLVM module for the host CPU.
  * Contract: target_optimize verifies the module (a failure is an internal error: nnc emitted
- * bad IR) and runs the `default<On>` pipeline for the host's CPU and features, without partial
- * or runtime unrolling and loop strength reduction (target.c says why);
- * target_emit_object
- * writes a relocatable object file. Errors are written to `err` (LLVM's message) and return
- * false. Both work on any module built by codegen, for the AOT path and the JIT alike. */
+ * bad IR) and runs the -O level's pipeline for the host's CPU and features: at -O2 the short one
+ * the kernels need, else LLVM's `default<On>`; never partial or runtime unrolling or loop
+ * strength reduction (target.c says why). target_emit_object writes a relocatable object
+ * file. Errors are written to `err` (LLVM's message) and return false. Both work on any
+ * module built by codegen, for the AOT path and the JIT alike. */
 #ifndef NNC_TARGET_H
 #define NNC_TARGET_H
 #include <llvm-c/Core.h>

@@ -15,6 +15,7 @@
 #include "oom.h"
 #include "optim.h"
 #include "parse.h"
+#include "stage_clock.h"
 #include "target.h"
 
 void compilation_init(Compilation *c, const char *name, const char *text, size_t len,
@@ -131,7 +132,7 @@ static int internal(const char *what, const char *msg) {
 }
 
 static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *out,
-                           bool mpi) {
+                           bool mpi, StageClock *clock) {
   char obj[] = "/tmp/nnc-XXXXXX.o", err[1024];
   int fd = mkstemps(obj, 2);
   if (fd < 0) {
@@ -143,9 +144,14 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
   int rc = 0;
   if (!target_emit_object(mod, tm, obj, err, sizeof err))
     rc = internal("emitting the object file", err);
-  else if (!link_executable(obj, out, mpi, err, sizeof err)) {
-    fprintf(stderr, "nnc: error: %s\n", err);
-    rc = EXIT_IO;
+  else {
+    stage_clock_lap(clock, "machine code");
+    if (link_executable(obj, out, mpi, err, sizeof err))
+      stage_clock_lap(clock, "link");
+    else {
+      fprintf(stderr, "nnc: error: %s\n", err);
+      rc = EXIT_IO;
+    }
   }
   unlink(obj);
   oom_untrack_file(obj);
@@ -156,27 +162,30 @@ static int emit_executable(LLVMModuleRef mod, LLVMTargetMachineRef tm, const cha
  * temporary files first and renamed only when both are complete, so a failure leaves
  * neither. */
 static int write_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
-                         const Options *o, const char *prefix, const char *obj, const char *hdr);
+                         const Options *o, const char *prefix, const char *obj, const char *hdr,
+                         StageClock *clock);
 
 static int emit_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
-                        const Options *o, const char *prefix) {
+                        const Options *o, const char *prefix, StageClock *clock) {
   char obj[4096], hdr[4096];
   snprintf(obj, sizeof obj, "%s.tmp.%ld", o->output, (long)getpid());
   snprintf(hdr, sizeof hdr, "%s.tmp.%ld", o->header ? o->header : "", (long)getpid());
   oom_track_file(obj);
-  int rc = write_library(mod, tm, p, o, prefix, obj, hdr);
+  int rc = write_library(mod, tm, p, o, prefix, obj, hdr, clock);
   oom_untrack_file(obj);
   return rc;
 }
 
 static int write_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Program *p,
-                         const Options *o, const char *prefix, const char *obj, const char *hdr) {
+                         const Options *o, const char *prefix, const char *obj, const char *hdr,
+                         StageClock *clock) {
   char err[1024];
   if (!target_emit_object(mod, tm, obj, err, sizeof err)) {
     unlink(obj);
     fprintf(stderr, "nnc: error: cannot write '%s': %s\n", o->output, err);
     return EXIT_IO;
   }
+  stage_clock_lap(clock, "machine code");
   if (o->header) {
     FILE *f = fopen(hdr, "w");
     bool ok = f && embed_write_header(f, p, prefix, p->source_name);
@@ -206,7 +215,7 @@ static int write_library(LLVMModuleRef mod, LLVMTargetMachineRef tm, const Progr
   return 0;
 }
 
-static int back_end(Compilation *c, const Options *o, FILE *out) {
+static int back_end(Compilation *c, const Options *o, FILE *out, StageClock *clock) {
   Program p;
   compilation_plan(c, &p, c->src.name);
   if (o->emit == EMIT_SCHED) {
@@ -230,17 +239,20 @@ static int back_end(Compilation *c, const Options *o, FILE *out) {
   const char *prefix = o->prefix ? o->prefix : embed_prefix(c->model->name, buf, sizeof buf);
   if (o->compile_only)
     embed_module(&p, mod, prefix);
+  stage_clock_lap(clock, "codegen");
+  bool optimized = target_optimize(mod, tm, o->opt_level, err, sizeof err);
+  stage_clock_lap(clock, "LLVM passes");
   int rc = 0;
-  if (!target_optimize(mod, tm, o->opt_level, err, sizeof err))
+  if (!optimized)
     rc = internal("LLVM rejected the generated module", err);
   else if (o->emit == EMIT_LLVM) {
     char *ir = LLVMPrintModuleToString(mod);
     fputs(ir, out);
     LLVMDisposeMessage(ir);
   } else if (o->compile_only)
-    rc = emit_library(mod, tm, &p, o, prefix);
+    rc = emit_library(mod, tm, &p, o, prefix, clock);
   else
-    rc = emit_executable(mod, tm, o->output, o->mpi);
+    rc = emit_executable(mod, tm, o->output, o->mpi, clock);
   LLVMDisposeModule(mod);
   LLVMContextDispose(ctx);
   LLVMDisposeTargetMachine(tm);
@@ -294,6 +306,8 @@ int driver_run(const Options *o, FILE *out) {
   bool writes = o->emit == EMIT_NONE && !o->check_only && !o->explain;
   if (writes && (!writable_dir(o->output) || (o->header && !writable_dir(o->header))))
     return EXIT_IO;
+  StageClock clock;
+  stage_clock_start(&clock, o->time_stages ? stderr : NULL);
   size_t len = 0;
   char err[4200];
   char *text = driver_read_source(o->input, &len, err, sizeof err);
@@ -307,15 +321,18 @@ int driver_run(const Options *o, FILE *out) {
   c.diag.werror = o->werror;
   c.want_model = o->model;
   int rc;
-  if (!compilation_run(&c, last_stage(o->emit)))
+  bool front = compilation_run(&c, last_stage(o->emit));
+  stage_clock_lap(&clock, "front end");
+  if (!front)
     rc = diag_count(&c.diag) ? EXIT_INPUT : EXIT_INTERNAL;
   else if (o->explain && !c.model->train.present) {
     fprintf(stderr, "nnc: error: model '%s' is not trained, so there is no backward pass to "
             "explain\n", c.model->name);
     rc = EXIT_INPUT;
   } else
-    rc = emit_front(&c, o, out) ? 0 : back_end(&c, o, out);
+    rc = emit_front(&c, o, out) ? 0 : back_end(&c, o, out, &clock);
   compilation_free(&c);
   free(text);
+  stage_clock_total(&clock);
   return rc;
 }

@@ -32,6 +32,7 @@ typedef struct {
   const char *header; /* --header H (with -c): its C header; NULL: none */
   const char *prefix; /* --prefix NAME (with -c): of the exported names; NULL: the model's */
   bool mpi;           /* --mpi: a program that trains on the ranks of an MPI job */
+  bool time_stages;   /* --time: each compile stage's time on stderr (stage_clock.h) */
 } Options;
 
 /* The stages of the front end, in order; a compilation records the last one done. */
