@@ -341,6 +341,15 @@ int cg_moves(CgCtx *c, const Node *n, const Node **first) {
   return count;
 }
 
+/* Whether two views step alike along every axis of s longer than 1 (along an axis of 1, a
+ * view's step is never taken: a [32, 1, 3, 3] view may say 0 or 9). */
+static bool same_steps(const int64_t *a, const int64_t *b, const Shape *s) {
+  for (int i = 0; i < s->rank; i++)
+    if (s->dim[i] != 1 && a[i] != b[i])
+      return false;
+  return true;
+}
+
 /* Whether the fused expression rooted at n reads every array at the element it writes: no
  * permutation, no broadcast, every fused node of the kernel's shape. */
 static bool reads_in_place(CgCtx *c, const Node *n, const Shape *shape) {
@@ -353,7 +362,7 @@ static bool reads_in_place(CgCtx *c, const Node *n, const Shape *shape) {
     if (src->op == OP_CONST || src->op == OP_BATCH || src->shape.rank == 0)
       continue; /* read at the same address for every element */
     if (!c->s->materialized[src->id] ? !reads_in_place(c, src, shape) :
-        (node_src_view(n, s, view), memcmp(view, own, sizeof(int64_t) * (size_t)shape->rank)))
+        (node_src_view(n, s, view), !same_steps(view, own, shape)))
       return false;
   }
   return true;
@@ -363,11 +372,13 @@ static bool reads_in_place(CgCtx *c, const Node *n, const Shape *shape) {
  * the element's in idx[]. When every array is read where it is written, the axes after the
  * first are one loop over their elements, the middle indices 0 (axis 0 keeps the parts'
  * shares): else LLVM unrolls a short last axis (14 pixels) and vectorises the one above it
- * with gathers. */
+ * with gathers. Without a batch axis (a weight's update) all axes are one loop, shared: a
+ * [32, 1, 3, 3] kernel as [32, 9] has its rows of 9 unrolled and gathered across. The loop's
+ * index goes on the innermost axis longer than 1, whose step is 1 in every array. */
 static int open_elem_nest(CgCtx *c, const Kernel *k, const Kernel *end, Loop *loops,
                           LLVMValueRef *at, LLVMValueRef *idx) {
   const Shape *shape = &k->root->shape;
-  bool flat = shape->rank > 2;
+  bool flat = shape->rank >= 2;
   for (const Kernel *j = k; j < end && flat; j++)
     flat = reads_in_place(c, j->root, shape);
   if (!flat) {
@@ -375,13 +386,17 @@ static int open_elem_nest(CgCtx *c, const Kernel *k, const Kernel *end, Loop *lo
     memcpy(idx, at, sizeof(LLVMValueRef) * (size_t)shape->rank);
     return shape->rank;
   }
-  Shape rows = {2, {shape->dim[0], 1}};
-  for (int i = 1; i < shape->rank; i++)
-    rows.dim[1] *= shape->dim[i];
+  bool batched = shape->dim[0] == DIM_BATCH;
+  Shape rows = batched ? (Shape){2, {shape->dim[0], 1}} : (Shape){1, {1}};
+  int inner = shape->rank - 1;
+  while (inner > batched && shape->dim[inner] == 1)
+    inner--;
+  for (int i = batched; i < shape->rank; i++)
+    rows.dim[rows.rank - 1] *= shape->dim[i];
   open_nest(c, loops, at, &rows, 0);
   for (int i = 0; i < shape->rank; i++)
-    idx[i] = i == 0 ? at[0] : i == shape->rank - 1 ? at[1] : cg_i64(c, 0);
-  return 2;
+    idx[i] = i == 0 && batched ? at[0] : i == inner ? at[rows.rank - 1] : cg_i64(c, 0);
+  return rows.rank;
 }
 
 /* out[i] = expr(i) over the node's shape, for k and every kernel joined to it (sched_join),

@@ -1,6 +1,7 @@
 #!/bin/sh
 # cnn_loops.sh NNC SOURCE_DIR: the elementwise kernels of examples/fashion_cnn.nn's training step
-# (the ReLU′ masks, the bias + ReLU moved to channels first, the moves of δ to channels last)
+# (the ReLU′ masks, the bias + ReLU moved to channels first, the moves of δ to channels last,
+# the optimizer's updates of the [F, C, 3, 3] weights)
 # hold no gather or scatter in their optimised IR: one that reads in place is one vector loop
 # over the pixels, one that reads through a permutation stays scalar (codegen.c). A gather there
 # costs more than the scalar loads it replaces (docs/performance.md, the CNN part).

@@ -128,6 +128,17 @@ static Node *moved_mask(Graph *g) {
   return g_mul(g, y, g_cmpgt(g, y, g_const(g, 0)));
 }
 
+/* m / 2 + g / 4 (exact in float, as the interpreter computes it) over weights: an optimizer's
+ * update, no batch axis, axes of 1 (whose step a view may give as 0), the last one too */
+static const Shape weights[] = {{4, {32, 1, 3, 3}}, {2, {7, 1}}, {3, {5, 3, 1}}, {1, {1}}};
+static int weight_case;
+
+static Node *weight_update(Graph *g) {
+  Shape w = weights[weight_case];
+  Node *m = g_param(g, "m", w), *dw = g_param(g, "g", w);
+  return g_add(g, g_mul(g, m, g_const(g, 0.5)), g_mul(g, dw, g_const(g, 0.25)));
+}
+
 static void assert_no_gathers(const char *ir) {
   if (strstr(ir, "masked.gather") || strstr(ir, "masked.scatter"))
     fail_msg("the optimised kernel gathers or scatters:\n%s", ir);
@@ -141,6 +152,19 @@ static void in_place_kernel_is_one_vector_loop(void **state) {
   if (!strstr(ir, "x float>"))
     fail_msg("no vector of floats in the optimised kernel:\n%s", ir);
   LLVMDisposeMessage(ir);
+}
+
+static void weight_update_is_one_vector_loop(void **state) {
+  (void)state;
+  char *ir;
+  check(weight_update, &ir);
+  assert_no_gathers(ir);
+  if (!strstr(ir, "x float>"))
+    fail_msg("no vector of floats in the optimised kernel:\n%s", ir);
+  LLVMDisposeMessage(ir);
+  for (weight_case = 1; weight_case < (int)(sizeof weights / sizeof *weights); weight_case++)
+    check(weight_update, NULL);
+  weight_case = 0;
 }
 
 static void broadcast_kernel_keeps_its_axes(void **state) {
@@ -193,6 +217,7 @@ static void bias_and_relu_over_a_transpose_are_done_on_the_tiles(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(in_place_kernel_is_one_vector_loop),
+    cmocka_unit_test(weight_update_is_one_vector_loop),
     cmocka_unit_test(broadcast_kernel_keeps_its_axes),
     cmocka_unit_test(permuted_kernel_stays_scalar),
     cmocka_unit_test(lone_transpose_is_tiles_of_shuffles),
