@@ -369,12 +369,11 @@ static bool reads_in_place(CgCtx *c, const Node *n, const Shape *shape) {
 }
 
 /* The loop nest of an elementwise kernel, its loops' indices in at[] (how many: returned) and
- * the element's in idx[]. When every array is read where it is written, the axes after the
- * first are one loop over their elements, the middle indices 0 (axis 0 keeps the parts'
- * shares): else LLVM unrolls a short last axis (14 pixels) and vectorises the one above it
- * with gathers. Without a batch axis (a weight's update) all axes are one loop, shared: a
- * [32, 1, 3, 3] kernel as [32, 9] has its rows of 9 unrolled and gathered across. The loop's
- * index goes on the innermost axis longer than 1, whose step is 1 in every array. */
+ * the element's in idx[]. When every array is read where it is written, the kernel is one loop
+ * over all its elements, shared by the parts: else LLVM unrolls a short last axis (14 pixels,
+ * a [32, 1, 3, 3] weight's 9 taps) and vectorises the one above it with gathers, and XOR's
+ * [4, 2] activations ran in the scalar remainder of a loop over 2. The loop's index goes on
+ * the innermost axis longer than 1, whose step is 1 in every array. */
 static int open_elem_nest(CgCtx *c, const Kernel *k, const Kernel *end, Loop *loops,
                           LLVMValueRef *at, LLVMValueRef *idx) {
   const Shape *shape = &k->root->shape;
@@ -386,17 +385,16 @@ static int open_elem_nest(CgCtx *c, const Kernel *k, const Kernel *end, Loop *lo
     memcpy(idx, at, sizeof(LLVMValueRef) * (size_t)shape->rank);
     return shape->rank;
   }
-  bool batched = shape->dim[0] == DIM_BATCH;
-  Shape rows = batched ? (Shape){2, {shape->dim[0], 1}} : (Shape){1, {1}};
+  LLVMValueRef count = cg_extent(c, shape->dim[0]);
+  for (int i = 1; i < shape->rank; i++)
+    count = LLVMBuildMul(c->b, count, cg_extent(c, shape->dim[i]), "");
   int inner = shape->rank - 1;
-  while (inner > batched && shape->dim[inner] == 1)
+  while (inner > 0 && shape->dim[inner] == 1)
     inner--;
-  for (int i = batched; i < shape->rank; i++)
-    rows.dim[rows.rank - 1] *= shape->dim[i];
-  open_nest(c, loops, at, &rows, 0);
+  at[0] = loop_open_share(c, &loops[0], count, "i");
   for (int i = 0; i < shape->rank; i++)
-    idx[i] = i == 0 && batched ? at[0] : i == inner ? at[rows.rank - 1] : cg_i64(c, 0);
-  return rows.rank;
+    idx[i] = i == inner ? at[0] : cg_i64(c, 0);
+  return 1;
 }
 
 /* out[i] = expr(i) over the node's shape, for k and every kernel joined to it (sched_join),
