@@ -409,6 +409,15 @@ static int early_stop_update(Run *r, NnrtTrainResult *res) {
   return r->epoch - res->best_epoch >= r->o->early_stopping;
 }
 
+/* Whether anything reads this epoch's seconds (NAN when not): a step callback, a reporter
+ * that reads every epoch's, or the epoch's line, which early stopping may make any epoch's. */
+static int epoch_timed(const Run *r) {
+  const NnrtTrainOptions *o = r->o;
+  return o->report.on_step ||
+         (o->report.on_epoch && (!o->report.logged_seconds_only || o->early_stopping > 0 ||
+                                 logged_epoch(o, r->epoch, r->epoch == o->epochs)));
+}
+
 static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated, int last) {
   if (!r->o->report.on_epoch)
     return;
@@ -416,7 +425,8 @@ static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated
     .epoch = r->epoch, .epochs = r->o->epochs, .loss = res->loss, .accuracy = res->accuracy,
     .has_val = validated, .val_loss = validated ? res->val_loss : NAN,
     .val_accuracy = validated ? res->val_accuracy : NAN, .lr = r->lr,
-    .seconds = now_seconds() - r->epoch_start, .logged = logged_epoch(r->o, r->epoch, last),
+    .seconds = isnan(r->epoch_start) ? NAN : now_seconds() - r->epoch_start,
+    .logged = logged_epoch(r->o, r->epoch, last),
     .comm_seconds = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) - r->comm_start : 0.0,
   };
   r->o->report.on_epoch(&e, r->o->report.ctx);
@@ -454,7 +464,7 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
       r->epoch_loss = 0.0;
       r->epoch_correct = 0;
     }
-    r->epoch_start = now_seconds();
+    r->epoch_start = epoch_timed(r) ? now_seconds() : NAN;
     r->comm_start = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) : 0.0;
     int64_t n = 0;
     int rc = run_epoch(r, &n);

@@ -45,6 +45,8 @@ typedef struct {
   void (*on_step)(const NnrtStepReport *r, void *ctx);   /* after every step; may be NULL */
   void (*on_epoch)(const NnrtEpochReport *r, void *ctx); /* after every epoch; may be NULL */
   void *ctx;
+  int logged_seconds_only; /* on_epoch reads `seconds` only of epochs with `logged` set: the
+                              loop reads no clock for the others (their seconds are NAN) */
 } NnrtReporter;
 
 /* A training run's settings; nnrt_train_options fills them from the model's train block. */

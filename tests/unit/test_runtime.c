@@ -444,7 +444,7 @@ static void test_training_reports_steps_and_epochs(void **state) {
   NnrtTrainOptions o = nnrt_train_options(&linreg);
   o.epochs = 10;
   o.log_every = 4;
-  o.report = (NnrtReporter){seen_step, seen_epoch, NULL};
+  o.report = (NnrtReporter){seen_step, seen_epoch, NULL, 0};
   float *ws = new_initialised(&linreg, o.seed);
   FILE *log = tmpfile();
   assert_non_null(log);
@@ -465,6 +465,41 @@ static void test_training_reports_steps_and_epochs(void **state) {
   assert_true(isnan(seen.last_epoch.accuracy) && !seen.last_epoch.has_val);
   assert_true(seen.last_epoch.lr == 0.1);
   fclose(log);
+  nnrt_workspace_free(ws);
+}
+
+static int timed[16]; /* by epoch: 1 when its seconds were read, 0 when NAN */
+
+static void timed_epoch(const NnrtEpochReport *r, void *ctx) {
+  (void)ctx;
+  timed[r->epoch] = !isnan(r->seconds) ? (assert_true(r->seconds >= 0), 1) : 0;
+}
+
+/* A reporter that reads only the logged epochs' seconds gets NAN for the others (the loop reads
+ * no clock for them); one that reads all of them gets every epoch's, and so does one with a
+ * step callback or early stopping (any epoch may be the last, logged one). */
+static void test_only_the_logged_epochs_are_timed_when_asked(void **state) {
+  (void)state;
+  NnrtTrainOptions o = nnrt_train_options(&linreg);
+  o.epochs = 10;
+  o.log_every = 4;
+  float *ws = new_initialised(&linreg, o.seed);
+  static const int logged[11] = {0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 1};
+  static const int all[11] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  struct {
+    NnrtReporter report;
+    const int *want;
+  } cases[] = {
+    {{NULL, timed_epoch, NULL, 1}, logged},
+    {{NULL, timed_epoch, NULL, 0}, all},
+    {{seen_step, timed_epoch, NULL, 1}, all},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    memset(timed, 0, sizeof timed);
+    o.report = cases[i].report;
+    assert_true(isfinite(nnrt_train(&linreg, ws, &o, NULL, err, sizeof err)));
+    assert_memory_equal(timed, cases[i].want, sizeof(int) * 11);
+  }
   nnrt_workspace_free(ws);
 }
 
@@ -910,6 +945,7 @@ int main(void) {
     cmocka_unit_test(test_training_is_bit_identical_per_seed),
     cmocka_unit_test(test_unshuffled_full_batch_is_one_step),
     cmocka_unit_test(test_training_reports_steps_and_epochs),
+    cmocka_unit_test(test_only_the_logged_epochs_are_timed_when_asked),
     cmocka_unit_test(test_training_stops_on_non_finite_loss),
     cmocka_unit_test(test_training_needs_a_train_block),
     cmocka_unit_test(test_predict_rows_spans_batches),

@@ -177,7 +177,7 @@ static float *train_probe(const NnrtModel *m, NnrtTrainOptions o, NnrtTrainResul
   assert_non_null(log);
   report_text[0] = '\0';
   if (!o.report.on_epoch)
-    o.report = (NnrtReporter){NULL, report_epoch_line, (void *)m};
+    o.report = (NnrtReporter){NULL, report_epoch_line, (void *)m, 0};
   nnrt_train_on(m, ws, &o, td, log, res, err, sizeof err);
   assert_string_equal(read_stream(log), "");
   if (log_text)
