@@ -565,8 +565,9 @@ double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *o, FILE
 void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y) {
   const NnrtSlot *in = &m->input, *out = &m->output;
   nnrt_fill_noise(m, ws, NULL);
-  for (int64_t start = 0; start < rows; start += m->max_batch) {
-    int64_t n = rows - start < m->max_batch ? rows - start : m->max_batch;
+  int64_t chunk = m->predict_rows;
+  for (int64_t start = 0; start < rows; start += chunk) {
+    int64_t n = rows - start < chunk ? rows - start : chunk;
     memcpy(ws + in->offset, x + start * in->width, (size_t)(n * in->width) * sizeof(float));
     m->predict(ws, n);
     memcpy(y + start * out->width, ws + out->offset, (size_t)(n * out->width) * sizeof(float));

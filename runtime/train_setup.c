@@ -145,7 +145,8 @@ int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
               NNRT_ABI_VERSION);
     return -1;
   }
-  if (!m->name || m->workspace_floats < 1 || m->max_batch < 1 || !m->predict ||
+  if (!m->name || m->workspace_floats < 1 || m->max_batch < 1 || m->predict_rows < 1 ||
+      m->predict_rows > m->max_batch || !m->predict ||
       !slot_ok(m, &m->input) || !slot_ok(m, &m->output) || m->n_params < 0 ||
       (m->n_params > 0 && !m->params)) {
     nnrt_errf(err, errlen, "the model's workspace, slots or predict function are inconsistent");

@@ -153,6 +153,10 @@
   /* The first step_kernels entry of the optimizer's updates: every gradient is written before \
    * it and only updates from it on (data-parallel training sums the gradients of all ranks in  \
    * between); -1 when the schedule does not separate them. */                                 \
-  X(I32, int32_t, first_update_group)
+  X(I32, int32_t, first_update_group)                                                           \
+  /* The rows predict is given at a time (1..max_batch): fewer when one row's forward values   \
+   * are large (a CNN's: hundreds of KB), so that a chunk's stay in the cache. Set only when no \
+   * value of predict mixes rows, so the outputs do not depend on it. */                        \
+  X(I64, int64_t, predict_rows)
 
 #endif

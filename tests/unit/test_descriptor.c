@@ -327,6 +327,19 @@ static int64_t want_offset(const Program *p, const Node *n) {
   return p->can_train && n ? p->plan.offset[n->id] : -1;
 }
 
+/* The rows predict is given at a time: as many of max_batch as keep its batched values within
+ * 2^19 floats, at least one; all of them when some value mixes rows (mixes_rows: the test says). */
+static bool mixes_rows;
+
+static int64_t want_predict_rows(const Program *p) {
+  int64_t row = 0;
+  for (int k = 0; k < p->predict.n; k++)
+    if (shape_has_batch(&p->predict.kernel[k].root->shape))
+      row += shape_numel(&p->predict.kernel[k].root->shape, 1);
+  int64_t fit = (1 << 19) / row;
+  return mixes_rows || fit >= p->plan.max_batch ? p->plan.max_batch : fit < 1 ? 1 : fit;
+}
+
 static void want_model(Want *w) {
   const Program *p = w->p;
   const Graph *g = p->g;
@@ -334,6 +347,7 @@ static void want_model(Want *w) {
   w->m = (NnrtModel){
     .abi_version = NNRT_ABI_VERSION, .name = p->name, .source = p->source_name,
     .workspace_floats = p->plan.total, .max_batch = p->plan.max_batch,
+    .predict_rows = want_predict_rows(p),
     .input = want_slot(p, g->input, "input"),
     .target = want_slot(p, p->can_train ? g->target : NULL, "target"),
     .output = want_slot(p, g->output, "output"), .loss_offset = want_offset(p, g->loss),
@@ -533,6 +547,29 @@ static void predict_only_round_trip(void **state) {
              predict_only_settings);
 }
 
+/* A model whose hidden layer is 100,000 wide: a row's forward values pass 2^19 floats for the
+ * batch of 16, so predict takes fewer rows at a time; with the mean over the rows (the batch
+ * axis) in its output, all 16 again (a chunk would change each row's answer). */
+static const char wide[] =
+  "model w {\n input x[2]\n target y[1]\n h = dense(x, 100000, relu)\n z = dense(h, 1)\n"
+  " loss = mse(z, y)\n output %s\n}\ntrain w {\n data = table { 0 1 -> 1; 1 0 -> 0 }\n"
+  " optimizer = sgd(lr = 0.1)\n batch = 16\n}\n";
+
+static void predicts_in_chunks(const NnrtModel *m) {
+  assert_int_equal(m->max_batch, 16);
+  assert_true(m->predict_rows >= 1 && m->predict_rows < 16);
+}
+
+static void predicts_all_rows(const NnrtModel *m) { assert_int_equal(m->predict_rows, 16); }
+
+static void wide_predict_round_trip(void **state) {
+  (void)state;
+  round_trip(printf_source(wide, "z"), predicts_in_chunks);
+  mixes_rows = true;
+  round_trip(printf_source(wide, "z - mean(z, axis = 0, keepdims = true)"), predicts_all_rows);
+  mixes_rows = false;
+}
+
 /* Running statistics and the training flag (buffer_model.h), with a dropout mask grafted too so
  * both kinds of noise are in one descriptor: buffers after the parameters and the momentum's
  * state, the flag after the masks. */
@@ -572,6 +609,7 @@ int main(void) {
     cmocka_unit_test(idx_one_vs_rest_round_trip),
     cmocka_unit_test(table_round_trip),
     cmocka_unit_test(predict_only_round_trip),
+    cmocka_unit_test(wide_predict_round_trip),
     cmocka_unit_test(buffers_and_training_flag_round_trip),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

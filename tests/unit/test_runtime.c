@@ -368,7 +368,7 @@ static void test_training_is_bit_identical_per_seed(void **state) {
 static void test_unshuffled_full_batch_is_one_step(void **state) {
   (void)state;
   NnrtModel m = linreg;
-  m.max_batch = ROWS / 2; /* two batches of 4 */
+  m.max_batch = m.predict_rows = ROWS / 2; /* two batches of 4 */
   NnrtTrainOptions o = nnrt_train_options(&m);
   o.epochs = 1;
   o.shuffle = 0;
