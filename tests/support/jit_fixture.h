@@ -1,5 +1,5 @@
 /* jit_fixture: a planned Program compiled by the JIT, for the tests that run generated kernels
- * (test_codegen, test_vecmath). */
+ * (test_codegen, test_vecmath, test_elem_loops). */
 #ifndef NNC_TEST_JIT_FIXTURE_H
 #define NNC_TEST_JIT_FIXTURE_H
 #include <stdbool.h>
@@ -21,6 +21,16 @@ static inline Jit *jit_program(const Program *p, bool *ok) {
   *ok = jit_add(j, mod, 2, err, sizeof err);
   if (!*ok)
     fprintf(stderr, "jit: %s\n", err);
+  return j;
+}
+
+/* The JIT holding p's module at -O2 (asserted) and its nn_predict in *predict. */
+static inline Jit *jit_predict(const Program *p, EntryFn **predict) {
+  bool ok;
+  Jit *j = jit_program(p, &ok);
+  assert_true(ok);
+  *predict = (EntryFn *)jit_lookup(j, "nn_predict");
+  assert_non_null(*predict);
   return j;
 }
 

@@ -114,11 +114,8 @@ static int check_built(Node *(*build)(Graph *, int), int arg) {
   for (int i = 0; i < g.nparams; i++)
     set_leaf(&it, ws, &p.plan, g.params[i].param, 1, 0.25, 2.0);
   interp_run(&it);
-  bool ok;
-  Jit *j = jit_program(&p, &ok);
-  assert_true(ok);
-  EntryFn *predict = (EntryFn *)jit_lookup(j, "nn_predict");
-  assert_non_null(predict);
+  EntryFn *predict;
+  Jit *j = jit_predict(&p, &predict);
   predict(ws, 1);
   assert_node_matches(&it, ws, p.plan.offset[g.output->id], g.output, 1);
   int loops = sched_groups(&p.predict);
@@ -162,10 +159,8 @@ static void bias_correction_is_accurate_in_float32(void **state) {
     Program p;
     program_plan(&p, &g, "op", 0, &none, "op.nn");
     float *ws = calloc((size_t)p.plan.total + 16, sizeof(float));
-    bool ok;
-    Jit *j = jit_program(&p, &ok);
-    assert_true(ok);
-    EntryFn *predict = (EntryFn *)jit_lookup(j, "nn_predict");
+    EntryFn *predict;
+    Jit *j = jit_predict(&p, &predict);
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
       ws[p.plan.offset[g.step->id]] = (float)ts[i];
       predict(ws, 1);
@@ -460,10 +455,8 @@ static void check_matmul(int64_t m, int64_t k, int64_t n, uint32_t bits, int vec
   for (size_t i = (size_t)p.plan.total; i < floats; i++)
     ws[i] = 12345.0f; /* the slack after the plan, which nothing may write */
   memcpy(before, ws, sizeof(float) * floats);
-  bool ok;
-  Jit *j = jit_program(&p, &ok);
-  assert_true(ok);
-  EntryFn *predict = (EntryFn *)jit_lookup(j, "nn_predict");
+  EntryFn *predict;
+  Jit *j = jit_predict(&p, &predict);
   predict(ws, 1);
   int64_t c_at = p.plan.offset[g.output->id], c_end = c_at + m * n;
   int64_t s_at = p.plan.scratch[g.output->id], s_end = s_at < 0 ? s_at : s_at + k * n;
