@@ -44,12 +44,16 @@ static LLVMValueRef index4(CgCtx *c, LLVMValueRef a, int64_t e1, LLVMValueRef b,
   return add(c, mul(c, add(c, mul(c, add(c, mul(c, a, e1), b), e2), c2), e3), d);
 }
 
+static LLVMValueRef gep(CgCtx *c, LLVMValueRef base, LLVMValueRef i) {
+  return LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
+}
+
 static LLVMValueRef load_at(CgCtx *c, LLVMValueRef base, LLVMValueRef i) {
-  return LLVMBuildLoad2(c->b, c->f32, LLVMBuildGEP2(c->b, c->f32, base, &i, 1, ""), "");
+  return LLVMBuildLoad2(c->b, c->f32, gep(c, base, i), "");
 }
 
 static void store_at(CgCtx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v) {
-  LLVMBuildStore(c->b, v, LLVMBuildGEP2(c->b, c->f32, base, &i, 1, ""));
+  LLVMBuildStore(c->b, v, gep(c, base, i));
 }
 
 /* 0 <= v < hi */
@@ -83,27 +87,93 @@ static Tap tap_at(Win *q, LLVMValueRef oh, LLVMValueRef ow, LLVMValueRef i, LLVM
   return (Tap){clamp(c, ok, y), clamp(c, ok, x), ok};
 }
 
-/* patches[b, oh, ow, (ch·kh + i)·kw + j] = image[b, ch, y, x], or 0 in the padding */
+/* ⌊a / b⌋ for b > 0 */
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
+
+/* The windows [*lo, *hi) along an axis whose every tap lies inside [0, in): o·s − pad >= 0 and
+ * o·s − pad + (k − 1)·d <= in − 1 (empty when *lo >= *hi). */
+static void interior(int64_t in, int64_t out, int32_t k, int32_t s, int32_t pad, int32_t d,
+                     int64_t *lo, int64_t *hi) {
+  *lo = floor_div(pad + s - 1, s);
+  *hi = floor_div(in - 1 + pad - (int64_t)(k - 1) * d, s) + 1;
+  *hi = *hi < out ? *hi : out;
+}
+
+/* unfold's channel loop for one window: a pointer to the channel's plane that steps by H·W and
+ * one to the patch row's taps of that channel that steps by kh·kw, each tap loaded at an offset
+ * from the plane pointer that is the same for every channel — a constant from the window's
+ * corner when the window lies `inside` the image (`plane` then points at the corner), else the
+ * tap's clamped pixel, replaced by 0 in the padding. So no tap costs a multiply (target.c turns off LLVM's
+ * loop strength reduction, which used to find this). Kept scalar: vectorised across the
+ * channels, the loads would be gathers H·W floats apart. */
+static void unfold_channels(Win *q, LLVMValueRef plane, LLVMValueRef patch, LLVMValueRef oh,
+                            LLVMValueRef ow, bool inside) {
+  CgCtx *c = q->c;
+  LLVMValueRef src = cg_alloca(c, c->ptr, "plane"), dst = cg_alloca(c, c->ptr, "taps");
+  LLVMBuildStore(c->b, plane, src);
+  LLVMBuildStore(c->b, patch, dst);
+  Loop lc, li, lj;
+  LLVMValueRef ch = cg_loop_open(c, &lc, cg_i64(c, q->ch), "ch");
+  LLVMValueRef s = LLVMBuildLoad2(c->b, c->ptr, src, ""), d = LLVMBuildLoad2(c->b, c->ptr, dst, "");
+  LLVMValueRef i = cg_loop_open(c, &li, cg_i64(c, q->w.kh), "i");
+  LLVMValueRef j = cg_loop_open(c, &lj, cg_i64(c, q->w.kw), "j");
+  LLVMValueRef v;
+  if (inside) {
+    v = load_at(c, s, add(c, mul(c, i, q->w.dh * q->wd), mul(c, j, q->w.dw)));
+  } else {
+    Tap t = tap_at(q, oh, ow, i, j);
+    v = load_at(c, s, add(c, mul(c, t.y, q->wd), t.x));
+    v = LLVMBuildSelect(c->b, t.ok, v, cg_f32(c, 0), "");
+  }
+  store_at(c, d, add(c, mul(c, i, q->w.kw), j), v);
+  cg_loop_close(c, &lj, j);
+  cg_loop_close(c, &li, i);
+  LLVMValueRef plane_step = cg_i64(c, q->h * q->wd), taps_step = cg_i64(c, q->w.kh * q->w.kw);
+  LLVMBuildStore(c->b, gep(c, s, plane_step), src);
+  LLVMBuildStore(c->b, gep(c, d, taps_step), dst);
+  cg_keep_scalar(c, cg_loop_close(c, &lc, ch));
+}
+
+/* patches[b, oh, ow, (ch·kh + i)·kw + j] = image[b, ch, y, x], or 0 in the padding. The
+ * windows that lie inside the image take the branch without clamps or selects. */
 void cg_unfold(CgCtx *c, const Kernel *k) {
   Win q;
   const Shape *image = &k->root->src[0]->shape;
   win_init(&q, c, k, image);
-  Loop lb, loh, low, lc, li, lj;
+  int64_t lo[2], hi[2];
+  interior(q.h, q.oh, q.w.kh, q.w.sh, q.w.pt, q.w.dh, &lo[0], &hi[0]);
+  interior(q.wd, q.ow, q.w.kw, q.w.sw, q.w.pl, q.w.dw, &lo[1], &hi[1]);
+  bool some_inside = lo[0] < hi[0] && lo[1] < hi[1];
+  Loop lb, loh, low;
   LLVMValueRef b = open_images(c, &lb, image);
   LLVMValueRef oh = cg_loop_open(c, &loh, cg_i64(c, q.oh), "oh");
   LLVMValueRef ow = cg_loop_open(c, &low, cg_i64(c, q.ow), "ow");
   LLVMValueRef row = mul(c, add(c, mul(c, add(c, mul(c, b, q.oh), oh), q.ow), ow), q.ch * q.w.kh * q.w.kw);
-  LLVMValueRef ch = cg_loop_open(c, &lc, cg_i64(c, q.ch), "ch");
-  LLVMValueRef i = cg_loop_open(c, &li, cg_i64(c, q.w.kh), "i");
-  LLVMValueRef j = cg_loop_open(c, &lj, cg_i64(c, q.w.kw), "j");
-  Tap t = tap_at(&q, oh, ow, i, j);
-  LLVMValueRef v = load_at(c, q.in, index4(c, b, q.ch, ch, q.h, t.y, q.wd, t.x));
-  v = LLVMBuildSelect(c->b, t.ok, v, cg_f32(c, 0), "");
-  LLVMValueRef col = add(c, mul(c, add(c, mul(c, ch, q.w.kh), i), q.w.kw), j);
-  store_at(c, q.out, add(c, row, col), v);
-  cg_loop_close(c, &lj, j);
-  cg_loop_close(c, &li, i);
-  cg_loop_close(c, &lc, ch);
+  LLVMValueRef patch = gep(c, q.out, row), plane = gep(c, q.in, mul(c, b, q.ch * q.h * q.wd));
+  LLVMBasicBlockRef done = NULL;
+  if (!q.unpadded && some_inside) { /* a window inside the image, or one that is not */
+    LLVMValueRef ok = LLVMBuildAnd(c->b, in_range(c, LLVMBuildSub(c->b, oh, cg_i64(c, lo[0]), ""), hi[0] - lo[0]),
+                                   in_range(c, LLVMBuildSub(c->b, ow, cg_i64(c, lo[1]), ""), hi[1] - lo[1]), "inside");
+    LLVMBasicBlockRef fast = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "inside");
+    LLVMBasicBlockRef slow = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "border");
+    done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "window_done");
+    LLVMBuildCondBr(c->b, ok, fast, slow);
+    LLVMPositionBuilderAtEnd(c->b, slow);
+    unfold_channels(&q, plane, patch, oh, ow, false);
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, fast);
+  }
+  if (q.unpadded || some_inside) {
+    LLVMValueRef y = LLVMBuildSub(c->b, mul(c, oh, q.w.sh), cg_i64(c, q.w.pt), "");
+    LLVMValueRef x = LLVMBuildSub(c->b, mul(c, ow, q.w.sw), cg_i64(c, q.w.pl), "");
+    unfold_channels(&q, gep(c, plane, add(c, mul(c, y, q.wd), x)), patch, oh, ow, true);
+  } else {
+    unfold_channels(&q, plane, patch, oh, ow, false);
+  }
+  if (done) {
+    LLVMBuildBr(c->b, done);
+    LLVMPositionBuilderAtEnd(c->b, done);
+  }
   cg_loop_close(c, &low, ow);
   cg_loop_close(c, &loh, oh);
   cg_loop_close(c, &lb, b);

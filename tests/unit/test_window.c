@@ -467,6 +467,12 @@ static const Net compiled_nets[] = {
     .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
   {.kind = NET_CONV, .ch = 7, .h = 6, .w = 7, .filters = 33,
     .conv = {5, 3, 2, 1, 2, 1, 2, 1, 1, 1}},
+  /* 1 × 1 windows, stride 1 and 2, more channels than a vector (unfold: one tap a channel, a
+   * scalar channel loop with no window in the padding); a lopsided padding whose interior is
+   * empty on one axis (every window reaches into the padding) */
+  {.kind = NET_CONV, .ch = 17, .h = 5, .w = 7, .filters = 3, .conv = {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_CONV, .ch = 9, .h = 7, .w = 6, .filters = 2, .conv = {1, 1, 2, 2, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_CONV, .ch = 2, .h = 2, .w = 9, .filters = 2, .conv = {3, 3, 1, 1, 1, 0, 1, 2, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1}},
