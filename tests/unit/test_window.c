@@ -495,6 +495,10 @@ static const Net compiled_nets[] = {
   {.kind = NET_CONV_CONV, .ch = 3, .h = 13, .w = 11, .filters = 4,
     .conv = {2, 3, 2, 1, 0, 1, 1, 1, 2, 1}, .pool = {3, 2, 2, 2, 1, 1, 0, 1, 1, 1}},
   {.kind = NET_FOLD, .ch = 2, .h = 7, .w = 6, .conv = {3, 2, 2, 1, 1, 0, 2, 1, 1, 2}},
+  /* fold at stride 1 (pixel by pixel): dilated and lopsided; padding wider than the window
+   * (windows and pixels that have no tap inside) */
+  {.kind = NET_FOLD, .ch = 3, .h = 8, .w = 5, .conv = {3, 2, 1, 1, 1, 0, 2, 1, 2, 1}},
+  {.kind = NET_FOLD, .ch = 2, .h = 5, .w = 6, .conv = {2, 3, 1, 1, 4, 1, 0, 3, 2, 1}},
   {.kind = NET_SPREAD, .ch = 3, .h = 9, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
 };
 enum { NCOMPILED = sizeof compiled_nets / sizeof *compiled_nets };
