@@ -105,9 +105,9 @@ static void interior(int64_t in, int64_t out, int32_t k, int32_t s, int32_t pad,
  * one to the patch row's taps of that channel that steps by kh·kw, each tap loaded at an offset
  * from the plane pointer that is the same for every channel — a constant from the window's
  * corner when the window lies `inside` the image (`plane` then points at the corner), else the
- * tap's clamped pixel, replaced by 0 in the padding. So no tap costs a multiply (target.c turns off LLVM's
- * loop strength reduction, which used to find this). Kept scalar: vectorised across the
- * channels, the loads would be gathers H·W floats apart. */
+ * tap's clamped pixel, replaced by 0 in the padding. So no tap costs a multiply (target.c
+ * turns off LLVM's loop strength reduction, which used to find this). Kept scalar: vectorised
+ * across the channels, the loads would be gathers H·W floats apart. */
 static void unfold_channels(Win *q, LLVMValueRef plane, LLVMValueRef patch, LLVMValueRef oh,
                             LLVMValueRef ow, bool inside) {
   CgCtx *c = q->c;
@@ -137,7 +137,8 @@ static void unfold_channels(Win *q, LLVMValueRef plane, LLVMValueRef patch, LLVM
 }
 
 /* lo[0] <= y < hi[0] and lo[1] <= x < hi[1] */
-static LLVMValueRef in_box(CgCtx *c, LLVMValueRef y, LLVMValueRef x, const int64_t *lo, const int64_t *hi) {
+static LLVMValueRef in_box(CgCtx *c, LLVMValueRef y, LLVMValueRef x, const int64_t *lo,
+                           const int64_t *hi) {
   LLVMValueRef in_y = in_range(c, LLVMBuildSub(c->b, y, cg_i64(c, lo[0]), ""), hi[0] - lo[0]);
   LLVMValueRef in_x = in_range(c, LLVMBuildSub(c->b, x, cg_i64(c, lo[1]), ""), hi[1] - lo[1]);
   return LLVMBuildAnd(c->b, in_y, in_x, "inside");
@@ -183,8 +184,9 @@ void cg_unfold(CgCtx *c, const Kernel *k) {
   LLVMValueRef b = open_images(c, &lb, image);
   LLVMValueRef oh = cg_loop_open(c, &loh, cg_i64(c, q.oh), "oh");
   LLVMValueRef ow = cg_loop_open(c, &low, cg_i64(c, q.ow), "ow");
-  LLVMValueRef row = mul(c, add(c, mul(c, add(c, mul(c, b, q.oh), oh), q.ow), ow), q.ch * q.w.kh * q.w.kw);
-  LLVMValueRef patch = gep(c, q.out, row), plane = gep(c, q.in, mul(c, b, q.ch * q.h * q.wd));
+  LLVMValueRef window = add(c, mul(c, add(c, mul(c, b, q.oh), oh), q.ow), ow);
+  LLVMValueRef patch = gep(c, q.out, mul(c, window, q.ch * q.w.kh * q.w.kw));
+  LLVMValueRef plane = gep(c, q.in, mul(c, b, q.ch * q.h * q.wd));
   bool split = !q.unpadded && some_inside; /* windows inside the image, and others */
   Branch br = split ? branch_on(c, in_box(c, oh, ow, lo, hi)) : (Branch){0};
   if (q.unpadded || some_inside) {
@@ -268,7 +270,8 @@ static void fold_pixels(CgCtx *c, const Kernel *k) {
   win_init(&q, c, k, image);
   /* the pixels [lo, hi) along an axis whose every tap has its window: y + pt − (k − 1)·d >= 0
    * and y + pt < OH */
-  int64_t lo[2] = {(int64_t)(q.w.kh - 1) * q.w.dh - q.w.pt, (int64_t)(q.w.kw - 1) * q.w.dw - q.w.pl};
+  int64_t lo[2] = {(int64_t)(q.w.kh - 1) * q.w.dh - q.w.pt,
+                   (int64_t)(q.w.kw - 1) * q.w.dw - q.w.pl};
   int64_t hi[2] = {q.oh - q.w.pt, q.ow - q.w.pl};
   lo[0] = lo[0] > 0 ? lo[0] : 0, lo[1] = lo[1] > 0 ? lo[1] : 0;
   hi[0] = hi[0] < q.h ? hi[0] : q.h, hi[1] = hi[1] < q.wd ? hi[1] : q.wd;
@@ -283,7 +286,8 @@ static void fold_pixels(CgCtx *c, const Kernel *k) {
   bool split = !all_inside && some_inside;
   Branch br = split ? branch_on(c, in_box(c, y, x, lo, hi)) : (Branch){0};
   if (some_inside) {
-    LLVMValueRef window = add(c, mul(c, add(c, y, cg_i64(c, q.w.pt)), q.ow), add(c, x, cg_i64(c, q.w.pl)));
+    LLVMValueRef oh = add(c, y, cg_i64(c, q.w.pt)), ow = add(c, x, cg_i64(c, q.w.pl));
+    LLVMValueRef window = add(c, mul(c, oh, q.ow), ow);
     fold_channels(&q, pixel, gep(c, cells, mul(c, window, q.ch * q.w.kh * q.w.kw)), y, x, true);
   }
   if (split)
@@ -300,9 +304,9 @@ static void fold_pixels(CgCtx *c, const Kernel *k) {
 /* One pass over the windows of this part's images, channel by channel: `first` before a
  * window's taps, `tap` for each of its taps, `last` after them. The adjoints scatter into their
  * image (its planes zeroed first, so each sums in a fixed order, one channel's plane in cache);
- * those that need no whole window at once (fold, the average's adjoint) go tap by tap over the
- * windows that have the tap inside the image, so that no add waits for the one before it to
- * store the same pixel and no tap needs a mask. */
+ * those that need no whole window at once (a strided fold, the average's adjoint) go tap by
+ * tap over the windows that have the tap inside the image, so that no add waits for the one
+ * before it to store the same pixel and no tap needs a mask. */
 typedef struct Pool Pool;
 struct Pool {
   Win q;
