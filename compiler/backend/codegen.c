@@ -209,7 +209,7 @@ LLVMValueRef cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i) {
 
 /* Marks the loop whose back edge is `back` as not to be vectorised: its loop ID, a distinct
  * node that names itself first (the temporary becomes the node), then the property. */
-static void keep_scalar(CgCtx *c, LLVMValueRef back) {
+void cg_keep_scalar(CgCtx *c, LLVMValueRef back) {
   LLVMMetadataRef prop[2] = {
     LLVMMDStringInContext2(c->ctx, "llvm.loop.vectorize.enable", 26),
     LLVMValueAsMetadata(LLVMConstInt(LLVMInt1TypeInContext(c->ctx), 0, 0))};
@@ -322,7 +322,7 @@ static void close_nest(CgCtx *c, Loop *loops, LLVMValueRef *idx, int rank, bool 
   for (int i = rank; i-- > 0;) {
     LLVMValueRef back = cg_loop_close(c, &loops[i], idx[i]);
     if (scalar)
-      keep_scalar(c, back);
+      cg_keep_scalar(c, back);
   }
 }
 

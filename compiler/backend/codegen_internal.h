@@ -52,6 +52,8 @@ LLVMValueRef cg_loop_open_range(CgCtx *c, Loop *l, LLVMValueRef lo, LLVMValueRef
 LLVMValueRef cg_loop_open(CgCtx *c, Loop *l, LLVMValueRef ext, const char *name);
 /* Closes the loop; returns its back edge (the branch that loop metadata goes on). */
 LLVMValueRef cg_loop_close(CgCtx *c, Loop *l, LLVMValueRef i);
+/* Marks the loop whose back edge is `back` (cg_loop_close's) as not to be vectorised. */
+void cg_keep_scalar(CgCtx *c, LLVMValueRef back);
 /* [lo, hi): this kernel's part of an axis of extent ext, for the runtime's threads. */
 void cg_share(CgCtx *c, LLVMValueRef ext, LLVMValueRef *lo, LLVMValueRef *hi);
 

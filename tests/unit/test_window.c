@@ -467,6 +467,12 @@ static const Net compiled_nets[] = {
     .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
   {.kind = NET_CONV, .ch = 7, .h = 6, .w = 7, .filters = 33,
     .conv = {5, 3, 2, 1, 2, 1, 2, 1, 1, 1}},
+  /* 1 × 1 windows, stride 1 and 2, more channels than a vector (unfold: one tap a channel, a
+   * scalar channel loop with no window in the padding); a lopsided padding whose interior is
+   * empty on one axis (every window reaches into the padding) */
+  {.kind = NET_CONV, .ch = 17, .h = 5, .w = 7, .filters = 3, .conv = {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_CONV, .ch = 9, .h = 7, .w = 6, .filters = 2, .conv = {1, 1, 2, 2, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_CONV, .ch = 2, .h = 2, .w = 9, .filters = 2, .conv = {3, 3, 1, 1, 1, 0, 1, 2, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
   {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1}},
@@ -489,6 +495,10 @@ static const Net compiled_nets[] = {
   {.kind = NET_CONV_CONV, .ch = 3, .h = 13, .w = 11, .filters = 4,
     .conv = {2, 3, 2, 1, 0, 1, 1, 1, 2, 1}, .pool = {3, 2, 2, 2, 1, 1, 0, 1, 1, 1}},
   {.kind = NET_FOLD, .ch = 2, .h = 7, .w = 6, .conv = {3, 2, 2, 1, 1, 0, 2, 1, 1, 2}},
+  /* fold at stride 1 (pixel by pixel): dilated and lopsided; padding wider than the window
+   * (windows and pixels that have no tap inside) */
+  {.kind = NET_FOLD, .ch = 3, .h = 8, .w = 5, .conv = {3, 2, 1, 1, 1, 0, 2, 1, 2, 1}},
+  {.kind = NET_FOLD, .ch = 2, .h = 5, .w = 6, .conv = {2, 3, 1, 1, 4, 1, 0, 3, 2, 1}},
   {.kind = NET_SPREAD, .ch = 3, .h = 9, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
 };
 enum { NCOMPILED = sizeof compiled_nets / sizeof *compiled_nets };
