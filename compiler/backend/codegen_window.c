@@ -144,7 +144,7 @@ static LLVMValueRef in_box(CgCtx *c, LLVMValueRef y, LLVMValueRef x, const int64
   return LLVMBuildAnd(c->b, in_y, in_x, "inside");
 }
 
-/* if (inside) { …the code emitted next… } else { …the code emitted after branch_inside… }:
+/* if (inside) { …the code emitted next… } else { …the code emitted after branch_else… }:
  * branch_on emits the test and leaves the builder in the inside branch; branch_else ends it
  * and enters the other; branch_end joins them. */
 typedef struct {
@@ -205,15 +205,8 @@ void cg_unfold(CgCtx *c, const Kernel *k) {
   cg_loop_close(c, &lb, b);
 }
 
-/* fold at stride 1, pixel by pixel: the cells of a pixel's taps summed in a register in
- * ascending tap order ((i, j), the order in which the tap-major kernel below adds them onto
- * the zeroed image, so the same bits: a tap in the padding adds 0, which changes no bits of a
- * sum that starts at +0), the pixel written once. Tap (i, j) of pixel (y, x) is in window
- * (y + pt − i·dh, x + pl − j·dw); a pixel whose every tap has its window (`inside`) finds its
- * cells at constant offsets from that of tap (0, 0), others at clamped windows whose cells are
- * replaced by 0. The cell pointer steps by kh·kw a channel, the pixel's by H·W; the patches are
- * read in ascending order (window-major in the other direction, each pixel's sum would have to
- * go through its windows backwards, which the prefetchers do not follow: 2.5× slower). */
+/* fold's prefetch: this many windows ahead of the cell a pixel reads first, on the newest row
+ * of windows (the rows above it were read for the pixels above) */
 enum { FOLD_AHEAD = 2 };
 
 /* A hint to read the cache line at p (which may lie outside the workspace: it does not fault) */
@@ -226,6 +219,15 @@ static void prefetch(CgCtx *c, LLVMValueRef p) {
   LLVMBuildCall2(c->b, ty, LLVMGetIntrinsicDeclaration(c->mod, id, &ptr, 1), args, 4, "");
 }
 
+/* fold at stride 1, pixel by pixel: the cells of a pixel's taps summed in a register in
+ * ascending tap order ((i, j), the order in which the tap-major kernel below adds them onto
+ * the zeroed image, so the same bits: a tap in the padding adds 0, which changes no bits of a
+ * sum that starts at +0), the pixel written once. Tap (i, j) of pixel (y, x) is in window
+ * (y + pt − i·dh, x + pl − j·dw); a pixel whose every tap has its window (`inside`) finds its
+ * cells at constant offsets from that of tap (0, 0), others at clamped windows whose cells are
+ * replaced by 0. The cell pointer steps by kh·kw a channel, the pixel's by H·W; the patches are
+ * read in ascending order (window-major in the other direction, each pixel's sum would have to
+ * go through its windows backwards, which the prefetchers do not follow: 2.5× slower). */
 static void fold_channels(Win *q, LLVMValueRef pixel, LLVMValueRef cells, LLVMValueRef y,
                           LLVMValueRef x, bool inside) {
   CgCtx *c = q->c;
@@ -264,6 +266,7 @@ static void fold_channels(Win *q, LLVMValueRef pixel, LLVMValueRef cells, LLVMVa
   cg_keep_scalar(c, cg_loop_close(c, &lc, ch));
 }
 
+/* fold at stride 1 (above): this part's images, pixel by pixel */
 static void fold_pixels(CgCtx *c, const Kernel *k) {
   Win q;
   const Shape *image = &k->root->shape;
