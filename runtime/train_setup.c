@@ -146,7 +146,10 @@ int nnrt_check_model(const NnrtModel *m, char *err, size_t errlen) {
     return -1;
   }
   if (!m->name || m->workspace_floats < 1 || m->max_batch < 1 || m->predict_rows < 1 ||
-      m->predict_rows > m->max_batch || !m->predict ||
+      m->predict_rows > m->max_batch || !m->predict || !m->predict_head != !m->predict_tail ||
+      (m->predict_head && (m->predict_cut_offset < 0 || m->predict_cut_width < 1 ||
+                           m->predict_cut_offset + m->predict_cut_width * m->max_batch >
+                             m->workspace_floats)) ||
       !slot_ok(m, &m->input) || !slot_ok(m, &m->output) || m->n_params < 0 ||
       (m->n_params > 0 && !m->params)) {
     nnrt_errf(err, errlen, "the model's workspace, slots or predict function are inconsistent");

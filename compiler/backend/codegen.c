@@ -535,14 +535,14 @@ static LLVMValueRef kernel_function(CgCtx *c, const Kernel *k, const char *entry
   return fn;
 }
 
-/* void name(float *ws, int64_t n): the kernels of s, in order, each doing all its work;
+/* void name(float *ws, int64_t n): kernels [from, to) of s, in order, each doing all its work;
  * *kernels receives them for the runtime's threads */
-static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s,
-                               LLVMValueRef **kernels) {
+static LLVMValueRef emit_entry_range(CgCtx *c, const char *name, const Schedule *s, int from,
+                                     int to, LLVMValueRef **kernels) {
   LLVMValueRef *kfn = ARENA_ARRAY(c->p->g->arena, LLVMValueRef, s->n + 1);
   int nfn = 0;
   c->s = s;
-  for (int k = 0; k < s->n; k++)
+  for (int k = from; k < to; k++)
     if (!s->kernel[k].joins_previous)
       kfn[nfn++] = kernel_function(c, &s->kernel[k], name + 3);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, c->entry_fn);
@@ -555,6 +555,11 @@ static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s,
   if (kernels)
     *kernels = kfn;
   return fn;
+}
+
+static LLVMValueRef emit_entry(CgCtx *c, const char *name, const Schedule *s,
+                               LLVMValueRef **kernels) {
+  return emit_entry_range(c, name, s, 0, s->n, kernels);
 }
 
 static void ctx_init(CgCtx *c, const Program *p, LLVMContextRef ctx) {
@@ -583,6 +588,10 @@ LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_mai
   LLVMValueRef step = p->can_train ? emit_entry(&c, "nn_step", &p->step, &step_kernels) : NULL;
   LLVMValueRef evaluate = p->can_train ? emit_entry(&c, "nn_evaluate", &p->evaluate, NULL) : NULL;
   LLVMValueRef predict = emit_entry(&c, "nn_predict", &p->predict, NULL);
+  int cut = p->predict_cut;
+  c.predict_head = cut ? emit_entry_range(&c, "nn_predict_head", &p->predict, 0, cut, NULL) : NULL;
+  c.predict_tail =
+    cut ? emit_entry_range(&c, "nn_predict_tail", &p->predict, cut, p->predict.n, NULL) : NULL;
   /* Global strings need an insertion point; the descriptor is built in a throwaway function. */
   LLVMTypeRef void_fn = LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0);
   LLVMValueRef scratch = LLVMAddFunction(c.mod, "nnc.scratch", void_fn);

@@ -549,44 +549,14 @@ static int64_t model_first_update_group(const ModelFields *s) {
   return kernel_group(sch, first);
 }
 
-/* How many floats predict's values may take at once: 2 MiB, what stays in the caches of the
- * machines nnc runs on (Fashion-MNIST CNN inference, 10,000 images, in chunks of 256 rows:
- * 5,300 images/s; of 16: 6,800; of 4, the 2 MiB: 7,450; of 2: 6,900). */
-enum { PREDICT_CACHE_FLOATS = 1 << 19 };
-
-/* Whether some value predict computes mixes rows: a batched source and an unbatched result (a
- * reduction or a product over the batch axis). DIM_BATCH is only ever axis 0, so a result
- * that keeps it keeps each row apart. */
-static bool predict_mixes_rows(const Program *p) {
-  const Graph *g = p->g;
-  bool *used = ARENA_ARRAY(g->arena, bool, g->n);
-  used[g->output->id] = true;
-  for (uint32_t i = g->n; i-- > 0;) {
-    const Node *n = g->node[i];
-    if (!used[i])
-      continue;
-    for (int s = 0; s < n->nsrc; s++) {
-      used[n->src[s]->id] = true;
-      if (n->src[s]->shape.rank && n->src[s]->shape.dim[0] == DIM_BATCH &&
-          !(n->shape.rank && n->shape.dim[0] == DIM_BATCH))
-        return true;
-    }
-  }
-  return false;
+static int64_t model_predict_rows(const ModelFields *s) { return s->p->predict_rows; }
+static LLVMValueRef model_predict_head(const ModelFields *s) { return s->c->predict_head; }
+static LLVMValueRef model_predict_tail(const ModelFields *s) { return s->c->predict_tail; }
+static int64_t model_predict_cut_offset(const ModelFields *s) {
+  return s->p->predict_cut_node ? s->p->plan.offset[s->p->predict_cut_node->id] : -1;
 }
-
-static int64_t model_predict_rows(const ModelFields *s) {
-  const Schedule *sch = &s->p->predict;
-  int64_t row_floats = 0, max_batch = s->p->plan.max_batch;
-  for (int k = 0; k < sch->n; k++) {
-    const Shape *shape = &sch->kernel[k].root->shape;
-    if (shape->rank && shape->dim[0] == DIM_BATCH)
-      row_floats += shape_numel(shape, 1);
-  }
-  if (row_floats * max_batch <= PREDICT_CACHE_FLOATS || predict_mixes_rows(s->p))
-    return max_batch;
-  int64_t rows = PREDICT_CACHE_FLOATS / row_floats;
-  return rows < 1 ? 1 : rows;
+static int64_t model_predict_cut_width(const ModelFields *s) {
+  return s->p->predict_cut_node ? shape_numel(&s->p->predict_cut_node->shape, 1) : 0;
 }
 
 /* Floats of parameters (role PARAM), optimizer state (STATE) and running statistics (BUFFER);

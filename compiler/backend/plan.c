@@ -37,6 +37,86 @@ void memplan_add(MemPlan *p, Graph *g, const Schedule *s) {
     }
 }
 
+/* Whether some value predict computes mixes rows: a batched source and an unbatched result (a
+ * reduction or a product over the batch axis). DIM_BATCH is only ever axis 0, so a result
+ * that keeps it keeps each row apart. */
+static bool predict_mixes_rows(const Graph *g) {
+  bool *used = ARENA_ARRAY(g->arena, bool, g->n);
+  used[g->output->id] = true;
+  for (uint32_t i = g->n; i-- > 0;) {
+    const Node *n = g->node[i];
+    if (!used[i])
+      continue;
+    for (int s = 0; s < n->nsrc; s++) {
+      used[n->src[s]->id] = true;
+      if (shape_has_batch(&n->src[s]->shape) && !shape_has_batch(&n->shape))
+        return true;
+    }
+  }
+  return false;
+}
+
+/* Floats a row of the values of predict's kernels [from, to) takes. */
+static int64_t row_floats(const Schedule *s, int from, int to) {
+  int64_t floats = 0;
+  for (int k = from; k < to; k++)
+    if (shape_has_batch(&s->kernel[k].root->shape))
+      floats += shape_numel(&s->kernel[k].root->shape, 1);
+  return floats;
+}
+
+/* Whether the fused expression at n reads, of the batched values in memory, only `cut`, those
+ * of kernels from `from` on (producer: kernel index by node id, -1 for leaves) and leaves the
+ * runtime fills for all rows (dropout's masks); not the input, which comes a chunk at a time. */
+static bool reads_from(const Schedule *s, const Node *n, const int *producer, int from,
+                       const Node *cut, const Node *input) {
+  for (int i = 0; i < n->nsrc; i++) {
+    const Node *src = n->src[i];
+    if (!s->materialized[src->id] ? !reads_from(s, src, producer, from, cut, input) :
+        src == input || (src != cut && producer[src->id] >= 0 && producer[src->id] < from))
+      return false;
+  }
+  return true;
+}
+
+/* The first loop of predict from which every kernel reads, of the values before it, only the
+ * last one's, and whose values fit in the cache for all max_batch rows; 0 when none. */
+static int find_predict_cut(const Program *p) {
+  const Schedule *s = &p->predict;
+  const Graph *g = p->g;
+  int *producer = ARENA_ARRAY(g->arena, int, g->n);
+  for (uint32_t i = 0; i < g->n; i++)
+    producer[i] = -1;
+  for (int k = 0; k < s->n; k++)
+    producer[s->kernel[k].root->id] = k;
+  for (int from = 1; from < s->n; from++) {
+    const Node *cut = s->kernel[from - 1].root;
+    if (s->kernel[from].joins_previous || !shape_has_batch(&cut->shape) ||
+        row_floats(s, from, s->n) * p->plan.max_batch > PREDICT_CACHE_FLOATS)
+      continue;
+    bool ok = true;
+    for (int k = from; k < s->n && ok; k++)
+      ok = reads_from(s, s->kernel[k].root, producer, from, cut, g->input);
+    if (ok)
+      return from;
+  }
+  return 0;
+}
+
+/* predict_rows and predict_cut (plan.h). */
+static void plan_predict_chunks(Program *p) {
+  const Schedule *s = &p->predict;
+  int64_t max_batch = p->plan.max_batch;
+  p->predict_rows = max_batch;
+  if (row_floats(s, 0, s->n) * max_batch <= PREDICT_CACHE_FLOATS || predict_mixes_rows(p->g))
+    return;
+  p->predict_cut = find_predict_cut(p);
+  p->predict_cut_node = p->predict_cut ? s->kernel[p->predict_cut - 1].root : NULL;
+  int64_t head = row_floats(s, 0, p->predict_cut ? p->predict_cut : s->n);
+  int64_t rows = PREDICT_CACHE_FLOATS / head;
+  p->predict_rows = rows < 1 ? 1 : rows > max_batch ? max_batch : rows;
+}
+
 void program_plan(Program *p, Graph *g, const char *name, int n_classes,
                   const TrainSettings *train, const char *src) {
   memset(p, 0, sizeof *p);
@@ -79,4 +159,5 @@ void program_plan(Program *p, Graph *g, const char *name, int n_classes,
     sched_join(&p->evaluate, &p->plan);
   }
   sched_join(&p->predict, &p->plan);
+  plan_predict_chunks(p);
 }

@@ -154,9 +154,16 @@
    * it and only updates from it on (data-parallel training sums the gradients of all ranks in  \
    * between); -1 when the schedule does not separate them. */                                 \
   X(I32, int32_t, first_update_group)                                                           \
-  /* The rows predict is given at a time (1..max_batch): fewer when one row's forward values   \
-   * are large (a CNN's: hundreds of KB), so that a chunk's stay in the cache. Set only when no \
-   * value of predict mixes rows, so the outputs do not depend on it. */                        \
-  X(I64, int64_t, predict_rows)
+  /* The rows predict (or predict_head) is given at a time (1..max_batch): fewer when one row's \
+   * forward values are large (a CNN's: hundreds of KB), so that a chunk's stay in the cache.   \
+   * Set only when no value of predict mixes rows, so the outputs do not depend on it. */       \
+  X(I64, int64_t, predict_rows)                                                                 \
+  /* predict cut in two (both NULL when it is not): the head, run predict_rows at a time, ends  \
+   * with the value at predict_cut_offset (predict_cut_width floats a row), the only one of its \
+   * values the tail reads; the tail then runs on all the rows (a CNN's dense layers). */       \
+  X(PTR, NnrtStepFn, predict_head)                                                              \
+  X(PTR, NnrtStepFn, predict_tail)                                                              \
+  X(I64, int64_t, predict_cut_offset)                                                           \
+  X(I64, int64_t, predict_cut_width)
 
 #endif

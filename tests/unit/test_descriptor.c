@@ -140,6 +140,16 @@ static void same_model_predict(const NnrtModel *got, const NnrtModel *want,
   (void)wm;
   assert_true(got->predict == want->predict);
 }
+static void same_model_predict_head(const NnrtModel *got, const NnrtModel *want,
+                                    const NnrtModel *wm) {
+  (void)wm;
+  assert_true(got->predict_head == want->predict_head);
+}
+static void same_model_predict_tail(const NnrtModel *got, const NnrtModel *want,
+                                    const NnrtModel *wm) {
+  (void)wm;
+  assert_true(got->predict_tail == want->predict_tail);
+}
 /* The kernels are internal to the module: there are n_step_kernels of them, and step is
  * exactly them in order (test_codegen and test_runtime run both ways). */
 static void same_model_step_kernels(const NnrtModel *got, const NnrtModel *want,
@@ -327,19 +337,6 @@ static int64_t want_offset(const Program *p, const Node *n) {
   return p->can_train && n ? p->plan.offset[n->id] : -1;
 }
 
-/* The rows predict is given at a time: as many of max_batch as keep its batched values within
- * 2^19 floats, at least one; all of them when some value mixes rows (mixes_rows: the test says). */
-static bool mixes_rows;
-
-static int64_t want_predict_rows(const Program *p) {
-  int64_t row = 0;
-  for (int k = 0; k < p->predict.n; k++)
-    if (shape_has_batch(&p->predict.kernel[k].root->shape))
-      row += shape_numel(&p->predict.kernel[k].root->shape, 1);
-  int64_t fit = (1 << 19) / row;
-  return mixes_rows || fit >= p->plan.max_batch ? p->plan.max_batch : fit < 1 ? 1 : fit;
-}
-
 static void want_model(Want *w) {
   const Program *p = w->p;
   const Graph *g = p->g;
@@ -347,7 +344,11 @@ static void want_model(Want *w) {
   w->m = (NnrtModel){
     .abi_version = NNRT_ABI_VERSION, .name = p->name, .source = p->source_name,
     .workspace_floats = p->plan.total, .max_batch = p->plan.max_batch,
-    .predict_rows = want_predict_rows(p),
+    .predict_rows = p->predict_rows,
+    .predict_head = (NnrtStepFn)jit_lookup(w->j, "nn_predict_head"),
+    .predict_tail = (NnrtStepFn)jit_lookup(w->j, "nn_predict_tail"),
+    .predict_cut_offset = p->predict_cut_node ? p->plan.offset[p->predict_cut_node->id] : -1,
+    .predict_cut_width = p->predict_cut_node ? shape_numel(&p->predict_cut_node->shape, 1) : 0,
     .input = want_slot(p, g->input, "input"),
     .target = want_slot(p, p->can_train ? g->target : NULL, "target"),
     .output = want_slot(p, g->output, "output"), .loss_offset = want_offset(p, g->loss),
@@ -548,26 +549,48 @@ static void predict_only_round_trip(void **state) {
 }
 
 /* A model whose hidden layer is 100,000 wide: a row's forward values pass 2^19 floats for the
- * batch of 16, so predict takes fewer rows at a time; with the mean over the rows (the batch
- * axis) in its output, all 16 again (a chunk would change each row's answer). */
+ * batch of 16, so predict is cut after it and its head takes fewer rows at a time; with the
+ * mean over the rows (the batch axis) in its output, neither (a chunk would change each row's
+ * answer). */
 static const char wide[] =
-  "model w {\n input x[2]\n target y[1]\n h = dense(x, 100000, relu)\n z = dense(h, 1)\n"
+  "model w {\n input x[2]\n target y[1]\n h = dense(x, 100000, relu)\n"
+  " z = dense(dropout(h, 0.5), 1)\n"
   " loss = mse(z, y)\n output %s\n}\ntrain w {\n data = table { 0 1 -> 1; 1 0 -> 0 }\n"
   " optimizer = sgd(lr = 0.1)\n batch = 16\n}\n";
 
+/* The head (dense 100,000 and its ReLU) takes a few of the 16 rows at a time, the tail (the
+ * dropout, all ones when predicting, and the last dense layer) all of them, reading h; 13 rows
+ * (chunks of predict_rows and a short one) predict the same bytes as predict on all 13. */
 static void predicts_in_chunks(const NnrtModel *m) {
   assert_int_equal(m->max_batch, 16);
-  assert_true(m->predict_rows >= 1 && m->predict_rows < 16);
+  assert_true(m->predict_rows >= 1 && m->predict_rows < 16 && 13 % m->predict_rows);
+  assert_non_null(m->predict_head);
+  assert_non_null(m->predict_tail);
+  assert_int_equal(m->predict_cut_width, 100000);
+  enum { ROWS = 13 };
+  float x[ROWS * 2], chunked[ROWS], whole[ROWS];
+  for (int i = 0; i < ROWS * 2; i++)
+    x[i] = (float)sin(1.7 * i);
+  float *ws = nnrt_workspace_new(m);
+  assert_non_null(ws);
+  nnrt_init_params(m, ws, 7);
+  nnrt_predict_rows(m, ws, x, ROWS, chunked);
+  memcpy(ws + m->input.offset, x, sizeof x);
+  m->predict(ws, ROWS);
+  memcpy(whole, ws + m->output.offset, sizeof whole);
+  assert_memory_equal(chunked, whole, sizeof whole);
+  nnrt_workspace_free(ws);
 }
 
-static void predicts_all_rows(const NnrtModel *m) { assert_int_equal(m->predict_rows, 16); }
+static void predicts_all_rows(const NnrtModel *m) {
+  assert_int_equal(m->predict_rows, 16);
+  assert_null(m->predict_head);
+}
 
 static void wide_predict_round_trip(void **state) {
   (void)state;
   round_trip(printf_source(wide, "z"), predicts_in_chunks);
-  mixes_rows = true;
   round_trip(printf_source(wide, "z - mean(z, axis = 0, keepdims = true)"), predicts_all_rows);
-  mixes_rows = false;
 }
 
 /* Running statistics and the training flag (buffer_model.h), with a dropout mask grafted too so
