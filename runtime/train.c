@@ -562,36 +562,38 @@ double nnrt_train(const NnrtModel *m, float *ws, const NnrtTrainOptions *o, FILE
   return loss;
 }
 
-/* predict on n <= max_batch rows of x: in chunks of predict_rows, or, when predict is cut, its
- * head in chunks (the last chunk first, each moving its rows of the cut value into place, so
- * the first chunk's stay where the head wrote them) and its tail on all n rows. */
-static void predict_batch(const NnrtModel *m, float *ws, const float *x, int64_t n) {
-  const NnrtSlot *in = &m->input;
-  int64_t chunk = m->predict_rows, last = (n - 1) / chunk * chunk;
-  for (int64_t start = m->predict_head ? last : 0; start >= 0 && start < n;
-       start += m->predict_head ? -chunk : chunk) {
+/* predict on n <= max_batch rows of x, outputs to y: in chunks of predict_rows, or, when predict
+ * is cut, its head in chunks (the last chunk first, each moving its rows of the cut value into
+ * place, so the first chunk's stay where the head wrote them) and its tail on all n rows. */
+static void predict_batch(const NnrtModel *m, float *ws, const float *x, int64_t n, float *y) {
+  const NnrtSlot *in = &m->input, *out = &m->output;
+  int64_t chunk = m->predict_rows;
+  if (!m->predict_head) {
+    for (int64_t start = 0; start < n; start += chunk) {
+      int64_t k = n - start < chunk ? n - start : chunk;
+      memcpy(ws + in->offset, x + start * in->width, (size_t)(k * in->width) * sizeof(float));
+      m->predict(ws, k);
+      memcpy(y + start * out->width, ws + out->offset, (size_t)(k * out->width) * sizeof(float));
+    }
+    return;
+  }
+  float *cut = ws + m->predict_cut_offset;
+  for (int64_t start = (n - 1) / chunk * chunk; start >= 0; start -= chunk) {
     int64_t k = n - start < chunk ? n - start : chunk;
     memcpy(ws + in->offset, x + start * in->width, (size_t)(k * in->width) * sizeof(float));
-    if (!m->predict_head) {
-      m->predict(ws, k);
-      continue;
-    }
     m->predict_head(ws, k);
-    float *cut = ws + m->predict_cut_offset;
     if (start > 0)
       memcpy(cut + start * m->predict_cut_width, cut,
              (size_t)(k * m->predict_cut_width) * sizeof(float));
   }
-  if (m->predict_head)
-    m->predict_tail(ws, n);
+  m->predict_tail(ws, n);
+  memcpy(y, ws + out->offset, (size_t)(n * out->width) * sizeof(float));
 }
 
 void nnrt_predict_rows(const NnrtModel *m, float *ws, const float *x, int64_t rows, float *y) {
-  const NnrtSlot *out = &m->output;
   nnrt_fill_noise(m, ws, NULL);
   for (int64_t start = 0; start < rows; start += m->max_batch) {
     int64_t n = rows - start < m->max_batch ? rows - start : m->max_batch;
-    predict_batch(m, ws, x + start * m->input.width, n);
-    memcpy(y + start * out->width, ws + out->offset, (size_t)(n * out->width) * sizeof(float));
+    predict_batch(m, ws, x + start * m->input.width, n, y + start * m->output.width);
   }
 }

@@ -10,6 +10,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "codegen.h"
 #include "driver.h"
@@ -126,30 +127,17 @@ static void same_model_checks(const NnrtModel *gotm, const NnrtModel *wantm,
   }
 }
 /* The entry points are the JIT's own symbols. */
-static void same_model_step(const NnrtModel *got, const NnrtModel *want, const NnrtModel *wm) {
-  (void)wm;
-  assert_true(got->step == want->step);
-}
-static void same_model_evaluate(const NnrtModel *got, const NnrtModel *want,
-                                const NnrtModel *wm) {
-  (void)wm;
-  assert_true(got->evaluate == want->evaluate);
-}
-static void same_model_predict(const NnrtModel *got, const NnrtModel *want,
-                               const NnrtModel *wm) {
-  (void)wm;
-  assert_true(got->predict == want->predict);
-}
-static void same_model_predict_head(const NnrtModel *got, const NnrtModel *want,
-                                    const NnrtModel *wm) {
-  (void)wm;
-  assert_true(got->predict_head == want->predict_head);
-}
-static void same_model_predict_tail(const NnrtModel *got, const NnrtModel *want,
-                                    const NnrtModel *wm) {
-  (void)wm;
-  assert_true(got->predict_tail == want->predict_tail);
-}
+#define SAME_ENTRY(F)                                                                            \
+  static void same_model_##F(const NnrtModel *got, const NnrtModel *want,                       \
+                             const NnrtModel *wm) {                                             \
+    (void)wm;                                                                                   \
+    assert_true(got->F == want->F);                                                             \
+  }
+SAME_ENTRY(step)
+SAME_ENTRY(evaluate)
+SAME_ENTRY(predict)
+SAME_ENTRY(predict_head)
+SAME_ENTRY(predict_tail)
 /* The kernels are internal to the module: there are n_step_kernels of them, and step is
  * exactly them in order (test_codegen and test_runtime run both ways). */
 static void same_model_step_kernels(const NnrtModel *got, const NnrtModel *want,
@@ -558,17 +546,15 @@ static const char wide[] =
   " loss = mse(z, y)\n output %s\n}\ntrain w {\n data = table { 0 1 -> 1; 1 0 -> 0 }\n"
   " optimizer = sgd(lr = 0.1)\n batch = 16\n}\n";
 
-/* The head (dense 100,000 and its ReLU) takes a few of the 16 rows at a time, the tail (the
- * dropout, all ones when predicting, and the last dense layer) all of them, reading h; 13 rows
- * (chunks of predict_rows and a short one) predict the same bytes as predict on all 13. */
-static void predicts_in_chunks(const NnrtModel *m) {
-  assert_int_equal(m->max_batch, 16);
-  assert_true(m->predict_rows >= 1 && m->predict_rows < 16 && 13 % m->predict_rows);
-  assert_non_null(m->predict_head);
-  assert_non_null(m->predict_tail);
-  assert_int_equal(m->predict_cut_width, 100000);
+/* 13 rows (chunks of predict_rows and a short one) predict the same bytes as predict on all
+ * 13 at once. */
+static void predicts_as_on_all_rows(const NnrtModel *m) {
   enum { ROWS = 13 };
-  float x[ROWS * 2], chunked[ROWS], whole[ROWS];
+  assert_true(m->predict_rows >= 1 && m->predict_rows < ROWS && ROWS % m->predict_rows);
+  int64_t width = m->output.width;
+  float x[ROWS * 2], *chunked = malloc(sizeof(float) * ROWS * (size_t)width);
+  float *whole = malloc(sizeof(float) * ROWS * (size_t)width);
+  assert_true(chunked && whole);
   for (int i = 0; i < ROWS * 2; i++)
     x[i] = (float)sin(1.7 * i);
   float *ws = nnrt_workspace_new(m);
@@ -577,9 +563,27 @@ static void predicts_in_chunks(const NnrtModel *m) {
   nnrt_predict_rows(m, ws, x, ROWS, chunked);
   memcpy(ws + m->input.offset, x, sizeof x);
   m->predict(ws, ROWS);
-  memcpy(whole, ws + m->output.offset, sizeof whole);
-  assert_memory_equal(chunked, whole, sizeof whole);
+  memcpy(whole, ws + m->output.offset, sizeof(float) * ROWS * (size_t)width);
+  assert_memory_equal(chunked, whole, sizeof(float) * ROWS * (size_t)width);
   nnrt_workspace_free(ws);
+  free(chunked);
+  free(whole);
+}
+
+/* The head (dense 100,000 and its ReLU) takes a few of the 16 rows at a time, the tail (the
+ * dropout, all ones when predicting, and the last dense layer) all of them, reading h. */
+static void predicts_in_chunks(const NnrtModel *m) {
+  assert_int_equal(m->max_batch, 16);
+  assert_non_null(m->predict_head);
+  assert_non_null(m->predict_tail);
+  assert_int_equal(m->predict_cut_width, 100000);
+  predicts_as_on_all_rows(m);
+}
+
+/* With h itself the output, nothing after it fits for all rows: no cut, predict in chunks. */
+static void predicts_in_chunks_uncut(const NnrtModel *m) {
+  assert_null(m->predict_head);
+  predicts_as_on_all_rows(m);
 }
 
 static void predicts_all_rows(const NnrtModel *m) {
@@ -590,6 +594,7 @@ static void predicts_all_rows(const NnrtModel *m) {
 static void wide_predict_round_trip(void **state) {
   (void)state;
   round_trip(printf_source(wide, "z"), predicts_in_chunks);
+  round_trip(printf_source(wide, "h"), predicts_in_chunks_uncut);
   round_trip(printf_source(wide, "z - mean(z, axis = 0, keepdims = true)"), predicts_all_rows);
 }
 
