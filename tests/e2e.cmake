@@ -1,9 +1,13 @@
 # End-to-end tests (label e2e): shell scripts in tests/e2e/ drive the built nnc and the programs
 # it writes, each in its own temporary directory (tests/e2e/lib.sh). A script exits 77 when it
 # cannot run on this machine (a missing data set), and ctest reports that as skipped.
+# Also, of the compiled kernels (issues 12 and 14): kernel_calls, the activations' and small
+# powers' kernels are call-free (vectorisable) arithmetic; cnn_loops, the CNN's elementwise and
+# window kernels neither gather nor scatter; opt_levels, -O2's own pipeline keeps the trained
+# weights of -O1 and -O3; time_stages, nnc --time gives each compile stage's CPU and wall time.
 foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_csv nonfinite cnn_cli
              cnn_repl faults split
-             resume)
+             resume kernel_calls cnn_loops opt_levels time_stages)
   add_test(NAME e2e_${name}
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
@@ -61,20 +65,3 @@ set_tests_properties(e2e_memory PROPERTIES LABELS e2e TIMEOUT 120)
 add_test(NAME e2e_mpi
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/mpi.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_mpi PROPERTIES LABELS "e2e;mpi" TIMEOUT 600 SKIP_RETURN_CODE 77)
-# Issue 14: the activations' and small powers' kernels are call-free (vectorisable) arithmetic.
-add_test(NAME e2e_kernel_calls
-         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/kernel_calls.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
-set_tests_properties(e2e_kernel_calls PROPERTIES LABELS e2e TIMEOUT 60)
-# The CNN's elementwise kernels neither gather nor scatter (codegen.c's loop nests, issue 12).
-add_test(NAME e2e_cnn_loops
-         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cnn_loops.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
-set_tests_properties(e2e_cnn_loops PROPERTIES LABELS e2e TIMEOUT 120)
-
-# Issue 14, compile time: -O2's own pipeline keeps the trained weights of -O1 and -O3.
-add_test(NAME e2e_opt_levels
-         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/opt_levels.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
-set_tests_properties(e2e_opt_levels PROPERTIES LABELS e2e TIMEOUT 120)
-# Issue 14, compile time: nnc --time, each compile stage's CPU and wall time.
-add_test(NAME e2e_time_stages
-         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/time_stages.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
-set_tests_properties(e2e_time_stages PROPERTIES LABELS e2e TIMEOUT 60)
