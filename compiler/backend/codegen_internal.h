@@ -68,6 +68,14 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
  * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
 typedef void CgKernel(CgCtx *c, const Kernel *k);
 CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
+/* codegen_window_last.c: the window ops over images stored channels last (Window.last); the
+ * pools return false (nothing emitted) for windows of more taps than they unroll. */
+CgKernel cg_unfold_last, cg_fold_last;
+bool cg_maxpool_last(CgCtx *c, const Kernel *k);
+bool cg_maxpool_back_last(CgCtx *c, const Kernel *k);
+/* n floats at base[i], of which the first `lanes` are read (the rest are 0) / written. */
+LLVMValueRef cg_load_lanes(CgCtx *c, LLVMValueRef base, LLVMValueRef i, int n, int lanes);
+void cg_store_lanes(CgCtx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v, int n, int lanes);
 /* How many permutations the fused expression rooted at n reads through (itself included);
  * *first (NULL on entry) the first of them. */
 int cg_moves(CgCtx *c, const Node *n, const Node **first);

@@ -126,9 +126,18 @@ static bool lane_free(const Tr *t, const Node *n, int s) {
 }
 
 /* Whether the expression rooted at n can be done on the transposed vectors. */
+/* The array the move reads: its source, or the one that fused reshapes of it view (the same
+ * floats in the same order), as the gradient of weights moved by layout.c. */
+static const Node *moved_array(const CgCtx *c, const Node *move) {
+  const Node *s = move->src[0];
+  while (s->op == OP_RESHAPE && !c->s->materialized[s->id])
+    s = s->src[0];
+  return s;
+}
+
 static bool on_vectors(const Tr *t, const Node *n) {
   if (n == t->move)
-    return t->c->s->materialized[n->src[0]->id] && shape_eq(&n->shape, &t->root->shape);
+    return t->c->s->materialized[moved_array(t->c, n)->id] && shape_eq(&n->shape, &t->root->shape);
   if (!on_lanes[n->op] || !shape_eq(&n->shape, &t->root->shape))
     return false;
   for (int s = 0; s < n->nsrc; s++) {
@@ -234,7 +243,7 @@ bool cg_transpose(CgCtx *c, const Kernel *k) {
   Loop li, lr, lc;
   LLVMValueRef b = t.image = cg_loop_open_range(c, &li, lo, hi, "img");
   LLVMValueRef first = LLVMBuildMul(c->b, b, image, "");
-  t.in = at(c, at(c, c->ws, cg_i64(c, c->p->plan.offset[n->src[0]->id])), first);
+  t.in = at(c, at(c, c->ws, cg_i64(c, c->p->plan.offset[moved_array(c, n)->id])), first);
   t.out = at(c, at(c, c->ws, cg_i64(c, k->out)), first);
   LLVMValueRef rb = cg_loop_open(c, &lr, cg_i64(c, (t.rows + t.w - 1) / t.w), "rb");
   LLVMValueRef cb = cg_loop_open(c, &lc, cg_i64(c, (t.cols + t.w - 1) / t.w), "cb");

@@ -1,5 +1,7 @@
 /* codegen_window: the kernels of the window ops over images [N, C, H, W] (unfold, fold and the
- * pools with their adjoints), as loop nests whose window geometry is constant.
+ * pools with their adjoints), as loop nests whose window geometry is constant. Images stored
+ * channels last (Window.last) have kernels of their own in codegen_window_last.c; the general
+ * pool loops below serve both layouts (the average pool, and pools too large for those).
  *
  * Threads share the images (axis 0): every output element is computed by one part, by the same
  * instructions in the same order whatever the part, so results are bit-identical for any
@@ -22,11 +24,15 @@ typedef struct {
   bool unpadded;             /* every tap of every window lies inside the image */
 } Win;
 
+static LLVMValueRef index4(CgCtx *c, LLVMValueRef a, int64_t e1, LLVMValueRef b, int64_t e2,
+                           LLVMValueRef c2, int64_t e3, LLVMValueRef d);
+
 static void win_init(Win *q, CgCtx *c, const Kernel *k, const Shape *image) {
   const Node *n = k->root;
   q->c = c;
   q->w = window_of(n->arg.p);
-  q->ch = image->dim[1], q->h = image->dim[2], q->wd = image->dim[3];
+  ImageAxes ax = window_axes(&q->w);
+  q->ch = image->dim[ax.c], q->h = image->dim[ax.h], q->wd = image->dim[ax.w];
   q->oh = window_extent(q->h, q->w.kh, q->w.sh, q->w.pt, q->w.pb, q->w.dh);
   q->ow = window_extent(q->wd, q->w.kw, q->w.sw, q->w.pl, q->w.pr, q->w.dw);
   q->unpadded = !(q->w.pt | q->w.pl | q->w.pb | q->w.pr);
@@ -56,6 +62,13 @@ static LLVMValueRef load_at(CgCtx *c, LLVMValueRef base, LLVMValueRef i) {
 
 static void store_at(CgCtx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v) {
   LLVMBuildStore(c->b, v, gep(c, base, i));
+}
+
+/* Element (b, ch, y, x) of an image h × w in the window's layout (a pool's result: oh × ow). */
+static LLVMValueRef image_at(Win *q, LLVMValueRef b, LLVMValueRef ch, LLVMValueRef y, int64_t h,
+                             LLVMValueRef x, int64_t w) {
+  CgCtx *c = q->c;
+  return q->w.last ? index4(c, b, h, y, w, x, q->ch, ch) : index4(c, b, q->ch, ch, h, y, w, x);
 }
 
 /* 0 <= v < hi */
@@ -173,6 +186,10 @@ static void branch_end(CgCtx *c, Branch br) {
 /* patches[b, oh, ow, (ch·kh + i)·kw + j] = image[b, ch, y, x], or 0 in the padding. The
  * windows that lie inside the image take the branch without clamps or selects. */
 void cg_unfold(CgCtx *c, const Kernel *k) {
+  if (window_of(k->root->arg.p).last) {
+    cg_unfold_last(c, k);
+    return;
+  }
   Win q;
   const Shape *image = &k->root->src[0]->shape;
   win_init(&q, c, k, image);
@@ -325,9 +342,8 @@ struct Pool {
 static void zero_plane(CgCtx *c, Pool *p) {
   Loop lz;
   Win *q = &p->q;
-  LLVMValueRef plane = mul(c, add(c, mul(c, p->b, q->ch), p->ch), q->h * q->wd);
   LLVMValueRef z = cg_loop_open(c, &lz, cg_i64(c, q->h * q->wd), "z");
-  store_at(c, q->out, add(c, plane, z), cg_f32(c, 0));
+  store_at(c, q->out, image_at(q, p->b, p->ch, cg_i64(c, 0), 1, z, q->h * q->wd), cg_f32(c, 0));
   cg_loop_close(c, &lz, z);
 }
 
@@ -364,7 +380,7 @@ static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
     q->unpadded = true;
     Tap t = tap_at(q, p->oh, p->ow, p->i, p->j);
     q->unpadded = unpadded;
-    p->tap(p, index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x), t.ok);
+    p->tap(p, image_at(q, p->b, p->ch, t.y, q->h, t.x, q->wd), t.ok);
     cg_loop_close(c, &inner[1], p->ow);
     cg_loop_close(c, &inner[0], p->oh);
     p->last(p);
@@ -377,7 +393,7 @@ static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
     p->i = cg_loop_open(c, &inner[0], cg_i64(c, q->w.kh), "i");
     p->j = cg_loop_open(c, &inner[1], cg_i64(c, q->w.kw), "j");
     Tap t = tap_at(q, p->oh, p->ow, p->i, p->j);
-    p->tap(p, index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x), t.ok);
+    p->tap(p, image_at(q, p->b, p->ch, t.y, q->h, t.x, q->wd), t.ok);
     cg_loop_close(c, &inner[1], p->j);
     cg_loop_close(c, &inner[0], p->i);
     p->last(p);
@@ -389,7 +405,7 @@ static void emit_windows(CgCtx *c, Pool *p, const Shape *image) {
 }
 
 static LLVMValueRef pool_index(Pool *p) {
-  return index4(p->q.c, p->b, p->q.ch, p->ch, p->q.oh, p->oh, p->q.ow, p->ow);
+  return image_at(&p->q, p->b, p->ch, p->oh, p->q.oh, p->ow, p->q.ow);
 }
 
 static void nothing(Pool *p) { (void)p; }
@@ -428,7 +444,9 @@ static void spread_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
 static void fold_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
   CgCtx *c = p->q.c;
   Win *q = &p->q;
-  LLVMValueRef col = add(c, mul(c, add(c, mul(c, p->ch, q->w.kh), p->i), q->w.kw), p->j);
+  LLVMValueRef tap = add(c, mul(c, p->i, q->w.kw), p->j);
+  LLVMValueRef col = q->w.last ? add(c, mul(c, tap, q->ch), p->ch)
+                               : add(c, mul(c, add(c, mul(c, p->ch, q->w.kh), p->i), q->w.kw), p->j);
   LLVMValueRef row = add(c, mul(c, add(c, mul(c, p->b, q->oh), p->oh), q->ow), p->ow);
   scatter_add(p, pixel, inside, load_at(c, q->in, add(c, mul(c, row, q->ch * q->w.kh * q->w.kw), col)));
 }
@@ -506,7 +524,7 @@ static LLVMValueRef masked(CgCtx *c, const char *name, int n, LLVMTypeRef *fn_ty
 }
 
 /* n floats at base[i], of which the first `lanes` are read (the rest are 0) */
-static LLVMValueRef load_row(CgCtx *c, LLVMValueRef base, LLVMValueRef i, int n, int lanes) {
+LLVMValueRef cg_load_lanes(CgCtx *c, LLVMValueRef base, LLVMValueRef i, int n, int lanes) {
   LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
   if (lanes == n) {
     LLVMValueRef v = LLVMBuildLoad2(c->b, fvec(c, n), at, "");
@@ -520,7 +538,7 @@ static LLVMValueRef load_row(CgCtx *c, LLVMValueRef base, LLVMValueRef i, int n,
   return LLVMBuildCall2(c->b, ty, fn, args, 4, "");
 }
 
-static void store_row(CgCtx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v, int n, int lanes) {
+void cg_store_lanes(CgCtx *c, LLVMValueRef base, LLVMValueRef i, LLVMValueRef v, int n, int lanes) {
   LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, base, &i, 1, "");
   if (lanes == n) {
     LLVMSetAlignment(LLVMBuildStore(c->b, v, at), 4);
@@ -562,7 +580,7 @@ static void load_taps(RowChunk *r, int64_t ow0, int lanes) {
   for (int i = 0; i < q->w.kh; i++) {
     LLVMValueRef y = add(c, mul(c, r->oh, q->w.kh), cg_i64(c, i));
     LLVMValueRef px = index4(c, r->b, q->ch, r->ch, q->h, y, q->wd, cg_i64(c, ow0 * kw));
-    LLVMValueRef row = load_row(c, q->in, px, n, kw * lanes);
+    LLVMValueRef row = cg_load_lanes(c, q->in, px, n, kw * lanes);
     for (int j = 0; j < kw; j++)
       r->tap[i * kw + j] = kw == 1 ? row : pick(c, row, row, ROW_LANES, j, kw);
   }
@@ -585,7 +603,7 @@ static LLVMValueRef window_index(RowChunk *r, int64_t ow0) {
 }
 
 static void store_maxima(RowChunk *r, int64_t ow0, int lanes) {
-  store_row(r->q.c, r->q.out, window_index(r, ow0), r->max, ROW_LANES, lanes);
+  cg_store_lanes(r->q.c, r->q.out, window_index(r, ow0), r->max, ROW_LANES, lanes);
 }
 
 /* each window's row i: dy at its argmax tap, 0 at the others */
@@ -593,7 +611,7 @@ static void store_routed(RowChunk *r, int64_t ow0, int lanes) {
   Win *q = &r->q;
   CgCtx *c = q->c;
   int kw = q->w.kw;
-  LLVMValueRef g = load_row(c, r->dy, window_index(r, ow0), ROW_LANES, lanes);
+  LLVMValueRef g = cg_load_lanes(c, r->dy, window_index(r, ow0), ROW_LANES, lanes);
   LLVMValueRef zero = LLVMConstNull(fvec(c, ROW_LANES));
   for (int i = 0; i < q->w.kh; i++) {
     LLVMValueRef part[2];
@@ -607,7 +625,7 @@ static void store_routed(RowChunk *r, int64_t ow0, int lanes) {
     LLVMValueRef row = kw == 1 ? part[0] : interleave(c, part[0], part[1]);
     LLVMValueRef y = add(c, mul(c, r->oh, q->w.kh), cg_i64(c, i));
     LLVMValueRef px = index4(c, r->b, q->ch, r->ch, q->h, y, q->wd, cg_i64(c, ow0 * kw));
-    store_row(c, q->out, px, row, kw * ROW_LANES, kw * lanes);
+    cg_store_lanes(c, q->out, px, row, kw * ROW_LANES, kw * lanes);
   }
 }
 
@@ -632,6 +650,10 @@ static void emit_window_rows(CgCtx *c, RowChunk *r, const Kernel *k, const Shape
 
 void cg_fold(CgCtx *c, const Kernel *k) {
   Window w = window_of(k->root->arg.p);
+  if (w.last) {
+    cg_fold_last(c, k);
+    return;
+  }
   if (w.sh == 1 && w.sw == 1) {
     fold_pixels(c, k);
     return;
@@ -644,7 +666,9 @@ void cg_fold(CgCtx *c, const Kernel *k) {
 void cg_maxpool(CgCtx *c, const Kernel *k) {
   const Shape *image = &k->root->src[0]->shape;
   Window w = window_of(k->root->arg.p);
-  if (rows_vectorize(&w) && window_extent(image->dim[3], w.kw, w.sw, 0, 0, 1) >= ROW_LANES / 2) {
+  if (w.last && cg_maxpool_last(c, k))
+    return;
+  if (!w.last && rows_vectorize(&w) && window_extent(image->dim[3], w.kw, w.sw, 0, 0, 1) >= ROW_LANES / 2) {
     emit_window_rows(c, &(RowChunk){0}, k, image, store_maxima);
     return;
   }
@@ -677,7 +701,7 @@ static void write_window(Pool *p) {
   for (int32_t i = 0; i < q->w.kh; i++)
     for (int32_t j = 0; j < q->w.kw; j++) {
       Tap t = tap_at(q, p->oh, p->ow, cg_i64(c, i), cg_i64(c, j));
-      LLVMValueRef pixel = index4(c, p->b, q->ch, p->ch, q->h, t.y, q->wd, t.x);
+      LLVMValueRef pixel = image_at(q, p->b, p->ch, t.y, q->h, t.x, q->wd);
       LLVMValueRef at_best = LLVMBuildICmp(c->b, LLVMIntEQ, pixel, best, "");
       store_at(c, q->out, pixel, LLVMBuildSelect(c->b, at_best, g, cg_f32(c, 0), ""));
     }
@@ -687,11 +711,14 @@ static void write_window(Pool *p) {
 void cg_maxpool_back(CgCtx *c, const Kernel *k) {
   LLVMValueRef off = cg_i64(c, c->p->plan.offset[k->root->src[1]->id]);
   Window w = window_of(k->root->arg.p);
+  if (w.last && cg_maxpool_back_last(c, k))
+    return;
   const Shape *x = &k->root->shape;
+  ImageAxes ax = window_axes(&w);
   bool tiles = windows_tile(&w);
   /* rows or columns past the last window get no gradient: zeroed first */
-  bool covered = tiles && x->dim[2] % w.kh == 0 && x->dim[3] % w.kw == 0;
-  if (covered && rows_vectorize(&w) && x->dim[3] / w.kw >= ROW_LANES / 2) {
+  bool covered = tiles && x->dim[ax.h] % w.kh == 0 && x->dim[ax.w] % w.kw == 0;
+  if (!w.last && covered && rows_vectorize(&w) && x->dim[3] / w.kw >= ROW_LANES / 2) {
     RowChunk r = {.dy = LLVMBuildGEP2(c->b, c->f32, c->ws, &off, 1, "dy")};
     emit_window_rows(c, &r, k, x, store_routed);
     return;

@@ -148,13 +148,19 @@ static int kind_of(const Node *n) {
 
 static bool is_forward(const Node *n) { return !(n->flags & (NODE_BACKWARD | NODE_UPDATE)); }
 
-/* Forward nodes that the output or the loss reads. */
+/* The output as the model wrote it (before layout.c moved images to channels last). */
+static const Node *written_output(const Graph *g) {
+  return g->lowered_output ? g->lowered_output : g->output;
+}
+
+/* Forward nodes that the output or the loss reads, as the model wrote them. */
 static bool *mark_used(Graph *g) {
   bool *used = ARENA_ARRAY(g->arena, bool, g->n);
-  if (g->output)
-    used[g->output->id] = true;
-  if (g->loss)
-    used[g->loss->id] = true;
+  const Node *loss = g->lowered_loss ? g->lowered_loss : g->loss;
+  if (written_output(g))
+    used[written_output(g)->id] = true;
+  if (loss)
+    used[loss->id] = true;
   for (uint32_t i = g->n; i-- > 0;)
     if (used[i])
       for (int s = 0; s < g->node[i]->nsrc; s++)
@@ -185,7 +191,7 @@ int summary_layers(Graph *g, LayerSummary **out) {
     charge_params(&pending, x, charged);
     int k = kind_of(x);
     kind = k < kind ? k : kind;
-    if (x == g->output || (x->name && x != g->loss)) {
+    if (x == written_output(g) || (x->name && x != g->loss && x != g->lowered_loss)) {
       pending.node = x;
       pending.kind = layer_kind(g, kind, x);
       layers[n++] = pending;

@@ -10,6 +10,7 @@
 #include "codegen.h"
 #include "embed.h"
 #include "explain.h"
+#include "layout.h"
 #include "grad.h"
 #include "link.h"
 #include "oom.h"
@@ -60,7 +61,9 @@ static bool check(Compilation *c) {
 
 static bool lower(Compilation *c) {
   graph_init(&c->graph, &c->arena, &c->diag);
-  return lower_model(&c->graph, c->model) && verified(c, "lowering");
+  if (!lower_model(&c->graph, c->model) || !verified(c, "lowering"))
+    return false;
+  return !c->layout || !layout_channels_last(&c->graph) || verified(c, "the layout");
 }
 
 /* A model without a train block has no backward pass and no optimizer: its graph is done. */
@@ -320,6 +323,7 @@ int driver_run(const Options *o, FILE *out) {
   c.diag.format = o->diag_format;
   c.diag.werror = o->werror;
   c.want_model = o->model;
+  c.layout = !o->explain && (o->emit == EMIT_NONE || o->emit == EMIT_SCHED || o->emit == EMIT_LLVM);
   int rc;
   bool front = compilation_run(&c, last_stage(o->emit));
   stage_clock_lap(&clock, "front end");

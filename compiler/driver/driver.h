@@ -53,7 +53,8 @@ typedef struct {
   Model *model;
   const char *want_model; /* the model to compile (Options.model); NULL: the first */
   Graph graph;
-  Stage done; /* the last stage that succeeded */
+  Stage done;  /* the last stage that succeeded */
+  bool layout; /* lowering is followed by layout.c (for code; off for explain and printing) */
 } Compilation;
 
 /* text must stay alive until compilation_free; diagnostics go to diag_out. */

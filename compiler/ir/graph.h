@@ -101,6 +101,9 @@ typedef struct {
   int nnoise, noise_cap;
   Node *training;  /* g_training's flag, NULL until asked for */
   Node *loss, *output;
+  /* The roots as lowered when layout.c rebuilt the forward graph (its nodes stay, in the
+   * language's layout: what `info` describes); NULL when it did not. */
+  Node *lowered_loss, *lowered_output;
   ParamSlot *params;
   int nparams, params_cap;
   int rewrites; /* how many simplifications the builders applied */

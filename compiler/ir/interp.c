@@ -103,7 +103,7 @@ static void ev_matmul(Interp *it, const Node *n) {
     }
 }
 
-/* --- windows over images [N, C, H, W] --- */
+/* --- windows over images [N, C, H, W] (or [N, H, W, C]: Window.last) --- */
 
 typedef struct {
   Window w;
@@ -113,10 +113,21 @@ typedef struct {
 static Geometry geometry(const Interp *it, const Node *n, const Shape *image) {
   Geometry q = {.w = window_of(n->arg.p)};
   q.n = image->dim[0] == DIM_BATCH ? it->batch : image->dim[0];
-  q.c = image->dim[1], q.h = image->dim[2], q.wd = image->dim[3];
+  ImageAxes ax = window_axes(&q.w);
+  q.c = image->dim[ax.c], q.h = image->dim[ax.h], q.wd = image->dim[ax.w];
   q.oh = window_extent(q.h, q.w.kh, q.w.sh, q.w.pt, q.w.pb, q.w.dh);
   q.ow = window_extent(q.wd, q.w.kw, q.w.sw, q.w.pl, q.w.pr, q.w.dw);
   return q;
+}
+
+/* The element (b, c, y, x) of an image, or of a pool's result (y, x: oh, ow) when `pooled` */
+static int64_t at_pixel(const Geometry *q, int64_t b, int64_t c, int64_t y, int64_t x, bool pooled) {
+  int64_t h = pooled ? q->oh : q->h, w = pooled ? q->ow : q->wd;
+  return q->w.last ? ((b * h + y) * w + x) * q->c + c : ((b * q->c + c) * h + y) * w + x;
+}
+
+static int64_t image_index(const Geometry *q, int64_t b, int64_t c, int64_t y, int64_t x) {
+  return at_pixel(q, b, c, y, x, false);
 }
 
 /* Calls visit for every (image element, window element) pair of the window ops: output
@@ -134,7 +145,7 @@ static void each_tap(const Geometry *q, Visit *visit, void *ctx) {
               int64_t y = oh * q->w.sh - q->w.pt + i * q->w.dh;
               int64_t x = ow * q->w.sw - q->w.pl + j * q->w.dw;
               bool inside = y >= 0 && y < q->h && x >= 0 && x < q->wd;
-              visit(ctx, q, b, c, oh, ow, i, j, inside ? ((b * q->c + c) * q->h + y) * q->wd + x : -1);
+              visit(ctx, q, b, c, oh, ow, i, j, inside ? image_index(q, b, c, y, x) : -1);
             }
 }
 
@@ -147,7 +158,8 @@ typedef struct {
 static int64_t patch_index(const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
                            int64_t i, int64_t j) {
   int64_t cols = q->c * q->w.kh * q->w.kw;
-  return ((b * q->oh + oh) * q->ow + ow) * cols + (c * q->w.kh + i) * q->w.kw + j;
+  int64_t col = q->w.last ? (i * q->w.kw + j) * q->c + c : (c * q->w.kh + i) * q->w.kw + j;
+  return ((b * q->oh + oh) * q->ow + ow) * cols + col;
 }
 
 static void copy_tap(void *ctx, const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow,
@@ -182,7 +194,7 @@ typedef struct {
 } Pool;
 
 static int64_t pool_index(const Geometry *q, int64_t b, int64_t c, int64_t oh, int64_t ow) {
-  return ((b * q->c + c) * q->oh + oh) * q->ow + ow;
+  return at_pixel(q, b, c, oh, ow, true);
 }
 
 static bool last_tap(const Geometry *q, int64_t i, int64_t j) {

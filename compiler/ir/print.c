@@ -37,6 +37,8 @@ static void print_arg(FILE *out, const Node *n) {
       fprintf(out, " pad=%d,%d,%d,%d", w.pt, w.pl, w.pb, w.pr);
     if (w.dh != 1 || w.dw != 1)
       fprintf(out, " dilation=%dx%d", w.dh, w.dw);
+    if (w.last)
+      fputs(" channels-last", out);
   } else if (op_info[n->op].nparams) {
     fputs(" p=[", out);
     for (int i = 0; i < op_info[n->op].nparams; i++)

@@ -266,12 +266,14 @@ bool shape_reshape(const Shape *const src[], const int32_t param[], Shape *out, 
 
 Window window_of(const int32_t param[]) {
   return (Window){param[0], param[1], param[2], param[3], param[4],
-                  param[5], param[6], param[7], param[8], param[9]};
+                  param[5], param[6], param[7], param[8], param[9], param[10]};
 }
 
+ImageAxes window_axes(const Window *w) { return w->last ? (ImageAxes){3, 1, 2} : (ImageAxes){1, 2, 3}; }
+
 void window_params(const Window *w, int32_t param[]) {
-  const int32_t v[WINDOW_PARAMS] = {w->kh, w->kw, w->sh, w->sw, w->pt,
-                                    w->pl, w->pb, w->pr, w->dh, w->dw};
+  const int32_t v[WINDOW_PARAMS] = {w->kh, w->kw, w->sh, w->sw, w->pt, w->pl,
+                                    w->pb, w->pr, w->dh, w->dw, w->last};
   for (int i = 0; i < WINDOW_PARAMS; i++)
     param[i] = v[i];
 }
@@ -307,22 +309,27 @@ static bool window_apply(const Shape *x, const Window *w, bool pool, int64_t *oh
     snprintf(why, n, "padding is not negative");
     return false;
   }
+  if (w->last & ~1) {
+    snprintf(why, n, "a window's layout flag is 0 or 1");
+    return false;
+  }
   if (pool && (w->pt >= w->kh || w->pb >= w->kh || w->pl >= w->kw || w->pr >= w->kw)) {
     snprintf(why, n, "a pooling window's padding is smaller than the window (%d×%d)", w->kh, w->kw);
     return false;
   }
-  *oh = window_extent(x->dim[2], w->kh, w->sh, w->pt, w->pb, w->dh);
-  *ow = window_extent(x->dim[3], w->kw, w->sw, w->pl, w->pr, w->dw);
+  ImageAxes ax = window_axes(w);
+  *oh = window_extent(x->dim[ax.h], w->kh, w->sh, w->pt, w->pb, w->dh);
+  *ow = window_extent(x->dim[ax.w], w->kw, w->sw, w->pl, w->pr, w->dw);
   if (*oh < 1 || *ow < 1) {
     snprintf(why, n, "the window %d×%d%s is larger than the padded input %lld×%lld", w->kh, w->kw,
              w->dh > 1 || w->dw > 1 ? " (dilated)" : "",
-             (long long)(x->dim[2] + w->pt + w->pb), (long long)(x->dim[3] + w->pl + w->pr));
+             (long long)(x->dim[ax.h] + w->pt + w->pb), (long long)(x->dim[ax.w] + w->pl + w->pr));
     return false;
   }
   return true;
 }
 
-/* UNFOLD: [N, C, H, W] -> [N, OH, OW, C·kh·kw] */
+/* UNFOLD: [N, C, H, W] (or [N, H, W, C]) -> [N, OH, OW, C·kh·kw] */
 bool shape_unfold(const Shape *const src[], const int32_t param[], Shape *out, char *why,
                   size_t n) {
   const Shape *x = src[0];
@@ -330,16 +337,17 @@ bool shape_unfold(const Shape *const src[], const int32_t param[], Shape *out, c
   int64_t oh, ow;
   if (!window_apply(x, &w, false, &oh, &ow, why, n))
     return false;
-  if (x->dim[1] > NNC_MAX_ELEMENTS / ((int64_t)w.kh * w.kw)) {
+  int64_t ch = x->dim[window_axes(&w).c];
+  if (ch > NNC_MAX_ELEMENTS / ((int64_t)w.kh * w.kw)) {
     snprintf(why, n, "the patches of %lld channels under a %d×%d window would be too long",
-             (long long)x->dim[1], w.kh, w.kw);
+             (long long)ch, w.kh, w.kw);
     return false;
   }
-  *out = (Shape){4, {x->dim[0], oh, ow, x->dim[1] * w.kh * w.kw}};
+  *out = (Shape){4, {x->dim[0], oh, ow, ch * w.kh * w.kw}};
   return true;
 }
 
-/* The pools: [N, C, H, W] -> [N, C, OH, OW] */
+/* The pools: [N, C, H, W] -> [N, C, OH, OW] (or [N, H, W, C] -> [N, OH, OW, C]) */
 bool shape_pool(const Shape *const src[], const int32_t param[], Shape *out, char *why,
                 size_t n) {
   const Shape *x = src[0];
@@ -347,7 +355,8 @@ bool shape_pool(const Shape *const src[], const int32_t param[], Shape *out, cha
   int64_t oh, ow;
   if (!window_apply(x, &w, true, &oh, &ow, why, n))
     return false;
-  *out = (Shape){4, {x->dim[0], x->dim[1], oh, ow}};
+  *out = w.last ? (Shape){4, {x->dim[0], oh, ow, x->dim[3]}}
+                 : (Shape){4, {x->dim[0], x->dim[1], oh, ow}};
   return true;
 }
 

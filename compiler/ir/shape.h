@@ -36,14 +36,21 @@ typedef struct {
  * RESHAPE takes none: its result shape is the one asked for. */
 enum { PARAM_AXES = 0, PARAM_TRANSPOSE_A = 0, PARAM_TRANSPOSE_B = 1 };
 
-/* A 2-D window over the last two axes [H, W] of an image [N, C, H, W]: kernel kh × kw, stride,
+/* A 2-D window over the axes [H, W] of an image [N, C, H, W]: kernel kh × kw, stride,
  * padding before (top, left) and after (bottom, right), dilation. Output extent per axis:
  * ⌊(in + p0 + p1 − d·(k − 1) − 1) / s⌋ + 1. Window ops read padding as 0 (unfold, average) or
- * as absent (max). */
+ * as absent (max). `last`: the image is stored channels last, [N, H, W, C] (the layout pass,
+ * layout.c), and so are the pools' results; unfold's patch columns are then (i·kw + j)·C + c
+ * instead of (c·kh + i)·kw + j. */
 typedef struct {
-  int32_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  int32_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, last;
 } Window;
-enum { WINDOW_PARAMS = 10 };
+enum { WINDOW_PARAMS = 11 };
+/* The image's axes: channels, height, width (1, 2, 3, or 3, 1, 2 channels last). */
+typedef struct {
+  int c, h, w;
+} ImageAxes;
+ImageAxes window_axes(const Window *w);
 Window window_of(const int32_t param[]);
 void window_params(const Window *w, int32_t param[]);
 /* The output extent of a window of size k over `in` (≤ 0 when it does not fit). */

@@ -95,7 +95,7 @@ static const char *pair_str(Pair p, char *buf, size_t n) {
 /* The window of wa over the images x. */
 static Window make_window(const Node *x, const WindowArgs *wa) {
   Pair k = wa->kernel, s = wa->stride, p = wa->pad, d = wa->dilation;
-  Window w = {k.h, k.w, s.h, s.w, p.h, p.w, p.h, p.w, d.h, d.w};
+  Window w = {k.h, k.w, s.h, s.w, p.h, p.w, p.h, p.w, d.h, d.w, 0};
   if (wa->mode == PAD_VALID)
     w.pt = w.pl = w.pb = w.pr = 0;
   if (wa->mode == PAD_SAME) {

@@ -276,41 +276,56 @@ static Entry *only_model_arg(Repl *r, int argc, char **argv) {
   return NULL;
 }
 
+/* A fresh front end of e's model: with the layout pass, the graph the JIT runs; without it, the
+ * graph in the language's layout, which :graph and :explain show. False after an error. */
+static bool recompile(Repl *r, Entry *e, Compiled *c, bool layout) {
+  *c = (Compiled){.text = repl_xstrdup(e->c.text)};
+  compilation_init(&c->comp, e->c.comp.src.name, c->text, strlen(c->text), stderr);
+  c->comp.want_model = e->model->name;
+  c->comp.src.paths_from = e->c.comp.src.paths_from;
+  c->comp.layout = layout;
+  if (compilation_front(&c->comp))
+    return true;
+  repl_error(r, "model '%s' no longer compiles", e->model->name);
+  repl_compiled_free(c);
+  return false;
+}
+
 static void cmd_ir(Repl *r, int argc, char **argv) {
   Entry *e = only_model_arg(r, argc, argv);
-  if (!e)
+  Compiled c;
+  if (!e || !recompile(r, e, &c, true))
     return;
-  Compiled c = {0};
-  c.text = repl_xstrdup(e->c.text);
-  compilation_init(&c.comp, e->c.comp.src.name, c.text, strlen(c.text), stderr);
-  c.comp.want_model = e->model->name;
-  if (compilation_front(&c.comp)) {
-    Program p;
-    compilation_plan(&c.comp, &p, c.comp.src.name);
-    LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef mod = codegen_module(&p, ctx, false);
-    if (mod) {
-      char *ir = LLVMPrintModuleToString(mod);
-      fputs(ir, stdout);
-      LLVMDisposeMessage(ir);
-      LLVMDisposeModule(mod);
-    }
-    LLVMContextDispose(ctx);
-  } else
-    repl_error(r, "model '%s' no longer compiles", e->model->name);
+  Program p;
+  compilation_plan(&c.comp, &p, c.comp.src.name);
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef mod = codegen_module(&p, ctx, false);
+  if (mod) {
+    char *ir = LLVMPrintModuleToString(mod);
+    fputs(ir, stdout);
+    LLVMDisposeMessage(ir);
+    LLVMDisposeModule(mod);
+  }
+  LLVMContextDispose(ctx);
   repl_compiled_free(&c);
 }
 
 static void cmd_graph(Repl *r, int argc, char **argv) {
   Entry *e = only_model_arg(r, argc, argv);
-  if (e)
-    graph_print(stdout, &e->c.comp.graph);
+  Compiled c;
+  if (!e || !recompile(r, e, &c, false))
+    return;
+  graph_print(stdout, &c.comp.graph);
+  repl_compiled_free(&c);
 }
 
 static void cmd_explain(Repl *r, int argc, char **argv) {
   Entry *e = only_model_arg(r, argc, argv);
-  if (e && need_train(r, e))
-    explain_print(stdout, &e->c.comp.graph, &e->c.comp.model->train.opt);
+  Compiled c;
+  if (!e || !need_train(r, e) || !recompile(r, e, &c, false))
+    return;
+  explain_print(stdout, &c.comp.graph, &c.comp.model->train.opt);
+  repl_compiled_free(&c);
 }
 
 static void cmd_load(Repl *r, int argc, char **argv) {

@@ -27,6 +27,7 @@ bool repl_compile_jit(Compiled *c, const char *name, char *text, const char *wan
   compilation_init(&c->comp, name, text, strlen(text), diag_out);
   c->comp.want_model = want;
   c->comp.src.paths_from = paths_from;
+  c->comp.layout = true;
   if (!compilation_front(&c->comp)) {
     if (!diag_count(&c->comp.diag))
       fprintf(diag_out, "%s: internal error in the front end\n", name);

@@ -71,7 +71,7 @@ static Node *build_op(Graph *g, int op_id) {
                     true, true);
   case KIND_WINDOW: {
     Shape image = {4, {2, 3, 6, 5}};
-    Window w = {3, 2, 2, 1, 1, 0, 1, 1, 1, 1};
+    Window w = {3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 0};
     OpArg arg = {0};
     window_params(&w, arg.p);
     Op forward = op == OP_FOLD ? OP_UNFOLD : op == OP_AVGPOOL_BACK ? OP_AVGPOOL

@@ -41,7 +41,7 @@ static const Shape S34 = {2, {3, 4}}, S4 = {1, {4}}, S31 = {2, {3, 1}};
  * the ops that take it) dilation. */
 static Window window_variant(Op op, int variant) {
   static const Window w[3] = {
-    {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}, {3, 2, 2, 3, 1, 0, 2, 1, 2, 1}};
+    {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, {3, 2, 2, 3, 1, 0, 2, 1, 2, 1, 0}};
   Window v = w[variant];
   if (op != OP_UNFOLD && op != OP_FOLD)
     v.dh = 1, v.pb = 1;

@@ -100,20 +100,20 @@ typedef struct {
 
 static const WindowCase window_cases[] = {
   /* "same": ⌈in / s⌉ out, the padding split evenly with the odd one after (TensorFlow) */
-  {"3", 7, 7, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, 7, 7},
-  {"3, stride = 2", 7, 7, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, 4, 4},
-  {"2", 6, 5, {2, 2, 1, 1, 0, 0, 1, 1, 1, 1}, 6, 5},                /* even kernel */
-  {"4, stride = 2", 5, 6, {4, 4, 2, 2, 1, 1, 2, 1, 1, 1}, 3, 3},    /* odd total after */
-  {"3, stride = 3", 7, 9, {3, 3, 3, 3, 1, 0, 1, 0, 1, 1}, 3, 3},
-  {"1, stride = 2", 5, 5, {1, 1, 2, 2, 0, 0, 0, 0, 1, 1}, 3, 3},
-  {"3, dilation = 2", 5, 5, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}, 5, 5},
-  {"[3, 2], stride = [2, 1]", 6, 4, {3, 2, 2, 1, 0, 0, 1, 1, 1, 1}, 3, 4},
+  {"3", 7, 7, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, 7, 7},
+  {"3, stride = 2", 7, 7, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, 4, 4},
+  {"2", 6, 5, {2, 2, 1, 1, 0, 0, 1, 1, 1, 1, 0}, 6, 5},                /* even kernel */
+  {"4, stride = 2", 5, 6, {4, 4, 2, 2, 1, 1, 2, 1, 1, 1, 0}, 3, 3},    /* odd total after */
+  {"3, stride = 3", 7, 9, {3, 3, 3, 3, 1, 0, 1, 0, 1, 1, 0}, 3, 3},
+  {"1, stride = 2", 5, 5, {1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 0}, 3, 3},
+  {"3, dilation = 2", 5, 5, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0}, 5, 5},
+  {"[3, 2], stride = [2, 1]", 6, 4, {3, 2, 2, 1, 0, 0, 1, 1, 1, 1, 0}, 3, 4},
   /* "valid" and explicit padding: ⌊(in + p0 + p1 − d·(k − 1) − 1) / s⌋ + 1 (PyTorch) */
-  {"3, padding = \"valid\"", 7, 6, {3, 3, 1, 1, 0, 0, 0, 0, 1, 1}, 5, 4},
-  {"3, stride = 2, padding = \"valid\"", 7, 6, {3, 3, 2, 2, 0, 0, 0, 0, 1, 1}, 3, 2},
-  {"2, stride = 2, padding = \"valid\"", 5, 5, {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}, 2, 2},
-  {"3, padding = [1, 2]", 5, 5, {3, 3, 1, 1, 1, 2, 1, 2, 1, 1}, 5, 7},
-  {"3, stride = 2, padding = 1, dilation = 2", 7, 7, {3, 3, 2, 2, 1, 1, 1, 1, 2, 2}, 3, 3},
+  {"3, padding = \"valid\"", 7, 6, {3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 0}, 5, 4},
+  {"3, stride = 2, padding = \"valid\"", 7, 6, {3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 0}, 3, 2},
+  {"2, stride = 2, padding = \"valid\"", 5, 5, {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, 2, 2},
+  {"3, padding = [1, 2]", 5, 5, {3, 3, 1, 1, 1, 2, 1, 2, 1, 1, 0}, 5, 7},
+  {"3, stride = 2, padding = 1, dilation = 2", 7, 7, {3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 0}, 3, 3},
 };
 
 static void padding_arithmetic(void **state) {
@@ -136,7 +136,7 @@ static void padding_arithmetic(void **state) {
   front_ok(&f, "model m {\n input x[2, 5, 7]\n p = max_pool(x, 2, padding = \"same\")\n"
            " output p\n}\n", 0);
   Window got = window_of(only_op(&f.c.graph, OP_MAXPOOL)->arg.p);
-  Window want = {2, 2, 2, 2, 0, 0, 1, 1, 1, 1};
+  Window want = {2, 2, 2, 2, 0, 0, 1, 1, 1, 1, 0};
   assert_memory_equal(&got, &want, sizeof got);
   assert_shape4(&f.c.graph, "p", 4, DIM_BATCH, 2, 3, 4);
   fixture_free(&f);

@@ -23,6 +23,7 @@
 #include "graph_fixture.h"
 #include "interp.h"
 #include "jit.h"
+#include "layout.h"
 #include "optim.h"
 #include "plan.h"
 
@@ -40,25 +41,29 @@ typedef enum {
   NET_CONV_CONV,  /* conv → relu → average pool → 3×3 "same" conv → flatten → dense */
   NET_FOLD,       /* fold(unfold(x) ⊙ M): fold's own derivative rule and unfold's with it */
   NET_SPREAD,     /* the average pool's adjoint on avgpool(x) ⊙ M, the same way */
+  NET_CONV_POOL_CONV, /* conv → relu → max pool → conv → flatten → dense */
 } NetKind;
 
 static const char *const net_names[] = {"conv",   "maxpool", "avgpool", "conv-relu-maxpool-dense",
-                                        "conv-relu-avgpool-conv-dense", "fold", "spread"};
+                                        "conv-relu-avgpool-conv-dense", "fold", "spread",
+                                        "conv-relu-maxpool-conv-dense"};
 
 typedef struct {
   NetKind kind;
   int64_t batch, ch, h, w; /* images [batch, ch, h, w] */
   int64_t filters;
   Window conv, pool;
+  bool last; /* the images are stored [batch, h, w, ch] and moved to channels first, and
+              * layout.c moves the net's window ops (and so their adjoints) to channels last */
 } Net;
 
 static const char *describe(const Net *n) {
   static char buf[256];
   const Window *c = &n->conv, *p = &n->pool;
   snprintf(buf, sizeof buf,
-           "%s on [%lld, %lld, %lld, %lld], %lld filters, conv k %dx%d s %dx%d pad %d,%d,%d,%d "
+           "%s%s on [%lld, %lld, %lld, %lld], %lld filters, conv k %dx%d s %dx%d pad %d,%d,%d,%d "
            "d %dx%d, pool k %dx%d s %dx%d pad %d,%d,%d,%d",
-           net_names[n->kind], (long long)n->batch, (long long)n->ch, (long long)n->h,
+           n->last ? "channels-last " : "", net_names[n->kind], (long long)n->batch, (long long)n->ch, (long long)n->h,
            (long long)n->w, (long long)n->filters, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
            c->pr, c->dh, c->dw, p->kh, p->kw, p->sh, p->sw, p->pt, p->pl, p->pb, p->pr);
   return buf;
@@ -89,7 +94,7 @@ static Node *dense(Graph *g, Node *x) {
 
 static Node *relu(Graph *g, Node *x) { return g_max(g, x, g_const(g, 0)); }
 
-static const Window same3 = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+static const Window same3 = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0};
 
 /* back(forward(x) ⊙ M) with M a random input of the forward's shape: the adjoint op as a layer
  * of its own, so that x's gradient passes through its derivative rule as well. */
@@ -118,10 +123,33 @@ static Node *build_net(Graph *g, const Net *net, Node *x) {
     Node *p = h ? g_avgpool(g, relu(g, h), &net->pool) : NULL;
     return p ? dense(g, conv(g, p, 2, &same3, "W2", "b2")) : NULL;
   }
+  case NET_CONV_POOL_CONV: {
+    Node *h = conv(g, x, net->filters, &net->conv, "W", "b");
+    Node *p = h ? g_maxpool(g, relu(g, h), &net->pool) : NULL;
+    return p ? dense(g, conv(g, p, 2, &same3, "W2", "b2")) : NULL;
+  }
   case NET_FOLD: return round_trip(g, x, OP_UNFOLD, OP_FOLD, &net->conv);
   case NET_SPREAD: return round_trip(g, x, OP_AVGPOOL, OP_AVGPOOL_BACK, &net->pool);
   }
   return NULL;
+}
+
+/* The images' shape as stored: [batch, ch, h, w], or channels last [batch, h, w, ch]. */
+static Shape stored_images(const Net *net, int64_t batch) {
+  return net->last ? (Shape){4, {batch, net->h, net->w, net->ch}}
+                   : (Shape){4, {batch, net->ch, net->h, net->w}};
+}
+
+/* The images x as the net reads them, [N, C, H, W]: x, or x stored channels last moved. */
+static Node *images_of(Graph *g, const Net *net, Node *x) {
+  static const int32_t channels_first[4] = {0, 3, 1, 2};
+  return net->last ? g_permute(g, x, channels_first) : x;
+}
+
+/* With net->last, layout.c's rewrite of the forward graph (which must move some window op). */
+static void lay_out(Graph *g, const Net *net) {
+  if (net->last && !layout_channels_last(g))
+    fail_msg("%s: layout.c moved nothing", describe(net));
 }
 
 /* --- windows --- */
@@ -211,14 +239,15 @@ static void make_loss(Graph *g, Node *y) {
 static bool gradients_match(const Net *net) {
   Fixture f;
   fixture_init(&f);
-  Node *x = g_param(&f.g, "X", (Shape){4, {net->batch, net->ch, net->h, net->w}});
-  Node *y = build_net(&f.g, net, x);
+  Node *x = g_param(&f.g, "X", stored_images(net, net->batch));
+  Node *y = build_net(&f.g, net, images_of(&f.g, net, x));
   if (!y) {
     assert_one_error(&f, "is larger than the padded input");
     fixture_free(&f);
     return false;
   }
   make_loss(&f.g, y);
+  lay_out(&f.g, net);
   assert_true(grad_build(&f.g));
   assert_true(graph_verify(&f.g, stderr));
   Interp it;
@@ -258,6 +287,11 @@ static void convolution_gradients_match_finite_differences(void **state) {
             n.conv = make_window(kernels[ki], kernels[pick(NKERNELS)], s, 1 + pick(NSTRIDES), pad,
                                  d, 1 + pick(NDILATIONS), false);
             gradients_match(&n) ? fits++ : refused++;
+            if (n.ch > 1) { /* with one channel both layouts are one */
+              n.last = true;
+              gradients_match(&n) ? fits++ : refused++;
+              n.last = false;
+            }
             n.kind = NET_FOLD;
             gradients_match(&n) ? fits++ : refused++;
           }
@@ -280,6 +314,10 @@ static void pool_gradients_match_finite_differences(void **state) {
             n.pool = make_window(kernels[ki], kernels[pick(NKERNELS)], s, 1 + pick(NSTRIDES), pad,
                                  1, 1, true);
             gradients_match(&n) ? fits++ : refused++;
+            if (kind == NET_MAXPOOL) {
+              n.last = true;
+              gradients_match(&n) ? fits++ : refused++;
+            }
             if (kind == NET_AVGPOOL) {
               n.kind = NET_SPREAD;
               gradients_match(&n) ? fits++ : refused++;
@@ -295,7 +333,9 @@ static void layer_chain_gradients_match_finite_differences(void **state) {
   (void)state;
   int checked = 0;
   for (int round = 0; round < 40; round++) {
-    Net n = random_net(round & 1 ? NET_CONV_CONV : NET_CONV_DENSE, sizes[2 + pick(3)]);
+    static const NetKind chains[] = {NET_CONV_DENSE, NET_CONV_CONV, NET_CONV_POOL_CONV};
+    Net n = random_net(chains[round % 3], sizes[2 + pick(3)]);
+    n.last = n.kind != NET_CONV_CONV && pick(2);
     n.conv = make_window(kernels[pick(NKERNELS)], kernels[pick(NKERNELS)], 1 + pick(NSTRIDES),
                          1 + pick(NSTRIDES), pick(NPADS), 1 + pick(2), 1 + pick(2), false);
     n.pool = make_window(kernels[pick(3)], kernels[pick(3)], 1 + pick(2), 1 + pick(2), pick(NPADS),
@@ -327,13 +367,17 @@ static void compiled_open(Compiled *c, const Net *net, int64_t batch) {
   diag_init(&c->diag, NULL, stderr);
   graph_init(&c->g, &c->arena, &c->diag);
   Graph *g = &c->g;
-  g->input = g_leaf(g, OP_INPUT, "X", (Shape){4, {DIM_BATCH, net->ch, net->h, net->w}}, NODE_INPUT);
-  Node *images = g_add(g, g->input, g_param(g, "P", (Shape){3, {net->ch, net->h, net->w}}));
+  Shape stored = stored_images(net, DIM_BATCH), one = stored;
+  one.rank = 3;
+  memmove(one.dim, one.dim + 1, 3 * sizeof *one.dim);
+  g->input = g_leaf(g, OP_INPUT, "X", stored, NODE_INPUT);
+  Node *images = images_of(g, net, g_add(g, g->input, g_param(g, "P", one)));
   g->output = build_net(g, net, images);
   if (!g->output)
     fail_msg("%s does not fit", describe(net));
   g->target = g_leaf(g, OP_INPUT, "T", g->output->shape, NODE_INPUT);
   g->loss = g_sum(g, g_mul(g, g->output, g->target), (1u << g->output->shape.rank) - 1);
+  lay_out(g, net);
   assert_true(grad_build(g));
   OptimizerSettings sgd = optimizer_with_defaults(OPT_SGD);
   optim_build(g, &sgd);
@@ -451,55 +495,81 @@ static void step_matches_interpreter(Compiled *c, const Net *net, int64_t rows) 
 }
 
 /* The nets the compiled checks run: every kind, with odd sizes, strides, uneven padding and
- * dilation (Window fields: kh, kw, sh, sw, pt, pl, pb, pr, dh, dw). */
+ * dilation (Window fields: kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, last). */
 static const Net compiled_nets[] = {
-  {.kind = NET_CONV, .ch = 2, .h = 7, .w = 5, .filters = 4, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
+  {.kind = NET_CONV, .ch = 2, .h = 7, .w = 5, .filters = 4, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}},
   {.kind = NET_CONV, .ch = 3, .h = 17, .w = 9, .filters = 2,
-    .conv = {5, 2, 3, 2, 2, 0, 1, 1, 1, 1}},
+    .conv = {5, 2, 3, 2, 2, 0, 1, 1, 1, 1, 0}},
   {.kind = NET_CONV, .ch = 1, .h = 11, .w = 13, .filters = 3,
-    .conv = {3, 2, 2, 3, 1, 0, 2, 1, 2, 1}},
-  {.kind = NET_CONV, .ch = 2, .h = 5, .w = 7, .filters = 1, .conv = {2, 3, 1, 2, 4, 1, 0, 3, 2, 2}},
-  {.kind = NET_CONV, .ch = 3, .h = 1, .w = 3, .filters = 2, .conv = {1, 2, 1, 1, 0, 1, 0, 0, 1, 1}},
+    .conv = {3, 2, 2, 3, 1, 0, 2, 1, 2, 1, 0}},
+  {.kind = NET_CONV, .ch = 2, .h = 5, .w = 7, .filters = 1, .conv = {2, 3, 1, 2, 4, 1, 0, 3, 2, 2, 0}},
+  {.kind = NET_CONV, .ch = 3, .h = 1, .w = 3, .filters = 2, .conv = {1, 2, 1, 1, 0, 1, 0, 0, 1, 1, 0}},
   /* OH = OW = F: the permutation after the bias keeps the shape of what it permutes */
-  {.kind = NET_CONV, .ch = 2, .h = 3, .w = 3, .filters = 3, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
+  {.kind = NET_CONV, .ch = 2, .h = 3, .w = 3, .filters = 3, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}},
   /* filters and patch columns that fill vectors and tiles of the matrix kernel unevenly */
   {.kind = NET_CONV, .ch = 5, .h = 9, .w = 11, .filters = 17,
-    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
+    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}},
   {.kind = NET_CONV, .ch = 7, .h = 6, .w = 7, .filters = 33,
-    .conv = {5, 3, 2, 1, 2, 1, 2, 1, 1, 1}},
+    .conv = {5, 3, 2, 1, 2, 1, 2, 1, 1, 1, 0}},
   /* 1 × 1 windows, stride 1 and 2, more channels than a vector (unfold: one tap a channel, a
    * scalar channel loop with no window in the padding); a lopsided padding whose interior is
    * empty on one axis (every window reaches into the padding) */
-  {.kind = NET_CONV, .ch = 17, .h = 5, .w = 7, .filters = 3, .conv = {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}},
-  {.kind = NET_CONV, .ch = 9, .h = 7, .w = 6, .filters = 2, .conv = {1, 1, 2, 2, 0, 0, 0, 0, 1, 1}},
-  {.kind = NET_CONV, .ch = 2, .h = 2, .w = 9, .filters = 2, .conv = {3, 3, 1, 1, 1, 0, 1, 2, 1, 1}},
-  {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
-  {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
-  {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1}},
+  {.kind = NET_CONV, .ch = 17, .h = 5, .w = 7, .filters = 3, .conv = {1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0}},
+  {.kind = NET_CONV, .ch = 9, .h = 7, .w = 6, .filters = 2, .conv = {1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 0}},
+  {.kind = NET_CONV, .ch = 2, .h = 2, .w = 9, .filters = 2, .conv = {3, 3, 1, 1, 1, 0, 1, 2, 1, 1, 0}},
+  {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}},
+  {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1, 0}},
+  {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1, 0}},
   /* tiled pools one or two pixels wide, rows of 4 or more windows: codegen_window.c's vector
    * rows, with a masked last chunk (14 = 8 + 6, 9 = 8 + 1), a width the windows do not cover
    * (17: the adjoint falls back to the scalar kernel) and taller windows */
-  {.kind = NET_MAXPOOL, .ch = 2, .h = 6, .w = 28, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
-  {.kind = NET_MAXPOOL, .ch = 1, .h = 9, .w = 17, .pool = {3, 2, 3, 2, 0, 0, 0, 0, 1, 1}},
-  {.kind = NET_MAXPOOL, .ch = 2, .h = 4, .w = 9, .pool = {2, 1, 2, 1, 0, 0, 0, 0, 1, 1}},
+  {.kind = NET_MAXPOOL, .ch = 2, .h = 6, .w = 28, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}},
+  {.kind = NET_MAXPOOL, .ch = 1, .h = 9, .w = 17, .pool = {3, 2, 3, 2, 0, 0, 0, 0, 1, 1, 0}},
+  {.kind = NET_MAXPOOL, .ch = 2, .h = 4, .w = 9, .pool = {2, 1, 2, 1, 0, 0, 0, 0, 1, 1, 0}},
   {.kind = NET_CONV_DENSE, .ch = 2, .h = 8, .w = 16, .filters = 3,
-    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
-  {.kind = NET_AVGPOOL, .ch = 3, .h = 7, .w = 9, .pool = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}},
-  {.kind = NET_AVGPOOL, .ch = 2, .h = 17, .w = 3, .pool = {2, 3, 3, 2, 1, 2, 0, 1, 1, 1}},
+    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}},
+  {.kind = NET_AVGPOOL, .ch = 3, .h = 7, .w = 9, .pool = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}},
+  {.kind = NET_AVGPOOL, .ch = 2, .h = 17, .w = 3, .pool = {2, 3, 3, 2, 1, 2, 0, 1, 1, 1, 0}},
   {.kind = NET_CONV_DENSE, .ch = 3, .h = 9, .w = 7, .filters = 4,
-    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
+    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}},
   {.kind = NET_CONV_DENSE, .ch = 1, .h = 17, .w = 17, .filters = 2,
-    .conv = {5, 5, 2, 2, 2, 2, 2, 2, 1, 1}, .pool = {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}},
+    .conv = {5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 0}, .pool = {3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}},
   {.kind = NET_CONV_CONV, .ch = 2, .h = 8, .w = 6, .filters = 3,
-    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1}},
+    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}},
   {.kind = NET_CONV_CONV, .ch = 3, .h = 13, .w = 11, .filters = 4,
-    .conv = {2, 3, 2, 1, 0, 1, 1, 1, 2, 1}, .pool = {3, 2, 2, 2, 1, 1, 0, 1, 1, 1}},
-  {.kind = NET_FOLD, .ch = 2, .h = 7, .w = 6, .conv = {3, 2, 2, 1, 1, 0, 2, 1, 1, 2}},
+    .conv = {2, 3, 2, 1, 0, 1, 1, 1, 2, 1, 0}, .pool = {3, 2, 2, 2, 1, 1, 0, 1, 1, 1, 0}},
+  {.kind = NET_FOLD, .ch = 2, .h = 7, .w = 6, .conv = {3, 2, 2, 1, 1, 0, 2, 1, 1, 2, 0}},
   /* fold at stride 1 (pixel by pixel): dilated and lopsided; padding wider than the window
    * (windows and pixels that have no tap inside) */
-  {.kind = NET_FOLD, .ch = 3, .h = 8, .w = 5, .conv = {3, 2, 1, 1, 1, 0, 2, 1, 2, 1}},
-  {.kind = NET_FOLD, .ch = 2, .h = 5, .w = 6, .conv = {2, 3, 1, 1, 4, 1, 0, 3, 2, 1}},
-  {.kind = NET_SPREAD, .ch = 3, .h = 9, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1}},
+  {.kind = NET_FOLD, .ch = 3, .h = 8, .w = 5, .conv = {3, 2, 1, 1, 1, 0, 2, 1, 2, 1, 0}},
+  {.kind = NET_FOLD, .ch = 2, .h = 5, .w = 6, .conv = {2, 3, 1, 1, 4, 1, 0, 3, 2, 1, 0}},
+  {.kind = NET_SPREAD, .ch = 3, .h = 9, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1, 0}},
+  /* channels last (codegen_window_last.c): unfold with stride, uneven padding, dilation, a
+   * padding wider than the window, and channels that take a loop of vectors and a masked rest
+   * (70 = 4 · 16 + 6 = 8 · 8 + 6); max pools whose windows cover the image, do not (its
+   * adjoint adds into a zeroed image), overlap, reach into the padding, or have more taps than
+   * are unrolled (the general loops, in this layout); and the chains layout.c moves whole */
+  {.kind = NET_CONV, .ch = 2, .h = 7, .w = 5, .filters = 4, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+   .last = true},
+  {.kind = NET_CONV, .ch = 3, .h = 17, .w = 9, .filters = 2, .conv = {5, 2, 3, 2, 2, 0, 1, 1, 1, 1, 0},
+   .last = true},
+  {.kind = NET_CONV, .ch = 5, .h = 11, .w = 13, .filters = 3,
+   .conv = {3, 2, 2, 3, 1, 0, 2, 1, 2, 1, 0}, .last = true},
+  {.kind = NET_CONV, .ch = 70, .h = 5, .w = 4, .filters = 3, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+   .last = true},
+  {.kind = NET_CONV, .ch = 2, .h = 5, .w = 6, .filters = 2, .conv = {2, 3, 1, 1, 4, 1, 0, 3, 2, 1, 0},
+   .last = true},
+  {.kind = NET_MAXPOOL, .ch = 3, .h = 7, .w = 9, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
+  {.kind = NET_MAXPOOL, .ch = 17, .h = 8, .w = 6, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
+  {.kind = NET_MAXPOOL, .ch = 2, .h = 17, .w = 5, .pool = {3, 2, 2, 1, 2, 1, 1, 0, 1, 1, 0}, .last = true},
+  {.kind = NET_MAXPOOL, .ch = 1, .h = 5, .w = 5, .pool = {5, 3, 3, 2, 4, 0, 2, 2, 1, 1, 0}, .last = true},
+  {.kind = NET_MAXPOOL, .ch = 3, .h = 12, .w = 10, .pool = {9, 8, 1, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
+  {.kind = NET_CONV_DENSE, .ch = 3, .h = 9, .w = 7, .filters = 4,
+   .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
+  {.kind = NET_CONV_POOL_CONV, .ch = 2, .h = 8, .w = 6, .filters = 3,
+   .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
+  {.kind = NET_CONV_POOL_CONV, .ch = 1, .h = 9, .w = 9, .filters = 17,
+   .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, .last = true},
 };
 enum { NCOMPILED = sizeof compiled_nets / sizeof *compiled_nets };
 
@@ -571,37 +641,37 @@ static void step_kernels_in_parts_equal_the_serial_step(void **state) {
 
 typedef Node *WindowBuilder(Graph *g, Node *x, const Window *w);
 
-/* Window fields: kh, kw, sh, sw, pt, pl, pb, pr, dh, dw. */
+/* Window fields: kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, last. */
 static const struct {
   WindowBuilder *build;
   Shape x;
   Window w;
   const char *reason;
 } bad_windows[] = {
-  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {3, 3, 0, 1, 0, 0, 0, 0, 1, 1},
+  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {3, 3, 0, 1, 0, 0, 0, 0, 1, 1, 0},
    "a stride is at least 1, got 0×1"},
-  {g_maxpool, {4, {DIM_BATCH, 3, 5, 5}}, {2, 2, 2, 0, 0, 0, 0, 0, 1, 1},
+  {g_maxpool, {4, {DIM_BATCH, 3, 5, 5}}, {2, 2, 2, 0, 0, 0, 0, 0, 1, 1, 0},
    "a stride is at least 1, got 2×0"},
-  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {0, 3, 1, 1, 0, 0, 0, 0, 1, 1},
+  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {0, 3, 1, 1, 0, 0, 0, 0, 1, 1, 0},
    "a window is at least 1×1, got 0×3"},
-  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {3, 3, 1, 1, 0, 0, 0, 0, 1, 0},
+  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {3, 3, 1, 1, 0, 0, 0, 0, 1, 0, 0},
    "a dilation is at least 1, got 1×0"},
-  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {3, 3, 1, 1, 0, -1, 0, 0, 1, 1}, "padding is not negative"},
-  {g_unfold, {4, {DIM_BATCH, 2, 3, 3}}, {5, 5, 1, 1, 0, 0, 0, 0, 1, 1},
+  {g_unfold, {4, {DIM_BATCH, 3, 5, 5}}, {3, 3, 1, 1, 0, -1, 0, 0, 1, 1, 0}, "padding is not negative"},
+  {g_unfold, {4, {DIM_BATCH, 2, 3, 3}}, {5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 0},
    "the window 5×5 is larger than the padded input 3×3"},
-  {g_unfold, {4, {2, 2, 3, 4}}, {2, 3, 1, 1, 0, 0, 1, 0, 1, 2},
+  {g_unfold, {4, {2, 2, 3, 4}}, {2, 3, 1, 1, 0, 0, 1, 0, 1, 2, 0},
    "the window 2×3 (dilated) is larger than the padded input 4×4"},
-  {g_avgpool, {4, {DIM_BATCH, 1, 1, 7}}, {3, 1, 1, 1, 1, 0, 0, 0, 1, 1},
+  {g_avgpool, {4, {DIM_BATCH, 1, 1, 7}}, {3, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0},
    "the window 3×1 is larger than the padded input 2×7"},
-  {g_maxpool, {4, {DIM_BATCH, 3, 5, 5}}, {2, 2, 2, 2, 2, 0, 0, 0, 1, 1},
+  {g_maxpool, {4, {DIM_BATCH, 3, 5, 5}}, {2, 2, 2, 2, 2, 0, 0, 0, 1, 1, 0},
    "a pooling window's padding is smaller than the window (2×2)"},
-  {g_avgpool, {4, {DIM_BATCH, 3, 5, 5}}, {3, 1, 1, 1, 0, 0, 0, 1, 1, 1},
+  {g_avgpool, {4, {DIM_BATCH, 3, 5, 5}}, {3, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0},
    "a pooling window's padding is smaller than the window (3×1)"},
-  {g_maxpool, {4, {DIM_BATCH, 3, 5, 5}}, {2, 2, 1, 1, 0, 0, 0, 0, 2, 1},
+  {g_maxpool, {4, {DIM_BATCH, 3, 5, 5}}, {2, 2, 1, 1, 0, 0, 0, 0, 2, 1, 0},
    "a pooling window is not dilated"},
-  {g_unfold, {3, {DIM_BATCH, 5, 5}}, {3, 3, 1, 1, 0, 0, 0, 0, 1, 1},
+  {g_unfold, {3, {DIM_BATCH, 5, 5}}, {3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 0},
    "needs images [C, H, W] with the batch axis in front, got [N, 5, 5]"},
-  {g_maxpool, {2, {5, 5}}, {2, 2, 1, 1, 0, 0, 0, 0, 1, 1},
+  {g_maxpool, {2, {5, 5}}, {2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 0},
    "needs images [C, H, W] with the batch axis in front, got [5, 5]"},
 };
 
