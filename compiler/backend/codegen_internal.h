@@ -85,6 +85,10 @@ LLVMValueRef cg_elem_op(CgCtx *c, const Node *n, LLVMValueRef a, LLVMValueRef b)
  * transposes each image ([N, A.., B..] to [N, B.., A..]) as tiles transposed in registers;
  * false (nothing emitted) for any other kernel. */
 bool cg_transpose(CgCtx *c, const Kernel *k);
+/* out[k·out_row + j] = in[j·in_row + k] for the rows j in [lo, hi) of `in` and k in [0, cols),
+ * as tiles transposed in registers (a matrix product's B read transposed). */
+void cg_transpose_rows(CgCtx *c, LLVMValueRef in, int64_t in_row, LLVMValueRef lo,
+                       LLVMValueRef hi, LLVMValueRef cols, LLVMValueRef out, int64_t out_row);
 /* The constant `nn_model` (nnrt.h) for entry points step, evaluate (both may be NULL)
  * and predict; the builder must be positioned in some function (for global strings). */
 void descriptor_emit(CgCtx *c, LLVMValueRef step, LLVMValueRef evaluate, LLVMValueRef predict,

@@ -125,7 +125,6 @@ static bool lane_free(const Tr *t, const Node *n, int s) {
   return true;
 }
 
-/* Whether the expression rooted at n can be done on the transposed vectors. */
 /* The array the move reads: its source, or the one that fused reshapes of it view (the same
  * floats in the same order), as the gradient of weights moved by layout.c. */
 static const Node *moved_array(const CgCtx *c, const Node *move) {
@@ -135,6 +134,7 @@ static const Node *moved_array(const CgCtx *c, const Node *move) {
   return s;
 }
 
+/* Whether the expression rooted at n can be done on the transposed vectors. */
 static bool on_vectors(const Tr *t, const Node *n) {
   if (n == t->move)
     return t->c->s->materialized[moved_array(t->c, n)->id] && shape_eq(&n->shape, &t->root->shape);
@@ -200,20 +200,28 @@ static LLVMValueRef min_i64(CgCtx *c, LLVMValueRef a, int64_t b) {
   return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, k, ""), a, k, "");
 }
 
+/* The w × w floats of `in` at rows r0.., columns c0.. (rows in_row floats apart), the lanes
+ * from nc on and the rows from nr on read as 0, transposed: v[i] is column c0 + i. */
+static void load_transposed(Tr *t, LLVMValueRef r0, LLVMValueRef c0, int64_t in_row,
+                            LLVMValueRef nr, LLVMValueRef nc, LLVMValueRef *v) {
+  CgCtx *c = t->c;
+  for (int i = 0; i < t->w; i++) {
+    LLVMValueRef row = LLVMBuildAdd(c->b, r0, cg_i64(c, i), "");
+    LLVMValueRef off = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, row, cg_i64(c, in_row), ""), c0, "");
+    LLVMValueRef args[4] = {at(c, t->in, off), LLVMConstInt(c->i32, 4, 0),
+                            lane_mask(t, nc, cg_i64(c, i), nr), LLVMConstNull(t->vec)};
+    v[i] = LLVMBuildCall2(c->b, t->load_ty, t->load, args, 4, "");
+  }
+  transpose_tile(t, v);
+}
+
 /* The tile whose first row is r0 and first column c0. */
 static void emit_tile(Tr *t, LLVMValueRef r0, LLVMValueRef c0) {
   CgCtx *c = t->c;
   LLVMValueRef nr = min_i64(c, LLVMBuildSub(c->b, cg_i64(c, t->rows), r0, ""), t->w);
   LLVMValueRef nc = min_i64(c, LLVMBuildSub(c->b, cg_i64(c, t->cols), c0, ""), t->w);
   LLVMValueRef v[16], align = LLVMConstInt(c->i32, 4, 0);
-  for (int i = 0; i < t->w; i++) {
-    LLVMValueRef row = LLVMBuildAdd(c->b, r0, cg_i64(c, i), "");
-    LLVMValueRef off = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, row, cg_i64(c, t->cols), ""), c0, "");
-    LLVMValueRef args[4] = {at(c, t->in, off), align, lane_mask(t, nc, cg_i64(c, i), nr),
-                            LLVMConstNull(t->vec)};
-    v[i] = LLVMBuildCall2(c->b, t->load_ty, t->load, args, 4, "");
-  }
-  transpose_tile(t, v);
+  load_transposed(t, r0, c0, t->cols, nr, nc, v);
   for (int i = 0; i < t->w; i++) {
     LLVMValueRef col = LLVMBuildAdd(c->b, c0, cg_i64(c, i), ""), idx[NNC_MAX_RANK];
     LLVMValueRef off = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, col, cg_i64(c, t->rows), ""), r0, "");
@@ -225,19 +233,55 @@ static void emit_tile(Tr *t, LLVMValueRef r0, LLVMValueRef c0) {
   }
 }
 
+static void tr_vectors(Tr *t) {
+  CgCtx *c = t->c;
+  t->w = c->vector_floats;
+  t->vec = LLVMVectorType(c->f32, (unsigned)t->w);
+  t->mvec = LLVMVectorType(LLVMInt1TypeInContext(c->ctx), (unsigned)t->w);
+  LLVMValueRef lane[16];
+  for (int l = 0; l < t->w; l++)
+    lane[l] = cg_i64(c, l);
+  t->lanes = LLVMConstVector(lane, (unsigned)t->w);
+  t->load = intrinsic(t, "llvm.masked.load", &t->load_ty);
+  t->store = intrinsic(t, "llvm.masked.store", &t->store_ty);
+}
+
+void cg_transpose_rows(CgCtx *c, LLVMValueRef in, int64_t in_row, LLVMValueRef lo,
+                       LLVMValueRef hi, LLVMValueRef cols, LLVMValueRef out, int64_t out_row) {
+  Tr t = {.c = c, .in = in};
+  tr_vectors(&t);
+  Loop lr, lc;
+  LLVMValueRef w = cg_i64(c, t.w), w1 = cg_i64(c, t.w - 1);
+  LLVMValueRef nrb = LLVMBuildSDiv(c->b, LLVMBuildAdd(c->b, LLVMBuildSub(c->b, hi, lo, ""), w1, ""), w, "");
+  LLVMValueRef ncb = LLVMBuildSDiv(c->b, LLVMBuildAdd(c->b, cols, w1, ""), w, "");
+  LLVMValueRef rb = cg_loop_open(c, &lr, nrb, "trb");
+  LLVMValueRef cb = cg_loop_open(c, &lc, ncb, "tcb");
+  LLVMValueRef r0 = LLVMBuildAdd(c->b, lo, LLVMBuildMul(c->b, rb, w, ""), "");
+  LLVMValueRef c0 = LLVMBuildMul(c->b, cb, w, "");
+  LLVMValueRef nr = LLVMBuildSub(c->b, hi, r0, ""), nc = LLVMBuildSub(c->b, cols, c0, "");
+  nr = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, nr, w, ""), nr, w, "");
+  nc = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, nc, w, ""), nc, w, "");
+  LLVMValueRef v[16];
+  load_transposed(&t, r0, c0, in_row, nr, nc, v);
+  for (int i = 0; i < t.w; i++) {
+    LLVMValueRef col = LLVMBuildAdd(c->b, c0, cg_i64(c, i), "");
+    LLVMValueRef off = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, col, cg_i64(c, out_row), ""), r0, "");
+    LLVMValueRef args[4] = {v[i], at(c, out, off), LLVMConstInt(c->i32, 4, 0),
+                            lane_mask(&t, nr, cg_i64(c, i), nc)};
+    LLVMBuildCall2(c->b, t.store_ty, t.store, args, 4, "");
+  }
+  cg_loop_close(c, &lc, cb);
+  cg_loop_close(c, &lr, rb);
+}
+
 bool cg_transpose(CgCtx *c, const Kernel *k) {
-  Tr t = {.c = c, .w = c->vector_floats, .root = k->root};
-  if (cg_moves(c, t.root, &t.move) != 1 || !per_image_transpose(t.move, &t.rows, &t.cols, &t.nb) || !on_vectors(&t, t.root))
+  Tr t = {.c = c, .root = k->root};
+  if (cg_moves(c, t.root, &t.move) != 1 || !per_image_transpose(t.move, &t.rows, &t.cols, &t.nb))
+    return false;
+  tr_vectors(&t);
+  if (!on_vectors(&t, t.root))
     return false;
   const Node *n = t.move;
-  t.vec = LLVMVectorType(c->f32, (unsigned)t.w);
-  t.mvec = LLVMVectorType(LLVMInt1TypeInContext(c->ctx), (unsigned)t.w);
-  LLVMValueRef lane[16];
-  for (int l = 0; l < t.w; l++)
-    lane[l] = cg_i64(c, l);
-  t.lanes = LLVMConstVector(lane, (unsigned)t.w);
-  t.load = intrinsic(&t, "llvm.masked.load", &t.load_ty);
-  t.store = intrinsic(&t, "llvm.masked.store", &t.store_ty);
   LLVMValueRef lo, hi, image = cg_i64(c, t.rows * t.cols);
   cg_share(c, cg_extent(c, n->shape.dim[0]), &lo, &hi);
   Loop li, lr, lc;
