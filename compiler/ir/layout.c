@@ -150,6 +150,45 @@ static Node *window_last(Graph *g, Op op, Node *x, const Node *like) {
 
 static Node *rebuilt(const Layout *L, const Node *n) { return L->new_of[n->id]; }
 
+/* Which source of x is the image when x is a step a max pool commutes with — max(·, c) with a
+ * constant c, or + a channel constant (the same at every tap of a window) — else -1. */
+static int monotone_step(const Node *x) {
+  if ((x->op != OP_MAX && x->op != OP_ADD) || !elementwise_image(x))
+    return -1;
+  for (int i = 0; i < 2; i++) {
+    const Node *other = x->src[1 - i];
+    if (!shape_eq(&x->src[i]->shape, &x->shape) || shape_eq(&other->shape, &x->shape))
+      continue;
+    if (x->op == OP_MAX ? other->op == OP_CONST : channel_constant(other))
+      return i;
+  }
+  return -1;
+}
+
+/* A moved max pool, with the steps between it and the moves (a bias, a ReLU) taken on the
+ * pooled values instead: the maximum over a window commutes with max(·, c) and with adding one
+ * b to every tap (rounding is monotone, so the pooled floats are the same), and then the
+ * activation is never written whole, and the bias's gradient sums the pooled δ. Where a sum
+ * rounds two taps to one float the pool's argmax becomes the larger tap before rounding. */
+static Node *pool_last(Layout *L, const Node *n) {
+  Graph *g = L->g;
+  Node *x = rebuilt(L, n->src[0]), *steps[MAX_DEPTH];
+  int side[MAX_DEPTH], nsteps = 0;
+  for (int i; nsteps < MAX_DEPTH && (i = monotone_step(x)) >= 0; x = x->src[i]) {
+    side[nsteps] = i;
+    steps[nsteps++] = x;
+  }
+  Node *y = window_last(g, OP_MAXPOOL, last_form(g, x, 0), n);
+  while (nsteps-- > 0) {
+    Node *step = steps[nsteps], *src[NNC_MAX_SRC] = {0};
+    int i = side[nsteps];
+    src[i] = y;
+    src[1 - i] = constant_last(g, step->src[1 - i]);
+    y = g_op(g, step->op, src, step->arg, NULL);
+  }
+  return g_permute(g, y, to_first);
+}
+
 /* patches(x) reshape(W)ᵀ with patches channels last: their columns are (i, j, c), so the
  * weights are moved to [F, kh, kw, C] before the reshape. */
 static Node *conv_product_last(Layout *L, const Node *n) {
@@ -165,10 +204,8 @@ static Node *rebuild(Layout *L, Node *n) {
   if (op_info[n->op].kind == KIND_LEAF)
     return n;
   g->loc = n->loc;
-  if (n->op == OP_MAXPOOL && L->moves[n->id]) {
-    Node *x = last_form(g, rebuilt(L, n->src[0]), 0);
-    return g_permute(g, window_last(g, OP_MAXPOOL, x, n), to_first);
-  }
+  if (n->op == OP_MAXPOOL && L->moves[n->id])
+    return pool_last(L, n);
   if (n->op == OP_MATMUL && L->moves[n->src[0]->id])
     return conv_product_last(L, n);
   Node *src[NNC_MAX_SRC] = {0};

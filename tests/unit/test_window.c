@@ -41,7 +41,8 @@ typedef enum {
   NET_CONV_CONV,  /* conv → relu → average pool → 3×3 "same" conv → flatten → dense */
   NET_FOLD,       /* fold(unfold(x) ⊙ M): fold's own derivative rule and unfold's with it */
   NET_SPREAD,     /* the average pool's adjoint on avgpool(x) ⊙ M, the same way */
-  NET_CONV_POOL_CONV, /* conv → relu → max pool → conv → flatten → dense */
+  NET_CONV_POOL_CONV, /* conv (bias after the move, as lowered) → relu → max pool → conv →
+                       * flatten → dense */
 } NetKind;
 
 static const char *const net_names[] = {"conv",   "maxpool", "avgpool", "conv-relu-maxpool-dense",
@@ -69,7 +70,8 @@ static const char *describe(const Net *n) {
   return buf;
 }
 
-/* permute(unfold(x) · reshape(W)ᵀ + b, [0, 3, 1, 2]): [N, F, OH, OW]; NULL when w does not fit. */
+/* permute(unfold(x) · reshape(W)ᵀ + b, [0, 3, 1, 2]): [N, F, OH, OW] (no b when bname is
+ * NULL); NULL when w does not fit. */
 static Node *conv(Graph *g, Node *x, int64_t filters, const Window *w, const char *wname,
                   const char *bname) {
   Node *patches = g_unfold(g, x, w);
@@ -77,10 +79,22 @@ static Node *conv(Graph *g, Node *x, int64_t filters, const Window *w, const cha
     return NULL;
   int64_t ch = x->shape.dim[1];
   Node *W = g_param(g, wname, (Shape){4, {filters, ch, w->kh, w->kw}});
-  Node *b = g_param(g, bname, (Shape){1, {filters}});
   Node *rows = g_matmul(g, patches, g_reshape(g, W, (Shape){2, {filters, ch * w->kh * w->kw}}),
                         false, true);
-  return g_permute(g, g_add(g, rows, b), (int32_t[]){0, 3, 1, 2});
+  if (bname)
+    rows = g_add(g, rows, g_param(g, bname, (Shape){1, {filters}}));
+  return g_permute(g, rows, (int32_t[]){0, 3, 1, 2});
+}
+
+/* The same as lowering writes it: permute(unfold(x) · reshape(W)ᵀ, [0, 3, 1, 2]) + b as
+ * [F, 1, 1] (layout.c then takes the bias and a ReLU after a max pool on the pooled values). */
+static Node *conv_as_lowered(Graph *g, Node *x, int64_t filters, const Window *w, const char *wname,
+                             const char *bname) {
+  Node *y = conv(g, x, filters, w, wname, NULL);
+  if (!y)
+    return NULL;
+  Node *b = g_param(g, bname, (Shape){1, {filters}});
+  return g_add(g, y, g_reshape(g, b, (Shape){3, {filters, 1, 1}}));
 }
 
 /* flatten to [N, k], then a dense layer of 3 units without bias */
@@ -124,7 +138,7 @@ static Node *build_net(Graph *g, const Net *net, Node *x) {
     return p ? dense(g, conv(g, p, 2, &same3, "W2", "b2")) : NULL;
   }
   case NET_CONV_POOL_CONV: {
-    Node *h = conv(g, x, net->filters, &net->conv, "W", "b");
+    Node *h = conv_as_lowered(g, x, net->filters, &net->conv, "W", "b");
     Node *p = h ? g_maxpool(g, relu(g, h), &net->pool) : NULL;
     return p ? dense(g, conv(g, p, 2, &same3, "W2", "b2")) : NULL;
   }
