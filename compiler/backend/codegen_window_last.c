@@ -129,68 +129,59 @@ static void each_window(Last *q, const Shape *image, bool zero_image, WindowBody
   cg_loop_close(c, &lb, q->b);
 }
 
-/* --- unfold: patches[b, oh, ow, (i·kw + j)·C + c] = image[b, y, x, c], 0 in the padding --- */
+/* --- unfold and fold: a window's taps and their cells in its patch row --- */
 
 typedef struct {
-  LLVMValueRef from, to, ok; /* the tap's pixel, its cells in the patch row, inside */
+  LLVMValueRef pixel, cell, ok; /* a tap's pixel, its cells in the patch row, inside */
 } Copy;
 
+/* unfold: patches[b, oh, ow, (i·kw + j)·C + c] = image[b, y, x, c], 0 in the padding */
 static void copy_chunk(Last *q, void *ctx, LLVMValueRef c0, int lanes) {
   Copy *t = ctx;
-  LLVMValueRef v = load_chunk(q, q->in, t->from, c0, lanes);
+  LLVMValueRef v = load_chunk(q, q->in, t->pixel, c0, lanes);
   v = LLVMBuildSelect(q->c->b, t->ok, v, LLVMConstNull(vec(q)), "");
-  store_chunk(q, q->out, t->to, c0, lanes, v);
+  store_chunk(q, q->out, t->cell, c0, lanes, v);
 }
 
-static void unfold_window(Last *q, void *ctx, LLVMValueRef oh, LLVMValueRef ow) {
-  (void)ctx;
+/* fold: each window's cells added onto its taps' pixels, in window order (a tap outside adds 0
+ * to its clamped pixel) */
+static void add_chunk(Last *q, void *ctx, LLVMValueRef c0, int lanes) {
+  Copy *t = ctx;
+  CgCtx *c = q->c;
+  LLVMValueRef sum = load_chunk(q, q->out, t->pixel, c0, lanes);
+  LLVMValueRef v = load_chunk(q, q->in, t->cell, c0, lanes);
+  v = LLVMBuildSelect(c->b, t->ok, v, LLVMConstNull(vec(q)), "");
+  store_chunk(q, q->out, t->pixel, c0, lanes, LLVMBuildFAdd(c->b, sum, v, ""));
+}
+
+typedef struct {
+  ChunkBody *body; /* copy_chunk or add_chunk */
+} PatchOp;
+
+/* ctx: the PatchOp done for each tap of the window */
+static void patch_window(Last *q, void *ctx, LLVMValueRef oh, LLVMValueRef ow) {
   CgCtx *c = q->c;
   int64_t cols = q->ch * q->w.kh * q->w.kw;
   LLVMValueRef row = mul(c, add(c, mul(c, add(c, mul(c, q->b, q->oh), oh), q->ow), ow), cols);
   for (int32_t i = 0; i < q->w.kh; i++)
     for (int32_t j = 0; j < q->w.kw; j++) {
       Copy t;
-      t.from = tap_pixel(q, i, j, &t.ok);
-      t.to = add(c, row, cg_i64(c, ((int64_t)i * q->w.kw + j) * q->ch));
-      each_chunk(q, copy_chunk, &t);
+      t.pixel = tap_pixel(q, i, j, &t.ok);
+      t.cell = add(c, row, cg_i64(c, ((int64_t)i * q->w.kw + j) * q->ch));
+      each_chunk(q, ((PatchOp *)ctx)->body, &t);
     }
 }
 
 void cg_unfold_last(CgCtx *c, const Kernel *k) {
   Last q = {0};
   last_init(&q, c, k, &k->root->src[0]->shape);
-  each_window(&q, &k->root->src[0]->shape, false, unfold_window, NULL);
-}
-
-/* --- fold: each window's patch row added back onto its taps' pixels, in window order --- */
-
-static void add_chunk(Last *q, void *ctx, LLVMValueRef c0, int lanes) {
-  Copy *t = ctx;
-  CgCtx *c = q->c;
-  LLVMValueRef sum = load_chunk(q, q->out, t->to, c0, lanes);
-  LLVMValueRef v = load_chunk(q, q->in, t->from, c0, lanes);
-  v = LLVMBuildSelect(c->b, t->ok, v, LLVMConstNull(vec(q)), "");
-  store_chunk(q, q->out, t->to, c0, lanes, LLVMBuildFAdd(c->b, sum, v, ""));
-}
-
-static void fold_window(Last *q, void *ctx, LLVMValueRef oh, LLVMValueRef ow) {
-  (void)ctx;
-  CgCtx *c = q->c;
-  int64_t cols = q->ch * q->w.kh * q->w.kw;
-  LLVMValueRef row = mul(c, add(c, mul(c, add(c, mul(c, q->b, q->oh), oh), q->ow), ow), cols);
-  for (int32_t i = 0; i < q->w.kh; i++)
-    for (int32_t j = 0; j < q->w.kw; j++) {
-      Copy t;
-      t.to = tap_pixel(q, i, j, &t.ok);
-      t.from = add(c, row, cg_i64(c, ((int64_t)i * q->w.kw + j) * q->ch));
-      each_chunk(q, add_chunk, &t);
-    }
+  each_window(&q, &k->root->src[0]->shape, false, patch_window, &(PatchOp){copy_chunk});
 }
 
 void cg_fold_last(CgCtx *c, const Kernel *k) {
   Last q = {0};
   last_init(&q, c, k, &k->root->shape);
-  each_window(&q, &k->root->shape, true, fold_window, NULL);
+  each_window(&q, &k->root->shape, true, patch_window, &(PatchOp){add_chunk});
 }
 
 /* --- the max pool and its adjoint --- */
