@@ -82,4 +82,10 @@ void nnrt_data_standardize(NnrtDataset *ds, const float *mean, const float *std)
 int nnrt_data_split(NnrtDataset *ds, double fraction, NnrtDataset *val, char *err,
                     size_t errlen);
 
+/* bytes of memory that free() releases: a large block (the workspace, a data set's rows) on
+ * 2 MiB boundaries and advised to the kernel for huge pages, so that rows read far apart (a
+ * shuffled batch, a convolution's patches) do not each cost a TLB miss; NULL when out of
+ * memory. */
+void *nnrt_alloc_large(size_t bytes);
+
 #endif

@@ -13,8 +13,6 @@
 
 #include "internal.h"
 
-enum { NNRT_WS_ALIGN = 64 };
-
 /* ---- The descriptor check ---- */
 
 static int range_ok(const NnrtModel *m, int64_t offset, int64_t count) {
@@ -209,10 +207,8 @@ int nnrt_check_train_options(const NnrtModel *m, const NnrtTrainOptions *o, char
 float *nnrt_workspace_new(const NnrtModel *m) {
   if (m->workspace_floats < 1 || (uint64_t)m->workspace_floats > (SIZE_MAX - 64) / sizeof(float))
     return NULL;
-  /* aligned_alloc wants a size that is a multiple of the alignment. */
   size_t bytes = (size_t)m->workspace_floats * sizeof(float);
-  bytes = (bytes + NNRT_WS_ALIGN - 1) / NNRT_WS_ALIGN * NNRT_WS_ALIGN;
-  float *ws = aligned_alloc(NNRT_WS_ALIGN, bytes);
+  float *ws = nnrt_alloc_large(bytes);
   if (ws)
     memset(ws, 0, bytes);
   return ws;
