@@ -209,8 +209,11 @@ static bool define(Repl *r, const Block *model, const Block *train, const Block 
   e->model = block_dup(model);
   e->train = block_dup(train);
   const Block *other = primary == model ? train : model;
-  if (!repl_compile_jit(&e->c, primary->src, compose(primary, other), model->name,
-                        r->jit_opt, train ? train->src : NULL, stderr) ||
+  /* the names of the entry's own copies, which :ir, :graph and :explain read again later (the
+   * blocks given are gone with the input they came in) */
+  const char *src = primary == model ? e->model->src : e->train->src;
+  if (!repl_compile_jit(&e->c, src, compose(primary, other), model->name,
+                        r->jit_opt, e->train ? e->train->src : NULL, stderr) ||
       !(e->ws = nnrt_workspace_new(e->c.m))) {
     repl_entry_free(e);
     say_kept(r, primary, other);
