@@ -739,8 +739,26 @@ static void split_rejects_bad_fractions(void **state) {
   nnrt_dataset_free(&ds);
 }
 
+/* Blocks of 4 MiB and more start on a 2 MiB boundary (where huge pages can back them), smaller
+ * ones on 64 bytes (a cache line, the alignment the kernels' vectors assume); every size,
+ * including 0, gives memory free() takes, and the whole block can be written. */
+static void large_blocks_start_on_huge_page_boundaries(void **state) {
+  (void)state;
+  static const size_t sizes[] = {0, 1, 4096, (4u << 20) - 4, 4u << 20, (9u << 20) + 12};
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+    char *p = nnrt_alloc_large(sizes[i]);
+    assert_non_null(p);
+    size_t align = sizes[i] >= (4u << 20) ? 2u << 20 : 64;
+    assert_int_equal((uintptr_t)p % align, 0);
+    memset(p, 0x5a, sizes[i]);
+    free(p);
+  }
+  assert_null(nnrt_alloc_large(SIZE_MAX - 16));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(large_blocks_start_on_huge_page_boundaries),
       cmocka_unit_test(table_labels_become_one_hot),
       cmocka_unit_test(table_regression_targets_are_copied),
       cmocka_unit_test(table_bad_label),
