@@ -1,7 +1,6 @@
 /* threads: a training step on several threads. The compiler emits each kernel of the step so
  * that part p of P does a disjoint share of the kernel's outputs (NnrtModel.step_kernels);
- * here P threads run every kernel together, meeting at a barrier before the next one unless
- * the compiler found the next one independent of it (NnrtModel.step_waits). Each
+ * here P threads run every kernel together, meeting at a barrier before the next one. Each
  * element is computed by the same instructions whatever P is, so results are bit-identical to
  * the one-thread step. The pool is made once per training run: no allocation per step. */
 #define _GNU_SOURCE /* syscall() for the futex, sched_getaffinity */
@@ -126,8 +125,7 @@ static void run_share(NnrtPool *p, int part) {
   barrier_wait(&p->kernel);
   for (int k = 0; k < kernels; k++) {
     m->step_kernels[k](ws, n, part, p->threads);
-    if (!m->step_waits || m->step_waits[k] || k == kernels - 1)
-      barrier_wait(&p->kernel);
+    barrier_wait(&p->kernel);
   }
 }
 

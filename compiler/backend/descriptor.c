@@ -530,14 +530,6 @@ static LLVMValueRef model_step_kernels(const ModelFields *s) {
   int64_t n = model_n_step_kernels(s);
   return n ? private_array(s->c, s->c->ptr, s->step_kernels, n, "nn_step_kernels") : NULL;
 }
-static LLVMValueRef model_step_waits(const ModelFields *s) {
-  const Schedule *sch = &s->p->step;
-  int n = (int)model_n_step_kernels(s), *waits = ARENA_ARRAY(s->p->g->arena, int, n + 1);
-  for (int k = 0, g = 0; k < sch->n && g < n; k++)
-    if (!sch->kernel[k].joins_previous)
-      waits[g++] = sch->kernel[k].wait_after;
-  return n ? int_array(s->c, waits, n, "nn_step_waits") : NULL;
-}
 static int64_t model_nonfinite_offset(const ModelFields *s) {
   return s->train ? s->p->nonfinite_offset : -1;
 }

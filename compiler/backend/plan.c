@@ -172,7 +172,6 @@ void program_plan(Program *p, Graph *g, const char *name, int n_classes,
   sched_assign(&p->predict, &p->plan);
   if (p->can_train) {
     sched_join(&p->step, &p->plan);
-    sched_mark_waits(&p->step, &p->plan, g);
     sched_join(&p->evaluate, &p->plan);
   }
   sched_join(&p->predict, &p->plan);

@@ -84,7 +84,7 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
     if (!need[i] || !(s->materialized[i] = must_materialize(n, uses[i], consumer[i], is_root[i])))
       continue;
     if (op_info[n->op].kind != KIND_LEAF)
-      s->kernel[s->n++] = (Kernel){n, -1, false, false};
+      s->kernel[s->n++] = (Kernel){n, -1, false};
   }
   leaf_kernels_first(s, g->arena);
 }
@@ -168,97 +168,6 @@ void sched_join(Schedule *s, const MemPlan *p) {
     if (!s->kernel[k].joins_previous)
       first = k;
   }
-}
-
-/* --- where the parts of a threaded step meet --- */
-
-typedef struct {
-  int64_t lo, hi; /* workspace floats [lo, hi) */
-} Region;
-
-typedef struct {
-  Region *at;
-  int n;
-} Regions;
-
-static Region region_of(const MemPlan *p, const Node *n) {
-  NNC_ASSERT(p->offset[n->id] >= 0);
-  return (Region){p->offset[n->id], p->offset[n->id] + shape_numel(&n->shape, p->max_batch)};
-}
-
-static void regions_add(Regions *rs, Region r) {
-  for (int i = 0; i < rs->n; i++)
-    if (rs->at[i].lo == r.lo && rs->at[i].hi == r.hi)
-      return;
-  rs->at[rs->n++] = r;
-}
-
-static bool regions_meet(const Regions *a, const Regions *b) {
-  for (int i = 0; i < a->n; i++)
-    for (int j = 0; j < b->n; j++)
-      if (a->at[i].lo < b->at[j].hi && b->at[j].lo < a->at[i].hi)
-        return true;
-  return false;
-}
-
-/* The regions the expression fused below n loads. */
-static void add_loads(const Schedule *s, const MemPlan *p, const Node *n, Regions *out) {
-  for (int i = 0; i < n->nsrc; i++) {
-    const Node *src = n->src[i];
-    if (is_immediate(src))
-      continue;
-    if (s->materialized[src->id])
-      regions_add(out, region_of(p, src));
-    else
-      add_loads(s, p, src, out);
-  }
-}
-
-/* The regions kernel k stores to: its value and a matrix product's copy of B. */
-static void add_stores(const MemPlan *p, const Kernel *k, Regions *out) {
-  const Node *n = k->root;
-  regions_add(out, region_of(p, n));
-  if (p->scratch[n->id] >= 0)
-    regions_add(out, (Region){p->scratch[n->id],
-                              p->scratch[n->id] + shape_numel(&n->src[1]->shape, p->max_batch)});
-}
-
-static Regions regions_new(const Graph *g) {
-  /* distinct regions: one per node, and a copy of B per matrix product */
-  return (Regions){ARENA_ARRAY(g->arena, Region, 2 * (size_t)g->n + 1), 0};
-}
-
-static void regions_join(Regions *into, const Regions *from) {
-  for (int i = 0; i < from->n; i++)
-    regions_add(into, from->at[i]);
-}
-
-void sched_mark_waits(Schedule *s, const MemPlan *p, const Graph *g) {
-  Regions run_loads = regions_new(g), run_stores = regions_new(g);
-  Regions loads = regions_new(g), stores = regions_new(g);
-  Kernel *previous = NULL; /* the last group's first kernel */
-  for (int k = 0; k < s->n; k++) {
-    loads.n = stores.n = 0;
-    int end = k + 1;
-    while (end < s->n && s->kernel[end].joins_previous)
-      end++;
-    for (int j = k; j < end; j++) {
-      add_loads(s, p, s->kernel[j].root, &loads);
-      add_stores(p, &s->kernel[j], &stores);
-    }
-    bool meets = regions_meet(&stores, &run_loads) || regions_meet(&stores, &run_stores) ||
-                 regions_meet(&loads, &run_stores);
-    if (previous)
-      previous->wait_after = meets;
-    if (meets)
-      run_loads.n = run_stores.n = 0;
-    regions_join(&run_loads, &loads);
-    regions_join(&run_stores, &stores);
-    previous = &s->kernel[k];
-    k = end - 1;
-  }
-  if (previous)
-    previous->wait_after = true;
 }
 
 int sched_groups(const Schedule *s) {

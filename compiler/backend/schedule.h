@@ -17,10 +17,6 @@ typedef struct {
   Node *root;      /* computed by this kernel */
   int64_t out;     /* workspace offset it writes */
   bool joins_previous; /* computed in the same loop as the kernel before it (sched_join) */
-  /* On a group's first kernel: the parts of a threaded step meet at a barrier after the group
-   * (sched_mark_waits); false when the next group touches nothing this one writes and writes
-   * nothing it reads. */
-  bool wait_after;
 } Kernel;
 
 typedef struct {
@@ -39,11 +35,6 @@ void sched_assign(Schedule *s, const MemPlan *p);
  * read at the element being computed, so no kernel sees a value written for another element.
  * Adam's three updates of a weight become one pass; so do a bias add and its activation. */
 void sched_join(Schedule *s, const MemPlan *p);
-/* Marks after which groups the parts of a threaded step must wait for each other: a run of
- * groups none of which writes a region another of them reads or writes can be done by each
- * part without meeting (a layer's bias and weight gradients and its input gradient; all the
- * optimizer's updates). The last group always waits: the step's results are read after it. */
-void sched_mark_waits(Schedule *s, const MemPlan *p, const Graph *g);
 /* The number of loops (groups of joined kernels) of s. */
 int sched_groups(const Schedule *s);
 /* Whether every in-place update is safe: no kernel after the one that overwrites a parameter

@@ -53,9 +53,7 @@ typedef int64_t NnrtDims[4];
 typedef void (*NnrtStepFn)(float *ws, int64_t n);
 /* Kernel k of step, called as step_kernels[k](ws, n, part, parts), does its share `part` of
  * `parts`, writing elements no other part writes, computed exactly as with parts = 1; step(ws, n)
- * is every kernel with (0, 1). All parts of kernel k must finish before kernel k + 1 starts,
- * unless step_waits[k] is 0 (kernel k + 1 touches nothing kernel k writes, and writes nothing it
- * reads). */
+ * is every kernel with (0, 1). All parts of kernel k must finish before kernel k + 1 starts. */
 typedef void (*NnrtKernelFn)(float *ws, int64_t n, int64_t part, int64_t parts);
 
 #define NNRT_C_FIELD(kind, type, name) type name;

@@ -153,10 +153,6 @@
   /* The kernels of step, in order, for running it on several threads (see NnrtKernelFn). */    \
   X(I32, int32_t, n_step_kernels)                                                               \
   X(PTR, const NnrtKernelFn *, step_kernels)                                                    \
-  /* Per step_kernels entry: 1 when all parts of it must finish before the next entry starts, \
-   * 0 when a part may go on at once (the entries up to the next 1 touch disjoint memory: none  \
-   * writes what another reads or writes). NULL: every entry waits. */                            \
-  X(PTR, const int32_t *, step_waits)                                                           \
   /* The first step_kernels entry of the optimizer's updates: every gradient is written before \
    * it and only updates from it on (data-parallel training sums the gradients of all ranks in  \
    * between); -1 when the schedule does not separate them. */                                 \

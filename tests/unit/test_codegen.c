@@ -326,8 +326,7 @@ static const char odd_model[] =
   " optimizer = sgd(lr = 0.1, momentum = 0.9)\n batch = 127\n}\n";
 
 /* The kernels of a step, each run in parts 0..P-1 of P one after the other (as P threads would
- * between two barriers), leave the workspace bit-identical to the serial step; so do the runs
- * of kernels between two waits, each part doing the whole run before the next. */
+ * between two barriers), leave the workspace bit-identical to the serial step. */
 static void check_parts(const char *source, int64_t rows) {
   Compilation c;
   compilation_init(&c, "parts.nn", source, strlen(source), stderr);
@@ -357,50 +356,11 @@ static void check_parts(const char *source, int64_t rows) {
         for (int i = 0; i < parts; i++)
           m->step_kernels[k](copy, rows, reverse ? parts - 1 - i : i, parts);
       assert_memory_equal(ws, copy, sizeof(float) * (size_t)p.plan.total);
-      /* between two waits (step_waits) a thread may run ahead: each part does every entry up
-       * to the next wait before the next part starts */
-      memcpy(copy, start, sizeof(float) * ((size_t)p.plan.total + 16));
-      for (int k = 0, end; k < m->n_step_kernels; k = end + 1) {
-        for (end = k; !m->step_waits[end]; end++)
-          assert_true(end + 1 < m->n_step_kernels);
-        for (int i = 0; i < parts; i++)
-          for (int e = k; e <= end; e++)
-            m->step_kernels[e](copy, rows, reverse ? parts - 1 - i : i, parts);
-      }
-      assert_memory_equal(ws, copy, sizeof(float) * (size_t)p.plan.total);
     }
   jit_free(j);
   free(ws);
   free(start);
   free(copy);
-  compilation_free(&c);
-}
-
-/* The optimizer's updates (each writes only its own parameter and state) run without waits
- * between them, and so do a layer's bias gradient, input gradient and weight gradient, which
- * read the same value and write three others; the last entry always waits. */
-static void independent_step_kernels_do_not_wait(void **state) {
-  (void)state;
-  Compilation c;
-  compilation_init(&c, "waits.nn", odd_model, strlen(odd_model), stderr);
-  assert_true(compilation_front(&c));
-  Program p;
-  compilation_plan(&c, &p, "waits.nn");
-  bool ok;
-  Jit *j = jit_program(&p, &ok);
-  assert_true(ok);
-  const NnrtModel *m = jit_lookup(j, "nn_model");
-  int32_t n = m->n_step_kernels, waits = 0;
-  assert_true(m->first_update_group > 0 && m->first_update_group < n - 1);
-  for (int32_t k = m->first_update_group; k < n - 1; k++)
-    assert_int_equal(m->step_waits[k], 0);
-  assert_int_equal(m->step_waits[n - 1], 1);
-  for (int32_t k = 0; k < n; k++)
-    waits += m->step_waits[k] != 0;
-  /* 3 layers: each layer's three gradients share a run (2 fewer waits each, the first
-   * layer has no input gradient), 6 updates */
-  assert_true(waits <= n - (2 + 2 + 1) - 5);
-  jit_free(j);
   compilation_free(&c);
 }
 
@@ -660,7 +620,6 @@ int main(void) {
     cmocka_unit_test(xor_step_matches_interpreter_partial_batch),
     cmocka_unit_test(every_optimizer_compiles_to_what_the_interpreter_computes),
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
-    cmocka_unit_test(independent_step_kernels_do_not_wait),
     cmocka_unit_test(updates_flag_nonfinite_gradients),
     cmocka_unit_test(joined_loops_read_only_their_own_element),
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_odd_shapes),

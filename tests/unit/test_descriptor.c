@@ -148,13 +148,6 @@ static void same_model_step_kernels(const NnrtModel *got, const NnrtModel *want,
     assert_non_null(got->step_kernels[k]);
 }
 
-static void same_model_step_waits(const NnrtModel *got, const NnrtModel *want,
-                                  const NnrtModel *wm) {
-  (void)wm;
-  assert_int_equal(!got->step_waits, !want->step_waits);
-  same_ints("step_waits", got->step_waits, want->step_waits, want->n_step_kernels);
-}
-
 /* A table's x holds input.width floats a row, y target.width (or one label for classes). */
 static void same_data_x(const NnrtData *got, const NnrtData *want, const NnrtModel *wm) {
   same_floats("data.x", got->x, want->x, want->rows * wm->input.width);
@@ -210,7 +203,6 @@ typedef struct {
   NnrtNoise noise[8];
   NnrtLayer layers[32];
   NnrtCheck checks[256];
-  int32_t waits[256];
   int32_t cols[2][2][16]; /* data, validate; x, y */
 } Want;
 
@@ -314,8 +306,6 @@ static void want_checks(Want *w) {
     group += !s->kernel[k].joins_previous;
     if ((x->flags & NODE_UPDATE) && w->m.first_update_group < 0)
       w->m.first_update_group = group;
-    if (!s->kernel[k].joins_previous)
-      w->waits[group] = s->kernel[k].wait_after;
     w->checks[k] = (NnrtCheck){.offset = s->kernel[k].out, .width = shape_numel(&x->shape, 1),
                                .per_row = shape_has_batch(&x->shape),
                                .line = (int32_t)x->loc.line, .col = (int32_t)x->loc.col,
@@ -324,7 +314,6 @@ static void want_checks(Want *w) {
   }
   w->m.n_checks = n;
   w->m.checks = w->checks;
-  w->m.step_waits = n ? w->waits : NULL;
 }
 
 static void want_memory(Want *w) {
