@@ -163,9 +163,7 @@ void program_plan(Program *p, Graph *g, const char *name, int n_classes,
   p->nonfinite_offset = -1;
   if (p->can_train) {
     p->nonfinite_offset = p->plan.total;
-    p->plan.total += 16;
-  }
-  if (p->can_train) {
+    p->plan.total += 16; /* a region of its own, aligned as every other */
     sched_assign(&p->step, &p->plan);
     sched_assign(&p->evaluate, &p->plan);
   }
