@@ -80,7 +80,7 @@ typedef struct {
   double best_loss, best_acc;
   int stopped; /* early stopping's patience ran out */
   int kept_previous; /* the file the first save replaced is kept as PATH.prev */
-  int32_t *grads; /* indices into m->checks of the parameter gradients, checked every step */
+  int32_t *grads; /* indices into m->checks of the parameter gradients no update tests */
   int32_t n_grads;
   NnrtRng shuffle, dropout;
   NnrtPool *pool; /* o->threads > 1: the threads that run each step */
@@ -151,7 +151,19 @@ static int any_nonfinite(const float *v, int64_t n) {
   return bad != 0;
 }
 
+/* The step's flag (NnrtModel.nonfinite_offset): the updates set it when a gradient they test
+ * holds a non-finite value, so only the untested gradients are read again here. */
+static void flag_clear(const Run *r) {
+  if (r->m->nonfinite_offset >= 0)
+    memset(r->ws + r->m->nonfinite_offset, 0, sizeof(int32_t));
+}
+
 static int grads_nonfinite(const Run *r) {
+  int32_t flag = 0;
+  if (r->m->nonfinite_offset >= 0)
+    memcpy(&flag, r->ws + r->m->nonfinite_offset, sizeof flag);
+  if (flag)
+    return 1;
   for (int32_t i = 0; i < r->n_grads; i++) {
     const NnrtCheck *c = &r->m->checks[r->grads[i]];
     if (any_nonfinite(r->ws + c->offset, c->width))
@@ -191,6 +203,7 @@ static int run_epoch(Run *r, int64_t *n_out) {
     if (m->step_offset >= 0)
       ws[m->step_offset] = (float)(r->step + 1);
     nnrt_fill_noise(m, ws, &r->dropout);
+    flag_clear(r);
     double l;
     int64_t correct;
     if (r->ranks) {
@@ -317,7 +330,8 @@ static int run_prepare(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
     return -1;
   }
   for (int32_t i = 0; i < m->n_checks; i++)
-    if (nnrt_is_param_gradient(&m->checks[i]))
+    if (nnrt_is_param_gradient(&m->checks[i]) &&
+        !(m->checks[i].tested && m->nonfinite_offset >= 0))
       r->grads[r->n_grads++] = i;
   for (int64_t i = 0; i < rows; i++)
     r->order[i] = i;

@@ -75,8 +75,10 @@ static int has_validation(const NnrtModel *m) {
 static int check_train_fields(const NnrtModel *m, char *err, size_t errlen) {
   if (!m->step || !slot_ok(m, &m->target) || m->target.width < 1 ||
       !range_ok(m, m->loss_offset, 1) || !range_ok(m, m->lr_offset, 1) ||
-      (m->step_offset != -1 && !range_ok(m, m->step_offset, 1))) {
-    nnrt_errf(err, errlen, "the train block's step, target, loss, lr or step is inconsistent");
+      (m->step_offset != -1 && !range_ok(m, m->step_offset, 1)) ||
+      (m->nonfinite_offset != -1 && !range_ok(m, m->nonfinite_offset, 1))) {
+    nnrt_errf(err, errlen,
+              "the train block's step, target, loss, lr, step or non-finite flag is inconsistent");
     return -1;
   }
   if (!data_ok(&m->train, 0)) {

@@ -397,6 +397,42 @@ static int open_elem_nest(CgCtx *c, const Kernel *k, const Kernel *end, Loop *lo
   return 1;
 }
 
+/* The step's updates test the gradients they read (plan_update_gradient) for an infinity or a
+ * NaN, all exponent bits set, as they go: the runtime then reads one flag after a step instead
+ * of every gradient again. `bad` ORs the tests over the loop (a reduction LLVM vectorises);
+ * after the loop a part that saw one stores 1 to the flag (atomically: parts run at once). */
+static const Node *tested_gradient(CgCtx *c, const Node *root) {
+  return c->s == &c->p->step && (root->flags & NODE_UPDATE) ? plan_update_gradient(c->p, root)
+                                                             : NULL;
+}
+
+static void test_gradient(CgCtx *c, const Node *grad, LLVMValueRef bad, const LLVMValueRef *idx,
+                          const int64_t *stride) {
+  LLVMValueRef mask = LLVMConstInt(c->i32, 0x7f800000u, 0);
+  LLVMValueRef bits = LLVMBuildBitCast(c->b, cg_load_node(c, grad, idx, stride, grad->shape.rank),
+                                       c->i32, "");
+  LLVMValueRef is_bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildAnd(c->b, bits, mask, ""), mask, "");
+  LLVMValueRef any = LLVMBuildOr(c->b, LLVMBuildLoad2(c->b, c->i32, bad, ""),
+                                 LLVMBuildZExt(c->b, is_bad, c->i32, ""), "");
+  LLVMBuildStore(c->b, any, bad);
+}
+
+static void raise_flag(CgCtx *c, LLVMValueRef bad) {
+  LLVMBasicBlockRef set = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "nonfinite");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "tested");
+  LLVMValueRef any = LLVMBuildLoad2(c->b, c->i32, bad, "");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, any, LLVMConstInt(c->i32, 0, 0), ""), set,
+                  done);
+  LLVMPositionBuilderAtEnd(c->b, set);
+  LLVMValueRef at = cg_i64(c, c->p->nonfinite_offset);
+  LLVMValueRef store = LLVMBuildStore(c->b, LLVMConstInt(c->i32, 1, 0),
+                                      LLVMBuildGEP2(c->b, c->f32, c->ws, &at, 1, "flag"));
+  LLVMSetOrdering(store, LLVMAtomicOrderingMonotonic);
+  LLVMSetAlignment(store, 4);
+  LLVMBuildBr(c->b, done);
+  LLVMPositionBuilderAtEnd(c->b, done);
+}
+
 /* out[i] = expr(i) over the node's shape, for k and every kernel joined to it (sched_join),
  * one after the other in the body of one loop. */
 static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
@@ -414,8 +450,19 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
     only_in_first_part(c);
   for (const Kernel *j = k; j < end; j++)
     hoist_scalars(c, j->root);
+  bool tests = false;
+  for (const Kernel *j = k; j < end; j++)
+    tests |= tested_gradient(c, j->root) != NULL;
+  LLVMValueRef bad = tests ? cg_alloca(c, c->i32, "bad") : NULL;
+  if (tests)
+    LLVMBuildStore(c->b, LLVMConstInt(c->i32, 0, 0), bad);
   int depth = open_elem_nest(c, k, end, loops, at, idx);
   for (const Kernel *j = k; j < end; j++) {
+    const Node *grad = tested_gradient(c, j->root);
+    if (grad) { /* before the stores, so the expression's load of it is the same load */
+      test_gradient(c, grad, bad, idx, stride);
+      c->tested[grad->id] = true;
+    }
     LLVMValueRef v = emit_elem(c, j->root, idx);
     LLVMBuildStore(c->b, v, cg_address(c, j->out, idx, stride, shape->rank));
   }
@@ -428,6 +475,8 @@ static void emit_elem_kernel(CgCtx *c, const Kernel *k) {
     moves += cg_moves(c, j->root, &first);
   }
   close_nest(c, loops, at, depth, moves > 0);
+  if (tests)
+    raise_flag(c, bad);
 }
 
 /* The axis of a reduction's source that parts share: the first one not reduced, so each output
@@ -585,6 +634,7 @@ LLVMModuleRef codegen_module(const Program *p, LLVMContextRef ctx, bool with_mai
   ctx_init(&c, p, ctx);
   LLVMValueRef *step_kernels = NULL;
   c.built = ARENA_ARRAY(p->g->arena, BuiltKernel, p->step.n + p->evaluate.n + p->predict.n);
+  c.tested = ARENA_ARRAY(p->g->arena, bool, p->g->n);
   LLVMValueRef step = p->can_train ? emit_entry(&c, "nn_step", &p->step, &step_kernels) : NULL;
   LLVMValueRef evaluate = p->can_train ? emit_entry(&c, "nn_evaluate", &p->evaluate, NULL) : NULL;
   LLVMValueRef predict = emit_entry(&c, "nn_predict", &p->predict, NULL);

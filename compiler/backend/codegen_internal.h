@@ -30,6 +30,7 @@ typedef struct {
   int nscalars;
   BuiltKernel *built;
   int nbuilt;
+  bool *tested; /* by node id: a gradient the step's updates test for non-finite values */
   LLVMValueRef predict_head, predict_tail; /* the cut predict's entries, or NULL (plan.h) */
   LLVMAttributeRef noinline;
   int vector_floats; /* lanes of the host's widest float vector: 4, 8 or 16 */

@@ -377,6 +377,7 @@ static int64_t kernel_group(const Schedule *sch, const Kernel *k) {
   return group;
 }
 static int64_t check_group(const CheckFields *s) { return kernel_group(&s->c->p->step, s->kernel); }
+static int64_t check_tested(const CheckFields *s) { return s->c->tested[s->kernel->root->id]; }
 
 #define CHECK_FIELD(kind, ctype, name) const_##kind(s.c, check_##name(&s)),
 static LLVMValueRef checks_array(CgCtx *c, int n) {
@@ -528,6 +529,9 @@ static int64_t model_n_step_kernels(const ModelFields *s) {
 static LLVMValueRef model_step_kernels(const ModelFields *s) {
   int64_t n = model_n_step_kernels(s);
   return n ? private_array(s->c, s->c->ptr, s->step_kernels, n, "nn_step_kernels") : NULL;
+}
+static int64_t model_nonfinite_offset(const ModelFields *s) {
+  return s->train ? s->p->nonfinite_offset : -1;
 }
 /* The group of the first update, when every gradient's kernel comes before it (sched_join never
  * puts an update in a gradient's loop). */

@@ -103,6 +103,17 @@ static int find_predict_cut(const Program *p) {
   return 0;
 }
 
+const Node *plan_update_gradient(const Program *p, const Node *update) {
+  const Graph *g = p->g;
+  for (int i = 0; p->can_train && i < g->nparams; i++) {
+    const Node *grad = g->params[i].grad;
+    if (g->params[i].update == update && grad && p->step.materialized[grad->id] &&
+        shape_eq(&grad->shape, &update->shape))
+      return grad;
+  }
+  return NULL;
+}
+
 /* predict_rows and predict_cut (plan.h). */
 static void plan_predict_chunks(Program *p) {
   const Schedule *s = &p->predict;
@@ -149,7 +160,10 @@ void program_plan(Program *p, Graph *g, const char *name, int n_classes,
     memplan_add(&p->plan, g, &p->evaluate);
   }
   memplan_add(&p->plan, g, &p->predict);
+  p->nonfinite_offset = -1;
   if (p->can_train) {
+    p->nonfinite_offset = p->plan.total;
+    p->plan.total += 16; /* a region of its own, aligned as every other */
     sched_assign(&p->step, &p->plan);
     sched_assign(&p->evaluate, &p->plan);
   }

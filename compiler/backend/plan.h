@@ -43,7 +43,14 @@ typedef struct {
   int predict_cut;
   const Node *predict_cut_node;
   int vector_floats; /* lanes of the vectors matrix kernels use; 0 (program_plan): the host's */
+  /* The workspace float, read as an int32, that a step's updates set to 1 when a gradient they
+   * read (plan_update_gradient) holds an infinity or a NaN; -1 when the model cannot train. */
+  int64_t nonfinite_offset;
 } Program;
+
+/* The gradient the step's update kernel `update` tests for non-finite values as it reads it:
+ * its parameter's, when that is a buffer of the same shape; else NULL. */
+const Node *plan_update_gradient(const Program *p, const Node *update);
 
 /* How many floats predict's values may take at once: 2 MiB, what stays in the caches of the
  * machines nnc runs on (Fashion-MNIST CNN inference, 10,000 images, in chunks of 256 rows:

@@ -14,7 +14,7 @@
 #include "nnrt_fields.h"
 #include "nnrt_sources.h"
 
-#define NNRT_ABI_VERSION 8
+#define NNRT_ABI_VERSION 9
 
 typedef enum {
   NNRT_INIT_ZEROS,   /* all 0 */

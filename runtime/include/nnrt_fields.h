@@ -54,7 +54,10 @@
   X(I32, int32_t, line) /* in the .nn file; 0 for values the compiler made up */                \
   X(I32, int32_t, col)                                                                          \
   X(STR, const char *, what) /* "A1", "∂L/∂W1", "matmul" */                                     \
-  X(I32, int32_t, group) /* the step_kernels entry that writes it (kernels share loops) */
+  X(I32, int32_t, group) /* the step_kernels entry that writes it (kernels share loops) */     \
+  /* A parameter's gradient that the step's update tests as it reads it: a non-finite value    \
+   * sets the model's nonfinite flag, so the runtime need not read it again. */                \
+  X(I32, int32_t, tested)
 
 /* A data source as the train block names it (NnrtData). */
 #define NNRT_DATA_FIELDS(X)                                                                     \
@@ -154,6 +157,10 @@
    * it and only updates from it on (data-parallel training sums the gradients of all ranks in  \
    * between); -1 when the schedule does not separate them. */                                 \
   X(I32, int32_t, first_update_group)                                                           \
+  /* The workspace float, read as an int32, that a step sets to nonzero when a buffer of a     \
+   * check marked `tested` held an infinity or a NaN; the runtime zeroes it before each step.   \
+   * -1 for a model that cannot train. */                                                       \
+  X(I64, int64_t, nonfinite_offset)                                                             \
   /* The rows predict (or predict_head) is given at a time (1..max_batch): fewer when one row's \
    * forward values are large (a CNN's: hundreds of KB), so that a chunk's stay in the cache.   \
    * Set only when no value of predict mixes rows, so the outputs do not depend on it. */       \

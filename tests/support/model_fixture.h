@@ -19,7 +19,8 @@
 #define FIXTURE_MODEL(NAME, SOURCE, WORKSPACE_FLOATS, MAX_BATCH, INPUT, OUTPUT, ...)           \
   {.abi_version = NNRT_ABI_VERSION, .name = (NAME), .source = (SOURCE),                        \
    .workspace_floats = (WORKSPACE_FLOATS), .max_batch = (MAX_BATCH),                            \
-   .predict_rows = (MAX_BATCH), .input = INPUT, .output = OUTPUT, __VA_ARGS__}
+   .predict_rows = (MAX_BATCH), .nonfinite_offset = -1, .input = INPUT, .output = OUTPUT,      \
+   __VA_ARGS__}
 
 /* A model that can train: its target slot and the scalars step reads and writes (-1: unused). */
 #define FIXTURE_TRAINS(TARGET, LOSS_OFFSET, LR_OFFSET, STEP_OFFSET)                            \

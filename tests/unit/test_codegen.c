@@ -325,8 +325,16 @@ static const char odd_model[] =
   "train m {\n data = table { 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 -> 2 }\n"
   " optimizer = sgd(lr = 0.1, momentum = 0.9)\n batch = 127\n}\n";
 
+static int32_t nonfinite_flag(const NnrtModel *m, const float *ws) {
+  int32_t flag;
+  memcpy(&flag, ws + m->nonfinite_offset, sizeof flag);
+  return flag;
+}
+
 /* The kernels of a step, each run in parts 0..P-1 of P one after the other (as P threads would
- * between two barriers), leave the workspace bit-identical to the serial step. */
+ * between two barriers), leave the workspace bit-identical to the serial step. The updates
+ * test every parameter's gradient they read (the step's non-finite flag): it stays 0 on
+ * finite values and is set, whole or in parts, when an input is NaN. */
 static void check_parts(const char *source, int64_t rows) {
   Compilation c;
   compilation_init(&c, "parts.nn", source, strlen(source), stderr);
@@ -357,6 +365,21 @@ static void check_parts(const char *source, int64_t rows) {
           m->step_kernels[k](copy, rows, reverse ? parts - 1 - i : i, parts);
       assert_memory_equal(ws, copy, sizeof(float) * (size_t)p.plan.total);
     }
+  int tested = 0, updated = 0;
+  for (int32_t i = 0; i < m->n_checks; i++)
+    tested += m->checks[i].tested;
+  for (int i = 0; i < c.graph.nparams; i++)
+    updated += c.graph.params[i].update && c.graph.params[i].role == ROLE_PARAM;
+  assert_int_equal(tested, updated);
+  assert_int_equal(nonfinite_flag(m, ws), 0);
+  for (int parts = 1; parts <= 3; parts++) {
+    memcpy(copy, start, sizeof(float) * ((size_t)p.plan.total + 16));
+    copy[m->input.offset] = NAN;
+    for (int k = 0; k < m->n_step_kernels; k++)
+      for (int i = 0; i < parts; i++)
+        m->step_kernels[k](copy, rows, i, parts);
+    assert_int_equal(nonfinite_flag(m, copy), 1);
+  }
   jit_free(j);
   free(ws);
   free(start);

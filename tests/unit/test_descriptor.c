@@ -287,6 +287,14 @@ static void want_noise_and_layers(Want *w) {
   w->m.layers = w->layers;
 }
 
+/* Whether x is a parameter's gradient that the parameter's update tests. */
+static int32_t tested_gradient(const Program *p, const Node *x) {
+  for (int i = 0; i < p->g->nparams; i++)
+    if (p->g->params[i].grad == x && p->g->params[i].update)
+      return plan_update_gradient(p, p->g->params[i].update) == x;
+  return 0;
+}
+
 static void want_checks(Want *w) {
   const Schedule *s = &w->p->step;
   int n = w->p->can_train ? s->n : 0;
@@ -301,7 +309,8 @@ static void want_checks(Want *w) {
     w->checks[k] = (NnrtCheck){.offset = s->kernel[k].out, .width = shape_numel(&x->shape, 1),
                                .per_row = shape_has_batch(&x->shape),
                                .line = (int32_t)x->loc.line, .col = (int32_t)x->loc.col,
-                               .what = codegen_value_words(w->p->g, x), .group = group};
+                               .what = codegen_value_words(w->p->g, x), .group = group,
+                               .tested = tested_gradient(w->p, x)};
   }
   w->m.n_checks = n;
   w->m.checks = w->checks;
@@ -352,6 +361,7 @@ static void want_model(Want *w) {
     .evaluate = (NnrtStepFn)jit_lookup(w->j, "nn_evaluate"),
     .predict = (NnrtStepFn)jit_lookup(w->j, "nn_predict"), .model_hash = graph_hash(g),
     .n_step_kernels = p->can_train ? sched_groups(&p->step) : 0,
+    .nonfinite_offset = p->can_train ? p->nonfinite_offset : -1,
   };
   want_params(w);
   want_noise_and_layers(w);

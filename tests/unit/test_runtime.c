@@ -318,6 +318,11 @@ static void test_check_model_rejects_inconsistent_descriptors(void **state) {
   m = linreg;
   m.output.offset = WS_FLOATS - 1; /* 4 rows no longer fit */
   assert_int_equal(nnrt_check_model(&m, err, sizeof err), -1);
+  m = linreg;
+  m.nonfinite_offset = WS_FLOATS; /* the step's flag outside the workspace */
+  assert_int_equal(nnrt_check_model(&m, err, sizeof err), -1);
+  assert_string_equal(
+    err, "the train block's step, target, loss, lr, step or non-finite flag is inconsistent");
   NnrtParam p[2] = {lin_params[0], lin_params[1]};
   p[0].size = 3; /* disagrees with dim [2,1] */
   m = linreg;
