@@ -24,9 +24,6 @@ typedef struct {
   bool unpadded;             /* every tap of every window lies inside the image */
 } Win;
 
-static LLVMValueRef index4(CgCtx *c, LLVMValueRef a, int64_t e1, LLVMValueRef b, int64_t e2,
-                           LLVMValueRef c2, int64_t e3, LLVMValueRef d);
-
 static void win_init(Win *q, CgCtx *c, const Kernel *k, const Shape *image) {
   const Node *n = k->root;
   q->c = c;
@@ -444,9 +441,9 @@ static void spread_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
 static void fold_tap(Pool *p, LLVMValueRef pixel, LLVMValueRef inside) {
   CgCtx *c = p->q.c;
   Win *q = &p->q;
-  LLVMValueRef tap = add(c, mul(c, p->i, q->w.kw), p->j);
-  LLVMValueRef col = q->w.last ? add(c, mul(c, tap, q->ch), p->ch)
-                               : add(c, mul(c, add(c, mul(c, p->ch, q->w.kh), p->i), q->w.kw), p->j);
+  LLVMValueRef col = q->w.last
+    ? add(c, mul(c, add(c, mul(c, p->i, q->w.kw), p->j), q->ch), p->ch)
+    : add(c, mul(c, add(c, mul(c, p->ch, q->w.kh), p->i), q->w.kw), p->j);
   LLVMValueRef row = add(c, mul(c, add(c, mul(c, p->b, q->oh), p->oh), q->ow), p->ow);
   scatter_add(p, pixel, inside, load_at(c, q->in, add(c, mul(c, row, q->ch * q->w.kh * q->w.kw), col)));
 }
