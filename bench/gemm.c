@@ -1,7 +1,9 @@
 /* gemm.c: the matrix kernels of codegen_matmul.c alone, on the products of the benchmark's MLP
- * (784-128-64-10): each one JIT-compiled as nnc compiles it, run repeatedly on one thread and
- * timed in CPU time, so that other processes on a shared machine do not lower the figure.
- *   build/tests/bench_gemm [--batch N] [--cpu CPU] [--floats W] [--peak G] [--seconds S] [--cold]
+ * (784-128-64-10) or, with --cnn, of examples/fashion_cnn.nn's convolutions (N·784 and N·196
+ * rows for a batch of N): each one JIT-compiled as nnc compiles it, run repeatedly on one thread
+ * and timed in CPU time, so that other processes on a shared machine do not lower the figure.
+ *   build/tests/bench_gemm [--cnn] [--batch N] [--cpu CPU] [--floats W] [--peak G] [--seconds S]
+ *                          [--cold]
  * prints one line per product: its shape, GFLOP/s and, with --peak (bench/peak.c's 1-thread
  * figure for the vector width), the share of the peak; then the rate of all of them, as one SGD
  * step does each once. --batch: the rows of a step (default 64); --seconds: CPU time per product
@@ -121,11 +123,14 @@ int main(int argc, char **argv) {
   const char *cpu = NULL;
   int floats = 0;
   double peak = 0, seconds = 0.3;
-  bool cold = false;
+  bool cold = false, cnn = false;
   static const char *const valued[] = {"--batch", "--cpu", "--floats", "--peak", "--seconds"};
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--cold")) {
-      cold = true;
+    if (!strcmp(argv[i], "--cold") || !strcmp(argv[i], "--cnn")) {
+      if (!strcmp(argv[i], "--cold"))
+        cold = true;
+      else
+        cnn = true;
       continue;
     }
     int opt = -1;
@@ -154,20 +159,28 @@ int main(int argc, char **argv) {
   }
   if (cpu && !floats)
     floats = 8;
-  const Product products[] = {
+  const Product mlp[] = {
     {"x @ W1", n, 784, 128, false, false},     {"h1 @ W2", n, 128, 64, false, false},
     {"h2 @ W3", n, 64, 10, false, false},      {"xT d1 (dW1)", 784, n, 128, true, false},
     {"h1T d2 (dW2)", 128, n, 64, true, false}, {"h2T d3 (dW3)", 64, n, 10, true, false},
     {"d2 W2T (dh1)", n, 64, 128, false, true}, {"d3 W3T (dh2)", n, 10, 64, false, true},
   };
+  /* conv 1 (1 -> 32 channels on 28 x 28) and conv 2 (32 -> 64 on 14 x 14), 3 x 3, channels last */
+  const Product cnn_products[] = {
+    {"P1 W1T", n * 784, 9, 32, false, true},        {"d1T P1 (dW1)", 32, n * 784, 9, true, false},
+    {"P2 W2T", n * 196, 288, 64, false, true},      {"d2T P2 (dW2)", 64, n * 196, 288, true, false},
+    {"d2 W2 (dP2)", n * 196, 64, 288, false, false},
+  };
+  const Product *products = cnn ? cnn_products : mlp;
+  size_t nproducts = cnn ? sizeof cnn_products / sizeof *cnn_products : sizeof mlp / sizeof *mlp;
   double total_flop = 0, total_s = 0;
-  for (size_t i = 0; i < sizeof products / sizeof *products; i++) {
+  for (size_t i = 0; i < nproducts; i++) {
     const Product *pr = &products[i];
     double g = time_product(pr, cpu, floats, seconds, cold);
     double flop = 2.0 * (double)(pr->m * pr->k * pr->n);
     total_flop += flop;
     total_s += flop / (g * 1e9);
-    printf("%-14s %4lldx%4lldx%4lld%s%s %7.1f GFLOP/s", pr->what, (long long)pr->m,
+    printf("%-14s %5lldx%5lldx%4lld%s%s %7.1f GFLOP/s", pr->what, (long long)pr->m,
            (long long)pr->k, (long long)pr->n, pr->ta ? " T" : "  ", pr->tb ? " T" : "  ", g);
     if (peak > 0)
       printf("  %5.1f%%", 100 * g / peak);

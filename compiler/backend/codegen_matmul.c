@@ -12,7 +12,9 @@
  *
  * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
  * the part it falls in or the thread count: results are bit-identical for any --threads.
- * A B read transposed is first copied into rows (emit_matmul). An operand with more than two
+ * A B read transposed is first copied into rows (emit_matmul). A C narrower than a vector
+ * whose A is read transposed (a weight gradient with few columns) is computed as Cᵀ = Bᵀ Aᵀ,
+ * whose rows are full vectors, and stored transposed (emit_narrow). An operand with more than two
  * axes is the matrix whose rows are all its axes but the last (shape_matmul). */
 #include "codegen_internal.h"
 
@@ -29,12 +31,13 @@ typedef struct {
   int w;          /* floats per vector */
   int rows, vecs; /* a tile: rows × vecs vectors of C */
   int k_block;
+  int narrow; /* the most rows of a one-vector tile of Cᵀ (emit_narrow): rows + 2 registers */
 } Tiling;
-enum { MAX_TILE_ROWS = 8, MAX_TILE_VECS = 2 };
+enum { MAX_TILE_ROWS = 12, MAX_TILE_VECS = 2 };
 static const Tiling tilings[] = {
-  {4, 6, 2, 256},
-  {8, 6, 2, 256},
-  {16, 8, 2, 256},
+  {4, 6, 2, 256, 0},
+  {8, 6, 2, 256, 0},
+  {16, 8, 2, 256, 12},
 };
 
 /* A B of at most this many floats (in a k block) stays in L2 while the rows go by: 256 KiB. */
@@ -45,13 +48,14 @@ typedef struct {
   LLVMTypeRef vec;
   int w;                           /* floats per vector */
   LLVMValueRef a, b, out;          /* &ws[offset] of op(A), op(B) and C */
-  int64_t a_i, a_k, b_k, b_j, c_i; /* element strides (C's j stride is 1) */
+  int64_t a_i, a_k, b_k, b_j, c_i; /* element strides */
+  int64_t c_j;                     /* 1, but C's row stride when Cᵀ is computed (emit_narrow) */
   int64_t cols;                    /* C's width */
   LLVMValueRef kdim;
   LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
   LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
-  LLVMTypeRef fma_ty, mload_ty, mstore_ty;
-  LLVMValueRef fma, mload, mstore;
+  LLVMTypeRef fma_ty, mload_ty, mstore_ty, scatter_ty;
+  LLVMValueRef fma, mload, mstore, scatter;
   bool row_major; /* row tiles outside the column blocks (emit_blocks) */
   Tiling t;       /* of the vector width */
 } Mm;
@@ -116,8 +120,28 @@ static LLVMValueRef load_c(Mm *m, LLVMValueRef i, LLVMValueRef j, int lanes) {
   return load_lanes(m, at(m, m->out, offset2(m, i, m->c_i, j, 1)), lanes, "c");
 }
 
+/* Lane l of v to C[j + l, i] when Cᵀ is computed: a scatter at C's row stride. */
+static void scatter_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int lanes) {
+  CgCtx *c = m->c;
+  LLVMValueRef lane[16];
+  for (int l = 0; l < m->w; l++)
+    lane[l] = cg_i64(c, l * m->c_j);
+  LLVMTypeRef idx_ty = LLVMVectorType(c->i64, (unsigned)m->w);
+  LLVMValueRef first = offset2(m, i, m->c_i, j, m->c_j);
+  LLVMValueRef idx = LLVMBuildInsertElement(c->b, LLVMGetPoison(idx_ty), first, LLVMConstInt(c->i32, 0, 0), "");
+  idx = LLVMBuildShuffleVector(c->b, idx, LLVMGetPoison(idx_ty), LLVMConstNull(LLVMVectorType(c->i32, (unsigned)m->w)), "");
+  idx = LLVMBuildAdd(c->b, idx, LLVMConstVector(lane, (unsigned)m->w), "");
+  LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, m->out, &idx, 1, "");
+  LLVMValueRef args[4] = {v, ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes)};
+  LLVMBuildCall2(c->b, m->scatter_ty, m->scatter, args, 4, "");
+}
+
 static void store_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int lanes) {
   CgCtx *c = m->c;
+  if (m->c_j != 1) {
+    scatter_c(m, i, j, v, lanes);
+    return;
+  }
   LLVMValueRef p = at(m, m->out, offset2(m, i, m->c_i, j, 1));
   if (lanes == m->w) {
     LLVMSetAlignment(LLVMBuildStore(c->b, v, p), 4);
@@ -316,6 +340,7 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->b_k = tb ? sb[lb] : sb[lb - 1];
   m->b_j = tb ? sb[lb - 1] : sb[lb];
   m->c_i = sc[lc - 1];
+  m->c_j = 1;
   m->cols = n->shape.dim[lc];
   m->kdim = ta ? matrix_rows_value(c, &A->shape) : cg_i64(c, A->shape.dim[la]);
   m->k_lo = cg_i64(c, 0);
@@ -324,6 +349,8 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->fma = intrinsic(m, "llvm.fmuladd", vec_ptr, 1, &m->fma_ty);
   m->mload = intrinsic(m, "llvm.masked.load", vec_ptr, 2, &m->mload_ty);
   m->mstore = intrinsic(m, "llvm.masked.store", vec_ptr, 2, &m->mstore_ty);
+  LLVMTypeRef vec_ptrs[2] = {m->vec, LLVMVectorType(c->ptr, (unsigned)m->w)};
+  m->scatter = intrinsic(m, "llvm.masked.scatter", vec_ptrs, 2, &m->scatter_ty);
   m->t = tiling_for(m->w);
 }
 
@@ -371,12 +398,42 @@ static void transpose_b(Mm *m, LLVMValueRef scratch, LLVMValueRef j0, LLVMValueR
   cg_transpose_rows(m->c, m->b, m->b_j, j0, j1, m->kdim, scratch, m->cols);
 }
 
+static void narrow_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
+  emit_tile(m, s->i, s->i, j0, s->rows, nv, last_lanes);
+}
+
+/* C = op(A) B with fewer columns than a vector holds (at most the tiling's `narrow`) and A
+ * read transposed: conv 1's weight gradient, [32, 9], filled 9 of 16 lanes of its one vector
+ * per row. Cᵀ = Bᵀ op(A)ᵀ has C's few columns as its rows, all in one tile, and C's rows as
+ * its columns, whole vectors of A's rows (A read transposed is contiguous along them); the
+ * threads share those vectors and each stores its own transposed. The tile covers all of k, so
+ * every element is still the one multiply-add chain over k in increasing order (a·b = b·a):
+ * the same bits as the row tiles. */
+static bool emit_narrow(Mm *m, const Kernel *k) {
+  CgCtx *c = m->c;
+  int64_t rows = matrix_rows(&k->root->shape);
+  if (m->cols >= m->w || m->cols > m->t.narrow || m->a_i != 1 || rows == DIM_BATCH)
+    return false;
+  Mm t = *m;
+  t.a = m->b, t.a_i = m->b_j, t.a_k = m->b_k;
+  t.b = m->a, t.b_k = m->a_k, t.b_j = 1;
+  t.c_i = 1, t.c_j = m->c_i;
+  t.cols = rows;
+  t.t.vecs = 1;
+  LLVMValueRef first, end;
+  cg_share(c, cg_i64(c, (rows + m->w - 1) / m->w), &first, &end);
+  each_block(&t, first, end, narrow_body, &(Span){.i = cg_i64(c, 0), .rows = (int)m->cols});
+  return true;
+}
+
 /* Threads share C by rows. When B is read transposed they share it by column blocks instead:
  * each part copies its columns of B into the product's scratch as rows (the tiles need B's rows
  * contiguous) and computes those columns of C, so no part reads what another writes. */
 void emit_matmul(CgCtx *c, const Kernel *k) {
   Mm m;
   mm_init(&m, c, k);
+  if (emit_narrow(&m, k))
+    return;
   int64_t block = (int64_t)m.t.vecs * m.w, blocks = (m.cols + block - 1) / block;
   LLVMValueRef rows = matrix_rows_value(c, &k->root->shape), lo, hi;
   /* k is the batch's rows (times each example's) in a weight gradient: at most max_kdim */

@@ -562,6 +562,19 @@ static void tiled_matmul_covers_every_remainder_of_each_tiling(void **state) {
   }
 }
 
+/* A C narrower than a vector with A read transposed (a weight gradient of few columns) is
+ * computed as Cᵀ and stored transposed (emit_narrow, 16-float vectors): every width up to and
+ * past the narrow tile's rows, rows of C around the vector (a masked last vector), k short and
+ * long, B read either way. */
+static void narrow_weight_gradients_match_the_interpreter(void **state) {
+  (void)state;
+  static const int64_t rows[] = {1, 9, 16, 17, 40};
+  static const int64_t ks[] = {1, 257, 785};
+  for (int64_t n = 1; n <= 13; n++)
+    for (int r = 0; r < 5; r++)
+      check_matmul(rows[r], ks[(n + r) % 3], n, 1 | (uint32_t)(n % 2) << 1, 16);
+}
+
 /* s's update, s − η·0.01, reads only leaves: it must still run after the kernels that read s
  * (the scalar kernels that move to the front are never updates). */
 static const char leaf_update_model[] =
@@ -601,6 +614,7 @@ int main(void) {
     cmocka_unit_test(tiled_matmul_matches_interpreter_on_random_shapes),
     cmocka_unit_test(tiled_matmul_is_right_for_every_vector_width),
     cmocka_unit_test(tiled_matmul_covers_every_remainder_of_each_tiling),
+    cmocka_unit_test(narrow_weight_gradients_match_the_interpreter),
     cmocka_unit_test(odd_widths_step_matches_interpreter),
     cmocka_unit_test(an_update_from_leaves_alone_keeps_its_place),
   };
