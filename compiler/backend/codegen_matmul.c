@@ -12,9 +12,9 @@
  *
  * Every element of C is one multiply-add chain over k in increasing order, whatever its tile,
  * the part it falls in or the thread count: results are bit-identical for any --threads.
- * A B read transposed is first copied into rows (emit_matmul). A C narrower than a vector
- * whose A is read transposed (a weight gradient with few columns) is computed as Cᵀ = Bᵀ Aᵀ,
- * whose rows are full vectors, and stored transposed (emit_narrow). An operand with more than two
+ * A B read transposed is first copied into rows (emit_matmul). A C of a few columns that do
+ * not fill whole vectors, whose A is read transposed (a weight gradient), is computed as
+ * Cᵀ = Bᵀ Aᵀ, whose rows are whole vectors, and stored transposed (emit_narrow). An operand with more than two
  * axes is the matrix whose rows are all its axes but the last (shape_matmul). */
 #include "codegen_internal.h"
 
@@ -35,8 +35,8 @@ typedef struct {
 } Tiling;
 enum { MAX_TILE_ROWS = 12, MAX_TILE_VECS = 2 };
 static const Tiling tilings[] = {
-  {4, 6, 2, 256, 0},
-  {8, 6, 2, 256, 0},
+  {4, 6, 2, 256, 12},
+  {8, 6, 2, 256, 12},
   {16, 8, 2, 256, 12},
 };
 
@@ -402,9 +402,9 @@ static void narrow_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_
   emit_tile(m, s->i, s->i, j0, s->rows, nv, last_lanes);
 }
 
-/* C = op(A) B with fewer columns than a vector holds (at most the tiling's `narrow`) and A
- * read transposed: conv 1's weight gradient, [32, 9], filled 9 of 16 lanes of its one vector
- * per row. Cᵀ = Bᵀ op(A)ᵀ has C's few columns as its rows, all in one tile, and C's rows as
+/* C = op(A) B with a few columns (at most the tiling's `narrow`) that do not fill whole
+ * vectors, and A read transposed: conv 1's weight gradient, [32, 9], filled 9 of the 16 lanes
+ * of its one vector per row (9 of 16 in two vectors with AVX2). Cᵀ = Bᵀ op(A)ᵀ has C's few columns as its rows, all in one tile, and C's rows as
  * its columns, whole vectors of A's rows (A read transposed is contiguous along them); the
  * threads share those vectors and each stores its own transposed. The tile covers all of k, so
  * every element is still the one multiply-add chain over k in increasing order (a·b = b·a):
@@ -412,7 +412,7 @@ static void narrow_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_
 static bool emit_narrow(Mm *m, const Kernel *k) {
   CgCtx *c = m->c;
   int64_t rows = matrix_rows(&k->root->shape);
-  if (m->cols >= m->w || m->cols > m->t.narrow || m->a_i != 1 || rows == DIM_BATCH)
+  if (m->cols % m->w == 0 || m->cols > m->t.narrow || m->a_i != 1 || rows == DIM_BATCH)
     return false;
   Mm t = *m;
   t.a = m->b, t.a_i = m->b_j, t.a_k = m->b_k;

@@ -562,17 +562,19 @@ static void tiled_matmul_covers_every_remainder_of_each_tiling(void **state) {
   }
 }
 
-/* A C narrower than a vector with A read transposed (a weight gradient of few columns) is
- * computed as Cᵀ and stored transposed (emit_narrow, 16-float vectors): every width up to and
- * past the narrow tile's rows, rows of C around the vector (a masked last vector), k short and
- * long, B read either way. */
+/* A C of a few columns that do not fill whole vectors, with A read transposed (a weight
+ * gradient), is computed as Cᵀ and stored transposed (emit_narrow): every width up to and past
+ * the narrow tile's rows for each vector width, rows of C around the vector (a masked last
+ * vector), k short and long, B read either way. */
 static void narrow_weight_gradients_match_the_interpreter(void **state) {
   (void)state;
+  static const int widths[] = {4, 8, 16};
   static const int64_t rows[] = {1, 9, 16, 17, 40};
   static const int64_t ks[] = {1, 257, 785};
-  for (int64_t n = 1; n <= 13; n++)
-    for (int r = 0; r < 5; r++)
-      check_matmul(rows[r], ks[(n + r) % 3], n, 1 | (uint32_t)(n % 2) << 1, 16);
+  for (int w = 0; w < 3; w++)
+    for (int64_t n = 1; n <= 13; n++)
+      for (int r = 0; r < 5; r++)
+        check_matmul(rows[r], ks[(n + r + w) % 3], n, 1 | (uint32_t)(n % 2) << 1, widths[w]);
 }
 
 /* s's update, s − η·0.01, reads only leaves: it must still run after the kernels that read s
