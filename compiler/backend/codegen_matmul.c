@@ -18,6 +18,7 @@
  * axes is the matrix whose rows are all its axes but the last (shape_matmul). */
 #include "codegen_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The tile and the k blocking of each vector width. Tile rows × vecs accumulators, vecs vectors
@@ -54,6 +55,8 @@ typedef struct {
   LLVMValueRef kdim;
   LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
   LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
+  const Node *patches; /* A is this channels-last unfold, read through its window (emit_taps) */
+  LLVMValueRef image, zeros;    /* &ws[] of the unfold's image; C floats of 0 for the padding */
   LLVMTypeRef fma_ty, mload_ty, mstore_ty, scatter_ty;
   LLVMValueRef fma, mload, mstore, scatter;
   bool row_major; /* row tiles outside the column blocks (emit_blocks) */
@@ -172,12 +175,72 @@ static void store_row(Mm *m, LLVMValueRef i0, int r, LLVMValueRef fresh, LLVMVal
   }
 }
 
+/* k over [lo, hi): rows·nv multiply-adds of A's element k of each row (a_row[r][k·a_k]) with
+ * B's row k0 + k (k0 NULL: 0), into acc. */
+static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef k0,
+                        const LLVMValueRef *a_row, int64_t a_k, int rows, LLVMValueRef j0, int nv,
+                        int last_lanes, LLVMValueRef acc[][MAX_TILE_VECS]) {
+  CgCtx *c = m->c;
+  LLVMValueRef bv[MAX_TILE_VECS];
+  Loop lk;
+  LLVMValueRef k = cg_loop_open_range(c, &lk, lo, hi, "k");
+  LLVMValueRef kb = k0 ? LLVMBuildAdd(c->b, k0, k, "") : k;
+  for (int v = 0; v < nv; v++)
+    bv[v] = load_b(m, kb, plus(m, j0, (int64_t)v * m->w), v == nv - 1 ? last_lanes : m->w);
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef pa = at(m, a_row[r], LLVMBuildMul(c->b, k, cg_i64(c, a_k), ""));
+    LLVMValueRef a = splat(m, LLVMBuildLoad2(c->b, c->f32, pa, "a"));
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef args[3] = {a, bv[v], LLVMBuildLoad2(c->b, m->vec, acc[r][v], "")};
+      LLVMBuildStore(c->b, LLVMBuildCall2(c->b, m->fma_ty, m->fma, args, 3, ""), acc[r][v]);
+    }
+  }
+  cg_loop_close(c, &lk, k);
+}
+
+/* The k loop of a tile whose A is the patches of a channels-last image (m->patches): for each
+ * tap of the window, each row's pixel under it (the zeros in the padding), then its C channels
+ * as k·C + c. The same elements in the same order as the patches would give, read where they
+ * are: the patches are 9 times the image and stream from memory, the image rows a tile's
+ * windows share stay in cache (the Fashion CNN's conv 2: 74% -> 92% of the peak in a C model
+ * of this loop). */
+static void emit_taps(Mm *m, LLVMValueRef i0, int rows, LLVMValueRef j0, int nv, int last_lanes,
+                      LLVMValueRef acc[][MAX_TILE_VECS]) {
+  CgCtx *c = m->c;
+  const Node *u = m->patches;
+  const Shape *img = &u->src[0]->shape;
+  Window w = window_of(u->arg.p);
+  int64_t h = img->dim[1], wd = img->dim[2], ch = img->dim[3], oh = u->shape.dim[1], ow = u->shape.dim[2];
+  LLVMValueRef n[MAX_TILE_ROWS], y0[MAX_TILE_ROWS], x0[MAX_TILE_ROWS], a_row[MAX_TILE_ROWS];
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef i = plus(m, i0, r), at_n = LLVMBuildSRem(c->b, i, cg_i64(c, oh * ow), "");
+    n[r] = LLVMBuildSDiv(c->b, i, cg_i64(c, oh * ow), "n");
+    y0[r] = plus(m, LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sh), ""), -w.pt);
+    x0[r] = plus(m, LLVMBuildMul(c->b, LLVMBuildSRem(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sw), ""), -w.pl);
+  }
+  Loop lt;
+  LLVMValueRef t = cg_loop_open(c, &lt, cg_i64(c, (int64_t)w.kh * w.kw), "tap");
+  LLVMValueRef dy = LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dh), "");
+  LLVMValueRef dx = LLVMBuildMul(c->b, LLVMBuildSRem(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dw), "");
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef y = LLVMBuildAdd(c->b, y0[r], dy, ""), x = LLVMBuildAdd(c->b, x0[r], dx, "");
+    LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, h), ""),
+                                       LLVMBuildICmp(c->b, LLVMIntULT, x, cg_i64(c, wd), ""), "");
+    LLVMValueRef pixel = offset2(m, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, n[r], cg_i64(c, h), ""), y, ""),
+                                 wd * ch, x, ch);
+    a_row[r] = LLVMBuildSelect(c->b, inside, at(m, m->image, pixel), m->zeros, "pixel");
+  }
+  emit_k_loop(m, cg_i64(c, 0), cg_i64(c, ch), LLVMBuildMul(c->b, t, cg_i64(c, ch), ""), a_row, 1,
+              rows, j0, nv, last_lanes, acc);
+  cg_loop_close(c, &lt, t);
+}
+
 /* C[i0 .. i0+rows, j0 .. j0+cols) with cols = (nv − 1)·w + last_lanes, over the k block;
  * rows below `fresh` belong to the tile before. */
 static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j0, int rows,
                       int nv, int last_lanes) {
   CgCtx *c = m->c;
-  LLVMValueRef acc[MAX_TILE_ROWS][MAX_TILE_VECS], bv[MAX_TILE_VECS];
+  LLVMValueRef acc[MAX_TILE_ROWS][MAX_TILE_VECS];
   for (int r = 0; r < rows; r++)
     for (int v = 0; v < nv; v++) {
       acc[r][v] = cg_alloca(c, m->vec, "acc");
@@ -189,19 +252,14 @@ static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j
       }
       LLVMBuildStore(c->b, start, acc[r][v]);
     }
-  Loop lk;
-  LLVMValueRef k = cg_loop_open_range(c, &lk, m->k_lo, m->k_hi, "k");
-  for (int v = 0; v < nv; v++)
-    bv[v] = load_b(m, k, plus(m, j0, (int64_t)v * m->w), v == nv - 1 ? last_lanes : m->w);
-  for (int r = 0; r < rows; r++) {
-    LLVMValueRef pa = at(m, m->a, offset2(m, plus(m, i0, r), m->a_i, k, m->a_k));
-    LLVMValueRef a = splat(m, LLVMBuildLoad2(c->b, c->f32, pa, "a"));
-    for (int v = 0; v < nv; v++) {
-      LLVMValueRef args[3] = {a, bv[v], LLVMBuildLoad2(c->b, m->vec, acc[r][v], "")};
-      LLVMBuildStore(c->b, LLVMBuildCall2(c->b, m->fma_ty, m->fma, args, 3, ""), acc[r][v]);
-    }
+  if (m->patches)
+    emit_taps(m, i0, rows, j0, nv, last_lanes, acc);
+  else {
+    LLVMValueRef a_row[MAX_TILE_ROWS];
+    for (int r = 0; r < rows; r++)
+      a_row[r] = at(m, m->a, LLVMBuildMul(c->b, plus(m, i0, r), cg_i64(c, m->a_i), ""));
+    emit_k_loop(m, m->k_lo, m->k_hi, NULL, a_row, m->a_k, rows, j0, nv, last_lanes, acc);
   }
-  cg_loop_close(c, &lk, k);
   for (int r = 0; r < rows; r++)
     store_row(m, i0, r, fresh, j0, acc[r], nv, last_lanes);
 }
@@ -426,6 +484,32 @@ static bool emit_narrow(Mm *m, const Kernel *k) {
   return true;
 }
 
+/* A read through its window when it is the patches of an image stored channels last (the layout
+ * pass's convolutions) with at least a vector of channels, and k is not blocked (a block would
+ * start inside a tap). The patches are still computed when another kernel reads them. */
+static void read_patches(Mm *m, const Kernel *k, bool k_blocked) {
+  CgCtx *c = m->c;
+  const Node *u = k->root->src[0];
+  if (u->op != OP_UNFOLD || k->root->arg.p[PARAM_TRANSPOSE_A] || k_blocked ||
+      !window_of(u->arg.p).last || u->src[0]->shape.dim[3] < m->w)
+    return;
+  m->patches = u;
+  m->image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
+  char name[32];
+  int64_t ch = u->src[0]->shape.dim[3];
+  snprintf(name, sizeof name, "nnc_zero_pixel_%lld", (long long)ch);
+  LLVMValueRef zeros = LLVMGetNamedGlobal(c->mod, name);
+  if (!zeros) {
+    LLVMTypeRef ty = LLVMArrayType(c->f32, (unsigned)ch);
+    zeros = LLVMAddGlobal(c->mod, ty, name);
+    LLVMSetInitializer(zeros, LLVMConstNull(ty));
+    LLVMSetGlobalConstant(zeros, 1);
+    LLVMSetLinkage(zeros, LLVMPrivateLinkage);
+    LLVMSetAlignment(zeros, 64);
+  }
+  m->zeros = zeros;
+}
+
 /* Threads share C by rows. When B is read transposed they share it by column blocks instead:
  * each part copies its columns of B into the product's scratch as rows (the tiles need B's rows
  * contiguous) and computes those columns of C, so no part reads what another writes. */
@@ -443,6 +527,7 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
     m.row_major = (max_kdim < m.t.k_block ? max_kdim : m.t.k_block) * m.cols <= ROW_MAJOR_B;
+    read_patches(&m, k, max_kdim > m.t.k_block);
     if (max_kdim <= m.t.k_block)
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
     else
@@ -461,5 +546,6 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   m.b_k = m.cols;
   m.b_j = 1;
   m.row_major = max_kdim * m.cols <= ROW_MAJOR_B;
+  read_patches(&m, k, false);
   emit_blocks(&m, cg_i64(c, 0), rows, first, end);
 }
