@@ -55,8 +55,11 @@ typedef struct {
   LLVMValueRef kdim;
   LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
   LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
-  const Node *patches; /* A is this channels-last unfold, read through its window (emit_taps) */
-  LLVMValueRef image, zeros;    /* &ws[] of the unfold's image; C floats of 0 for the padding */
+  /* A or B is a convolution's patches read through the window (sched_reads_through_window):
+   * the unfold, &ws[] of its image, C floats of 0 for the padding; for B, the pixel under the
+   * column block's tap of each k of the block (fill_pixels) */
+  const Node *patches_a, *patches_b;
+  LLVMValueRef image, zeros, pixels;
   LLVMTypeRef fma_ty, mload_ty, mstore_ty, scatter_ty;
   LLVMValueRef fma, mload, mstore, scatter;
   bool row_major; /* row tiles outside the column blocks (emit_blocks) */
@@ -185,8 +188,17 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef k0
   Loop lk;
   LLVMValueRef k = cg_loop_open_range(c, &lk, lo, hi, "k");
   LLVMValueRef kb = k0 ? LLVMBuildAdd(c->b, k0, k, "") : k;
-  for (int v = 0; v < nv; v++)
-    bv[v] = load_b(m, kb, plus(m, j0, (int64_t)v * m->w), v == nv - 1 ? last_lanes : m->w);
+  LLVMValueRef pixel = NULL;
+  if (m->patches_b) {
+    LLVMValueRef slot = LLVMBuildGEP2(c->b, c->ptr, m->pixels,
+                                      (LLVMValueRef[]){LLVMBuildSub(c->b, kb, m->k_lo, "")}, 1, "");
+    pixel = LLVMBuildLoad2(c->b, c->ptr, slot, "pixel");
+  }
+  for (int v = 0; v < nv; v++) {
+    int lanes = v == nv - 1 ? last_lanes : m->w;
+    bv[v] = pixel ? load_lanes(m, at(m, pixel, cg_i64(c, (int64_t)v * m->w)), lanes, "b")
+                  : load_b(m, kb, plus(m, j0, (int64_t)v * m->w), lanes);
+  }
   for (int r = 0; r < rows; r++) {
     LLVMValueRef pa = at(m, a_row[r], LLVMBuildMul(c->b, k, cg_i64(c, a_k), ""));
     LLVMValueRef a = splat(m, LLVMBuildLoad2(c->b, c->f32, pa, "a"));
@@ -207,7 +219,7 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef k0
 static void emit_taps(Mm *m, LLVMValueRef i0, int rows, LLVMValueRef j0, int nv, int last_lanes,
                       LLVMValueRef acc[][MAX_TILE_VECS]) {
   CgCtx *c = m->c;
-  const Node *u = m->patches;
+  const Node *u = m->patches_a;
   const Shape *img = &u->src[0]->shape;
   Window w = window_of(u->arg.p);
   int64_t h = img->dim[1], wd = img->dim[2], ch = img->dim[3], oh = u->shape.dim[1], ow = u->shape.dim[2];
@@ -252,7 +264,7 @@ static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j
       }
       LLVMBuildStore(c->b, start, acc[r][v]);
     }
-  if (m->patches)
+  if (m->patches_a)
     emit_taps(m, i0, rows, j0, nv, last_lanes, acc);
   else {
     LLVMValueRef a_row[MAX_TILE_ROWS];
@@ -416,7 +428,37 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
  * cache while all the rows go by (a large B: a dense layer's weights); row-major, a tile of
  * A's rows stays in cache while it meets every block of a B small enough to stay in L2 (a
  * convolution's weights), so a long A (its patches) is read once instead of once a block. */
+/* For B the patches (m->patches_b): where each k of the block [k_lo, k_hi) reads the column
+ * block at j0 — its pixel under the block's tap, at the block's first channel (or the zeros).
+ * C is a multiple of the block, so the block is one tap's channels. */
+static void fill_pixels(Mm *m, LLVMValueRef j0) {
+  CgCtx *c = m->c;
+  const Node *u = m->patches_b;
+  const Shape *img = &u->src[0]->shape;
+  Window w = window_of(u->arg.p);
+  int64_t h = img->dim[1], wd = img->dim[2], ch = img->dim[3], oh = u->shape.dim[1], ow = u->shape.dim[2];
+  LLVMValueRef t = LLVMBuildSDiv(c->b, j0, cg_i64(c, ch), "tap");
+  LLVMValueRef c0 = LLVMBuildSRem(c->b, j0, cg_i64(c, ch), "");
+  LLVMValueRef dy = plus(m, LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dh), ""), -w.pt);
+  LLVMValueRef dx = plus(m, LLVMBuildMul(c->b, LLVMBuildSRem(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dw), ""), -w.pl);
+  Loop l;
+  LLVMValueRef k = cg_loop_open_range(c, &l, m->k_lo, m->k_hi, "k");
+  LLVMValueRef at_n = LLVMBuildSRem(c->b, k, cg_i64(c, oh * ow), "");
+  LLVMValueRef n = LLVMBuildSDiv(c->b, k, cg_i64(c, oh * ow), "n");
+  LLVMValueRef y = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sh), ""), dy, "");
+  LLVMValueRef x = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildSRem(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sw), ""), dx, "");
+  LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, h), ""),
+                                     LLVMBuildICmp(c->b, LLVMIntULT, x, cg_i64(c, wd), ""), "");
+  LLVMValueRef pixel = offset2(m, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, n, cg_i64(c, h), ""), y, ""), wd * ch, x, ch);
+  LLVMValueRef p = LLVMBuildSelect(c->b, inside, at(m, m->image, pixel), m->zeros, "");
+  LLVMValueRef slot = LLVMBuildGEP2(c->b, c->ptr, m->pixels, (LLVMValueRef[]){LLVMBuildSub(c->b, k, m->k_lo, "")}, 1, "");
+  LLVMBuildStore(c->b, at(m, p, c0), slot);
+  cg_loop_close(c, &l, k);
+}
+
 static void rows_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
+  if (m->patches_b)
+    fill_pixels(m, j0);
   emit_rows(m, s->lo, s->hi, &(Cols){.j0 = j0, .nv = nv, .last_lanes = last_lanes});
 }
 
@@ -484,30 +526,41 @@ static bool emit_narrow(Mm *m, const Kernel *k) {
   return true;
 }
 
-/* A read through its window when it is the patches of an image stored channels last (the layout
- * pass's convolutions) with at least a vector of channels, and k is not blocked (a block would
- * start inside a tap). The patches are still computed when another kernel reads them. */
-static void read_patches(Mm *m, const Kernel *k, bool k_blocked) {
-  CgCtx *c = m->c;
-  const Node *u = k->root->src[0];
-  if (u->op != OP_UNFOLD || k->root->arg.p[PARAM_TRANSPOSE_A] || k_blocked ||
-      !window_of(u->arg.p).last || u->src[0]->shape.dim[3] < m->w)
-    return;
-  m->patches = u;
-  m->image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
-  char name[32];
-  int64_t ch = u->src[0]->shape.dim[3];
+/* A constant pixel of C zeros: what a tap in the padding reads. */
+static LLVMValueRef zero_pixel(CgCtx *c, int64_t ch) {
+  char name[40];
   snprintf(name, sizeof name, "nnc_zero_pixel_%lld", (long long)ch);
   LLVMValueRef zeros = LLVMGetNamedGlobal(c->mod, name);
-  if (!zeros) {
-    LLVMTypeRef ty = LLVMArrayType(c->f32, (unsigned)ch);
-    zeros = LLVMAddGlobal(c->mod, ty, name);
-    LLVMSetInitializer(zeros, LLVMConstNull(ty));
-    LLVMSetGlobalConstant(zeros, 1);
-    LLVMSetLinkage(zeros, LLVMPrivateLinkage);
-    LLVMSetAlignment(zeros, 64);
+  if (zeros)
+    return zeros;
+  LLVMTypeRef ty = LLVMArrayType(c->f32, (unsigned)ch);
+  zeros = LLVMAddGlobal(c->mod, ty, name);
+  LLVMSetInitializer(zeros, LLVMConstNull(ty));
+  LLVMSetGlobalConstant(zeros, 1);
+  LLVMSetLinkage(zeros, LLVMPrivateLinkage);
+  LLVMSetAlignment(zeros, 64);
+  return zeros;
+}
+
+/* The operand of k that is a convolution's patches read through the window, if one is. B so
+ * read goes column block by column block (not row-major), so that the pixels of a block's k
+ * are found once for all its row tiles. */
+static void read_patches(Mm *m, const Kernel *k) {
+  CgCtx *c = m->c;
+  for (int src = 0; src < 2; src++) {
+    if (!sched_reads_through_window(k->root, src))
+      continue;
+    const Node *u = k->root->src[src];
+    m->image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
+    m->zeros = zero_pixel(c, u->src[0]->shape.dim[3]);
+    if (src == 0)
+      m->patches_a = u;
+    else {
+      m->patches_b = u;
+      m->row_major = false;
+      m->pixels = cg_alloca(c, LLVMArrayType(c->ptr, (unsigned)m->t.k_block), "pixels");
+    }
   }
-  m->zeros = zeros;
 }
 
 /* Threads share C by rows. When B is read transposed they share it by column blocks instead:
@@ -527,7 +580,7 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
     m.row_major = (max_kdim < m.t.k_block ? max_kdim : m.t.k_block) * m.cols <= ROW_MAJOR_B;
-    read_patches(&m, k, max_kdim > m.t.k_block);
+    read_patches(&m, k);
     if (max_kdim <= m.t.k_block)
       emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
     else
@@ -546,6 +599,6 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   m.b_k = m.cols;
   m.b_j = 1;
   m.row_major = max_kdim * m.cols <= ROW_MAJOR_B;
-  read_patches(&m, k, false);
+  read_patches(&m, k);
   emit_blocks(&m, cg_i64(c, 0), rows, first, end);
 }

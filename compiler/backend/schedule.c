@@ -16,6 +16,24 @@ static bool *mark_needed(Graph *g, Node *const *roots, int nroots) {
 
 static bool is_immediate(const Node *n) { return n->op == OP_CONST || n->op == OP_BATCH; }
 
+bool sched_reads_through_window(const Node *mm, int src) {
+  const Node *u = mm->src[src];
+  if (mm->op != OP_MATMUL || u->op != OP_UNFOLD || !window_of(u->arg.p).last)
+    return false;
+  bool ta = mm->arg.p[PARAM_TRANSPOSE_A], tb = mm->arg.p[PARAM_TRANSPOSE_B];
+  int64_t ch = u->src[0]->shape.dim[3];
+  return src == 0 ? !ta && tb && ch >= 8 : ta && !tb && ch % 32 == 0;
+}
+
+/* Whether every product that reads the patches u reads them through the window. */
+static bool read_through_window(Graph *g, const bool *need, const Node *u) {
+  for (uint32_t i = u->id + 1; i < g->n; i++)
+    for (int k = 0; need[i] && k < g->node[i]->nsrc; k++)
+      if (g->node[i]->src[k] == u && !sched_reads_through_window(g->node[i], k))
+        return false;
+  return true;
+}
+
 static bool must_materialize(const Node *n, int uses, const Node *consumer, bool is_root) {
   if (is_immediate(n))
     return false;
@@ -83,6 +101,10 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
     Node *n = g->node[i];
     if (!need[i] || !(s->materialized[i] = must_materialize(n, uses[i], consumer[i], is_root[i])))
       continue;
+    if (n->op == OP_UNFOLD && !is_root[i] && read_through_window(g, need, n)) {
+      s->materialized[i] = false;
+      continue;
+    }
     if (op_info[n->op].kind != KIND_LEAF)
       s->kernel[s->n++] = (Kernel){n, -1, false};
   }

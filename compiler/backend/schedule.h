@@ -28,6 +28,13 @@ typedef struct {
 typedef struct MemPlan MemPlan; /* plan.h */
 
 void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots);
+/* Whether the matrix product mm reads its operand `src` (0 or 1), a convolution's patches
+ * (an unfold of an image stored channels last), through the window from the image
+ * (codegen_matmul.c): as A of the convolution (B read transposed), or as B of its weight
+ * gradient (A read transposed) when C is a multiple of 32, so that no column block of any
+ * vector width straddles two taps. Patches that every product reads so are never materialized:
+ * they would be 9 times the image (3 × 3 taps), written once and read from memory twice. */
+bool sched_reads_through_window(const Node *mm, int src);
 /* Sets kernel output offsets from the plan. */
 void sched_assign(Schedule *s, const MemPlan *p);
 /* Loop fusion across kernels: marks each elementwise kernel that can run in the loop of the one

@@ -588,6 +588,17 @@ static const Net compiled_nets[] = {
    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
   {.kind = NET_CONV_POOL_CONV, .ch = 1, .h = 9, .w = 9, .filters = 17,
    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, .last = true},
+  /* channels last with C a multiple of 32: the patches are never materialized, the product
+   * and its weight gradient read them from the image (codegen_matmul.c, read_patches): "same",
+   * stride with uneven padding and dilation, padding wider than the window, a pool between */
+  {.kind = NET_CONV, .ch = 32, .h = 5, .w = 4, .filters = 3, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+   .last = true},
+  {.kind = NET_CONV, .ch = 64, .h = 7, .w = 6, .filters = 2, .conv = {2, 3, 2, 1, 1, 0, 2, 1, 2, 1, 0},
+   .last = true},
+  {.kind = NET_CONV, .ch = 32, .h = 3, .w = 5, .filters = 5, .conv = {2, 2, 1, 1, 3, 1, 0, 2, 1, 1, 0},
+   .last = true},
+  {.kind = NET_CONV_POOL_CONV, .ch = 1, .h = 8, .w = 6, .filters = 32,
+   .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
 };
 enum { NCOMPILED = sizeof compiled_nets / sizeof *compiled_nets };
 
@@ -617,6 +628,28 @@ static void compiled_step_matches_interpreter(void **state) {
     for (int64_t rows = BATCH; rows >= 1; rows--, runs++)
       step_matches_interpreter(compiled_net(i), &compiled_nets[i], rows);
   fprintf(stderr, "compiled: %d nets, %d runs\n", NCOMPILED, runs);
+}
+
+/* Channels-last patches of a multiple of 32 channels get no kernel of their own in any entry
+ * point: the convolution and its weight gradient read them from the image. */
+static void wide_patches_are_read_from_the_image(void **state) {
+  (void)state;
+  int read = 0;
+  for (int i = 0; i < NCOMPILED; i++) {
+    Compiled *c = compiled_net(i);
+    const Schedule *entries[] = {&c->p.step, &c->p.evaluate, &c->p.predict};
+    for (int e = 0; e < 3; e++)
+      for (int k = 0; k < entries[e]->n; k++) {
+        const Node *n = entries[e]->kernel[k].root;
+        if (n->op == OP_UNFOLD && window_of(n->arg.p).last)
+          assert_true(n->src[0]->shape.dim[3] % 32 != 0);
+      }
+    for (uint32_t n = 0; n < c->g.n; n++) {
+      const Node *u = c->g.node[n];
+      read += u->op == OP_UNFOLD && window_of(u->arg.p).last && u->src[0]->shape.dim[3] % 32 == 0;
+    }
+  }
+  assert_int_equal(read, 4);
 }
 
 /* The step's kernels, each run in parts 0..P-1 one after the other (as P threads would between
@@ -740,6 +773,7 @@ int main(void) {
     cmocka_unit_test(layer_chain_gradients_match_finite_differences),
     cmocka_unit_test(compiled_step_matches_interpreter),
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
+    cmocka_unit_test(wide_patches_are_read_from_the_image),
     cmocka_unit_test(bad_windows_are_refused_with_a_reason),
     cmocka_unit_test(bad_reshapes_and_adjoints_are_refused_with_a_reason),
   };
