@@ -44,6 +44,20 @@ static const Tiling tilings[] = {
 /* A B of at most this many floats (in a k block) stays in L2 while the rows go by: 256 KiB. */
 enum { ROW_MAJOR_B = 64 * 1024 };
 
+/* A whose rows are the pixels [N, rh, rw] on one side of a window and whose k runs over the
+ * window's taps and, in each, the ich channels of the pixel of `image` [N, ih, iw, ich] the
+ * tap puts on the row's pixel (0 in the padding): a convolution's patches (the rows are the
+ * window's outputs, the image its input), or, `adjoint`, the rows of fold's product, whose
+ * rows are the window's input pixels and whose image is the outputs' δ. B's rows for tap t
+ * start b_tap·t floats further. */
+typedef struct {
+  LLVMValueRef image, zeros;
+  int64_t rh, rw, ih, iw, ich;
+  Window w;
+  bool adjoint;
+  int64_t b_tap;
+} Through;
+
 typedef struct {
   CgCtx *c;
   LLVMTypeRef vec;
@@ -55,10 +69,13 @@ typedef struct {
   LLVMValueRef kdim;
   LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
   LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
-  /* A or B is a convolution's patches read through the window (sched_reads_through_window):
-   * the unfold, &ws[] of its image, C floats of 0 for the padding; for B, the pixel under the
-   * column block's tap of each k of the block (fill_pixels) */
-  const Node *patches_a, *patches_b;
+  /* A read through a window (emit_taps): a convolution's patches, or fold's product */
+  bool through_a;
+  Through thru;
+  /* B is a convolution's patches read through the window (sched_reads_through_window): the
+   * unfold, &ws[] of its image, C floats of 0, and the pixel under the column block's tap of
+   * each k of the block (fill_pixels) */
+  const Node *patches_b;
   LLVMValueRef image, zeros, pixels;
   LLVMTypeRef fma_ty, mload_ty, mstore_ty, scatter_ty;
   LLVMValueRef fma, mload, mstore, scatter;
@@ -117,9 +134,9 @@ static LLVMValueRef load_lanes(Mm *m, LLVMValueRef p, int lanes, const char *nam
   return LLVMBuildCall2(c->b, m->mload_ty, m->mload, args, 4, name);
 }
 
-/* Columns j .. j+lanes of B's row k, and of C's row i. */
-static LLVMValueRef load_b(Mm *m, LLVMValueRef k, LLVMValueRef j, int lanes) {
-  return load_lanes(m, at(m, m->b, offset2(m, k, m->b_k, j, 1)), lanes, "b");
+/* Columns j .. j+lanes of row k of the B at b, and of C's row i. */
+static LLVMValueRef load_b(Mm *m, LLVMValueRef b, LLVMValueRef k, LLVMValueRef j, int lanes) {
+  return load_lanes(m, at(m, b, offset2(m, k, m->b_k, j, 1)), lanes, "b");
 }
 
 static LLVMValueRef load_c(Mm *m, LLVMValueRef i, LLVMValueRef j, int lanes) {
@@ -179,25 +196,24 @@ static void store_row(Mm *m, LLVMValueRef i0, int r, LLVMValueRef fresh, LLVMVal
 }
 
 /* k over [lo, hi): rows·nv multiply-adds of A's element k of each row (a_row[r][k·a_k]) with
- * B's row k0 + k (k0 NULL: 0), into acc. */
-static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef k0,
+ * row k of the B at b, into acc. */
+static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
                         const LLVMValueRef *a_row, int64_t a_k, int rows, LLVMValueRef j0, int nv,
                         int last_lanes, LLVMValueRef acc[][MAX_TILE_VECS]) {
   CgCtx *c = m->c;
   LLVMValueRef bv[MAX_TILE_VECS];
   Loop lk;
   LLVMValueRef k = cg_loop_open_range(c, &lk, lo, hi, "k");
-  LLVMValueRef kb = k0 ? LLVMBuildAdd(c->b, k0, k, "") : k;
   LLVMValueRef pixel = NULL;
   if (m->patches_b) {
     LLVMValueRef slot = LLVMBuildGEP2(c->b, c->ptr, m->pixels,
-                                      (LLVMValueRef[]){LLVMBuildSub(c->b, kb, m->k_lo, "")}, 1, "");
+                                      (LLVMValueRef[]){LLVMBuildSub(c->b, k, m->k_lo, "")}, 1, "");
     pixel = LLVMBuildLoad2(c->b, c->ptr, slot, "pixel");
   }
   for (int v = 0; v < nv; v++) {
     int lanes = v == nv - 1 ? last_lanes : m->w;
     bv[v] = pixel ? load_lanes(m, at(m, pixel, cg_i64(c, (int64_t)v * m->w)), lanes, "b")
-                  : load_b(m, kb, plus(m, j0, (int64_t)v * m->w), lanes);
+                  : load_b(m, b, k, plus(m, j0, (int64_t)v * m->w), lanes);
   }
   for (int r = 0; r < rows; r++) {
     LLVMValueRef pa = at(m, a_row[r], LLVMBuildMul(c->b, k, cg_i64(c, a_k), ""));
@@ -210,41 +226,62 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef k0
   cg_loop_close(c, &lk, k);
 }
 
-/* The k loop of a tile whose A is the patches of a channels-last image (m->patches): for each
- * tap of the window, each row's pixel under it (the zeros in the padding), then its C channels
- * as k·C + c. The same elements in the same order as the patches would give, read where they
- * are: the patches are 9 times the image and stream from memory, the image rows a tile's
- * windows share stay in cache (the Fashion CNN's conv 2: 74% -> 92% of the peak in a C model
- * of this loop). */
+/* The coordinate the tap at offset d (tap index · dilation) reads along one axis for a row at
+ * `at` (its base: o·s − pad, or adjointly p + pad), and whether it lies inside [0, extent). */
+static LLVMValueRef tap_coord(Mm *m, const Through *t, LLVMValueRef at, LLVMValueRef d,
+                              int32_t stride, int64_t extent, LLVMValueRef *inside) {
+  CgCtx *c = m->c;
+  if (!t->adjoint) {
+    LLVMValueRef y = LLVMBuildAdd(c->b, at, d, "");
+    *inside = LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, extent), "");
+    return y;
+  }
+  /* the output o with o·s = p + pad − d: none when that is negative, beyond, or not a multiple */
+  LLVMValueRef num = LLVMBuildSub(c->b, at, d, "");
+  *inside = LLVMBuildICmp(c->b, LLVMIntULT, num, cg_i64(c, extent * stride), "");
+  if (stride == 1)
+    return num;
+  LLVMValueRef whole = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildURem(c->b, num, cg_i64(c, stride), ""),
+                                     cg_i64(c, 0), "");
+  *inside = LLVMBuildAnd(c->b, *inside, whole, "");
+  return LLVMBuildUDiv(c->b, num, cg_i64(c, stride), "");
+}
+
+/* The k loop of a tile whose A is read through a window (m->thru): for each tap, each row's
+ * pixel of the image under it (the zeros outside), then its channels. For a convolution's
+ * patches these are the elements in the order the patches hold them, read where they are: the
+ * patches are 9 times the image and stream from memory, the image rows a tile's windows share
+ * stay in cache (the Fashion CNN's conv 2: 74% -> 92% of the peak in a C model of this loop). */
 static void emit_taps(Mm *m, LLVMValueRef i0, int rows, LLVMValueRef j0, int nv, int last_lanes,
                       LLVMValueRef acc[][MAX_TILE_VECS]) {
   CgCtx *c = m->c;
-  const Node *u = m->patches_a;
-  const Shape *img = &u->src[0]->shape;
-  Window w = window_of(u->arg.p);
-  int64_t h = img->dim[1], wd = img->dim[2], ch = img->dim[3], oh = u->shape.dim[1], ow = u->shape.dim[2];
+  const Through *t = &m->thru;
+  const Window *w = &t->w;
+  int sign = t->adjoint ? 1 : -1; /* the base: o·s − pad, or adjointly p + pad */
   LLVMValueRef n[MAX_TILE_ROWS], y0[MAX_TILE_ROWS], x0[MAX_TILE_ROWS], a_row[MAX_TILE_ROWS];
   for (int r = 0; r < rows; r++) {
-    LLVMValueRef i = plus(m, i0, r), at_n = LLVMBuildSRem(c->b, i, cg_i64(c, oh * ow), "");
-    n[r] = LLVMBuildSDiv(c->b, i, cg_i64(c, oh * ow), "n");
-    y0[r] = plus(m, LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sh), ""), -w.pt);
-    x0[r] = plus(m, LLVMBuildMul(c->b, LLVMBuildSRem(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sw), ""), -w.pl);
+    LLVMValueRef i = plus(m, i0, r), at_n = LLVMBuildSRem(c->b, i, cg_i64(c, t->rh * t->rw), "");
+    LLVMValueRef py = LLVMBuildSDiv(c->b, at_n, cg_i64(c, t->rw), ""), px = LLVMBuildSRem(c->b, at_n, cg_i64(c, t->rw), "");
+    n[r] = LLVMBuildSDiv(c->b, i, cg_i64(c, t->rh * t->rw), "n");
+    y0[r] = plus(m, t->adjoint ? py : LLVMBuildMul(c->b, py, cg_i64(c, w->sh), ""), sign * w->pt);
+    x0[r] = plus(m, t->adjoint ? px : LLVMBuildMul(c->b, px, cg_i64(c, w->sw), ""), sign * w->pl);
   }
   Loop lt;
-  LLVMValueRef t = cg_loop_open(c, &lt, cg_i64(c, (int64_t)w.kh * w.kw), "tap");
-  LLVMValueRef dy = LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dh), "");
-  LLVMValueRef dx = LLVMBuildMul(c->b, LLVMBuildSRem(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dw), "");
+  LLVMValueRef tap = cg_loop_open(c, &lt, cg_i64(c, (int64_t)w->kh * w->kw), "tap");
+  LLVMValueRef dy = LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, tap, cg_i64(c, w->kw), ""), cg_i64(c, w->dh), "");
+  LLVMValueRef dx = LLVMBuildMul(c->b, LLVMBuildSRem(c->b, tap, cg_i64(c, w->kw), ""), cg_i64(c, w->dw), "");
   for (int r = 0; r < rows; r++) {
-    LLVMValueRef y = LLVMBuildAdd(c->b, y0[r], dy, ""), x = LLVMBuildAdd(c->b, x0[r], dx, "");
-    LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, h), ""),
-                                       LLVMBuildICmp(c->b, LLVMIntULT, x, cg_i64(c, wd), ""), "");
-    LLVMValueRef pixel = offset2(m, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, n[r], cg_i64(c, h), ""), y, ""),
-                                 wd * ch, x, ch);
-    a_row[r] = LLVMBuildSelect(c->b, inside, at(m, m->image, pixel), m->zeros, "pixel");
+    LLVMValueRef in_y, in_x;
+    LLVMValueRef y = tap_coord(m, t, y0[r], dy, w->sh, t->ih, &in_y);
+    LLVMValueRef x = tap_coord(m, t, x0[r], dx, w->sw, t->iw, &in_x);
+    LLVMValueRef pixel = offset2(m, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, n[r], cg_i64(c, t->ih), ""), y, ""),
+                                 t->iw * t->ich, x, t->ich);
+    a_row[r] = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, in_y, in_x, ""), at(m, t->image, pixel),
+                               t->zeros, "pixel");
   }
-  emit_k_loop(m, cg_i64(c, 0), cg_i64(c, ch), LLVMBuildMul(c->b, t, cg_i64(c, ch), ""), a_row, 1,
-              rows, j0, nv, last_lanes, acc);
-  cg_loop_close(c, &lt, t);
+  LLVMValueRef b = at(m, m->b, LLVMBuildMul(c->b, tap, cg_i64(c, t->b_tap), ""));
+  emit_k_loop(m, cg_i64(c, 0), cg_i64(c, t->ich), b, a_row, 1, rows, j0, nv, last_lanes, acc);
+  cg_loop_close(c, &lt, tap);
 }
 
 /* C[i0 .. i0+rows, j0 .. j0+cols) with cols = (nv − 1)·w + last_lanes, over the k block;
@@ -264,13 +301,13 @@ static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j
       }
       LLVMBuildStore(c->b, start, acc[r][v]);
     }
-  if (m->patches_a)
+  if (m->through_a)
     emit_taps(m, i0, rows, j0, nv, last_lanes, acc);
   else {
     LLVMValueRef a_row[MAX_TILE_ROWS];
     for (int r = 0; r < rows; r++)
       a_row[r] = at(m, m->a, LLVMBuildMul(c->b, plus(m, i0, r), cg_i64(c, m->a_i), ""));
-    emit_k_loop(m, m->k_lo, m->k_hi, NULL, a_row, m->a_k, rows, j0, nv, last_lanes, acc);
+    emit_k_loop(m, m->k_lo, m->k_hi, m->b, a_row, m->a_k, rows, j0, nv, last_lanes, acc);
   }
   for (int r = 0; r < rows; r++)
     store_row(m, i0, r, fresh, j0, acc[r], nv, last_lanes);
@@ -390,8 +427,8 @@ static Tiling tiling_for(int w) {
   return tilings[0];
 }
 
-static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
-  const Node *n = k->root, *A = n->src[0], *B = n->src[1];
+static void mm_init(Mm *m, CgCtx *c, const Node *n, int64_t out) {
+  const Node *A = n->src[0], *B = n->src[1];
   bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
   int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
   int la = A->shape.rank - 1, lb = B->shape.rank - 1, lc = n->shape.rank - 1;
@@ -404,7 +441,7 @@ static void mm_init(Mm *m, CgCtx *c, const Kernel *k) {
   m->vec = LLVMVectorType(c->f32, (unsigned)m->w);
   m->a = at(m, c->ws, cg_i64(c, c->p->plan.offset[A->id]));
   m->b = at(m, c->ws, cg_i64(c, c->p->plan.offset[B->id]));
-  m->out = at(m, c->ws, cg_i64(c, k->out));
+  m->out = at(m, c->ws, cg_i64(c, out));
   m->a_i = ta ? sa[la] : sa[la - 1];
   m->a_k = ta ? sa[la - 1] : sa[la];
   m->b_k = tb ? sb[lb] : sb[lb - 1];
@@ -551,11 +588,14 @@ static void read_patches(Mm *m, const Kernel *k) {
     if (!sched_reads_through_window(k->root, src))
       continue;
     const Node *u = k->root->src[src];
+    const Shape *img = &u->src[0]->shape;
     m->image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
-    m->zeros = zero_pixel(c, u->src[0]->shape.dim[3]);
-    if (src == 0)
-      m->patches_a = u;
-    else {
+    m->zeros = zero_pixel(c, img->dim[3]);
+    if (src == 0) {
+      m->through_a = true;
+      m->thru = (Through){m->image, m->zeros, u->shape.dim[1], u->shape.dim[2], img->dim[1],
+                          img->dim[2], img->dim[3], window_of(u->arg.p), false, img->dim[3] * m->b_k};
+    } else {
       m->patches_b = u;
       m->row_major = false;
       m->pixels = cg_alloca(c, LLVMArrayType(c->ptr, (unsigned)m->t.k_block), "pixels");
@@ -568,7 +608,7 @@ static void read_patches(Mm *m, const Kernel *k) {
  * contiguous) and computes those columns of C, so no part reads what another writes. */
 void emit_matmul(CgCtx *c, const Kernel *k) {
   Mm m;
-  mm_init(&m, c, k);
+  mm_init(&m, c, k->root, k->out);
   if (emit_narrow(&m, k))
     return;
   int64_t block = (int64_t)m.t.vecs * m.w, blocks = (m.cols + block - 1) / block;
@@ -601,4 +641,31 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   m.row_major = max_kdim * m.cols <= ROW_MAJOR_B;
   read_patches(&m, k);
   emit_blocks(&m, cg_i64(c, 0), rows, first, end);
+}
+
+/* fold(δ W) on an image stored channels last, the input gradient of a convolution whose
+ * product sched_folds_product leaves to it: each input pixel's C channels are one row of a
+ * product whose A is δ read through the window adjointly (for each tap, the output the tap
+ * puts on the pixel, if one does) and whose B rows for tap t are W's columns t·C .. t·C + C.
+ * Neither the patches' gradient (9 times the image) nor fold's pass over it exists; each
+ * element is one multiply-add chain over the taps and δ's channels. */
+bool emit_fold_product(CgCtx *c, const Kernel *k) {
+  const Node *fold = k->root, *mm = fold->src[0], *dy = mm->src[0];
+  if (!sched_folds_product(fold) || c->s->materialized[mm->id])
+    return false;
+  Mm m;
+  mm_init(&m, c, mm, k->out);
+  int64_t ch = fold->shape.dim[3];
+  m.c_i = ch;
+  m.cols = ch;
+  m.row_major = true;
+  m.through_a = true;
+  m.thru = (Through){at(&m, c->ws, cg_i64(c, c->p->plan.offset[dy->id])), zero_pixel(c, dy->shape.dim[3]),
+                     fold->shape.dim[1], fold->shape.dim[2], dy->shape.dim[1], dy->shape.dim[2],
+                     dy->shape.dim[3], window_of(fold->arg.p), true, ch};
+  int64_t block = (int64_t)m.t.vecs * m.w;
+  LLVMValueRef lo, hi;
+  cg_share(c, matrix_rows_value(c, &fold->shape), &lo, &hi);
+  emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, (ch + block - 1) / block));
+  return true;
 }

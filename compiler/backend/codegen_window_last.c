@@ -179,6 +179,8 @@ void cg_unfold_last(CgCtx *c, const Kernel *k) {
 }
 
 void cg_fold_last(CgCtx *c, const Kernel *k) {
+  if (emit_fold_product(c, k))
+    return;
   Last q = {0};
   last_init(&q, c, k, &k->root->shape);
   each_window(&q, &k->root->shape, true, patch_window, &(PatchOp){add_chunk});

@@ -25,6 +25,14 @@ bool sched_reads_through_window(const Node *mm, int src) {
   return src == 0 ? !ta && tb && ch >= 8 : ta && !tb && ch % 32 == 0;
 }
 
+bool sched_folds_product(const Node *fold) {
+  if (fold->op != OP_FOLD || !window_of(fold->arg.p).last)
+    return false;
+  const Node *mm = fold->src[0];
+  return mm->op == OP_MATMUL && !mm->arg.p[PARAM_TRANSPOSE_A] && !mm->arg.p[PARAM_TRANSPOSE_B] &&
+         mm->src[0]->shape.rank == 4 && mm->src[1]->shape.rank == 2;
+}
+
 /* Whether every product that reads the patches u reads them through the window. */
 static bool read_through_window(Graph *g, const bool *need, const Node *u) {
   for (uint32_t i = u->id + 1; i < g->n; i++)
@@ -101,7 +109,8 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots) {
     Node *n = g->node[i];
     if (!need[i] || !(s->materialized[i] = must_materialize(n, uses[i], consumer[i], is_root[i])))
       continue;
-    if (n->op == OP_UNFOLD && !is_root[i] && read_through_window(g, need, n)) {
+    if ((n->op == OP_UNFOLD && !is_root[i] && read_through_window(g, need, n)) ||
+        (n->op == OP_MATMUL && !is_root[i] && uses[i] == 1 && sched_folds_product(consumer[i]))) {
       s->materialized[i] = false;
       continue;
     }

@@ -35,6 +35,11 @@ void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots);
  * vector width straddles two taps. Patches that every product reads so are never materialized:
  * they would be 9 times the image (3 × 3 taps), written once and read from memory twice. */
 bool sched_reads_through_window(const Node *mm, int src);
+/* Whether fold computes the product it folds (codegen_matmul.c, emit_fold_product): a
+ * convolution's input gradient fold(δ W) on an image stored channels last, δ [N, OH, OW, F]
+ * and W [F, taps·C], when the product has no other reader. The product is then never
+ * materialized: it would be the patches' gradient, 9 times the image. */
+bool sched_folds_product(const Node *fold);
 /* Sets kernel output offsets from the plan. */
 void sched_assign(Schedule *s, const MemPlan *p);
 /* Loop fusion across kernels: marks each elementwise kernel that can run in the loop of the one

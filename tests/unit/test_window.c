@@ -43,11 +43,13 @@ typedef enum {
   NET_SPREAD,     /* the average pool's adjoint on avgpool(x) ⊙ M, the same way */
   NET_CONV_POOL_CONV, /* conv (bias after the move, as lowered) → relu → max pool → conv →
                        * flatten → dense */
+  NET_CONV_RELU_CONV, /* 3×3 "same" conv → relu → conv of the net's window → flatten → dense:
+                       * the second conv's input gradient through any window */
 } NetKind;
 
 static const char *const net_names[] = {"conv",   "maxpool", "avgpool", "conv-relu-maxpool-dense",
                                         "conv-relu-avgpool-conv-dense", "fold", "spread",
-                                        "conv-relu-maxpool-conv-dense"};
+                                        "conv-relu-maxpool-conv-dense", "conv-relu-conv-dense"};
 
 typedef struct {
   NetKind kind;
@@ -141,6 +143,10 @@ static Node *build_net(Graph *g, const Net *net, Node *x) {
     Node *h = conv_as_lowered(g, x, net->filters, &net->conv, "W", "b");
     Node *p = h ? g_maxpool(g, relu(g, h), &net->pool) : NULL;
     return p ? dense(g, conv(g, p, 2, &same3, "W2", "b2")) : NULL;
+  }
+  case NET_CONV_RELU_CONV: {
+    Node *h = conv_as_lowered(g, x, net->filters, &same3, "W", "b");
+    return h ? dense(g, conv(g, relu(g, h), 2, &net->conv, "W2", "b2")) : NULL;
   }
   case NET_FOLD: return round_trip(g, x, OP_UNFOLD, OP_FOLD, &net->conv);
   case NET_SPREAD: return round_trip(g, x, OP_AVGPOOL, OP_AVGPOOL_BACK, &net->pool);
@@ -599,6 +605,17 @@ static const Net compiled_nets[] = {
    .last = true},
   {.kind = NET_CONV_POOL_CONV, .ch = 1, .h = 8, .w = 6, .filters = 32,
    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0}, .last = true},
+  /* a convolution's input gradient computed by fold from δ read through the window
+   * (emit_fold_product): strides, dilations, uneven and wide padding, channels that fill no
+   * vector (5) or a multiple of 32 */
+  {.kind = NET_CONV_RELU_CONV, .ch = 1, .h = 7, .w = 8, .filters = 32,
+   .conv = {3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, .last = true},
+  {.kind = NET_CONV_RELU_CONV, .ch = 2, .h = 9, .w = 7, .filters = 32,
+   .conv = {2, 3, 2, 1, 1, 0, 2, 1, 2, 1, 0}, .last = true},
+  {.kind = NET_CONV_RELU_CONV, .ch = 1, .h = 8, .w = 9, .filters = 5,
+   .conv = {3, 2, 3, 2, 2, 1, 0, 3, 2, 1, 0}, .last = true},
+  {.kind = NET_CONV_RELU_CONV, .ch = 1, .h = 4, .w = 5, .filters = 64,
+   .conv = {2, 2, 1, 1, 3, 1, 0, 2, 1, 1, 0}, .last = true},
 };
 enum { NCOMPILED = sizeof compiled_nets / sizeof *compiled_nets };
 
@@ -631,10 +648,11 @@ static void compiled_step_matches_interpreter(void **state) {
 }
 
 /* Channels-last patches of a multiple of 32 channels get no kernel of their own in any entry
- * point: the convolution and its weight gradient read them from the image. */
+ * point: the convolution and its weight gradient read them from the image. The input gradient
+ * of every channels-last convolution is computed by fold, from δ, without its product. */
 static void wide_patches_are_read_from_the_image(void **state) {
   (void)state;
-  int read = 0;
+  int read = 0, folded = 0;
   for (int i = 0; i < NCOMPILED; i++) {
     Compiled *c = compiled_net(i);
     const Schedule *entries[] = {&c->p.step, &c->p.evaluate, &c->p.predict};
@@ -643,13 +661,18 @@ static void wide_patches_are_read_from_the_image(void **state) {
         const Node *n = entries[e]->kernel[k].root;
         if (n->op == OP_UNFOLD && window_of(n->arg.p).last)
           assert_true(n->src[0]->shape.dim[3] % 32 != 0);
+        if (n->op == OP_FOLD && window_of(n->arg.p).last) {
+          assert_false(entries[e]->materialized[n->src[0]->id]);
+          folded++;
+        }
       }
     for (uint32_t n = 0; n < c->g.n; n++) {
       const Node *u = c->g.node[n];
       read += u->op == OP_UNFOLD && window_of(u->arg.p).last && u->src[0]->shape.dim[3] % 32 == 0;
     }
   }
-  assert_int_equal(read, 4);
+  assert_int_equal(read, 7);
+  assert_int_equal(folded, 18);
 }
 
 /* The step's kernels, each run in parts 0..P-1 one after the other (as P threads would between
