@@ -107,6 +107,20 @@ static void prefetch_row(const float *row, size_t bytes) {
     __builtin_prefetch((const char *)row + at, 0, 1);
 }
 
+/* A row of at most SHORT_ROW floats is copied float by float: a call of memcpy costs more
+ * than such a copy (XOR's rows of 2 and 1 floats: 8 calls an epoch, a sixth of the time an
+ * epoch spends outside its step). */
+enum { SHORT_ROW = 4 };
+
+static void copy_row(float *to, const float *from, int64_t width) {
+  if (width > SHORT_ROW) {
+    memcpy(to, from, (size_t)width * sizeof(float));
+    return;
+  }
+  for (int64_t j = 0; j < width; j++)
+    to[j] = from[j];
+}
+
 static void load_rows(const NnrtSlot *s, float *ws, const float *data, const NnrtBatch *b,
                       int64_t from, int64_t to) {
   size_t bytes = (size_t)s->width * sizeof(float);
@@ -114,7 +128,7 @@ static void load_rows(const NnrtSlot *s, float *ws, const float *data, const Nnr
     if (b->order && r + PREFETCH_ROWS < to)
       prefetch_row(data + b->order[b->start + r + PREFETCH_ROWS] * s->width, bytes);
     int64_t row = b->order ? b->order[b->start + r] : b->start + r;
-    memcpy(ws + s->offset + r * s->width, data + row * s->width, bytes);
+    copy_row(ws + s->offset + r * s->width, data + row * s->width, s->width);
   }
 }
 
@@ -135,13 +149,13 @@ static int64_t check_count(const NnrtCheck *c, int64_t n) {
 
 /* Whether any of v[0..n) is infinite or NaN: all exponent bits set. Integer ORs can be
  * reordered, so the compiler vectorises this; a float sum (x · 0 summed) could not be, and the
- * per-step check of the gradients then cost a quarter of the step. It reads every gradient
- * each step, so it is also compiled for AVX2, chosen when the program starts if the CPU has it
- * (twice as wide as the x86-64 baseline the runtime is built for). */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static int any_nonfinite(const float *v, int64_t n) {
+ * per-step check of the gradients then cost a quarter of the step. It reads every gradient no
+ * update tests each step, so it is also compiled for AVX2 (twice as wide as the x86-64
+ * baseline the runtime is built for), chosen by the CPU features glibc has already read. Not
+ * by GCC's target_clones: its resolver pulls in libgcc's CPU detection, a constructor whose
+ * dozen cpuid instructions each trap to the hypervisor under KVM (66 µs of every process's
+ * start on the Zen 4 machine, a fiftieth of XOR's whole run). */
+static inline __attribute__((always_inline)) int nonfinite_scan(const float *v, int64_t n) {
   uint32_t bad = 0;
   for (int64_t k = 0; k < n; k++) {
     uint32_t bits;
@@ -150,6 +164,19 @@ static int any_nonfinite(const float *v, int64_t n) {
   }
   return bad != 0;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+__attribute__((target("avx2"))) static int nonfinite_scan_avx2(const float *v, int64_t n) {
+  return nonfinite_scan(v, n);
+}
+
+static int any_nonfinite(const float *v, int64_t n) {
+  return CPU_FEATURE_ACTIVE(AVX2) ? nonfinite_scan_avx2(v, n) : nonfinite_scan(v, n);
+}
+#else
+static int any_nonfinite(const float *v, int64_t n) { return nonfinite_scan(v, n); }
+#endif
 
 /* The step's flag (NnrtModel.nonfinite_offset): the updates set it when a gradient they test
  * holds a non-finite value, so only the untested gradients are read again here. */
