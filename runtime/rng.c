@@ -44,11 +44,12 @@ double nnrt_rng_normal(NnrtRng *r) {
 }
 
 uint64_t nnrt_rng_below(NnrtRng *r, uint64_t n) {
-  /* Values below 2^64 mod n would make the low residues more likely; redraw them. */
-  uint64_t threshold = -n % n;
+  /* Values below 2^64 mod n would make the low residues more likely; redraw them. That bound
+   * is below n, so it is computed (a division, as long as the shuffle's other) only for the
+   * rare x below n. */
   for (;;) {
     uint64_t x = nnrt_rng_next(r);
-    if (x >= threshold)
+    if (x >= n || x >= -n % n)
       return x % n;
   }
 }
