@@ -154,8 +154,8 @@ static int64_t check_count(const NnrtCheck *c, int64_t n) {
  * update tests each step, so it is also compiled for AVX2 (twice as wide as the x86-64
  * baseline the runtime is built for), chosen by the CPU features glibc has already read. Not
  * by GCC's target_clones: its resolver pulls in libgcc's CPU detection, a constructor whose
- * dozen cpuid instructions each trap to the hypervisor under KVM (66 µs of every process's
- * start on the Zen 4 machine, a fiftieth of XOR's whole run). */
+ * dozen cpuid instructions each trap to the hypervisor under KVM (about 40 µs of every
+ * process's start on the Zen 4 machine, more than 1% of XOR's whole 10,000-epoch run). */
 static inline __attribute__((always_inline)) int nonfinite_scan(const float *v, int64_t n) {
   uint32_t bad = 0;
   for (int64_t k = 0; k < n; k++) {
