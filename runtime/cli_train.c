@@ -227,6 +227,7 @@ static int load_data_and_train(const Cli *c, TrainRun *t) {
   NnrtTrainData *own = NULL;
   const NnrtTrainData *td = NULL;
   nnrt_progress_init(&t->progress, t->m, c->out, isatty(fileno(c->out)));
+  t->progress.history = t->a->plot != NULL; /* only the plot reads it */
   if (t->a->plot && check_writable(c, t->a->plot) != 0)
     return NNRT_EXIT_IO;
   if (t->a->log_json &&

@@ -9,15 +9,14 @@
 
 double nnrt_lr_at(const NnrtTrainOptions *o, int64_t steps_per_epoch, int64_t s) {
   int64_t spe = steps_per_epoch > 0 ? steps_per_epoch : 1;
-  int64_t epoch = s / spe, i = s % spe;
   double lr = o->lr;
   switch ((NnrtLrSchedule)o->lr_schedule) {
   case NNRT_LR_CONSTANT: break;
   case NNRT_LR_STEP:
-    lr *= pow(o->lr_schedule_a, floor((double)epoch / o->lr_schedule_b));
+    lr *= pow(o->lr_schedule_a, floor((double)(s / spe) / o->lr_schedule_b));
     break;
   case NNRT_LR_EXPONENTIAL:
-    lr *= pow(o->lr_schedule_a, (double)epoch + (double)i / (double)spe);
+    lr *= pow(o->lr_schedule_a, (double)(s / spe) + (double)(s % spe) / (double)spe);
     break;
   case NNRT_LR_COSINE: {
     double total = (double)o->epochs * (double)spe;

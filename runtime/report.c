@@ -32,7 +32,8 @@ static double monotonic_seconds(void) {
 
 void nnrt_progress_init(NnrtProgress *p, const NnrtModel *m, FILE *out, int tty) {
   *p = (NnrtProgress){.out = out, .tty = tty, .metric = m->metric != NNRT_METRIC_NONE,
-                      .interval = 0.1, .now = monotonic_seconds, .last_draw = -1.0};
+                      .interval = 0.1, .now = monotonic_seconds, .last_draw = -1.0,
+                      .history = 1};
 }
 
 int nnrt_progress_open_json(NnrtProgress *p, const char *path, char *err, size_t errlen) {
@@ -190,6 +191,8 @@ static void thin_history(NnrtProgress *p) {
 static void remember(NnrtProgress *p, const NnrtEpochReport *r) {
   p->last = *r;
   int64_t i = p->seen++, vi = r->has_val ? p->seen_val++ : -1;
+  if (!p->history)
+    return;
   if (!p->hist) {
     p->hist = malloc((PLOT_POINTS + 1) * sizeof *p->hist);
     if (!p->hist)

@@ -19,7 +19,10 @@ void nnrt_rng_seed(NnrtRng *r, uint64_t seed) {
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t nnrt_rng_next(NnrtRng *r) {
+/* The runtime is position-independent, so the compiler inlines none of its exported functions
+ * into another (each could be interposed): the shuffle of every epoch uses these inline forms
+ * instead (XOR's epoch made 6 calls for its 3 draws). */
+static inline uint64_t next(NnrtRng *r) {
   uint64_t *s = r->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9;
   uint64_t t = s[1] << 17;
@@ -32,9 +35,11 @@ uint64_t nnrt_rng_next(NnrtRng *r) {
   return result;
 }
 
-float nnrt_rng_float(NnrtRng *r) { return (float)(nnrt_rng_next(r) >> 40) * 0x1.0p-24f; }
+uint64_t nnrt_rng_next(NnrtRng *r) { return next(r); }
 
-double nnrt_rng_double(NnrtRng *r) { return (double)(nnrt_rng_next(r) >> 11) * 0x1.0p-53; }
+float nnrt_rng_float(NnrtRng *r) { return (float)(next(r) >> 40) * 0x1.0p-24f; }
+
+double nnrt_rng_double(NnrtRng *r) { return (double)(next(r) >> 11) * 0x1.0p-53; }
 
 double nnrt_rng_normal(NnrtRng *r) {
   /* 1 - u lies in (0,1], so the logarithm is always finite. */
@@ -43,19 +48,22 @@ double nnrt_rng_normal(NnrtRng *r) {
   return sqrt(-2.0 * log(u1)) * cos(NNRT_TWO_PI * u2);
 }
 
-uint64_t nnrt_rng_below(NnrtRng *r, uint64_t n) {
-  /* Values below 2^64 mod n would make the low residues more likely; redraw them. */
-  uint64_t threshold = -n % n;
+static inline uint64_t below(NnrtRng *r, uint64_t n) {
+  /* Values below 2^64 mod n would make the low residues more likely; redraw them. That bound
+   * is below n, so it is computed (a division, as long as the shuffle's other) only for the
+   * rare x below n. */
   for (;;) {
-    uint64_t x = nnrt_rng_next(r);
-    if (x >= threshold)
+    uint64_t x = next(r);
+    if (x >= n || x >= -n % n)
       return x % n;
   }
 }
 
+uint64_t nnrt_rng_below(NnrtRng *r, uint64_t n) { return below(r, n); }
+
 void nnrt_rng_shuffle(NnrtRng *r, int64_t *idx, int64_t n) {
   for (int64_t i = n - 1; i > 0; i--) {
-    int64_t j = (int64_t)nnrt_rng_below(r, (uint64_t)i + 1);
+    int64_t j = (int64_t)below(r, (uint64_t)i + 1);
     int64_t t = idx[i];
     idx[i] = idx[j];
     idx[j] = t;

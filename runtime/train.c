@@ -75,6 +75,7 @@ typedef struct {
   int64_t epoch_correct; /* and of correct predictions */
   double lr;             /* of the last step */
   double epoch_start;    /* seconds, monotonic */
+  int logged;            /* the epoch's line is printed, whatever early stopping decides */
   int64_t *order;
   float *best; /* early stopping: the weights of the best epoch, back to back */
   double best_loss, best_acc;
@@ -107,6 +108,20 @@ static void prefetch_row(const float *row, size_t bytes) {
     __builtin_prefetch((const char *)row + at, 0, 1);
 }
 
+/* A row of at most SHORT_ROW floats is copied float by float: a call of memcpy costs more
+ * than such a copy (XOR's rows of 2 and 1 floats: 8 calls an epoch, a sixth of the time an
+ * epoch spends outside its step). */
+enum { SHORT_ROW = 4 };
+
+static void copy_row(float *to, const float *from, int64_t width) {
+  if (width > SHORT_ROW) {
+    memcpy(to, from, (size_t)width * sizeof(float));
+    return;
+  }
+  for (int64_t j = 0; j < width; j++)
+    to[j] = from[j];
+}
+
 static void load_rows(const NnrtSlot *s, float *ws, const float *data, const NnrtBatch *b,
                       int64_t from, int64_t to) {
   size_t bytes = (size_t)s->width * sizeof(float);
@@ -114,7 +129,7 @@ static void load_rows(const NnrtSlot *s, float *ws, const float *data, const Nnr
     if (b->order && r + PREFETCH_ROWS < to)
       prefetch_row(data + b->order[b->start + r + PREFETCH_ROWS] * s->width, bytes);
     int64_t row = b->order ? b->order[b->start + r] : b->start + r;
-    memcpy(ws + s->offset + r * s->width, data + row * s->width, bytes);
+    copy_row(ws + s->offset + r * s->width, data + row * s->width, s->width);
   }
 }
 
@@ -135,13 +150,13 @@ static int64_t check_count(const NnrtCheck *c, int64_t n) {
 
 /* Whether any of v[0..n) is infinite or NaN: all exponent bits set. Integer ORs can be
  * reordered, so the compiler vectorises this; a float sum (x · 0 summed) could not be, and the
- * per-step check of the gradients then cost a quarter of the step. It reads every gradient
- * each step, so it is also compiled for AVX2, chosen when the program starts if the CPU has it
- * (twice as wide as the x86-64 baseline the runtime is built for). */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static int any_nonfinite(const float *v, int64_t n) {
+ * per-step check of the gradients then cost a quarter of the step. It reads every gradient no
+ * update tests each step, so it is also compiled for AVX2 (twice as wide as the x86-64
+ * baseline the runtime is built for), chosen by the CPU features glibc has already read. Not
+ * by GCC's target_clones: its resolver pulls in libgcc's CPU detection, a constructor whose
+ * dozen cpuid instructions each trap to the hypervisor under KVM (about 40 µs of every
+ * process's start on the Zen 4 machine, more than 1% of XOR's whole 10,000-epoch run). */
+static inline __attribute__((always_inline)) int nonfinite_scan(const float *v, int64_t n) {
   uint32_t bad = 0;
   for (int64_t k = 0; k < n; k++) {
     uint32_t bits;
@@ -150,6 +165,19 @@ static int any_nonfinite(const float *v, int64_t n) {
   }
   return bad != 0;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+__attribute__((target("avx2"))) static int nonfinite_scan_avx2(const float *v, int64_t n) {
+  return nonfinite_scan(v, n);
+}
+
+static int any_nonfinite(const float *v, int64_t n) {
+  return CPU_FEATURE_ACTIVE(AVX2) ? nonfinite_scan_avx2(v, n) : nonfinite_scan(v, n);
+}
+#else
+static int any_nonfinite(const float *v, int64_t n) { return nonfinite_scan(v, n); }
+#endif
 
 /* The step's flag (NnrtModel.nonfinite_offset): the updates set it when a gradient they test
  * holds a non-finite value, so only the untested gradients are read again here. */
@@ -429,18 +457,23 @@ static int epoch_timed(const Run *r) {
   const NnrtTrainOptions *o = r->o;
   return o->report.on_step ||
          (o->report.on_epoch && (!o->report.logged_seconds_only || o->early_stopping > 0 ||
-                                 logged_epoch(o, r->epoch, r->epoch == o->epochs)));
+                                 r->logged));
 }
 
-static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated, int last) {
+/* The epoch's loss and accuracy come as values, not read back from res where finish_epoch
+ * has just stored them: the compiler reads the two as one 16-byte load, which cannot be
+ * forwarded from two 8-byte stores and waited for them to reach the cache (a fifth of the
+ * time XOR's epoch spent outside its step). */
+static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated, double loss,
+                         double accuracy) {
   if (!r->o->report.on_epoch)
     return;
   NnrtEpochReport e = {
-    .epoch = r->epoch, .epochs = r->o->epochs, .loss = res->loss, .accuracy = res->accuracy,
+    .epoch = r->epoch, .epochs = r->o->epochs, .loss = loss, .accuracy = accuracy,
     .has_val = validated, .val_loss = validated ? res->val_loss : NAN,
     .val_accuracy = validated ? res->val_accuracy : NAN, .lr = r->lr,
     .seconds = isnan(r->epoch_start) ? NAN : now_seconds() - r->epoch_start,
-    .logged = logged_epoch(r->o, r->epoch, last),
+    .logged = r->logged || r->stopped,
     .comm_seconds = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) - r->comm_start : 0.0,
   };
   r->o->report.on_epoch(&e, r->o->report.ctx);
@@ -450,11 +483,11 @@ static void report_epoch(const Run *r, const NnrtTrainResult *res, int validated
 static int finish_epoch(Run *r, NnrtTrainResult *res, char *err, size_t errlen) {
   const NnrtTrainOptions *o = r->o;
   int64_t rows = r->td->train.rows;
-  res->loss = r->epoch_loss / (double)rows;
-  res->accuracy = metric_of(r->m, r->epoch_correct, rows);
+  double loss = r->epoch_loss / (double)rows, accuracy = metric_of(r->m, r->epoch_correct, rows);
+  res->loss = loss;
+  res->accuracy = accuracy;
   /* Validation costs a forward pass over its rows: only for epochs that use it. */
-  int validated = res->has_val && (o->early_stopping > 0 ||
-                                   logged_epoch(o, r->epoch, r->epoch == o->epochs));
+  int validated = res->has_val && (o->early_stopping > 0 || r->logged);
   if (validated) {
     nnrt_evaluate_set(r->m, r->ws, &r->td->val, &res->val_loss, &res->val_accuracy);
     if (!isfinite(res->val_loss)) {
@@ -465,7 +498,7 @@ static int finish_epoch(Run *r, NnrtTrainResult *res, char *err, size_t errlen) 
   }
   res->last_epoch = r->epoch;
   r->stopped = res->stopped_early = early_stop_update(r, res);
-  report_epoch(r, res, validated, r->stopped || r->epoch == o->epochs);
+  report_epoch(r, res, validated, loss, accuracy);
   return NNRT_EXIT_OK;
 }
 
@@ -478,6 +511,7 @@ static double train_epochs(Run *r, NnrtTrainResult *res, char *err, size_t errle
       r->epoch_loss = 0.0;
       r->epoch_correct = 0;
     }
+    r->logged = logged_epoch(o, r->epoch, r->epoch == o->epochs);
     r->epoch_start = epoch_timed(r) ? now_seconds() : NAN;
     r->comm_start = r->ranks ? nnrt_ranks_wait_seconds(r->ranks) : 0.0;
     int64_t n = 0;

@@ -12,6 +12,10 @@ foreach(name xor neuron cli xor_dense flats log_format data_errors cli_xor cli_c
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${name}.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
   set_tests_properties(e2e_${name} PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
 endforeach()
+# The link: static where the C library's archives exist, else dynamic (issue 14, session 9).
+add_test(NAME e2e_link
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/link.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_link PROPERTIES LABELS e2e TIMEOUT 120 SKIP_RETURN_CODE 77)
 # Messages that say the fix: non-finite values, output directories, warnings (issue 13).
 add_test(NAME e2e_diag_messages
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/diag_messages.sh $<TARGET_FILE:nnc> ${PROJECT_SOURCE_DIR})

@@ -2,7 +2,8 @@
  * Contract: finds libnnrt.a beside the running nnc (build tree) or in ../lib/nnc (installed),
  * runs `$CC` (default cc; for --mpi `$MPICC`, default mpicc) with zlib and libm to link into a
  * temporary file and renames it to `out` only on success, so a failed link never leaves a
- * partial executable. Errors go to `err`. */
+ * partial executable. The program is linked statically where the C library's archives exist
+ * (it starts faster), else dynamically. Errors go to `err`. */
 #ifndef NNC_LINK_H
 #define NNC_LINK_H
 #include <stdbool.h>

@@ -535,6 +535,24 @@ static void test_history_is_thinned(void **state) {
   assert_int_equal(nnrt_progress_close(&p, NULL, err, sizeof err), 0);
 }
 
+/* Without a plot to draw (history cleared) no history is stored: the last epoch only. */
+static void test_history_off_keeps_the_last_epoch(void **state) {
+  (void)state;
+  NnrtProgress p;
+  nnrt_progress_init(&p, &clf, NULL, 0);
+  p.history = 0;
+  for (int e = 1; e <= 5000; e++) {
+    NnrtEpochReport r = epoch_report(e, 5000, e % 1000 == 0);
+    nnrt_progress_on_epoch(&r, &p);
+  }
+  assert_null(p.hist);
+  int64_t n;
+  const NnrtEpochReport *h = nnrt_progress_history(&p, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(h[0].epoch, 5000);
+  assert_int_equal(nnrt_progress_close(&p, NULL, err, sizeof err), 0);
+}
+
 /* A tiny JSON Lines checker: each line one object of exactly the keys in order, each value a
  * number or null; returns the number of lines. */
 static int check_json_lines(const char *text) {
@@ -862,6 +880,7 @@ int main(void) {
     cmocka_unit_test(test_progress_bar_on_a_terminal),
     cmocka_unit_test(test_json_log),
     cmocka_unit_test(test_history_is_thinned),
+    cmocka_unit_test(test_history_off_keeps_the_last_epoch),
     cmocka_unit_test(test_svg_plot),
     cmocka_unit_test(test_plot_axes),
     cmocka_unit_test(test_input_row_binder),

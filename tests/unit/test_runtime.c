@@ -213,6 +213,29 @@ static void test_rng_below_stays_in_range(void **state) {
   assert_true(nnrt_rng_below(&r, 1) == 0);
 }
 
+/* nnrt_rng_below draws what the textbook rejection (bound 2^64 mod n computed first) draws,
+ * from the same stream: the bound is computed only for draws below n, which changes no value
+ * (a seed's data order stays what it was). n = 2^63 + 1 rejects about half of its draws. */
+static void test_rng_below_is_the_textbook_rejection(void **state) {
+  (void)state;
+  static const uint64_t ns[] = {1, 2, 3, 7, 1000, (UINT64_C(1) << 32) + 3,
+                                (UINT64_C(1) << 63) + 1, UINT64_MAX};
+  for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+    uint64_t n = ns[k];
+    NnrtRng r, ref;
+    nnrt_rng_seed(&r, 5);
+    nnrt_rng_seed(&ref, 5);
+    for (int i = 0; i < 20000; i++) {
+      uint64_t want, x;
+      do
+        x = nnrt_rng_next(&ref);
+      while (x < -n % n);
+      want = x % n;
+      assert_true(nnrt_rng_below(&r, n) == want);
+    }
+  }
+}
+
 static void test_shuffle_is_a_permutation(void **state) {
   (void)state;
   enum { N = 1000 };
@@ -941,6 +964,7 @@ int main(void) {
     cmocka_unit_test(test_rng_uniform_moments),
     cmocka_unit_test(test_rng_normal_moments),
     cmocka_unit_test(test_rng_below_stays_in_range),
+    cmocka_unit_test(test_rng_below_is_the_textbook_rejection),
     cmocka_unit_test(test_shuffle_is_a_permutation),
     cmocka_unit_test(test_workspace_is_aligned_and_zeroed),
     cmocka_unit_test(test_init_kinds),
