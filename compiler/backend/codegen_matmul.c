@@ -14,8 +14,10 @@
  * the part it falls in or the thread count: results are bit-identical for any --threads.
  * A B read transposed is first copied into rows (emit_matmul). A C of a few columns that do
  * not fill whole vectors, whose A is read transposed (a weight gradient), is computed as
- * Cᵀ = Bᵀ Aᵀ, whose rows are whole vectors, and stored transposed (emit_narrow). An operand with more than two
- * axes is the matrix whose rows are all its axes but the last (shape_matmul). */
+ * Cᵀ = Bᵀ Aᵀ, whose rows are whole vectors, and stored transposed (emit_narrow). A
+ * convolution's patches, and the product its input gradient folds, are read through the window
+ * (emit_taps, fill_pixels, emit_fold_product). An operand with more than two axes is the matrix
+ * whose rows are all its axes but the last (shape_matmul). */
 #include "codegen_internal.h"
 
 #include <stdio.h>
@@ -69,14 +71,12 @@ typedef struct {
   LLVMValueRef kdim;
   LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
   LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
-  /* A read through a window (emit_taps): a convolution's patches, or fold's product */
-  bool through_a;
+  /* A read through a window (emit_taps): a convolution's patches, or fold's product; B a
+   * convolution's patches (sched_reads_through_window), with `pixels`: the pixel under the
+   * column block's tap of each k of the block (fill_pixels) */
+  bool through_a, through_b;
   Through thru;
-  /* B is a convolution's patches read through the window (sched_reads_through_window): the
-   * unfold, &ws[] of its image, C floats of 0, and the pixel under the column block's tap of
-   * each k of the block (fill_pixels) */
-  const Node *patches_b;
-  LLVMValueRef image, zeros, pixels;
+  LLVMValueRef pixels;
   LLVMTypeRef fma_ty, mload_ty, mstore_ty, scatter_ty;
   LLVMValueRef fma, mload, mstore, scatter;
   bool row_major; /* row tiles outside the column blocks (emit_blocks) */
@@ -151,8 +151,10 @@ static void scatter_c(Mm *m, LLVMValueRef i, LLVMValueRef j, LLVMValueRef v, int
     lane[l] = cg_i64(c, l * m->c_j);
   LLVMTypeRef idx_ty = LLVMVectorType(c->i64, (unsigned)m->w);
   LLVMValueRef first = offset2(m, i, m->c_i, j, m->c_j);
-  LLVMValueRef idx = LLVMBuildInsertElement(c->b, LLVMGetPoison(idx_ty), first, LLVMConstInt(c->i32, 0, 0), "");
-  idx = LLVMBuildShuffleVector(c->b, idx, LLVMGetPoison(idx_ty), LLVMConstNull(LLVMVectorType(c->i32, (unsigned)m->w)), "");
+  LLVMValueRef zero = LLVMConstInt(c->i32, 0, 0), poison = LLVMGetPoison(idx_ty);
+  LLVMValueRef idx = LLVMBuildInsertElement(c->b, poison, first, zero, "");
+  LLVMTypeRef mask_ty = LLVMVectorType(c->i32, (unsigned)m->w);
+  idx = LLVMBuildShuffleVector(c->b, idx, poison, LLVMConstNull(mask_ty), "");
   idx = LLVMBuildAdd(c->b, idx, LLVMConstVector(lane, (unsigned)m->w), "");
   LLVMValueRef ptrs = LLVMBuildGEP2(c->b, c->f32, m->out, &idx, 1, "");
   LLVMValueRef args[4] = {v, ptrs, LLVMConstInt(c->i32, 4, 0), lane_mask(m, lanes)};
@@ -195,6 +197,22 @@ static void store_row(Mm *m, LLVMValueRef i0, int r, LLVMValueRef fresh, LLVMVal
   }
 }
 
+static LLVMValueRef idiv(Mm *m, LLVMValueRef a, int64_t k) {
+  return LLVMBuildSDiv(m->c->b, a, cg_i64(m->c, k), "");
+}
+static LLVMValueRef irem(Mm *m, LLVMValueRef a, int64_t k) {
+  return LLVMBuildSRem(m->c->b, a, cg_i64(m->c, k), "");
+}
+static LLVMValueRef imul(Mm *m, LLVMValueRef a, int64_t k) {
+  return LLVMBuildMul(m->c->b, a, cg_i64(m->c, k), "");
+}
+
+/* &pixels[k − k_lo]: where k of the block reads B through the window. */
+static LLVMValueRef pixel_slot(Mm *m, LLVMValueRef k) {
+  LLVMValueRef at_k = LLVMBuildSub(m->c->b, k, m->k_lo, "");
+  return LLVMBuildGEP2(m->c->b, m->c->ptr, m->pixels, &at_k, 1, "");
+}
+
 /* k over [lo, hi): rows·nv multiply-adds of A's element k of each row (a_row[r][k·a_k]) with
  * row k of the B at b, into acc. */
 static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
@@ -205,11 +223,8 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
   Loop lk;
   LLVMValueRef k = cg_loop_open_range(c, &lk, lo, hi, "k");
   LLVMValueRef pixel = NULL;
-  if (m->patches_b) {
-    LLVMValueRef slot = LLVMBuildGEP2(c->b, c->ptr, m->pixels,
-                                      (LLVMValueRef[]){LLVMBuildSub(c->b, k, m->k_lo, "")}, 1, "");
-    pixel = LLVMBuildLoad2(c->b, c->ptr, slot, "pixel");
-  }
+  if (m->through_b)
+    pixel = LLVMBuildLoad2(c->b, c->ptr, pixel_slot(m, k), "pixel");
   for (int v = 0; v < nv; v++) {
     int lanes = v == nv - 1 ? last_lanes : m->w;
     bv[v] = pixel ? load_lanes(m, at(m, pixel, cg_i64(c, (int64_t)v * m->w)), lanes, "b")
@@ -226,25 +241,61 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
   cg_loop_close(c, &lk, k);
 }
 
-/* The coordinate the tap at offset d (tap index · dilation) reads along one axis for a row at
- * `at` (its base: o·s − pad, or adjointly p + pad), and whether it lies inside [0, extent). */
-static LLVMValueRef tap_coord(Mm *m, const Through *t, LLVMValueRef at, LLVMValueRef d,
+/* Row i's pixel [n, y, x] and its base (o·s − pad, or adjointly p + pad) along each axis. */
+typedef struct {
+  LLVMValueRef n, y0, x0;
+} Corner;
+
+static Corner row_corner(Mm *m, const Through *t, LLVMValueRef i) {
+  const Window *w = &t->w;
+  LLVMValueRef at_n = irem(m, i, t->rh * t->rw);
+  LLVMValueRef py = idiv(m, at_n, t->rw), px = irem(m, at_n, t->rw);
+  if (t->adjoint)
+    return (Corner){idiv(m, i, t->rh * t->rw), plus(m, py, w->pt), plus(m, px, w->pl)};
+  return (Corner){idiv(m, i, t->rh * t->rw), plus(m, imul(m, py, w->sh), -w->pt),
+                  plus(m, imul(m, px, w->sw), -w->pl)};
+}
+
+/* The coordinate the tap at offset d (tap index · dilation) reads along one axis from a row's
+ * base, and whether it lies inside [0, extent). */
+static LLVMValueRef tap_coord(Mm *m, const Through *t, LLVMValueRef base, LLVMValueRef d,
                               int32_t stride, int64_t extent, LLVMValueRef *inside) {
   CgCtx *c = m->c;
   if (!t->adjoint) {
-    LLVMValueRef y = LLVMBuildAdd(c->b, at, d, "");
+    LLVMValueRef y = LLVMBuildAdd(c->b, base, d, "");
     *inside = LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, extent), "");
     return y;
   }
   /* the output o with o·s = p + pad − d: none when that is negative, beyond, or not a multiple */
-  LLVMValueRef num = LLVMBuildSub(c->b, at, d, "");
+  LLVMValueRef num = LLVMBuildSub(c->b, base, d, "");
   *inside = LLVMBuildICmp(c->b, LLVMIntULT, num, cg_i64(c, extent * stride), "");
   if (stride == 1)
     return num;
-  LLVMValueRef whole = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMBuildURem(c->b, num, cg_i64(c, stride), ""),
-                                     cg_i64(c, 0), "");
+  LLVMValueRef rem = LLVMBuildURem(c->b, num, cg_i64(c, stride), "");
+  LLVMValueRef whole = LLVMBuildICmp(c->b, LLVMIntEQ, rem, cg_i64(c, 0), "");
   *inside = LLVMBuildAnd(c->b, *inside, whole, "");
   return LLVMBuildUDiv(c->b, num, cg_i64(c, stride), "");
+}
+
+/* The offsets of tap `tap` along each axis (tap index · dilation). */
+static void tap_offsets(Mm *m, const Through *t, LLVMValueRef tap, LLVMValueRef *dy,
+                        LLVMValueRef *dx) {
+  *dy = imul(m, idiv(m, tap, t->w.kw), t->w.dh);
+  *dx = imul(m, irem(m, tap, t->w.kw), t->w.dw);
+}
+
+/* The pixel of t's image that the tap (dy, dx) puts on the row at corner r: its first channel,
+ * or the zeros when there is none. */
+static LLVMValueRef tap_pixel(Mm *m, const Through *t, const Corner *r, LLVMValueRef dy,
+                              LLVMValueRef dx) {
+  CgCtx *c = m->c;
+  LLVMValueRef in_y, in_x;
+  LLVMValueRef y = tap_coord(m, t, r->y0, dy, t->w.sh, t->ih, &in_y);
+  LLVMValueRef x = tap_coord(m, t, r->x0, dx, t->w.sw, t->iw, &in_x);
+  LLVMValueRef row = LLVMBuildAdd(c->b, imul(m, r->n, t->ih), y, "");
+  LLVMValueRef pixel = offset2(m, row, t->iw * t->ich, x, t->ich);
+  return LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, in_y, in_x, ""), at(m, t->image, pixel),
+                         t->zeros, "pixel");
 }
 
 /* The k loop of a tile whose A is read through a window (m->thru): for each tap, each row's
@@ -256,30 +307,16 @@ static void emit_taps(Mm *m, LLVMValueRef i0, int rows, LLVMValueRef j0, int nv,
                       LLVMValueRef acc[][MAX_TILE_VECS]) {
   CgCtx *c = m->c;
   const Through *t = &m->thru;
-  const Window *w = &t->w;
-  int sign = t->adjoint ? 1 : -1; /* the base: o·s − pad, or adjointly p + pad */
-  LLVMValueRef n[MAX_TILE_ROWS], y0[MAX_TILE_ROWS], x0[MAX_TILE_ROWS], a_row[MAX_TILE_ROWS];
-  for (int r = 0; r < rows; r++) {
-    LLVMValueRef i = plus(m, i0, r), at_n = LLVMBuildSRem(c->b, i, cg_i64(c, t->rh * t->rw), "");
-    LLVMValueRef py = LLVMBuildSDiv(c->b, at_n, cg_i64(c, t->rw), ""), px = LLVMBuildSRem(c->b, at_n, cg_i64(c, t->rw), "");
-    n[r] = LLVMBuildSDiv(c->b, i, cg_i64(c, t->rh * t->rw), "n");
-    y0[r] = plus(m, t->adjoint ? py : LLVMBuildMul(c->b, py, cg_i64(c, w->sh), ""), sign * w->pt);
-    x0[r] = plus(m, t->adjoint ? px : LLVMBuildMul(c->b, px, cg_i64(c, w->sw), ""), sign * w->pl);
-  }
+  Corner corner[MAX_TILE_ROWS];
+  LLVMValueRef a_row[MAX_TILE_ROWS], dy, dx;
+  for (int r = 0; r < rows; r++)
+    corner[r] = row_corner(m, t, plus(m, i0, r));
   Loop lt;
-  LLVMValueRef tap = cg_loop_open(c, &lt, cg_i64(c, (int64_t)w->kh * w->kw), "tap");
-  LLVMValueRef dy = LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, tap, cg_i64(c, w->kw), ""), cg_i64(c, w->dh), "");
-  LLVMValueRef dx = LLVMBuildMul(c->b, LLVMBuildSRem(c->b, tap, cg_i64(c, w->kw), ""), cg_i64(c, w->dw), "");
-  for (int r = 0; r < rows; r++) {
-    LLVMValueRef in_y, in_x;
-    LLVMValueRef y = tap_coord(m, t, y0[r], dy, w->sh, t->ih, &in_y);
-    LLVMValueRef x = tap_coord(m, t, x0[r], dx, w->sw, t->iw, &in_x);
-    LLVMValueRef pixel = offset2(m, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, n[r], cg_i64(c, t->ih), ""), y, ""),
-                                 t->iw * t->ich, x, t->ich);
-    a_row[r] = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, in_y, in_x, ""), at(m, t->image, pixel),
-                               t->zeros, "pixel");
-  }
-  LLVMValueRef b = at(m, m->b, LLVMBuildMul(c->b, tap, cg_i64(c, t->b_tap), ""));
+  LLVMValueRef tap = cg_loop_open(c, &lt, cg_i64(c, (int64_t)t->w.kh * t->w.kw), "tap");
+  tap_offsets(m, t, tap, &dy, &dx);
+  for (int r = 0; r < rows; r++)
+    a_row[r] = tap_pixel(m, t, &corner[r], dy, dx);
+  LLVMValueRef b = at(m, m->b, imul(m, tap, t->b_tap));
   emit_k_loop(m, cg_i64(c, 0), cg_i64(c, t->ich), b, a_row, 1, rows, j0, nv, last_lanes, acc);
   cg_loop_close(c, &lt, tap);
 }
@@ -465,36 +502,24 @@ static void mm_init(Mm *m, CgCtx *c, const Node *n, int64_t out) {
  * cache while all the rows go by (a large B: a dense layer's weights); row-major, a tile of
  * A's rows stays in cache while it meets every block of a B small enough to stay in L2 (a
  * convolution's weights), so a long A (its patches) is read once instead of once a block. */
-/* For B the patches (m->patches_b): where each k of the block [k_lo, k_hi) reads the column
+/* For B the patches (m->through_b): where each k of the block [k_lo, k_hi) reads the column
  * block at j0 — its pixel under the block's tap, at the block's first channel (or the zeros).
  * C is a multiple of the block, so the block is one tap's channels. */
 static void fill_pixels(Mm *m, LLVMValueRef j0) {
   CgCtx *c = m->c;
-  const Node *u = m->patches_b;
-  const Shape *img = &u->src[0]->shape;
-  Window w = window_of(u->arg.p);
-  int64_t h = img->dim[1], wd = img->dim[2], ch = img->dim[3], oh = u->shape.dim[1], ow = u->shape.dim[2];
-  LLVMValueRef t = LLVMBuildSDiv(c->b, j0, cg_i64(c, ch), "tap");
-  LLVMValueRef c0 = LLVMBuildSRem(c->b, j0, cg_i64(c, ch), "");
-  LLVMValueRef dy = plus(m, LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dh), ""), -w.pt);
-  LLVMValueRef dx = plus(m, LLVMBuildMul(c->b, LLVMBuildSRem(c->b, t, cg_i64(c, w.kw), ""), cg_i64(c, w.dw), ""), -w.pl);
+  const Through *t = &m->thru;
+  LLVMValueRef dy, dx;
+  tap_offsets(m, t, idiv(m, j0, t->ich), &dy, &dx);
   Loop l;
   LLVMValueRef k = cg_loop_open_range(c, &l, m->k_lo, m->k_hi, "k");
-  LLVMValueRef at_n = LLVMBuildSRem(c->b, k, cg_i64(c, oh * ow), "");
-  LLVMValueRef n = LLVMBuildSDiv(c->b, k, cg_i64(c, oh * ow), "n");
-  LLVMValueRef y = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sh), ""), dy, "");
-  LLVMValueRef x = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, LLVMBuildSRem(c->b, at_n, cg_i64(c, ow), ""), cg_i64(c, w.sw), ""), dx, "");
-  LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, h), ""),
-                                     LLVMBuildICmp(c->b, LLVMIntULT, x, cg_i64(c, wd), ""), "");
-  LLVMValueRef pixel = offset2(m, LLVMBuildAdd(c->b, LLVMBuildMul(c->b, n, cg_i64(c, h), ""), y, ""), wd * ch, x, ch);
-  LLVMValueRef p = LLVMBuildSelect(c->b, inside, at(m, m->image, pixel), m->zeros, "");
-  LLVMValueRef slot = LLVMBuildGEP2(c->b, c->ptr, m->pixels, (LLVMValueRef[]){LLVMBuildSub(c->b, k, m->k_lo, "")}, 1, "");
-  LLVMBuildStore(c->b, at(m, p, c0), slot);
+  Corner corner = row_corner(m, t, k);
+  LLVMValueRef pixel = at(m, tap_pixel(m, t, &corner, dy, dx), irem(m, j0, t->ich));
+  LLVMBuildStore(c->b, pixel, pixel_slot(m, k));
   cg_loop_close(c, &l, k);
 }
 
 static void rows_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
-  if (m->patches_b)
+  if (m->through_b)
     fill_pixels(m, j0);
   emit_rows(m, s->lo, s->hi, &(Cols){.j0 = j0, .nv = nv, .last_lanes = last_lanes});
 }
@@ -541,9 +566,10 @@ static void narrow_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_
 
 /* C = op(A) B with a few columns (at most the tiling's `narrow`) that do not fill whole
  * vectors, and A read transposed: conv 1's weight gradient, [32, 9], filled 9 of the 16 lanes
- * of its one vector per row (9 of 16 in two vectors with AVX2). Cᵀ = Bᵀ op(A)ᵀ has C's few columns as its rows, all in one tile, and C's rows as
- * its columns, whole vectors of A's rows (A read transposed is contiguous along them); the
- * threads share those vectors and each stores its own transposed. The tile covers all of k, so
+ * of its one vector per row (9 of 16 in two vectors with AVX2). Cᵀ = Bᵀ op(A)ᵀ has C's few
+ * columns as its rows, all in one tile, and C's rows as its columns, whole vectors of A's rows
+ * (A read transposed is contiguous along them); the threads share those vectors and each
+ * stores its own transposed. The tile covers all of k, so
  * every element is still the one multiply-add chain over k in increasing order (a·b = b·a):
  * the same bits as the row tiles. */
 static bool emit_narrow(Mm *m, const Kernel *k) {
@@ -579,6 +605,16 @@ static LLVMValueRef zero_pixel(CgCtx *c, int64_t ch) {
   return zeros;
 }
 
+/* Reading a convolution's patches u through the window from its image. */
+static Through patches_through(Mm *m, const Node *u) {
+  CgCtx *c = m->c;
+  const Shape *img = &u->src[0]->shape;
+  LLVMValueRef image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
+  return (Through){image,        zero_pixel(c, img->dim[3]), u->shape.dim[1],    u->shape.dim[2],
+                   img->dim[1],  img->dim[2], img->dim[3],   window_of(u->arg.p), false,
+                   img->dim[3] * m->b_k};
+}
+
 /* The operand of k that is a convolution's patches read through the window, if one is. B so
  * read goes column block by column block (not row-major), so that the pixels of a block's k
  * are found once for all its row tiles. */
@@ -587,16 +623,11 @@ static void read_patches(Mm *m, const Kernel *k) {
   for (int src = 0; src < 2; src++) {
     if (!sched_reads_through_window(k->root, src))
       continue;
-    const Node *u = k->root->src[src];
-    const Shape *img = &u->src[0]->shape;
-    m->image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
-    m->zeros = zero_pixel(c, img->dim[3]);
-    if (src == 0) {
+    m->thru = patches_through(m, k->root->src[src]);
+    if (src == 0)
       m->through_a = true;
-      m->thru = (Through){m->image, m->zeros, u->shape.dim[1], u->shape.dim[2], img->dim[1],
-                          img->dim[2], img->dim[3], window_of(u->arg.p), false, img->dim[3] * m->b_k};
-    } else {
-      m->patches_b = u;
+    else {
+      m->through_b = true;
       m->row_major = false;
       m->pixels = cg_alloca(c, LLVMArrayType(c->ptr, (unsigned)m->t.k_block), "pixels");
     }
@@ -660,9 +691,10 @@ bool emit_fold_product(CgCtx *c, const Kernel *k) {
   m.cols = ch;
   m.row_major = true;
   m.through_a = true;
-  m.thru = (Through){at(&m, c->ws, cg_i64(c, c->p->plan.offset[dy->id])), zero_pixel(c, dy->shape.dim[3]),
-                     fold->shape.dim[1], fold->shape.dim[2], dy->shape.dim[1], dy->shape.dim[2],
-                     dy->shape.dim[3], window_of(fold->arg.p), true, ch};
+  LLVMValueRef image = at(&m, c->ws, cg_i64(c, c->p->plan.offset[dy->id]));
+  m.thru = (Through){image,           zero_pixel(c, dy->shape.dim[3]), fold->shape.dim[1],
+                     fold->shape.dim[2], dy->shape.dim[1], dy->shape.dim[2], dy->shape.dim[3],
+                     window_of(fold->arg.p), true, ch};
   int64_t block = (int64_t)m.t.vecs * m.w;
   LLVMValueRef lo, hi;
   cg_share(c, matrix_rows_value(c, &fold->shape), &lo, &hi);
