@@ -386,7 +386,8 @@ typedef struct {
   size_t floats; /* the workspace, with slack after the plan */
 } Compiled;
 
-static void compiled_open(Compiled *c, const Net *net, int64_t batch) {
+/* floats: the vector width the kernels are tiled for (0: the host's). */
+static void compiled_open(Compiled *c, const Net *net, int64_t batch, int floats) {
   arena_init(&c->arena);
   diag_init(&c->diag, NULL, stderr);
   graph_init(&c->g, &c->arena, &c->diag);
@@ -408,6 +409,7 @@ static void compiled_open(Compiled *c, const Net *net, int64_t batch) {
   assert_true(graph_verify(g, stderr));
   c->train = (TrainSettings){.present = true, .batch = batch, .opt = sgd};
   program_plan(&c->p, g, "net", 0, &c->train, "net.nn");
+  c->p.vector_floats = floats;
   assert_true(c->p.can_train);
   c->floats = (size_t)c->p.plan.total + 16;
   char err[1024];
@@ -625,7 +627,7 @@ static Compiled compiled[NCOMPILED];
 
 static Compiled *compiled_net(int i) {
   if (!compiled[i].model)
-    compiled_open(&compiled[i], &compiled_nets[i], BATCH);
+    compiled_open(&compiled[i], &compiled_nets[i], BATCH, 0);
   return &compiled[i];
 }
 
@@ -673,6 +675,28 @@ static void wide_patches_are_read_from_the_image(void **state) {
   }
   assert_int_equal(read, 7);
   assert_int_equal(folded, 18);
+}
+
+/* The products that read through a window (the channels-last nets with 32 or 64 channels, and
+ * the convolutions after a ReLU) compiled for the other vector widths nnc tiles for (4 and 8
+ * floats: their column blocks of 8 and 16 channels), against the interpreter. */
+static void window_products_are_right_for_every_vector_width(void **state) {
+  (void)state;
+  int runs = 0;
+  for (int i = 0; i < NCOMPILED; i++) {
+    const Net *n = &compiled_nets[i];
+    bool wide = n->ch % 32 == 0 || (n->filters > 0 && n->filters % 32 == 0);
+    if (!n->last || (n->kind != NET_CONV_RELU_CONV && !wide))
+      continue;
+    for (int floats = 4; floats <= 8; floats *= 2) {
+      Compiled c;
+      compiled_open(&c, n, BATCH, floats);
+      for (int64_t rows = BATCH; rows >= 1; rows--, runs++)
+        step_matches_interpreter(&c, n, rows);
+      compiled_close(&c);
+    }
+  }
+  assert_int_equal(runs, 8 * 2 * BATCH);
 }
 
 /* The step's kernels, each run in parts 0..P-1 one after the other (as P threads would between
@@ -797,6 +821,7 @@ int main(void) {
     cmocka_unit_test(compiled_step_matches_interpreter),
     cmocka_unit_test(step_kernels_in_parts_equal_the_serial_step),
     cmocka_unit_test(wide_patches_are_read_from_the_image),
+    cmocka_unit_test(window_products_are_right_for_every_vector_width),
     cmocka_unit_test(bad_windows_are_refused_with_a_reason),
     cmocka_unit_test(bad_reshapes_and_adjoints_are_refused_with_a_reason),
   };
