@@ -34,13 +34,14 @@ typedef struct {
   int w;          /* floats per vector */
   int rows, vecs; /* a tile: rows × vecs vectors of C */
   int k_block;
-  int narrow; /* the most rows of a one-vector tile of Cᵀ (emit_narrow): rows + 2 registers */
 } Tiling;
-enum { MAX_TILE_ROWS = 12, MAX_TILE_VECS = 2 };
+/* NARROW_ROWS: the most rows of emit_narrow's one-vector tile of Cᵀ, whose accumulators, B's
+ * vector and A's broadcast fit in the 16 registers of every vector width. */
+enum { NARROW_ROWS = 12, MAX_TILE_ROWS = NARROW_ROWS, MAX_TILE_VECS = 2 };
 static const Tiling tilings[] = {
-  {4, 6, 2, 256, 12},
-  {8, 6, 2, 256, 12},
-  {16, 8, 2, 256, 12},
+  {4, 6, 2, 256},
+  {8, 6, 2, 256},
+  {16, 8, 2, 256},
 };
 
 /* A B of at most this many floats (in a k block) stays in L2 while the rows go by: 256 KiB. */
@@ -564,7 +565,7 @@ static void narrow_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_
   emit_tile(m, s->i, s->i, j0, s->rows, nv, last_lanes);
 }
 
-/* C = op(A) B with a few columns (at most the tiling's `narrow`) that do not fill whole
+/* C = op(A) B with a few columns (at most NARROW_ROWS) that do not fill whole
  * vectors, and A read transposed: conv 1's weight gradient, [32, 9], filled 9 of the 16 lanes
  * of its one vector per row (9 of 16 in two vectors with AVX2). Cᵀ = Bᵀ op(A)ᵀ has C's few
  * columns as its rows, all in one tile, and C's rows as its columns, whole vectors of A's rows
@@ -575,7 +576,7 @@ static void narrow_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_
 static bool emit_narrow(Mm *m, const Kernel *k) {
   CgCtx *c = m->c;
   int64_t rows = matrix_rows(&k->root->shape);
-  if (m->cols % m->w == 0 || m->cols > m->t.narrow || m->a_i != 1 || rows == DIM_BATCH)
+  if (m->cols % m->w == 0 || m->cols > NARROW_ROWS || m->a_i != 1 || rows == DIM_BATCH)
     return false;
   Mm t = *m;
   t.a = m->b, t.a_i = m->b_j, t.a_k = m->b_k;
