@@ -84,9 +84,11 @@ static void barrier_wait(Barrier *b) {
  * Rates are seconds per row: the last batch of an epoch is smaller. One unlucky window (a
  * thread preempted for a few milliseconds) must not decide for hundreds of steps: the chosen
  * way is judged by the better of its last two windows, and after a lost probe the next comes
- * after at most MIN_STAY·4^losses windows, so a way that lost once by chance is timed again
- * soon, and one that keeps losing ever more rarely (each probe under a lasting load costs). */
-enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14, MAX_LOSSES = 6 };
+ * after at most MIN_STAY·4^losses windows (4^(losses + SHARED_LEAD) for a probe of the solo
+ * way), so a way that lost once by chance is timed again soon, and one that keeps losing ever
+ * more rarely (each probe under a lasting load costs; a probe of the solo way, on an idle
+ * machine, costs its window's lost speed-up: three of them were 8% of a 1-epoch run at b256). */
+enum { WINDOW = 8, MIN_STAY = 4, MAX_STAY = 1 << 14, MAX_LOSSES = 6, SHARED_LEAD = 2 };
 #define WINDOW_SECONDS 2e-4
 #define PROBE_SHARE 0.02
 #define LOSING 2.0
@@ -238,7 +240,12 @@ static void choose(NnrtChooser *c, double rate) {
       c->other = rate;
       c->losses += c->losses < MAX_LOSSES;
     }
-    int stay = stay_for(c->rate, c->other), back_off = MIN_STAY << 2 * c->losses;
+    /* The shared way, once chosen, is timed against the solo way later than the solo way would
+     * be (SHARED_LEAD more rounds of back-off): a load that takes a core slows it, which sends
+     * it to a probe at once (below); the solo way does not speed up when the load leaves, and
+     * only its probes can tell. */
+    int lead = c->solo ? 0 : SHARED_LEAD;
+    int stay = stay_for(c->rate, c->other), back_off = MIN_STAY << 2 * (c->losses + lead);
     c->stay = stay < back_off ? stay : back_off;
     return;
   }
