@@ -11,10 +11,19 @@
  * SECONDS (default 0.5) is about how long one thread of each variant runs.
  * No -m flags: each kernel carries its own target attribute, and main runs only those the CPU
  * supports (__builtin_cpu_supports), so one binary serves AVX2-only and AVX-512 machines.
- * Twelve independent chains keep two FMA pipes busy through the instruction's latency. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, CLOCK_THREAD_CPUTIME_ID */
+ * Twelve independent chains keep two FMA pipes busy through the instruction's latency.
+ *   /tmp/peak --round-trip
+ * prints instead `round trip: R ns`, the time one cache line takes to go from a thread on the
+ * first usable CPU to one on the second and back (each writes it when it sees the other's
+ * write). It tells where the host put the two vCPUs: about 60 ns when they share an L3 (one
+ * CCD of an AMD EPYC), about 350 ns when they do not, and the latter doubles the time of a
+ * step's memory-bound kernels on 2 threads while the FMA peak stays the same (docs/performance.md). */
+#define _GNU_SOURCE /* clock_gettime, CLOCK_THREAD_CPUTIME_ID, pthread_setaffinity_np */
 #include <immintrin.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -103,7 +112,65 @@ static long calibrate(const Variant *v, double target) {
   return rounds > 1 ? rounds : 1;
 }
 
+/* The cache line the two threads pass to each other: round r is odd on the way out, even back. */
+static _Alignas(64) atomic_long ball;
+enum { ROUND_TRIPS = 200000 };
+
+static void pin_to(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+static void *return_ball(void *cpu) {
+  pin_to(*(int *)cpu);
+  for (long r = 0; r < ROUND_TRIPS; r++) {
+    while (atomic_load_explicit(&ball, memory_order_acquire) != 2 * r + 1)
+      ;
+    atomic_store_explicit(&ball, 2 * r + 2, memory_order_release);
+  }
+  return NULL;
+}
+
+/* Nanoseconds a cache line takes there and back between the first two usable CPUs, or -1 when
+ * there are fewer than two. */
+static double round_trip_ns(void) {
+  cpu_set_t set;
+  int cpu[2], found = 0;
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return -1;
+  for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+    if (CPU_ISSET(c, &set))
+      cpu[found++] = c;
+  if (found < 2)
+    return -1;
+  pin_to(cpu[0]);
+  pthread_t other;
+  atomic_store(&ball, 0);
+  if (pthread_create(&other, NULL, return_ball, &cpu[1]) != 0)
+    return -1;
+  double t0 = seconds(CLOCK_MONOTONIC);
+  for (long r = 0; r < ROUND_TRIPS; r++) {
+    atomic_store_explicit(&ball, 2 * r + 1, memory_order_release);
+    while (atomic_load_explicit(&ball, memory_order_acquire) != 2 * r + 2)
+      ;
+  }
+  double t = seconds(CLOCK_MONOTONIC) - t0;
+  pthread_join(other, NULL);
+  return t / ROUND_TRIPS * 1e9;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--round-trip") == 0) {
+    double ns = round_trip_ns();
+    if (ns < 0) {
+      printf("round trip: needs two usable CPUs\n");
+      return 1;
+    }
+    printf("round trip: %.0f ns\n", ns);
+    return 0;
+  }
   double target = argc > 1 ? atof(argv[1]) : 0.5;
   __builtin_cpu_init();
   Variant variants[] = {

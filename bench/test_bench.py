@@ -1,6 +1,7 @@
 """Checks of the benchmark's own arithmetic and plumbing (ctest -R bench): the cnn part's
 benchmark variant of the example, its convolution FLOP count, the dropout it passes the peers,
-the lines of bench/peak.c it parses (from a real run of peak.c), the scale part's model of the
+the lines of bench/peak.c it parses (from a real run of peak.c) and how it sorts 2-thread
+samples by the vCPUs' placement, the scale part's model of the
 step time on N machines, and, where numpy is installed,
 the numpy CNN peer's gradients against central differences.
     python3 bench/test_bench.py     (CC: the C compiler for peak.c, default cc)"""
@@ -13,6 +14,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "peers"))
+import bench  # noqa: E402
 import cnn  # noqa: E402
 import scale  # noqa: E402
 
@@ -71,6 +73,32 @@ class CnnPart(unittest.TestCase):
         self.assertIn(("avx2", 1), peak, out)
         self.assertIn(("avx2", 2), peak, out)
         self.assertTrue(all(g > 0 for g in peak.values()), out)
+
+
+class Placement(unittest.TestCase):
+    """Where the host put the two vCPUs: bench/peak.c --round-trip and how samples are sorted."""
+
+    def test_round_trip_line_parses(self):
+        with tempfile.TemporaryDirectory() as d:
+            exe = os.path.join(d, "peak")
+            subprocess.run([CC, "-O2", "-pthread", os.path.join(HERE, "peak.c"), "-o", exe],
+                           check=True)
+            two = subprocess.run([exe, "--round-trip"], stdout=subprocess.PIPE, text=True)
+            one = subprocess.run(["taskset", "-c", "0", exe, "--round-trip"],
+                                 stdout=subprocess.PIPE, text=True)
+        if len(os.sched_getaffinity(0)) >= 2:
+            ns = bench.parse_round_trip(two.stdout)
+            self.assertEqual(two.returncode, 0, two.stdout)
+            self.assertTrue(ns is not None and 1 <= ns < 100000, two.stdout)
+        self.assertEqual(one.returncode, 1, one.stdout)
+        self.assertIsNone(bench.parse_round_trip(one.stdout), one.stdout)
+
+    def test_samples_are_sorted_by_both_round_trips(self):
+        self.assertEqual(bench.placement(62, 75), "near")
+        self.assertEqual(bench.placement(340, 361), "apart")
+        self.assertEqual(bench.placement(60, 345), "moved")
+        self.assertEqual(bench.placement(350, 58), "moved")
+        self.assertIsNone(bench.placement(None, 60))
 
 
 class ScaleModel(unittest.TestCase):
