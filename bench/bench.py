@@ -199,7 +199,7 @@ class Bench:
 
     def measure_peak(self):
         """bench/peak.c's FMA peak per vector width at 1 and 2 threads, {(variant, T): GFLOP/s}."""
-        exe = os.path.join(self.tmp, "peak")
+        exe = self.peak_exe()
         cc = os.environ.get("CC", "cc")
         run([cc, "-O2", "-pthread", os.path.join(HERE, "peak.c"), "-o", exe])
         _, out = run([exe])
@@ -231,10 +231,14 @@ class Bench:
         if moved:
             out(f"    ({moved} sample(s) during which the placement changed are in no column)")
 
+    def peak_exe(self):
+        """Where bench/peak.c is compiled to (not "peak": the memory part's /usr/bin/time -o)."""
+        return os.path.join(self.tmp, "fma_peak")
+
     def round_trip(self):
         """bench/peak.c --round-trip: nanoseconds a cache line takes between the two vCPUs and
         back, or None (fewer than two CPUs, or the train part ran without the peak)."""
-        exe = os.path.join(self.tmp, "peak")
+        exe = self.peak_exe()
         if not os.path.exists(exe):
             return None
         _, out = run([exe, "--round-trip"], check=False)
