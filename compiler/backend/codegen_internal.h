@@ -69,8 +69,8 @@ LLVMValueRef cg_load_node(CgCtx *c, const Node *n, const LLVMValueRef *idx, cons
  * matrix product (codegen_matmul.c) and the window ops (codegen_window.c). */
 typedef void CgKernel(CgCtx *c, const Kernel *k);
 CgKernel emit_matmul, cg_unfold, cg_fold, cg_maxpool, cg_maxpool_back, cg_avgpool, cg_avgpool_back;
-/* codegen_matmul.c: fold of a product left to it (sched_folds_product) as one product whose A
- * is δ read through the window; false when k is not that. */
+/* codegen_matmul_through.c: fold of a product left to it (sched_folds_product) as one product
+ * whose A is δ read through the window; false when k is not that. */
 bool emit_fold_product(CgCtx *c, const Kernel *k);
 /* codegen_window_last.c: the window ops over images stored channels last (Window.last); the
  * pools return false (nothing emitted) for windows of more taps than they unroll. */

@@ -16,11 +16,10 @@
  * not fill whole vectors, whose A is read transposed (a weight gradient), is computed as
  * Cᵀ = Bᵀ Aᵀ, whose rows are whole vectors, and stored transposed (emit_narrow). A
  * convolution's patches, and the product its input gradient folds, are read through the window
- * (emit_taps, fill_pixels, emit_fold_product). An operand with more than two axes is the matrix
+ * (codegen_matmul_through.c). An operand with more than two axes is the matrix
  * whose rows are all its axes but the last (shape_matmul). */
-#include "codegen_internal.h"
+#include "codegen_matmul.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* The tile and the k blocking of each vector width. Tile rows × vecs accumulators, vecs vectors
@@ -30,14 +29,6 @@
  * measured 5% faster than 6 × 2 (bench/gemm.c; 4 × 4 was as fast, 10 × 2 and 12 × 2 slower).
  * k_block: a long k is done in blocks of at most this many steps, so that a column block of B
  * (k_block × vecs vectors: 16 KiB with AVX2) stays in cache across the row tiles. */
-typedef struct {
-  int w;          /* floats per vector */
-  int rows, vecs; /* a tile: rows × vecs vectors of C */
-  int k_block;
-} Tiling;
-/* NARROW_ROWS: the most rows of emit_narrow's one-vector tile of Cᵀ, whose accumulators, B's
- * vector and A's broadcast fit in the 16 registers of every vector width. */
-enum { NARROW_ROWS = 12, MAX_TILE_ROWS = NARROW_ROWS, MAX_TILE_VECS = 2 };
 static const Tiling tilings[] = {
   {4, 6, 2, 256},
   {8, 6, 2, 256},
@@ -47,43 +38,6 @@ static const Tiling tilings[] = {
 /* A B of at most this many floats (in a k block) stays in L2 while the rows go by: 256 KiB. */
 enum { ROW_MAJOR_B = 64 * 1024 };
 
-/* A whose rows are the pixels [N, rh, rw] on one side of a window and whose k runs over the
- * window's taps and, in each, the ich channels of the pixel of `image` [N, ih, iw, ich] the
- * tap puts on the row's pixel (0 in the padding): a convolution's patches (the rows are the
- * window's outputs, the image its input), or, `adjoint`, the rows of fold's product, whose
- * rows are the window's input pixels and whose image is the outputs' δ. B's rows for tap t
- * start b_tap·t floats further. */
-typedef struct {
-  LLVMValueRef image, zeros;
-  int64_t rh, rw, ih, iw, ich;
-  Window w;
-  bool adjoint;
-  int64_t b_tap;
-} Through;
-
-typedef struct {
-  CgCtx *c;
-  LLVMTypeRef vec;
-  int w;                           /* floats per vector */
-  LLVMValueRef a, b, out;          /* &ws[offset] of op(A), op(B) and C */
-  int64_t a_i, a_k, b_k, b_j, c_i; /* element strides */
-  int64_t c_j;                     /* 1, but C's row stride when Cᵀ is computed (emit_narrow) */
-  int64_t cols;                    /* C's width */
-  LLVMValueRef kdim;
-  LLVMValueRef k_lo, k_hi;   /* the k block being done: [0, kdim) unless k is blocked */
-  LLVMValueRef accumulate;   /* i1, k blocked: whether C already holds the earlier blocks' sums */
-  /* A read through a window (emit_taps): a convolution's patches, or fold's product; B a
-   * convolution's patches (sched_reads_through_window), with `pixels`: the pixel under the
-   * column block's tap of each k of the block (fill_pixels) */
-  bool through_a, through_b;
-  Through thru;
-  LLVMValueRef pixels;
-  LLVMTypeRef fma_ty, mload_ty, mstore_ty, scatter_ty;
-  LLVMValueRef fma, mload, mstore, scatter;
-  bool row_major; /* row tiles outside the column blocks (emit_blocks) */
-  Tiling t;       /* of the vector width */
-} Mm;
-
 static LLVMValueRef intrinsic(Mm *m, const char *name, LLVMTypeRef *types, size_t ntypes,
                               LLVMTypeRef *fn_ty) {
   unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
@@ -91,21 +45,8 @@ static LLVMValueRef intrinsic(Mm *m, const char *name, LLVMTypeRef *types, size_
   return LLVMGetIntrinsicDeclaration(m->c->mod, id, types, ntypes);
 }
 
-static LLVMValueRef at(Mm *m, LLVMValueRef base, LLVMValueRef index) {
-  return LLVMBuildGEP2(m->c->b, m->c->f32, base, &index, 1, "");
-}
 
-/* row·row_stride + col */
-static LLVMValueRef offset2(Mm *m, LLVMValueRef row, int64_t row_stride, LLVMValueRef col,
-                            int64_t col_stride) {
-  CgCtx *c = m->c;
-  LLVMValueRef r = LLVMBuildMul(c->b, row, cg_i64(c, row_stride), "");
-  return LLVMBuildAdd(c->b, r, LLVMBuildMul(c->b, col, cg_i64(c, col_stride), ""), "");
-}
 
-static LLVMValueRef plus(Mm *m, LLVMValueRef v, int64_t k) {
-  return k ? LLVMBuildAdd(m->c->b, v, cg_i64(m->c, k), "") : v;
-}
 
 /* The mask whose first `lanes` lanes are on. */
 static LLVMValueRef lane_mask(Mm *m, int lanes) {
@@ -198,25 +139,16 @@ static void store_row(Mm *m, LLVMValueRef i0, int r, LLVMValueRef fresh, LLVMVal
   }
 }
 
-static LLVMValueRef idiv(Mm *m, LLVMValueRef a, int64_t k) {
-  return LLVMBuildSDiv(m->c->b, a, cg_i64(m->c, k), "");
-}
-static LLVMValueRef irem(Mm *m, LLVMValueRef a, int64_t k) {
-  return LLVMBuildSRem(m->c->b, a, cg_i64(m->c, k), "");
-}
-static LLVMValueRef imul(Mm *m, LLVMValueRef a, int64_t k) {
-  return LLVMBuildMul(m->c->b, a, cg_i64(m->c, k), "");
-}
 
 /* &pixels[k − k_lo]: where k of the block reads B through the window. */
-static LLVMValueRef pixel_slot(Mm *m, LLVMValueRef k) {
+LLVMValueRef mm_pixel_slot(Mm *m, LLVMValueRef k) {
   LLVMValueRef at_k = LLVMBuildSub(m->c->b, k, m->k_lo, "");
   return LLVMBuildGEP2(m->c->b, m->c->ptr, m->pixels, &at_k, 1, "");
 }
 
 /* k over [lo, hi): rows·nv multiply-adds of A's element k of each row (a_row[r][k·a_k]) with
  * row k of the B at b, into acc. */
-static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
+void mm_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
                         const LLVMValueRef *a_row, int64_t a_k, int rows, LLVMValueRef j0, int nv,
                         int last_lanes, LLVMValueRef acc[][MAX_TILE_VECS]) {
   CgCtx *c = m->c;
@@ -225,7 +157,7 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
   LLVMValueRef k = cg_loop_open_range(c, &lk, lo, hi, "k");
   LLVMValueRef pixel = NULL;
   if (m->through_b)
-    pixel = LLVMBuildLoad2(c->b, c->ptr, pixel_slot(m, k), "pixel");
+    pixel = LLVMBuildLoad2(c->b, c->ptr, mm_pixel_slot(m, k), "pixel");
   for (int v = 0; v < nv; v++) {
     int lanes = v == nv - 1 ? last_lanes : m->w;
     bv[v] = pixel ? load_lanes(m, at(m, pixel, cg_i64(c, (int64_t)v * m->w)), lanes, "b")
@@ -240,86 +172,6 @@ static void emit_k_loop(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef b,
     }
   }
   cg_loop_close(c, &lk, k);
-}
-
-/* Row i's pixel [n, y, x] and its base (o·s − pad, or adjointly p + pad) along each axis. */
-typedef struct {
-  LLVMValueRef n, y0, x0;
-} Corner;
-
-static Corner row_corner(Mm *m, const Through *t, LLVMValueRef i) {
-  const Window *w = &t->w;
-  LLVMValueRef at_n = irem(m, i, t->rh * t->rw);
-  LLVMValueRef py = idiv(m, at_n, t->rw), px = irem(m, at_n, t->rw);
-  if (t->adjoint)
-    return (Corner){idiv(m, i, t->rh * t->rw), plus(m, py, w->pt), plus(m, px, w->pl)};
-  return (Corner){idiv(m, i, t->rh * t->rw), plus(m, imul(m, py, w->sh), -w->pt),
-                  plus(m, imul(m, px, w->sw), -w->pl)};
-}
-
-/* The coordinate the tap at offset d (tap index · dilation) reads along one axis from a row's
- * base, and whether it lies inside [0, extent). */
-static LLVMValueRef tap_coord(Mm *m, const Through *t, LLVMValueRef base, LLVMValueRef d,
-                              int32_t stride, int64_t extent, LLVMValueRef *inside) {
-  CgCtx *c = m->c;
-  if (!t->adjoint) {
-    LLVMValueRef y = LLVMBuildAdd(c->b, base, d, "");
-    *inside = LLVMBuildICmp(c->b, LLVMIntULT, y, cg_i64(c, extent), "");
-    return y;
-  }
-  /* the output o with o·s = p + pad − d: none when that is negative, beyond, or not a multiple */
-  LLVMValueRef num = LLVMBuildSub(c->b, base, d, "");
-  *inside = LLVMBuildICmp(c->b, LLVMIntULT, num, cg_i64(c, extent * stride), "");
-  if (stride == 1)
-    return num;
-  LLVMValueRef rem = LLVMBuildURem(c->b, num, cg_i64(c, stride), "");
-  LLVMValueRef whole = LLVMBuildICmp(c->b, LLVMIntEQ, rem, cg_i64(c, 0), "");
-  *inside = LLVMBuildAnd(c->b, *inside, whole, "");
-  return LLVMBuildUDiv(c->b, num, cg_i64(c, stride), "");
-}
-
-/* The offsets of tap `tap` along each axis (tap index · dilation). */
-static void tap_offsets(Mm *m, const Through *t, LLVMValueRef tap, LLVMValueRef *dy,
-                        LLVMValueRef *dx) {
-  *dy = imul(m, idiv(m, tap, t->w.kw), t->w.dh);
-  *dx = imul(m, irem(m, tap, t->w.kw), t->w.dw);
-}
-
-/* The pixel of t's image that the tap (dy, dx) puts on the row at corner r: its first channel,
- * or the zeros when there is none. */
-static LLVMValueRef tap_pixel(Mm *m, const Through *t, const Corner *r, LLVMValueRef dy,
-                              LLVMValueRef dx) {
-  CgCtx *c = m->c;
-  LLVMValueRef in_y, in_x;
-  LLVMValueRef y = tap_coord(m, t, r->y0, dy, t->w.sh, t->ih, &in_y);
-  LLVMValueRef x = tap_coord(m, t, r->x0, dx, t->w.sw, t->iw, &in_x);
-  LLVMValueRef row = LLVMBuildAdd(c->b, imul(m, r->n, t->ih), y, "");
-  LLVMValueRef pixel = offset2(m, row, t->iw * t->ich, x, t->ich);
-  return LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, in_y, in_x, ""), at(m, t->image, pixel),
-                         t->zeros, "pixel");
-}
-
-/* The k loop of a tile whose A is read through a window (m->thru): for each tap, each row's
- * pixel of the image under it (the zeros outside), then its channels. For a convolution's
- * patches these are the elements in the order the patches hold them, read where they are: the
- * patches are 9 times the image and stream from memory, the image rows a tile's windows share
- * stay in cache (the Fashion CNN's conv 2: 74% -> 92% of the peak in a C model of this loop). */
-static void emit_taps(Mm *m, LLVMValueRef i0, int rows, LLVMValueRef j0, int nv, int last_lanes,
-                      LLVMValueRef acc[][MAX_TILE_VECS]) {
-  CgCtx *c = m->c;
-  const Through *t = &m->thru;
-  Corner corner[MAX_TILE_ROWS];
-  LLVMValueRef a_row[MAX_TILE_ROWS], dy, dx;
-  for (int r = 0; r < rows; r++)
-    corner[r] = row_corner(m, t, plus(m, i0, r));
-  Loop lt;
-  LLVMValueRef tap = cg_loop_open(c, &lt, cg_i64(c, (int64_t)t->w.kh * t->w.kw), "tap");
-  tap_offsets(m, t, tap, &dy, &dx);
-  for (int r = 0; r < rows; r++)
-    a_row[r] = tap_pixel(m, t, &corner[r], dy, dx);
-  LLVMValueRef b = at(m, m->b, imul(m, tap, t->b_tap));
-  emit_k_loop(m, cg_i64(c, 0), cg_i64(c, t->ich), b, a_row, 1, rows, j0, nv, last_lanes, acc);
-  cg_loop_close(c, &lt, tap);
 }
 
 /* C[i0 .. i0+rows, j0 .. j0+cols) with cols = (nv − 1)·w + last_lanes, over the k block;
@@ -340,12 +192,12 @@ static void emit_tile(Mm *m, LLVMValueRef i0, LLVMValueRef fresh, LLVMValueRef j
       LLVMBuildStore(c->b, start, acc[r][v]);
     }
   if (m->through_a)
-    emit_taps(m, i0, rows, j0, nv, last_lanes, acc);
+    mm_emit_taps(m, i0, rows, j0, nv, last_lanes, acc);
   else {
     LLVMValueRef a_row[MAX_TILE_ROWS];
     for (int r = 0; r < rows; r++)
       a_row[r] = at(m, m->a, LLVMBuildMul(c->b, plus(m, i0, r), cg_i64(c, m->a_i), ""));
-    emit_k_loop(m, m->k_lo, m->k_hi, m->b, a_row, m->a_k, rows, j0, nv, last_lanes, acc);
+    mm_k_loop(m, m->k_lo, m->k_hi, m->b, a_row, m->a_k, rows, j0, nv, last_lanes, acc);
   }
   for (int r = 0; r < rows; r++)
     store_row(m, i0, r, fresh, j0, acc[r], nv, last_lanes);
@@ -448,7 +300,7 @@ static int64_t matrix_rows(const Shape *s) {
 }
 
 /* The same as a value: N times the other axes when the batch axis is one of them. */
-static LLVMValueRef matrix_rows_value(CgCtx *c, const Shape *s) {
+LLVMValueRef mm_rows_value(CgCtx *c, const Shape *s) {
   int64_t rows = 1;
   for (int i = 1; i < s->rank - 1; i++)
     rows *= s->dim[i];
@@ -465,7 +317,7 @@ static Tiling tiling_for(int w) {
   return tilings[0];
 }
 
-static void mm_init(Mm *m, CgCtx *c, const Node *n, int64_t out) {
+void mm_init(Mm *m, CgCtx *c, const Node *n, int64_t out) {
   const Node *A = n->src[0], *B = n->src[1];
   bool ta = n->arg.p[PARAM_TRANSPOSE_A], tb = n->arg.p[PARAM_TRANSPOSE_B];
   int64_t sa[NNC_MAX_RANK], sb[NNC_MAX_RANK], sc[NNC_MAX_RANK];
@@ -487,7 +339,7 @@ static void mm_init(Mm *m, CgCtx *c, const Node *n, int64_t out) {
   m->c_i = sc[lc - 1];
   m->c_j = 1;
   m->cols = n->shape.dim[lc];
-  m->kdim = ta ? matrix_rows_value(c, &A->shape) : cg_i64(c, A->shape.dim[la]);
+  m->kdim = ta ? mm_rows_value(c, &A->shape) : cg_i64(c, A->shape.dim[la]);
   m->k_lo = cg_i64(c, 0);
   m->k_hi = m->kdim;
   LLVMTypeRef vec_ptr[2] = {m->vec, c->ptr};
@@ -499,33 +351,17 @@ static void mm_init(Mm *m, CgCtx *c, const Node *n, int64_t out) {
   m->t = tiling_for(m->w);
 }
 
+static void rows_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
+  if (m->through_b)
+    mm_fill_pixels(m, j0);
+  emit_rows(m, s->lo, s->hi, &(Cols){.j0 = j0, .nv = nv, .last_lanes = last_lanes});
+}
+
 /* Column blocks [first, end) of C over rows [lo, hi). Column-major, one block of B stays in
  * cache while all the rows go by (a large B: a dense layer's weights); row-major, a tile of
  * A's rows stays in cache while it meets every block of a B small enough to stay in L2 (a
  * convolution's weights), so a long A (its patches) is read once instead of once a block. */
-/* For B the patches (m->through_b): where each k of the block [k_lo, k_hi) reads the column
- * block at j0 — its pixel under the block's tap, at the block's first channel (or the zeros).
- * C is a multiple of the block, so the block is one tap's channels. */
-static void fill_pixels(Mm *m, LLVMValueRef j0) {
-  CgCtx *c = m->c;
-  const Through *t = &m->thru;
-  LLVMValueRef dy, dx;
-  tap_offsets(m, t, idiv(m, j0, t->ich), &dy, &dx);
-  Loop l;
-  LLVMValueRef k = cg_loop_open_range(c, &l, m->k_lo, m->k_hi, "k");
-  Corner corner = row_corner(m, t, k);
-  LLVMValueRef pixel = at(m, tap_pixel(m, t, &corner, dy, dx), irem(m, j0, t->ich));
-  LLVMBuildStore(c->b, pixel, pixel_slot(m, k));
-  cg_loop_close(c, &l, k);
-}
-
-static void rows_body(Mm *m, const Span *s, LLVMValueRef j0, int nv, int last_lanes) {
-  if (m->through_b)
-    fill_pixels(m, j0);
-  emit_rows(m, s->lo, s->hi, &(Cols){.j0 = j0, .nv = nv, .last_lanes = last_lanes});
-}
-
-static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef first,
+void mm_emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef first,
                         LLVMValueRef end) {
   if (m->row_major)
     emit_rows(m, lo, hi, &(Cols){.row_major = true, .first = first, .end = end});
@@ -533,7 +369,7 @@ static void emit_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef fi
     each_block(m, first, end, rows_body, &(Span){.lo = lo, .hi = hi});
 }
 
-/* emit_blocks over k in blocks of equal length, at most k_block: k = 784 is 4 × 196, not
+/* mm_emit_blocks over k in blocks of equal length, at most k_block: k = 784 is 4 × 196, not
  * 3 × 256 + 16, whose last block would be all tile set-up and stores. */
 static void emit_k_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, int64_t blocks) {
   CgCtx *c = m->c;
@@ -548,7 +384,7 @@ static void emit_k_blocks(Mm *m, LLVMValueRef lo, LLVMValueRef hi, int64_t block
   m->k_hi = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, m->kdim, ""), next, m->kdim,
                             "k_hi");
   m->accumulate = LLVMBuildICmp(c->b, LLVMIntSGT, kb, cg_i64(c, 0), "accumulate");
-  emit_blocks(m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
+  mm_emit_blocks(m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
   cg_loop_close(c, &lb, kb);
 }
 
@@ -590,51 +426,6 @@ static bool emit_narrow(Mm *m, const Kernel *k) {
   return true;
 }
 
-/* A constant pixel of C zeros: what a tap in the padding reads. */
-static LLVMValueRef zero_pixel(CgCtx *c, int64_t ch) {
-  char name[40];
-  snprintf(name, sizeof name, "nnc_zero_pixel_%lld", (long long)ch);
-  LLVMValueRef zeros = LLVMGetNamedGlobal(c->mod, name);
-  if (zeros)
-    return zeros;
-  LLVMTypeRef ty = LLVMArrayType(c->f32, (unsigned)ch);
-  zeros = LLVMAddGlobal(c->mod, ty, name);
-  LLVMSetInitializer(zeros, LLVMConstNull(ty));
-  LLVMSetGlobalConstant(zeros, 1);
-  LLVMSetLinkage(zeros, LLVMPrivateLinkage);
-  LLVMSetAlignment(zeros, 64);
-  return zeros;
-}
-
-/* Reading a convolution's patches u through the window from its image. */
-static Through patches_through(Mm *m, const Node *u) {
-  CgCtx *c = m->c;
-  const Shape *img = &u->src[0]->shape;
-  LLVMValueRef image = at(m, c->ws, cg_i64(c, c->p->plan.offset[u->src[0]->id]));
-  return (Through){image,        zero_pixel(c, img->dim[3]), u->shape.dim[1],    u->shape.dim[2],
-                   img->dim[1],  img->dim[2], img->dim[3],   window_of(u->arg.p), false,
-                   img->dim[3] * m->b_k};
-}
-
-/* The operand of k that is a convolution's patches read through the window, if one is. B so
- * read goes column block by column block (not row-major), so that the pixels of a block's k
- * are found once for all its row tiles. */
-static void read_patches(Mm *m, const Kernel *k) {
-  CgCtx *c = m->c;
-  for (int src = 0; src < 2; src++) {
-    if (!sched_reads_through_window(k->root, src))
-      continue;
-    m->thru = patches_through(m, k->root->src[src]);
-    if (src == 0)
-      m->through_a = true;
-    else {
-      m->through_b = true;
-      m->row_major = false;
-      m->pixels = cg_alloca(c, LLVMArrayType(c->ptr, (unsigned)m->t.k_block), "pixels");
-    }
-  }
-}
-
 /* Threads share C by rows. When B is read transposed they share it by column blocks instead:
  * each part copies its columns of B into the product's scratch as rows (the tiles need B's rows
  * contiguous) and computes those columns of C, so no part reads what another writes. */
@@ -644,7 +435,7 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   if (emit_narrow(&m, k))
     return;
   int64_t block = (int64_t)m.t.vecs * m.w, blocks = (m.cols + block - 1) / block;
-  LLVMValueRef rows = matrix_rows_value(c, &k->root->shape), lo, hi;
+  LLVMValueRef rows = mm_rows_value(c, &k->root->shape), lo, hi;
   /* k is the batch's rows (times each example's) in a weight gradient: at most max_kdim */
   const Shape *a = &k->root->src[0]->shape;
   int64_t kdim = k->root->arg.p[PARAM_TRANSPOSE_A] ? matrix_rows(a) : a->dim[a->rank - 1];
@@ -652,9 +443,9 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   if (m.b_j == 1) {
     cg_share(c, rows, &lo, &hi);
     m.row_major = (max_kdim < m.t.k_block ? max_kdim : m.t.k_block) * m.cols <= ROW_MAJOR_B;
-    read_patches(&m, k);
+    mm_read_patches(&m, k);
     if (max_kdim <= m.t.k_block)
-      emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
+      mm_emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, blocks));
     else
       emit_k_blocks(&m, lo, hi, blocks);
     return;
@@ -671,34 +462,6 @@ void emit_matmul(CgCtx *c, const Kernel *k) {
   m.b_k = m.cols;
   m.b_j = 1;
   m.row_major = max_kdim * m.cols <= ROW_MAJOR_B;
-  read_patches(&m, k);
-  emit_blocks(&m, cg_i64(c, 0), rows, first, end);
-}
-
-/* fold(δ W) on an image stored channels last, the input gradient of a convolution whose
- * product sched_folds_product leaves to it: each input pixel's C channels are one row of a
- * product whose A is δ read through the window adjointly (for each tap, the output the tap
- * puts on the pixel, if one does) and whose B rows for tap t are W's columns t·C .. t·C + C.
- * Neither the patches' gradient (9 times the image) nor fold's pass over it exists; each
- * element is one multiply-add chain over the taps and δ's channels. */
-bool emit_fold_product(CgCtx *c, const Kernel *k) {
-  const Node *fold = k->root, *mm = fold->src[0], *dy = mm->src[0];
-  if (!sched_folds_product(fold) || c->s->materialized[mm->id])
-    return false;
-  Mm m;
-  mm_init(&m, c, mm, k->out);
-  int64_t ch = fold->shape.dim[3];
-  m.c_i = ch;
-  m.cols = ch;
-  m.row_major = true;
-  m.through_a = true;
-  LLVMValueRef image = at(&m, c->ws, cg_i64(c, c->p->plan.offset[dy->id]));
-  m.thru = (Through){image,           zero_pixel(c, dy->shape.dim[3]), fold->shape.dim[1],
-                     fold->shape.dim[2], dy->shape.dim[1], dy->shape.dim[2], dy->shape.dim[3],
-                     window_of(fold->arg.p), true, ch};
-  int64_t block = (int64_t)m.t.vecs * m.w;
-  LLVMValueRef lo, hi;
-  cg_share(c, matrix_rows_value(c, &fold->shape), &lo, &hi);
-  emit_blocks(&m, lo, hi, cg_i64(c, 0), cg_i64(c, (ch + block - 1) / block));
-  return true;
+  mm_read_patches(&m, k);
+  mm_emit_blocks(&m, cg_i64(c, 0), rows, first, end);
 }

@@ -30,12 +30,12 @@ typedef struct MemPlan MemPlan; /* plan.h */
 void sched_build(Schedule *s, Graph *g, Node *const *roots, int nroots);
 /* Whether the matrix product mm reads its operand `src` (0 or 1), a convolution's patches
  * (an unfold of an image stored channels last), through the window from the image
- * (codegen_matmul.c): as A of the convolution (B read transposed), or as B of its weight
+ * (codegen_matmul_through.c): as A of the convolution (B read transposed), or as B of its weight
  * gradient (A read transposed) when C is a multiple of 32, so that no column block of any
  * vector width straddles two taps. Patches that every product reads so are never materialized:
  * they would be 9 times the image (3 × 3 taps), written once and read from memory twice. */
 bool sched_reads_through_window(const Node *mm, int src);
-/* Whether fold computes the product it folds (codegen_matmul.c, emit_fold_product): a
+/* Whether fold computes the product it folds (codegen_matmul_through.c, emit_fold_product): a
  * convolution's input gradient fold(δ W) on an image stored channels last, δ [N, OH, OW, F]
  * and W [F, taps·C], when the product has no other reader. The product is then never
  * materialized: it would be the patches' gradient, 9 times the image. */

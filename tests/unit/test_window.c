@@ -597,7 +597,7 @@ static const Net compiled_nets[] = {
   {.kind = NET_CONV_POOL_CONV, .ch = 1, .h = 9, .w = 9, .filters = 17,
    .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0}, .pool = {3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0}, .last = true},
   /* channels last with C a multiple of 32: the patches are never materialized, the product
-   * and its weight gradient read them from the image (codegen_matmul.c, read_patches): "same",
+   * and its weight gradient read them from the image (codegen_matmul_through.c, mm_read_patches): "same",
    * stride with uneven padding and dilation, padding wider than the window, a pool between */
   {.kind = NET_CONV, .ch = 32, .h = 5, .w = 4, .filters = 3, .conv = {3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
    .last = true},
