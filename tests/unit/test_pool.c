@@ -43,6 +43,21 @@ static void a_pool_that_won_widely_is_not_timed_against_solo_soon(void **state) 
   assert_int_equal(c.solo, 0);
 }
 
+/* The pool, once chosen, is timed against the solo way rarely (above) but not blindly: when a
+ * load takes a core and the pool's windows slow down past the solo way's rate, the solo way
+ * is timed at once and chosen within a few windows. */
+static void a_load_that_arrives_sends_the_pool_to_a_probe_at_once(void **state) {
+  (void)state;
+  NnrtChooser c = {.solo = 1};
+  run_steps(&c, 200, idle);
+  assert_int_equal(c.solo, 0);
+  int steps = 0;
+  while (!c.solo && steps < 1000)
+    steps += 1, run_steps(&c, 1, (Rates){idle.solo, 30e-6});
+  assert_int_equal(c.solo, 1);
+  assert_true(steps <= 3 * 8);
+}
+
 /* Measured on a 2-vCPU VM: one window of the pool 2.4 times slower than usual (a thread held
  * up for a few milliseconds) made the pool time the solo way, switch to it, and stay with it
  * for a whole epoch. */
@@ -84,6 +99,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(the_pool_is_chosen_when_it_is_faster),
     cmocka_unit_test(a_pool_that_won_widely_is_not_timed_against_solo_soon),
+    cmocka_unit_test(a_load_that_arrives_sends_the_pool_to_a_probe_at_once),
     cmocka_unit_test(one_stalled_window_does_not_switch_ways),
     cmocka_unit_test(a_way_that_lost_once_is_timed_again_soon),
     cmocka_unit_test(a_way_that_keeps_losing_is_timed_ever_more_rarely),
