@@ -112,9 +112,12 @@ static long calibrate(const Variant *v, double target) {
   return rounds > 1 ? rounds : 1;
 }
 
-/* The cache line the two threads pass to each other: round r is odd on the way out, even back. */
+/* The cache line the two threads pass to each other: round r is odd on the way out, even back;
+ * -1 sends the other thread home. At most ROUND_TRIPS, and no longer than ROUND_TRIP_SECONDS:
+ * were the two threads ever on one CPU (a pin refused), each trip would wait for a time slice. */
 static _Alignas(64) atomic_long ball;
 enum { ROUND_TRIPS = 200000 };
+#define ROUND_TRIP_SECONDS 1.0
 
 static void pin_to(int cpu) {
   cpu_set_t one;
@@ -125,12 +128,13 @@ static void pin_to(int cpu) {
 
 static void *return_ball(void *cpu) {
   pin_to(*(int *)cpu);
-  for (long r = 0; r < ROUND_TRIPS; r++) {
-    while (atomic_load_explicit(&ball, memory_order_acquire) != 2 * r + 1)
-      ;
+  for (long r = 0;; r++) {
+    long seen;
+    while ((seen = atomic_load_explicit(&ball, memory_order_acquire)) != 2 * r + 1)
+      if (seen < 0)
+        return NULL;
     atomic_store_explicit(&ball, 2 * r + 2, memory_order_release);
   }
-  return NULL;
 }
 
 /* Nanoseconds a cache line takes there and back between the first two usable CPUs, or -1 when
@@ -151,14 +155,18 @@ static double round_trip_ns(void) {
   if (pthread_create(&other, NULL, return_ball, &cpu[1]) != 0)
     return -1;
   double t0 = seconds(CLOCK_MONOTONIC);
-  for (long r = 0; r < ROUND_TRIPS; r++) {
+  long r = 0;
+  for (; r < ROUND_TRIPS; r++) {
+    if (r % 64 == 0 && r > 0 && seconds(CLOCK_MONOTONIC) - t0 > ROUND_TRIP_SECONDS)
+      break;
     atomic_store_explicit(&ball, 2 * r + 1, memory_order_release);
     while (atomic_load_explicit(&ball, memory_order_acquire) != 2 * r + 2)
       ;
   }
   double t = seconds(CLOCK_MONOTONIC) - t0;
+  atomic_store_explicit(&ball, -1, memory_order_release);
   pthread_join(other, NULL);
-  return t / ROUND_TRIPS * 1e9;
+  return t / (double)r * 1e9;
 }
 
 int main(int argc, char **argv) {
